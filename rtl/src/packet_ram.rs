@@ -1,0 +1,134 @@
+//! Simple dual-port RAM whose depth is a generator parameter.
+//!
+//! rust-hdl's `RAM<D, N>` fixes the depth at 2^N by type; the receive buffers and counters are
+//! sized by parameters, so this RAM takes its depth at construction and writes
+//! `reg [31:0] mem[0:DEPTH-1]`, which yosys maps to block RAM. Reads are registered (data
+//! appears the cycle after the address), as in block RAM. A read and a write of the same
+//! address in one cycle return the old data.
+
+use rust_hdl::prelude::*;
+
+/// Address width of [`PacketRam`]; depth may be anything up to 2^14 words.
+pub const PACKET_RAM_ADDR_BITS: usize = 14;
+
+#[derive(LogicBlock)]
+pub struct PacketRam {
+    pub clock: Signal<In, Clock>,
+    pub read_address: Signal<In, Bits<PACKET_RAM_ADDR_BITS>>,
+    pub read_data: Signal<Out, Bits<32>>,
+    pub write_address: Signal<In, Bits<PACKET_RAM_ADDR_BITS>>,
+    pub write_data: Signal<In, Bits<32>>,
+    pub write_enable: Signal<In, bool>,
+    _mem: Vec<u32>,
+}
+
+impl PacketRam {
+    /// A RAM of `words` 32-bit words, all zero.
+    pub fn new(words: usize) -> Self {
+        assert!(
+            (1..=1 << PACKET_RAM_ADDR_BITS).contains(&words),
+            "PacketRam depth {words} out of range"
+        );
+        PacketRam {
+            clock: Default::default(),
+            read_address: Default::default(),
+            read_data: Default::default(),
+            write_address: Default::default(),
+            write_data: Default::default(),
+            write_enable: Default::default(),
+            _mem: vec![0; words],
+        }
+    }
+
+    pub fn depth(&self) -> usize {
+        self._mem.len()
+    }
+}
+
+impl Logic for PacketRam {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            // Addresses beyond the depth read as 0 and are not written, like the Verilog.
+            let ra = self.read_address.val().index();
+            self.read_data.next = (self._mem.get(ra).copied().unwrap_or(0) as u64).into();
+            if self.write_enable.val() {
+                let wa = self.write_address.val().index();
+                if let Some(slot) = self._mem.get_mut(wa) {
+                    *slot = self.write_data.val().to_u64() as u32;
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self) {
+        self.read_data.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let depth = self._mem.len();
+        Verilog::Custom(format!(
+            "\
+reg [31:0] mem[0:{last}];
+integer i;
+initial begin
+    for (i = 0; i <= {last}; i = i + 1) mem[i] = 32'h0;
+    read_data = 32'h0;
+end
+always @(posedge clock) begin
+    read_data <= (read_address < {depth}) ? mem[read_address] : 32'h0;
+    if (write_enable && write_address < {depth}) begin
+        mem[write_address] <= write_data;
+    end
+end
+",
+            last = depth - 1
+        ))
+    }
+
+    fn timing(&self) -> Vec<TimingInfo> {
+        vec![TimingInfo {
+            name: "packet_ram".into(),
+            clock: "clock".into(),
+            inputs: vec![
+                "read_address".into(),
+                "write_address".into(),
+                "write_data".into(),
+                "write_enable".into(),
+            ],
+            outputs: vec!["read_data".into()],
+        }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testbench::{yosys_check, Bench};
+
+    #[test]
+    fn registered_read_and_old_data_on_collision() {
+        let mut b = Bench::new(PacketRam::new(40), |r| &mut r.clock);
+        b.uut.write_enable.next = true;
+        b.uut.write_address.next = 7.into();
+        b.uut.write_data.next = 0xABCD.into();
+        b.uut.read_address.next = 7.into();
+        b.step();
+        // Read in the write cycle saw the old contents.
+        assert_eq!(b.uut.read_data.val(), Bits::<32>::from(0));
+        b.uut.write_enable.next = false;
+        b.step();
+        assert_eq!(b.uut.read_data.val(), Bits::<32>::from(0xABCD));
+        // Out of range: not written, reads 0.
+        b.uut.write_enable.next = true;
+        b.uut.write_address.next = 40.into();
+        b.uut.read_address.next = 40.into();
+        b.steps(2);
+        assert_eq!(b.uut.read_data.val(), Bits::<32>::from(0));
+    }
+
+    #[test]
+    fn verilog_is_clean() {
+        let v = yosys_check("packet_ram", PacketRam::new(100));
+        assert!(v.contains("mem[0:99]"));
+    }
+}

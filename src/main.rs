@@ -1,0 +1,111 @@
+//! `vassa`: generate, check and (later) simulate and synthesize the VASSA interface core.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use vassa_rtl::spec::params::CoreParams;
+
+#[derive(Parser)]
+#[command(
+    name = "vassa",
+    version,
+    about = "VASSA memory-mapped network interface generator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the core's Verilog and a parameters report, and/or the generated docs.
+    Gen(GenArgs),
+}
+
+#[derive(clap::Args)]
+struct GenArgs {
+    /// Directory for vassa_core.v and params.txt.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Directory for the generated markdown (register map, packet format, parameters).
+    #[arg(long)]
+    docs: Option<PathBuf>,
+    /// TOML file of generator parameters; flags below override it.
+    #[arg(long)]
+    params: Option<PathBuf>,
+    #[arg(long)]
+    tx_cache_entries: Option<u32>,
+    #[arg(long)]
+    rx_cache_entries: Option<u32>,
+    #[arg(long)]
+    line_bytes: Option<u32>,
+    #[arg(long)]
+    max_payload: Option<u32>,
+    #[arg(long)]
+    miss_buffer_packets: Option<u32>,
+    #[arg(long)]
+    counter_slots: Option<u32>,
+}
+
+impl GenArgs {
+    fn params(&self) -> Result<CoreParams> {
+        let mut p = match &self.params {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                CoreParams::from_toml(&text).with_context(|| format!("{}", path.display()))?
+            }
+            None => CoreParams::default(),
+        };
+        let overrides = [
+            (&mut p.tx_cache_entries, self.tx_cache_entries),
+            (&mut p.rx_cache_entries, self.rx_cache_entries),
+            (&mut p.line_bytes, self.line_bytes),
+            (&mut p.max_payload, self.max_payload),
+            (&mut p.miss_buffer_packets, self.miss_buffer_packets),
+            (&mut p.counter_slots, self.counter_slots),
+        ];
+        for (field, value) in overrides {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+        p.validate().context("invalid generator parameters")?;
+        Ok(p)
+    }
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn gen(args: &GenArgs) -> Result<()> {
+    let params = args.params()?;
+    if args.out.is_none() && args.docs.is_none() {
+        bail!("nothing to do: give --out DIR and/or --docs DIR");
+    }
+    if let Some(dir) = &args.docs {
+        for (name, text) in vassa_rtl::spec::docs::all_docs() {
+            write_file(dir, name, &text)?;
+        }
+    }
+    if let Some(dir) = &args.out {
+        write_file(dir, "params.txt", &params.report())?;
+    }
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Gen(args) => gen(args),
+    };
+    if let Err(e) = result {
+        eprintln!("vassa: error: {e:#}");
+        std::process::exit(1);
+    }
+}
