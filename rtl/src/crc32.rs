@@ -58,7 +58,7 @@ impl Logic for Crc32Step {
 mod tests {
     use super::*;
     use crate::spec::packet::{raw_crc, CRC_INIT_STATE};
-    use crate::testbench::{yosys_check, Bench};
+    use crate::testbench::{lint_check, yosys_check, Bench};
     use std::process::Command;
 
     #[test]
@@ -119,5 +119,10 @@ mod tests {
                 "crc {crc:#x} data {data:#x}"
             );
         }
+    }
+
+    #[test]
+    fn lint_clean() {
+        lint_check("crc32_step", Crc32Step::default());
     }
 }

@@ -6,6 +6,10 @@ pub mod spec;
 #[cfg(feature = "hdl")]
 pub mod crc32;
 #[cfg(feature = "hdl")]
+pub mod hwcheck;
+#[cfg(feature = "hdl")]
 pub mod packet_ram;
+#[cfg(feature = "hdl")]
+pub mod regfile;
 #[cfg(feature = "hdl")]
 pub mod testbench;

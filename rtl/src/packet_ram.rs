@@ -103,7 +103,7 @@ end
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testbench::{yosys_check, Bench};
+    use crate::testbench::{lint_check, yosys_check, Bench};
 
     #[test]
     fn registered_read_and_old_data_on_collision() {
@@ -130,5 +130,10 @@ mod tests {
     fn verilog_is_clean() {
         let v = yosys_check("packet_ram", PacketRam::new(100));
         assert!(v.contains("mem[0:99]"));
+    }
+
+    #[test]
+    fn lint_clean() {
+        lint_check("packet_ram", PacketRam::new(100));
     }
 }

@@ -67,3 +67,13 @@ pub fn yosys_check<T: Block>(name: &str, mut uut: T) -> String {
     }
     verilog
 }
+
+/// Generates Verilog for a block and runs `verilator --lint-only -Wall` on it with the
+/// project's documented waivers only.
+pub fn lint_check<T: Block>(name: &str, mut uut: T) {
+    uut.connect_all();
+    let verilog = crate::hwcheck::rename_top(&generate_verilog(&uut), name);
+    if let Err(e) = crate::hwcheck::verilator_lint(&verilog, name) {
+        panic!("verilator lint of {name}:\n{e}");
+    }
+}

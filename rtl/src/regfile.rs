@@ -1,0 +1,922 @@
+//! Register file and host bus: decodes `spec::regmap`, holds the doorbell, miss and
+//! notification FIFOs, latches interrupts, and forwards counter reads.
+//!
+//! Every offset and field position comes from `spec::regmap` through `Constant` fields (hdl_gen
+//! cannot name Rust constants); field widths are literal type parameters, checked against the
+//! spec at compile time by the `const` assertions below.
+
+use crate::spec::params::{
+    CoreParams, DOORBELL_FIFO_DEPTH, MISS_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PAGE_SHIFT,
+};
+use crate::spec::regmap::{self as rm, Register};
+use crate::spec::Field;
+use rust_hdl::prelude::*;
+
+// The literal widths used below must match the spec.
+const _: () = {
+    assert!(rm::ADDR_BITS == 12);
+    assert!(rm::NODE_ID_ID.width == 8);
+    assert!(rm::MAP_KEY_PAGE.width == 20 && rm::MAP_PAGE_PAGE.width == 20);
+    assert!(rm::MAP_ATTR_SLOT.width == 6 && rm::MAP_ATTR_EPOCH.width == 8);
+    assert!(rm::MAP_CMD_OP.width == 2 && rm::MAP_CMD_SLOT.width == 6);
+    assert!(rm::DB_PUSH_LENGTH.width == 16);
+    assert!(rm::RESOLVE_TAG.width == 4 && rm::MISS_TAG.width == 4 && rm::MISS_PAGE.width == 20);
+    assert!(rm::NOTIFY_LENGTH.width == 13 && rm::NOTIFY_SLOT.width == 6);
+    assert!(rm::STATUS_PARKED.width == 4);
+    // Fields read with `get_bits::<W>(0)` start at bit 0.
+    assert!(rm::NODE_ID_ID.lsb == 0 && rm::MAP_KEY_PAGE.lsb == 0 && rm::MAP_PAGE_PAGE.lsb == 0);
+    assert!(rm::MAP_CMD_OP.lsb == 0 && rm::DB_PUSH_LENGTH.lsb == 0 && rm::MISS_PAGE.lsb == 0);
+    assert!(rm::NOTIFY_LENGTH.lsb == 0);
+    assert!(DOORBELL_FIFO_DEPTH == 16 && MISS_FIFO_DEPTH == 16 && NOTIFY_FIFO_DEPTH == 16);
+};
+
+declare_sync_fifo!(HostFifo, Bits<32>, 16, 1);
+
+/// A register offset as a bus-address constant.
+fn at(r: Register) -> Constant<Bits<12>> {
+    Constant::new((r.offset as u64).into())
+}
+
+/// A field's bit position as a shift constant.
+fn lsb(f: Field) -> Constant<Bits<32>> {
+    Constant::new((f.lsb as u64).into())
+}
+
+fn word(v: u32) -> Constant<Bits<32>> {
+    Constant::new((v as u64).into())
+}
+
+#[derive(LogicBlock)]
+pub struct RegFile {
+    pub clock: Signal<In, Clock>,
+    // Host bus.
+    pub bus_addr: Signal<In, Bits<12>>,
+    pub bus_wdata: Signal<In, Bits<32>>,
+    pub bus_write: Signal<In, bool>,
+    pub bus_read: Signal<In, bool>,
+    pub bus_rdata: Signal<Out, Bits<32>>,
+    pub bus_rvalid: Signal<Out, bool>,
+    pub irq: Signal<Out, bool>,
+    // Configuration.
+    pub node_id: Signal<Out, Bits<8>>,
+    pub tx_enable: Signal<Out, bool>,
+    // Mapping cache operations (fields shared by both caches; one strobe each).
+    pub map_rx_valid: Signal<Out, bool>,
+    pub map_tx_valid: Signal<Out, bool>,
+    pub map_code: Signal<Out, Bits<2>>,
+    pub map_slot: Signal<Out, Bits<6>>,
+    pub map_key: Signal<Out, Bits<20>>,
+    pub map_page: Signal<Out, Bits<20>>,
+    pub map_writable: Signal<Out, bool>,
+    pub map_signal: Signal<Out, bool>,
+    pub map_counter_slot: Signal<Out, Bits<6>>,
+    pub map_epoch: Signal<Out, Bits<8>>,
+    // Doorbell FIFO towards the TX MMU.
+    pub db_valid: Signal<Out, bool>,
+    pub db_addr: Signal<Out, Bits<32>>,
+    pub db_length: Signal<Out, Bits<16>>,
+    pub db_user: Signal<Out, bool>,
+    pub db_ready: Signal<In, bool>,
+    // Misses and their resolution.
+    pub rx_miss_valid: Signal<In, bool>,
+    pub rx_miss_page: Signal<In, Bits<20>>,
+    pub rx_miss_tag: Signal<In, Bits<4>>,
+    pub tx_miss_valid: Signal<In, bool>,
+    pub tx_miss_page: Signal<In, Bits<20>>,
+    pub rx_resolve_valid: Signal<Out, bool>,
+    pub tx_resolve_valid: Signal<Out, bool>,
+    pub resolve_drop: Signal<Out, bool>,
+    pub resolve_tag: Signal<Out, Bits<4>>,
+    // Signal-on-write notifications.
+    pub notify_valid: Signal<In, bool>,
+    pub notify_nva: Signal<In, Bits<32>>,
+    pub notify_length: Signal<In, Bits<13>>,
+    pub notify_slot: Signal<In, Bits<6>>,
+    /// Pulse: a notification was lost to a full FIFO (counted by the counters block).
+    pub notify_lost: Signal<Out, bool>,
+    // Counter reads, forwarded to the counters block.
+    pub cnt_read_strobe: Signal<Out, bool>,
+    pub cnt_read_addr: Signal<Out, Bits<12>>,
+    pub cnt_read_valid: Signal<In, bool>,
+    pub cnt_read_data: Signal<In, Bits<32>>,
+    // Status inputs.
+    pub tx_busy: Signal<In, bool>,
+    pub rx_parked: Signal<In, Bits<4>>,
+    pub bad_doorbell: Signal<In, bool>,
+
+    // FIFOs: doorbell address and length/user words travel in lockstep, as do notification
+    // NVA and length/slot words.
+    db_addr_fifo: HostFifo,
+    db_meta_fifo: HostFifo,
+    miss_fifo: HostFifo,
+    notify_nva_fifo: HostFifo,
+    notify_meta_fifo: HostFifo,
+    db_used: DFF<Bits<5>>,
+    miss_used: DFF<Bits<5>>,
+    notify_used: DFF<Bits<5>>,
+    tx_miss_pending: DFF<bool>,
+    tx_miss_page_q: DFF<Bits<20>>,
+
+    // Registers.
+    node_id_q: DFF<Bits<8>>,
+    control_q: DFFWithInit<Bits<32>>,
+    irq_status_q: DFF<Bits<32>>,
+    irq_mask_q: DFF<Bits<32>>,
+    error_q: DFF<Bits<32>>,
+    map_key_q: DFF<Bits<20>>,
+    map_page_q: DFF<Bits<20>>,
+    map_attr_q: DFF<Bits<32>>,
+    map_cmd_q: DFF<Bits<32>>,
+    map_rx_pulse: DFF<bool>,
+    map_tx_pulse: DFF<bool>,
+    resolve_q: DFF<Bits<32>>,
+    rx_resolve_pulse: DFF<bool>,
+    tx_resolve_pulse: DFF<bool>,
+    db_addr_q: DFF<Bits<32>>,
+    rdata: DFF<Bits<32>>,
+    rvalid: DFF<bool>,
+    counter_wait: DFF<bool>,
+    // Scratch wires.
+    miss_record: Signal<Local, Bits<32>>,
+    notify_push: Signal<Local, bool>,
+    db_push: Signal<Local, bool>,
+    err_notify: Signal<Local, Bits<32>>,
+    err_bad_db: Signal<Local, Bits<32>>,
+    err_db_overflow: Signal<Local, Bits<32>>,
+    error_clear: Signal<Local, Bits<32>>,
+    irq_miss: Signal<Local, Bits<32>>,
+    irq_signal: Signal<Local, Bits<32>>,
+    irq_error: Signal<Local, Bits<32>>,
+    irq_clear: Signal<Local, Bits<32>>,
+    status_busy: Signal<Local, Bits<32>>,
+
+    // Addresses.
+    a_id: Constant<Bits<12>>,
+    a_version: Constant<Bits<12>>,
+    a_node_id: Constant<Bits<12>>,
+    a_control: Constant<Bits<12>>,
+    a_status: Constant<Bits<12>>,
+    a_param0: Constant<Bits<12>>,
+    a_param1: Constant<Bits<12>>,
+    a_irq_status: Constant<Bits<12>>,
+    a_irq_mask: Constant<Bits<12>>,
+    a_irq_ack: Constant<Bits<12>>,
+    a_error: Constant<Bits<12>>,
+    a_miss_pop: Constant<Bits<12>>,
+    a_miss_resolve: Constant<Bits<12>>,
+    a_map_key: Constant<Bits<12>>,
+    a_map_page: Constant<Bits<12>>,
+    a_map_attr: Constant<Bits<12>>,
+    a_map_cmd: Constant<Bits<12>>,
+    a_db_addr: Constant<Bits<12>>,
+    a_db_push: Constant<Bits<12>>,
+    a_db_status: Constant<Bits<12>>,
+    a_notify_nva: Constant<Bits<12>>,
+    a_notify_pop: Constant<Bits<12>>,
+    a_counters: Constant<Bits<12>>,
+    // Values and field positions.
+    v_id: Constant<Bits<32>>,
+    v_version: Constant<Bits<32>>,
+    v_param0: Constant<Bits<32>>,
+    v_param1: Constant<Bits<32>>,
+    v_pop_valid: Constant<Bits<32>>,
+    v_tx_enable: Constant<Bits<32>>,
+    v_irq_miss: Constant<Bits<32>>,
+    v_irq_signal: Constant<Bits<32>>,
+    v_irq_error: Constant<Bits<32>>,
+    v_err_db_overflow: Constant<Bits<32>>,
+    v_err_notify_overflow: Constant<Bits<32>>,
+    v_err_bad_doorbell: Constant<Bits<32>>,
+    v_miss_dir_tx: Constant<Bits<32>>,
+    v_resolve_drop: Constant<Bits<32>>,
+    v_resolve_tx: Constant<Bits<32>>,
+    v_db_user: Constant<Bits<32>>,
+    v_fifo_depth: Constant<Bits<5>>,
+    s_parked: Constant<Bits<32>>,
+    s_db_used: Constant<Bits<32>>,
+    s_miss_used: Constant<Bits<32>>,
+    s_notify_used: Constant<Bits<32>>,
+    s_miss_tag: Constant<Bits<32>>,
+    s_resolve_tag: Constant<Bits<32>>,
+    v_attr_writable: Constant<Bits<32>>,
+    v_attr_signal: Constant<Bits<32>>,
+    v_cmd_tx: Constant<Bits<32>>,
+    s_attr_slot: Constant<Bits<32>>,
+    s_attr_epoch: Constant<Bits<32>>,
+    s_cmd_slot: Constant<Bits<32>>,
+    s_notify_slot: Constant<Bits<32>>,
+}
+
+/// Bit mask of a one-bit field.
+fn bit(f: Field) -> Constant<Bits<32>> {
+    assert_eq!(f.width, 1, "{} is not a flag", f.name);
+    word(f.mask())
+}
+
+impl RegFile {
+    pub fn new(params: &CoreParams) -> Self {
+        let param0 = [
+            (rm::PARAM0_TX_CACHE, params.tx_cache_entries),
+            (rm::PARAM0_RX_CACHE, params.rx_cache_entries),
+            (rm::PARAM0_SLOTS, params.counter_slots),
+            (rm::PARAM0_MISS_BUF, params.miss_buffer_packets),
+        ]
+        .iter()
+        .fold(0, |w, (f, v)| f.put(w, *v));
+        let param1 = [
+            (rm::PARAM1_MAX_PAYLOAD, params.max_payload),
+            (rm::PARAM1_LINE, params.line_bytes),
+            (rm::PARAM1_PAGE_SHIFT, PAGE_SHIFT),
+        ]
+        .iter()
+        .fold(0, |w, (f, v)| f.put(w, *v));
+        RegFile {
+            clock: Default::default(),
+            bus_addr: Default::default(),
+            bus_wdata: Default::default(),
+            bus_write: Default::default(),
+            bus_read: Default::default(),
+            bus_rdata: Default::default(),
+            bus_rvalid: Default::default(),
+            irq: Default::default(),
+            node_id: Default::default(),
+            tx_enable: Default::default(),
+            map_rx_valid: Default::default(),
+            map_tx_valid: Default::default(),
+            map_code: Default::default(),
+            map_slot: Default::default(),
+            map_key: Default::default(),
+            map_page: Default::default(),
+            map_writable: Default::default(),
+            map_signal: Default::default(),
+            map_counter_slot: Default::default(),
+            map_epoch: Default::default(),
+            db_valid: Default::default(),
+            db_addr: Default::default(),
+            db_length: Default::default(),
+            db_user: Default::default(),
+            db_ready: Default::default(),
+            rx_miss_valid: Default::default(),
+            rx_miss_page: Default::default(),
+            rx_miss_tag: Default::default(),
+            tx_miss_valid: Default::default(),
+            tx_miss_page: Default::default(),
+            rx_resolve_valid: Default::default(),
+            tx_resolve_valid: Default::default(),
+            resolve_drop: Default::default(),
+            resolve_tag: Default::default(),
+            notify_valid: Default::default(),
+            notify_nva: Default::default(),
+            notify_length: Default::default(),
+            notify_slot: Default::default(),
+            notify_lost: Default::default(),
+            cnt_read_strobe: Default::default(),
+            cnt_read_addr: Default::default(),
+            cnt_read_valid: Default::default(),
+            cnt_read_data: Default::default(),
+            tx_busy: Default::default(),
+            rx_parked: Default::default(),
+            bad_doorbell: Default::default(),
+            db_addr_fifo: Default::default(),
+            db_meta_fifo: Default::default(),
+            miss_fifo: Default::default(),
+            notify_nva_fifo: Default::default(),
+            notify_meta_fifo: Default::default(),
+            db_used: Default::default(),
+            miss_used: Default::default(),
+            notify_used: Default::default(),
+            tx_miss_pending: Default::default(),
+            tx_miss_page_q: Default::default(),
+            node_id_q: Default::default(),
+            control_q: DFFWithInit::new((rm::CONTROL.reset as u64).into()),
+            irq_status_q: Default::default(),
+            irq_mask_q: Default::default(),
+            error_q: Default::default(),
+            map_key_q: Default::default(),
+            map_page_q: Default::default(),
+            map_attr_q: Default::default(),
+            map_cmd_q: Default::default(),
+            map_rx_pulse: Default::default(),
+            map_tx_pulse: Default::default(),
+            resolve_q: Default::default(),
+            rx_resolve_pulse: Default::default(),
+            tx_resolve_pulse: Default::default(),
+            db_addr_q: Default::default(),
+            rdata: Default::default(),
+            rvalid: Default::default(),
+            counter_wait: Default::default(),
+            miss_record: Default::default(),
+            notify_push: Default::default(),
+            db_push: Default::default(),
+            err_notify: Default::default(),
+            err_bad_db: Default::default(),
+            err_db_overflow: Default::default(),
+            error_clear: Default::default(),
+            irq_miss: Default::default(),
+            irq_signal: Default::default(),
+            irq_error: Default::default(),
+            irq_clear: Default::default(),
+            status_busy: Default::default(),
+            a_id: at(rm::ID),
+            a_version: at(rm::VERSION_REG),
+            a_node_id: at(rm::NODE_ID),
+            a_control: at(rm::CONTROL),
+            a_status: at(rm::STATUS),
+            a_param0: at(rm::PARAM0),
+            a_param1: at(rm::PARAM1),
+            a_irq_status: at(rm::IRQ_STATUS),
+            a_irq_mask: at(rm::IRQ_MASK),
+            a_irq_ack: at(rm::IRQ_ACK),
+            a_error: at(rm::ERROR),
+            a_miss_pop: at(rm::MISS_POP),
+            a_miss_resolve: at(rm::MISS_RESOLVE),
+            a_map_key: at(rm::MAP_KEY),
+            a_map_page: at(rm::MAP_PAGE),
+            a_map_attr: at(rm::MAP_ATTR),
+            a_map_cmd: at(rm::MAP_CMD),
+            a_db_addr: at(rm::DB_ADDR),
+            a_db_push: at(rm::DB_PUSH),
+            a_db_status: at(rm::DB_STATUS),
+            a_notify_nva: at(rm::NOTIFY_NVA),
+            a_notify_pop: at(rm::NOTIFY_POP),
+            a_counters: Constant::new((rm::GLOBAL_COUNTER_BASE as u64).into()),
+            v_id: word(rm::MAGIC),
+            v_version: word(rm::VERSION),
+            v_param0: word(param0),
+            v_param1: word(param1),
+            v_pop_valid: bit(rm::POP_VALID),
+            v_tx_enable: bit(rm::CONTROL_TX_ENABLE),
+            v_irq_miss: bit(rm::IRQ_MISS),
+            v_irq_signal: bit(rm::IRQ_SIGNAL),
+            v_irq_error: bit(rm::IRQ_ERROR),
+            v_err_db_overflow: bit(rm::ERROR_DB_OVERFLOW),
+            v_err_notify_overflow: bit(rm::ERROR_NOTIFY_OVERFLOW),
+            v_err_bad_doorbell: bit(rm::ERROR_BAD_DOORBELL),
+            v_miss_dir_tx: bit(rm::MISS_DIR_TX),
+            v_resolve_drop: bit(rm::RESOLVE_DROP),
+            v_resolve_tx: bit(rm::RESOLVE_TX),
+            v_db_user: bit(rm::DB_PUSH_USER),
+            v_fifo_depth: Constant::new((DOORBELL_FIFO_DEPTH as u64).into()),
+            s_parked: lsb(rm::STATUS_PARKED),
+            s_db_used: lsb(rm::STATUS_DB_USED),
+            s_miss_used: lsb(rm::STATUS_MISS_USED),
+            s_notify_used: lsb(rm::STATUS_NOTIFY_USED),
+            s_miss_tag: lsb(rm::MISS_TAG),
+            s_resolve_tag: lsb(rm::RESOLVE_TAG),
+            v_attr_writable: bit(rm::MAP_ATTR_WRITABLE),
+            v_attr_signal: bit(rm::MAP_ATTR_SIGNAL),
+            v_cmd_tx: bit(rm::MAP_CMD_TX),
+            s_attr_slot: lsb(rm::MAP_ATTR_SLOT),
+            s_attr_epoch: lsb(rm::MAP_ATTR_EPOCH),
+            s_cmd_slot: lsb(rm::MAP_CMD_SLOT),
+            s_notify_slot: lsb(rm::NOTIFY_SLOT),
+        }
+    }
+}
+
+impl Logic for RegFile {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            db_used,
+            miss_used,
+            notify_used,
+            tx_miss_pending,
+            tx_miss_page_q,
+            node_id_q,
+            control_q,
+            irq_status_q,
+            irq_mask_q,
+            error_q,
+            map_key_q,
+            map_page_q,
+            map_attr_q,
+            map_cmd_q,
+            map_rx_pulse,
+            map_tx_pulse,
+            resolve_q,
+            rx_resolve_pulse,
+            tx_resolve_pulse,
+            db_addr_q,
+            rdata,
+            rvalid,
+            counter_wait
+        );
+        clock!(
+            self,
+            clock,
+            db_addr_fifo,
+            db_meta_fifo,
+            miss_fifo,
+            notify_nva_fifo,
+            notify_meta_fifo
+        );
+
+        // ---- Outputs from registers.
+        self.node_id.next = self.node_id_q.q.val();
+        self.tx_enable.next = (self.control_q.q.val() & self.v_tx_enable.val()).any();
+        self.irq.next = (self.irq_status_q.q.val() & self.irq_mask_q.q.val()).any();
+        self.map_rx_valid.next = self.map_rx_pulse.q.val();
+        self.map_tx_valid.next = self.map_tx_pulse.q.val();
+        self.map_code.next = self.map_cmd_q.q.val().get_bits::<2>(0);
+        self.map_slot.next = bit_cast::<6, 32>(self.map_cmd_q.q.val() >> self.s_cmd_slot.val());
+        self.map_key.next = self.map_key_q.q.val();
+        self.map_page.next = self.map_page_q.q.val();
+        self.map_writable.next = (self.map_attr_q.q.val() & self.v_attr_writable.val()).any();
+        self.map_signal.next = (self.map_attr_q.q.val() & self.v_attr_signal.val()).any();
+        self.map_counter_slot.next =
+            bit_cast::<6, 32>(self.map_attr_q.q.val() >> self.s_attr_slot.val());
+        self.map_epoch.next = bit_cast::<8, 32>(self.map_attr_q.q.val() >> self.s_attr_epoch.val());
+        self.rx_resolve_valid.next = self.rx_resolve_pulse.q.val();
+        self.tx_resolve_valid.next = self.tx_resolve_pulse.q.val();
+        self.resolve_drop.next = (self.resolve_q.q.val() & self.v_resolve_drop.val()).any();
+        self.resolve_tag.next =
+            bit_cast::<4, 32>(self.resolve_q.q.val() >> self.s_resolve_tag.val());
+        self.bus_rdata.next = self.rdata.q.val();
+        self.bus_rvalid.next = self.rvalid.q.val();
+        self.map_rx_pulse.d.next = false;
+        self.map_tx_pulse.d.next = false;
+        self.rx_resolve_pulse.d.next = false;
+        self.tx_resolve_pulse.d.next = false;
+
+        // ---- Doorbell FIFO: pushed by DB_PUSH, popped by the TX MMU.
+        self.db_valid.next = !self.db_addr_fifo.empty.val();
+        self.db_addr.next = self.db_addr_fifo.data_out.val();
+        self.db_length.next = self.db_meta_fifo.data_out.val().get_bits::<16>(0);
+        self.db_user.next = (self.db_meta_fifo.data_out.val() & self.v_db_user.val()).any();
+        self.db_addr_fifo.read.next = self.db_ready.val() & !self.db_addr_fifo.empty.val();
+        self.db_meta_fifo.read.next = self.db_ready.val() & !self.db_addr_fifo.empty.val();
+        self.db_addr_fifo.data_in.next = self.db_addr_q.q.val();
+        self.db_meta_fifo.data_in.next = self.bus_wdata.val();
+        self.db_push.next = false;
+        self.irq_clear.next = 0.into();
+        self.error_clear.next = 0.into();
+
+        // ---- Miss FIFO: RX misses go first; a TX miss waits in a register (the TX MMU has at
+        // most one miss outstanding) until a cycle without an RX miss.
+        if self.tx_miss_valid.val() {
+            self.tx_miss_pending.d.next = true;
+            self.tx_miss_page_q.d.next = self.tx_miss_page.val();
+        }
+        self.miss_fifo.write.next = false;
+        self.miss_record.next = bit_cast::<32, 20>(self.rx_miss_page.val())
+            | (bit_cast::<32, 4>(self.rx_miss_tag.val()) << self.s_miss_tag.val());
+        if self.rx_miss_valid.val() {
+            self.miss_fifo.write.next = true;
+        } else if self.tx_miss_pending.q.val() {
+            self.miss_record.next =
+                bit_cast::<32, 20>(self.tx_miss_page_q.q.val()) | self.v_miss_dir_tx.val();
+            self.miss_fifo.write.next = true;
+            self.tx_miss_pending.d.next = self.tx_miss_valid.val();
+        }
+        self.miss_fifo.data_in.next = self.miss_record.val();
+        self.miss_fifo.read.next = false;
+
+        // ---- Notification FIFO; a notification that finds it full is lost and reported.
+        self.notify_push.next = self.notify_valid.val() & !self.notify_nva_fifo.full.val();
+        self.notify_nva_fifo.write.next = self.notify_push.val();
+        self.notify_meta_fifo.write.next = self.notify_push.val();
+        self.notify_nva_fifo.data_in.next = self.notify_nva.val();
+        self.notify_meta_fifo.data_in.next = bit_cast::<32, 13>(self.notify_length.val())
+            | (bit_cast::<32, 6>(self.notify_slot.val()) << self.s_notify_slot.val());
+        self.notify_nva_fifo.read.next = false;
+        self.notify_meta_fifo.read.next = false;
+        self.notify_lost.next = self.notify_valid.val() & self.notify_nva_fifo.full.val();
+
+        // ---- Bus writes.
+        if self.bus_write.val() {
+            if self.bus_addr.val() == self.a_node_id.val() {
+                self.node_id_q.d.next = self.bus_wdata.val().get_bits::<8>(0);
+            }
+            if self.bus_addr.val() == self.a_control.val() {
+                self.control_q.d.next = self.bus_wdata.val() & self.v_tx_enable.val();
+            }
+            if self.bus_addr.val() == self.a_irq_mask.val() {
+                self.irq_mask_q.d.next = self.bus_wdata.val()
+                    & (self.v_irq_miss.val() | self.v_irq_signal.val() | self.v_irq_error.val());
+            }
+            if self.bus_addr.val() == self.a_irq_ack.val() {
+                self.irq_clear.next = self.bus_wdata.val();
+            }
+            if self.bus_addr.val() == self.a_error.val() {
+                self.error_clear.next = self.bus_wdata.val();
+            }
+            if self.bus_addr.val() == self.a_miss_resolve.val() {
+                self.resolve_q.d.next = self.bus_wdata.val();
+                if (self.bus_wdata.val() & self.v_resolve_tx.val()).any() {
+                    self.tx_resolve_pulse.d.next = true;
+                } else {
+                    self.rx_resolve_pulse.d.next = true;
+                }
+            }
+            if self.bus_addr.val() == self.a_map_key.val() {
+                self.map_key_q.d.next = self.bus_wdata.val().get_bits::<20>(0);
+            }
+            if self.bus_addr.val() == self.a_map_page.val() {
+                self.map_page_q.d.next = self.bus_wdata.val().get_bits::<20>(0);
+            }
+            if self.bus_addr.val() == self.a_map_attr.val() {
+                self.map_attr_q.d.next = self.bus_wdata.val();
+            }
+            if self.bus_addr.val() == self.a_map_cmd.val() {
+                self.map_cmd_q.d.next = self.bus_wdata.val();
+                if (self.bus_wdata.val() & self.v_cmd_tx.val()).any() {
+                    self.map_tx_pulse.d.next = true;
+                } else {
+                    self.map_rx_pulse.d.next = true;
+                }
+            }
+            if self.bus_addr.val() == self.a_db_addr.val() {
+                self.db_addr_q.d.next = self.bus_wdata.val();
+            }
+            if self.bus_addr.val() == self.a_db_push.val() {
+                self.db_push.next = true;
+            }
+        }
+        self.db_addr_fifo.write.next = self.db_push.val() & !self.db_addr_fifo.full.val();
+        self.db_meta_fifo.write.next = self.db_push.val() & !self.db_addr_fifo.full.val();
+
+        // ---- Errors and interrupt causes: W1C clears, and a set in the same cycle wins.
+        self.err_notify.next = 0.into();
+        if self.notify_lost.val() {
+            self.err_notify.next = self.v_err_notify_overflow.val();
+        }
+        self.err_bad_db.next = 0.into();
+        if self.bad_doorbell.val() {
+            self.err_bad_db.next = self.v_err_bad_doorbell.val();
+        }
+        self.err_db_overflow.next = 0.into();
+        if self.db_push.val() & self.db_addr_fifo.full.val() {
+            self.err_db_overflow.next = self.v_err_db_overflow.val();
+        }
+        self.error_q.d.next = (self.error_q.q.val() & !self.error_clear.val())
+            | self.err_notify.val()
+            | self.err_bad_db.val()
+            | self.err_db_overflow.val();
+        self.irq_miss.next = 0.into();
+        if self.miss_fifo.write.val() {
+            self.irq_miss.next = self.v_irq_miss.val();
+        }
+        self.irq_signal.next = 0.into();
+        if self.notify_push.val() {
+            self.irq_signal.next = self.v_irq_signal.val();
+        }
+        // The error cause is a level: any ERROR bit still set.
+        self.irq_error.next = 0.into();
+        if self.error_q.q.val().any() {
+            self.irq_error.next = self.v_irq_error.val();
+        }
+        self.irq_status_q.d.next =
+            (self.irq_status_q.q.val() & !self.irq_clear.val() & !self.v_irq_error.val())
+                | self.irq_miss.val()
+                | self.irq_signal.val()
+                | self.irq_error.val();
+
+        self.status_busy.next = 0.into();
+        if self.tx_busy.val() {
+            self.status_busy.next = 1.into();
+        }
+
+        // ---- Bus reads: registers answer the next cycle, counters when the counters block
+        // answers (the bus master waits for read valid).
+        self.rvalid.d.next = false;
+        self.cnt_read_strobe.next = false;
+        self.cnt_read_addr.next = self.bus_addr.val();
+        if self.counter_wait.q.val() & self.cnt_read_valid.val() {
+            self.rdata.d.next = self.cnt_read_data.val();
+            self.rvalid.d.next = true;
+            self.counter_wait.d.next = false;
+        }
+        if self.bus_read.val() {
+            if self.bus_addr.val() >= self.a_counters.val() {
+                self.cnt_read_strobe.next = true;
+                self.counter_wait.d.next = true;
+            } else {
+                self.rvalid.d.next = true;
+                self.rdata.d.next = 0.into();
+                if self.bus_addr.val() == self.a_id.val() {
+                    self.rdata.d.next = self.v_id.val();
+                }
+                if self.bus_addr.val() == self.a_version.val() {
+                    self.rdata.d.next = self.v_version.val();
+                }
+                if self.bus_addr.val() == self.a_node_id.val() {
+                    self.rdata.d.next = bit_cast::<32, 8>(self.node_id_q.q.val());
+                }
+                if self.bus_addr.val() == self.a_control.val() {
+                    self.rdata.d.next = self.control_q.q.val();
+                }
+                if self.bus_addr.val() == self.a_status.val() {
+                    self.rdata.d.next = self.status_busy.val()
+                        | (bit_cast::<32, 4>(self.rx_parked.val()) << self.s_parked.val())
+                        | (bit_cast::<32, 5>(self.db_used.q.val()) << self.s_db_used.val())
+                        | (bit_cast::<32, 5>(self.miss_used.q.val()) << self.s_miss_used.val())
+                        | (bit_cast::<32, 5>(self.notify_used.q.val()) << self.s_notify_used.val());
+                }
+                if self.bus_addr.val() == self.a_param0.val() {
+                    self.rdata.d.next = self.v_param0.val();
+                }
+                if self.bus_addr.val() == self.a_param1.val() {
+                    self.rdata.d.next = self.v_param1.val();
+                }
+                if self.bus_addr.val() == self.a_irq_status.val() {
+                    self.rdata.d.next = self.irq_status_q.q.val();
+                }
+                if self.bus_addr.val() == self.a_irq_mask.val() {
+                    self.rdata.d.next = self.irq_mask_q.q.val();
+                }
+                if self.bus_addr.val() == self.a_error.val() {
+                    self.rdata.d.next = self.error_q.q.val();
+                }
+                if (self.bus_addr.val() == self.a_miss_pop.val()) & !self.miss_fifo.empty.val() {
+                    self.rdata.d.next = self.miss_fifo.data_out.val() | self.v_pop_valid.val();
+                    self.miss_fifo.read.next = true;
+                }
+                if self.bus_addr.val() == self.a_map_key.val() {
+                    self.rdata.d.next = bit_cast::<32, 20>(self.map_key_q.q.val());
+                }
+                if self.bus_addr.val() == self.a_map_page.val() {
+                    self.rdata.d.next = bit_cast::<32, 20>(self.map_page_q.q.val());
+                }
+                if self.bus_addr.val() == self.a_map_attr.val() {
+                    self.rdata.d.next = self.map_attr_q.q.val();
+                }
+                if self.bus_addr.val() == self.a_db_addr.val() {
+                    self.rdata.d.next = self.db_addr_q.q.val();
+                }
+                if self.bus_addr.val() == self.a_db_status.val() {
+                    self.rdata.d.next =
+                        bit_cast::<32, 5>(self.v_fifo_depth.val() - self.db_used.q.val());
+                }
+                if (self.bus_addr.val() == self.a_notify_nva.val())
+                    & !self.notify_nva_fifo.empty.val()
+                {
+                    self.rdata.d.next = self.notify_nva_fifo.data_out.val();
+                }
+                if (self.bus_addr.val() == self.a_notify_pop.val())
+                    & !self.notify_nva_fifo.empty.val()
+                {
+                    self.rdata.d.next =
+                        self.notify_meta_fifo.data_out.val() | self.v_pop_valid.val();
+                    self.notify_nva_fifo.read.next = true;
+                    self.notify_meta_fifo.read.next = true;
+                }
+            }
+        }
+
+        // ---- FIFO levels for STATUS and DB_STATUS.
+        if self.db_addr_fifo.write.val() & !self.db_addr_fifo.read.val() {
+            self.db_used.d.next = self.db_used.q.val() + 1;
+        }
+        if !self.db_addr_fifo.write.val() & self.db_addr_fifo.read.val() {
+            self.db_used.d.next = self.db_used.q.val() - 1;
+        }
+        if self.miss_fifo.write.val() & !self.miss_fifo.read.val() {
+            self.miss_used.d.next = self.miss_used.q.val() + 1;
+        }
+        if !self.miss_fifo.write.val() & self.miss_fifo.read.val() {
+            self.miss_used.d.next = self.miss_used.q.val() - 1;
+        }
+        if self.notify_push.val() & !self.notify_nva_fifo.read.val() {
+            self.notify_used.d.next = self.notify_used.q.val() + 1;
+        }
+        if !self.notify_push.val() & self.notify_nva_fifo.read.val() {
+            self.notify_used.d.next = self.notify_used.q.val() - 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testbench::{lint_check, yosys_check, Bench};
+
+    type B = Bench<RegFile>;
+
+    fn bench() -> B {
+        Bench::new(RegFile::new(&CoreParams::default()), |r| &mut r.clock)
+    }
+
+    fn write(b: &mut B, addr: u32, value: u32) {
+        b.uut.bus_addr.next = (addr as u64).into();
+        b.uut.bus_wdata.next = (value as u64).into();
+        b.uut.bus_write.next = true;
+        b.step();
+        b.uut.bus_write.next = false;
+    }
+
+    /// Issues a read and answers counter reads after `counter_delay` cycles with `addr ^ 0xC0DE`.
+    fn read_with(b: &mut B, addr: u32, counter_delay: usize) -> u32 {
+        b.uut.bus_addr.next = (addr as u64).into();
+        b.uut.bus_read.next = true;
+        b.settle();
+        let forwarded = b.uut.cnt_read_strobe.val();
+        if forwarded {
+            assert_eq!(b.uut.cnt_read_addr.val().index() as u32, addr);
+        }
+        b.step();
+        b.uut.bus_read.next = false;
+        for i in 0..20 {
+            if b.uut.bus_rvalid.val() {
+                return b.uut.bus_rdata.val().to_u64() as u32;
+            }
+            let answer = forwarded && i == counter_delay;
+            b.uut.cnt_read_valid.next = answer;
+            b.uut.cnt_read_data.next = ((addr ^ 0xC0DE) as u64).into();
+            b.step();
+            b.uut.cnt_read_valid.next = false;
+        }
+        panic!("no read valid for {addr:#x}");
+    }
+
+    fn read(b: &mut B, addr: u32) -> u32 {
+        read_with(b, addr, 0)
+    }
+
+    #[test]
+    fn hardware_checks() {
+        yosys_check("regfile", RegFile::new(&CoreParams::default()));
+        lint_check("regfile", RegFile::new(&CoreParams::default()));
+    }
+
+    #[test]
+    fn identification_and_parameters_come_from_the_spec() {
+        let p = CoreParams {
+            tx_cache_entries: 8,
+            max_payload: 512,
+            ..Default::default()
+        };
+        let mut b = Bench::new(RegFile::new(&p), |r| &mut r.clock);
+        assert_eq!(read(&mut b, rm::ID.offset), rm::MAGIC);
+        assert_eq!(read(&mut b, rm::VERSION_REG.offset), rm::VERSION);
+        let p0 = read(&mut b, rm::PARAM0.offset);
+        assert_eq!(rm::PARAM0_TX_CACHE.get(p0), 8);
+        assert_eq!(rm::PARAM0_RX_CACHE.get(p0), 16);
+        let p1 = read(&mut b, rm::PARAM1.offset);
+        assert_eq!(rm::PARAM1_MAX_PAYLOAD.get(p1), 512);
+        assert_eq!(rm::PARAM1_PAGE_SHIFT.get(p1), PAGE_SHIFT);
+        assert_eq!(read(&mut b, rm::CONTROL.offset), rm::CONTROL.reset);
+        assert!(b.uut.tx_enable.val());
+        write(&mut b, rm::NODE_ID.offset, 0x1A5);
+        assert_eq!(read(&mut b, rm::NODE_ID.offset), 0xA5);
+        assert_eq!(b.uut.node_id.val().index(), 0xA5);
+        assert_eq!(read(&mut b, 0x0FC), 0, "unmapped register reads 0");
+    }
+
+    #[test]
+    fn map_command_pulses_the_chosen_cache_once() {
+        let mut b = bench();
+        write(&mut b, rm::MAP_KEY.offset, 0x12345);
+        write(&mut b, rm::MAP_PAGE.offset, 0xABCDE);
+        let attr = [
+            (rm::MAP_ATTR_WRITABLE, 1),
+            (rm::MAP_ATTR_SIGNAL, 1),
+            (rm::MAP_ATTR_SLOT, 33),
+            (rm::MAP_ATTR_EPOCH, 0x7E),
+        ]
+        .iter()
+        .fold(0, |w, (f, v)| f.put(w, *v));
+        write(&mut b, rm::MAP_ATTR.offset, attr);
+        let cmd = rm::MAP_CMD_SLOT.put(rm::MAP_CMD_TX.put(rm::MAP_OP_INSTALL, 1), 9);
+        write(&mut b, rm::MAP_CMD.offset, cmd);
+        assert!(b.uut.map_tx_valid.val() && !b.uut.map_rx_valid.val());
+        assert_eq!(b.uut.map_code.val().index() as u32, rm::MAP_OP_INSTALL);
+        assert_eq!(b.uut.map_slot.val().index(), 9);
+        assert_eq!(b.uut.map_key.val().index(), 0x12345);
+        assert_eq!(b.uut.map_page.val().index(), 0xABCDE);
+        assert!(b.uut.map_writable.val() && b.uut.map_signal.val());
+        assert_eq!(b.uut.map_counter_slot.val().index(), 33);
+        assert_eq!(b.uut.map_epoch.val().index(), 0x7E);
+        b.step();
+        assert!(!b.uut.map_tx_valid.val(), "a pulse lasts one cycle");
+        write(&mut b, rm::MAP_CMD.offset, rm::MAP_OP_FLUSH);
+        assert!(b.uut.map_rx_valid.val() && !b.uut.map_tx_valid.val());
+    }
+
+    #[test]
+    fn doorbells_queue_in_order_and_overflow_is_reported() {
+        let mut b = bench();
+        let depth = DOORBELL_FIFO_DEPTH;
+        for i in 0..=depth {
+            write(&mut b, rm::DB_ADDR.offset, 0x1000 + i);
+            write(
+                &mut b,
+                rm::DB_PUSH.offset,
+                rm::DB_PUSH_USER.put(i + 1, i & 1),
+            );
+        }
+        assert_eq!(read(&mut b, rm::DB_STATUS.offset), 0);
+        let err = read(&mut b, rm::ERROR.offset);
+        assert_eq!(err, rm::ERROR_DB_OVERFLOW.mask());
+        write(&mut b, rm::IRQ_MASK.offset, rm::IRQ_ERROR.mask());
+        b.step();
+        assert!(b.uut.irq.val());
+        write(&mut b, rm::ERROR.offset, err);
+        b.step();
+        assert_eq!(read(&mut b, rm::ERROR.offset), 0);
+        assert!(!b.uut.irq.val(), "error cause follows ERROR");
+        for i in 0..depth {
+            assert!(b.uut.db_valid.val());
+            assert_eq!(b.uut.db_addr.val().to_u64() as u32, 0x1000 + i);
+            assert_eq!(b.uut.db_length.val().index() as u32, i + 1);
+            assert_eq!(b.uut.db_user.val(), i & 1 == 1);
+            b.uut.db_ready.next = true;
+            b.step();
+            b.uut.db_ready.next = false;
+        }
+        b.step();
+        assert!(
+            !b.uut.db_valid.val(),
+            "the overflowing doorbell was discarded"
+        );
+        assert_eq!(read(&mut b, rm::DB_STATUS.offset), depth);
+    }
+
+    #[test]
+    fn simultaneous_misses_are_both_recorded_and_raise_the_interrupt() {
+        let mut b = bench();
+        write(&mut b, rm::IRQ_MASK.offset, rm::IRQ_MISS.mask());
+        b.uut.rx_miss_valid.next = true;
+        b.uut.rx_miss_page.next = 0x11111.into();
+        b.uut.rx_miss_tag.next = 3.into();
+        b.uut.tx_miss_valid.next = true;
+        b.uut.tx_miss_page.next = 0x22222.into();
+        b.step();
+        b.uut.rx_miss_valid.next = false;
+        b.uut.tx_miss_valid.next = false;
+        b.steps(2);
+        assert!(b.uut.irq.val());
+        let status = read(&mut b, rm::STATUS.offset);
+        assert_eq!(rm::STATUS_MISS_USED.get(status), 2);
+        let first = read(&mut b, rm::MISS_POP.offset);
+        assert_eq!(rm::POP_VALID.get(first), 1);
+        assert_eq!(rm::MISS_DIR_TX.get(first), 0);
+        assert_eq!(rm::MISS_PAGE.get(first), 0x11111);
+        assert_eq!(rm::MISS_TAG.get(first), 3);
+        let second = read(&mut b, rm::MISS_POP.offset);
+        assert_eq!(rm::MISS_DIR_TX.get(second), 1);
+        assert_eq!(rm::MISS_PAGE.get(second), 0x22222);
+        assert_eq!(rm::POP_VALID.get(read(&mut b, rm::MISS_POP.offset)), 0);
+        write(&mut b, rm::IRQ_ACK.offset, rm::IRQ_MISS.mask());
+        b.step();
+        assert!(!b.uut.irq.val());
+        assert_eq!(read(&mut b, rm::IRQ_STATUS.offset), 0);
+    }
+
+    #[test]
+    fn resolve_pulses_the_right_direction() {
+        let mut b = bench();
+        let v = rm::RESOLVE_TAG.put(rm::RESOLVE_DROP.mask(), 5);
+        write(&mut b, rm::MISS_RESOLVE.offset, v);
+        assert!(b.uut.rx_resolve_valid.val() && !b.uut.tx_resolve_valid.val());
+        assert!(b.uut.resolve_drop.val());
+        assert_eq!(b.uut.resolve_tag.val().index(), 5);
+        write(&mut b, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.mask());
+        assert!(b.uut.tx_resolve_valid.val() && !b.uut.resolve_drop.val());
+    }
+
+    #[test]
+    fn notifications_queue_and_a_full_fifo_loses_one_visibly() {
+        let mut b = bench();
+        let n = NOTIFY_FIFO_DEPTH + 1;
+        let mut lost = 0;
+        for i in 0..n {
+            b.uut.notify_valid.next = true;
+            b.uut.notify_nva.next = ((0x4000 + i * 8) as u64).into();
+            b.uut.notify_length.next = ((i + 1) as u64).into();
+            b.uut.notify_slot.next = ((i % 64) as u64).into();
+            b.settle();
+            lost += b.uut.notify_lost.val() as u32;
+            b.step();
+        }
+        b.uut.notify_valid.next = false;
+        b.step();
+        assert_eq!(lost, 1);
+        assert_eq!(
+            read(&mut b, rm::ERROR.offset),
+            rm::ERROR_NOTIFY_OVERFLOW.mask()
+        );
+        assert_eq!(rm::IRQ_SIGNAL.get(read(&mut b, rm::IRQ_STATUS.offset)), 1);
+        for i in 0..NOTIFY_FIFO_DEPTH {
+            assert_eq!(read(&mut b, rm::NOTIFY_NVA.offset), 0x4000 + i * 8);
+            let meta = read(&mut b, rm::NOTIFY_POP.offset);
+            assert_eq!(rm::POP_VALID.get(meta), 1);
+            assert_eq!(rm::NOTIFY_LENGTH.get(meta), i + 1);
+            assert_eq!(rm::NOTIFY_SLOT.get(meta), i % 64);
+        }
+        assert_eq!(rm::POP_VALID.get(read(&mut b, rm::NOTIFY_POP.offset)), 0);
+    }
+
+    #[test]
+    fn counter_reads_wait_for_the_counters_block() {
+        let mut b = bench();
+        for (addr, delay) in [
+            (rm::global_counter_addr(2), 0),
+            (rm::slot_counter_addr(31, 3), 4),
+        ] {
+            assert_eq!(read_with(&mut b, addr, delay), addr ^ 0xC0DE);
+        }
+    }
+}
