@@ -94,6 +94,9 @@ pub struct RegFile {
     pub notify_slot: Signal<In, Bits<6>>,
     /// Pulse: a notification was lost to a full FIFO (counted by the counters block).
     pub notify_lost: Signal<Out, bool>,
+    /// Pulse: a miss record entered the miss FIFO (counted as a miss). RX and TX misses are
+    /// serialised here, so each record is one pulse.
+    pub miss_pushed: Signal<Out, bool>,
     // Counter reads, forwarded to the counters block.
     pub cnt_read_strobe: Signal<Out, bool>,
     pub cnt_read_addr: Signal<Out, Bits<12>>,
@@ -270,6 +273,7 @@ impl RegFile {
             notify_length: Default::default(),
             notify_slot: Default::default(),
             notify_lost: Default::default(),
+            miss_pushed: Default::default(),
             cnt_read_strobe: Default::default(),
             cnt_read_addr: Default::default(),
             cnt_read_valid: Default::default(),
@@ -472,6 +476,7 @@ impl Logic for RegFile {
             self.tx_miss_pending.d.next = self.tx_miss_valid.val();
         }
         self.miss_fifo.data_in.next = self.miss_record.val();
+        self.miss_pushed.next = self.miss_fifo.write.val();
         self.miss_fifo.read.next = false;
 
         // ---- Notification FIFO; a notification that finds it full is lost and reported.

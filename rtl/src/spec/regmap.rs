@@ -121,7 +121,7 @@ pub const ERROR_BAD_DOORBELL: Field = f(
     "bad_doorbell",
     2,
     1,
-    "a doorbell had length 0; it was discarded (counted in drop_malformed)",
+    "a doorbell had length 0; it was discarded (counted in bad_doorbells)",
 );
 
 pub const MISS_PAGE: Field = f(
@@ -428,10 +428,10 @@ pub struct GlobalCounter {
 }
 
 /// Global counters, in address order (`GLOBAL_COUNTER_BASE + 4 * index`).
-pub const GLOBAL_COUNTERS: [GlobalCounter; 9] = [
+pub const GLOBAL_COUNTERS: [GlobalCounter; 10] = [
     GlobalCounter {
         name: "misses",
-        doc: "miss records posted (RX and TX)",
+        doc: "miss records posted to the miss FIFO (RX and TX)",
     },
     GlobalCounter {
         name: "drop_crc_epoch",
@@ -455,7 +455,7 @@ pub const GLOBAL_COUNTERS: [GlobalCounter; 9] = [
     },
     GlobalCounter {
         name: "drop_malformed",
-        doc: "received packets with bad framing or length, and zero-length doorbells",
+        doc: "received packets with bad framing or length",
     },
     GlobalCounter {
         name: "drop_rx_overrun",
@@ -464,6 +464,10 @@ pub const GLOBAL_COUNTERS: [GlobalCounter; 9] = [
     GlobalCounter {
         name: "notify_lost",
         doc: "signal-on-write notifications lost to a full notification FIFO",
+    },
+    GlobalCounter {
+        name: "bad_doorbells",
+        doc: "zero-length doorbell descriptors, discarded",
     },
 ];
 
