@@ -9,3 +9,5 @@ pub mod crc32;
 pub mod packet_ram;
 #[cfg(feature = "hdl")]
 pub mod testbench;
+#[cfg(feature = "hdl")]
+pub mod tx_mmu;
