@@ -13,3 +13,5 @@ pub mod packet_ram;
 pub mod regfile;
 #[cfg(feature = "hdl")]
 pub mod testbench;
+#[cfg(feature = "hdl")]
+pub mod tx_mmu;
