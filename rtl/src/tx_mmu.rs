@@ -38,8 +38,8 @@
 //! values are always current in `Answer`.
 //!
 //! `busy` is high while a descriptor is in progress (anything but `Idle`) or a command waits
-//! in the command register. The `result_tag`, `result_key`, `result_slot`, `result_writable`
-//! and `result_signal` inputs are part of the cache's port set but unused here.
+//! in the command register. Of the cache's result signals it takes only those it uses (valid,
+//! hit, page, counter slot, epoch).
 
 use crate::spec::params::{CoreParams, LOOKUP_LATENCY, PAGE_SIZE};
 use rust_hdl::prelude::*;
@@ -75,13 +75,8 @@ pub struct TxMmu {
     pub lookup_key: Signal<Out, Bits<20>>,
     pub lookup_tag: Signal<Out, Bits<4>>,
     pub result_valid: Signal<In, Bit>,
-    pub result_tag: Signal<In, Bits<4>>,
-    pub result_key: Signal<In, Bits<20>>,
     pub result_hit: Signal<In, Bit>,
-    pub result_slot: Signal<In, Bits<6>>,
     pub result_page: Signal<In, Bits<20>>,
-    pub result_writable: Signal<In, Bit>,
-    pub result_signal: Signal<In, Bit>,
     pub result_counter_slot: Signal<In, Bits<6>>,
     pub result_epoch: Signal<In, Bits<8>>,
 
@@ -160,13 +155,8 @@ impl TxMmu {
             lookup_key: Default::default(),
             lookup_tag: Default::default(),
             result_valid: Default::default(),
-            result_tag: Default::default(),
-            result_key: Default::default(),
             result_hit: Default::default(),
-            result_slot: Default::default(),
             result_page: Default::default(),
-            result_writable: Default::default(),
-            result_signal: Default::default(),
             result_counter_slot: Default::default(),
             result_epoch: Default::default(),
             miss_valid: Default::default(),
@@ -505,20 +495,15 @@ mod tests {
     }
 
     /// Ports of the block other than the clock: (name, width, is input).
-    const PORTS: [(&str, usize, bool); 36] = [
+    const PORTS: [(&str, usize, bool); 31] = [
         ("enable", 1, true),
         ("db_valid", 1, true),
         ("db_addr", 32, true),
         ("db_length", 16, true),
         ("db_user", 1, true),
         ("result_valid", 1, true),
-        ("result_tag", 4, true),
-        ("result_key", 20, true),
         ("result_hit", 1, true),
-        ("result_slot", 6, true),
         ("result_page", 20, true),
-        ("result_writable", 1, true),
-        ("result_signal", 1, true),
         ("result_counter_slot", 6, true),
         ("result_epoch", 8, true),
         ("resolve_valid", 1, true),
@@ -570,13 +555,8 @@ mod tests {
             db_length,
             db_user,
             result_valid,
-            result_tag,
-            result_key,
             result_hit,
-            result_slot,
             result_page,
-            result_writable,
-            result_signal,
             result_counter_slot,
             result_epoch,
             resolve_valid,
@@ -672,20 +652,13 @@ mod tests {
             let garbage = rng.next();
             u.result_valid.next = false;
             u.result_hit.next = garbage & 1 != 0;
-            u.result_tag.next = bits(garbage >> 1 & 15);
-            u.result_key.next = bits(garbage >> 5 & 0xF_FFFF);
             u.result_page.next = bits(garbage >> 25 & 0xF_FFFF);
             u.result_epoch.next = bits(garbage >> 45 & 0xFF);
             u.result_counter_slot.next = bits(garbage >> 53 & 63);
-            u.result_slot.next = bits(garbage >> 59 & 31);
-            u.result_writable.next = garbage >> 62 & 1 != 0;
-            u.result_signal.next = garbage >> 63 != 0;
             if let Some(&(at, key, tag, answer)) = lookups.front() {
                 if at + LOOKUP_LATENCY as u64 == cycle {
                     lookups.pop_front();
                     u.result_valid.next = true;
-                    u.result_key.next = bits(key as u64);
-                    u.result_tag.next = bits(tag);
                     u.result_hit.next = answer.is_some();
                     if let Some(m) = answer {
                         u.result_page.next = bits(m.nva_page as u64);
@@ -800,6 +773,7 @@ mod tests {
     fn verilog_is_clean() {
         let v = yosys_check("tx_mmu", TxMmu::new(&CoreParams::default()));
         assert!(v.contains("module top"));
+        crate::testbench::lint_check("tx_mmu", TxMmu::new(&CoreParams::default()));
     }
 
     #[test]
@@ -958,14 +932,7 @@ mod tests {
     /// behaves like the simulation the other tests ran.
     #[test]
     fn generated_verilog_replays_the_simulation() {
-        if std::process::Command::new("iverilog")
-            .arg("-V")
-            .output()
-            .is_err()
-        {
-            eprintln!("iverilog not installed: replay skipped");
-            return;
-        }
+        // iverilog is a required tool (scripts/setup-tools.sh installs it): no silent skip.
         let mut cache = HashMap::new();
         for p in [0xFFFFEu32, 0x00001, 0x00003] {
             cache.insert(p, installed(p, 42));
