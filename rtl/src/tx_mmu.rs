@@ -607,7 +607,7 @@ mod tests {
         let mut cache = s.cache.clone();
         let mut doorbells: VecDeque<Desc> = s.descs.iter().copied().collect();
         // Lookups in flight: (cycle presented, key, tag, answer).
-        let mut lookups: VecDeque<(u64, u32, u64, Option<Mapping>)> = VecDeque::new();
+        let mut lookups: VecDeque<(u64, Option<Mapping>)> = VecDeque::new();
         // Host: the pending miss (cycle to act, action, miss number, page, installed yet).
         let mut host: Option<(u64, HostAction, usize, u32, bool)> = None;
         let mut misses = 0usize;
@@ -655,7 +655,7 @@ mod tests {
             u.result_page.next = bits(garbage >> 25 & 0xF_FFFF);
             u.result_epoch.next = bits(garbage >> 45 & 0xFF);
             u.result_counter_slot.next = bits(garbage >> 53 & 63);
-            if let Some(&(at, key, tag, answer)) = lookups.front() {
+            if let Some(&(at, answer)) = lookups.front() {
                 if at + LOOKUP_LATENCY as u64 == cycle {
                     lookups.pop_front();
                     u.result_valid.next = true;
@@ -699,7 +699,7 @@ mod tests {
             }
             if u.lookup_valid.val() {
                 let key = val(&u.lookup_key) as u32;
-                lookups.push_back((cycle, key, val(&u.lookup_tag), cache.get(&key).copied()));
+                lookups.push_back((cycle, cache.get(&key).copied()));
             }
             if u.cmd_valid.val() {
                 assert!(u.busy.val(), "cycle {cycle}: command pending but not busy");
