@@ -803,6 +803,7 @@ mod tests {
     #[test]
     fn doorbells_queue_in_order_and_overflow_is_reported() {
         let mut b = bench();
+        b.record();
         let depth = DOORBELL_FIFO_DEPTH;
         for i in 0..=depth {
             write(&mut b, rm::DB_ADDR.offset, 0x1000 + i);
@@ -837,11 +838,20 @@ mod tests {
             "the overflowing doorbell was discarded"
         );
         assert_eq!(read(&mut b, rm::DB_STATUS.offset), depth);
+        b.replay_qualified(
+            "regfile_doorbells",
+            &[
+                ("db_addr", "db_valid"),
+                ("db_length", "db_valid"),
+                ("db_user", "db_valid"),
+            ],
+        );
     }
 
     #[test]
     fn simultaneous_misses_are_both_recorded_and_raise_the_interrupt() {
         let mut b = bench();
+        b.record();
         write(&mut b, rm::IRQ_MASK.offset, rm::IRQ_MISS.mask());
         b.uut.rx_miss_valid.next = true;
         b.uut.rx_miss_page.next = 0x11111.into();
@@ -868,6 +878,7 @@ mod tests {
         b.step();
         assert!(!b.uut.irq.val());
         assert_eq!(read(&mut b, rm::IRQ_STATUS.offset), 0);
+        b.replay("regfile_misses");
     }
 
     #[test]
@@ -885,6 +896,7 @@ mod tests {
     #[test]
     fn notifications_queue_and_a_full_fifo_loses_one_visibly() {
         let mut b = bench();
+        b.record();
         let n = NOTIFY_FIFO_DEPTH + 1;
         let mut lost = 0;
         for i in 0..n {
@@ -912,6 +924,7 @@ mod tests {
             assert_eq!(rm::NOTIFY_SLOT.get(meta), i % 64);
         }
         assert_eq!(rm::POP_VALID.get(read(&mut b, rm::NOTIFY_POP.offset)), 0);
+        b.replay("regfile_notify");
     }
 
     #[test]
