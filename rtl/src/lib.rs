@@ -8,4 +8,6 @@ pub mod crc32;
 #[cfg(feature = "hdl")]
 pub mod packet_ram;
 #[cfg(feature = "hdl")]
+pub mod packetizer;
+#[cfg(feature = "hdl")]
 pub mod testbench;
