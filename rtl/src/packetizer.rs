@@ -3,12 +3,14 @@
 //! Two engines share a payload FIFO:
 //!
 //! * The **reader** takes one command at a time from the `cmd_*` port, queues what the sender
-//!   needs (NVA and a packed "meta" word) in two small command FIFOs, and issues memory read
-//!   bursts for exactly the words the payload covers: at most one cache line each, never
-//!   crossing a line. A burst goes out only when the payload FIFO has room for all of its
-//!   beats counting everything requested and not yet sent (`outstanding`), so returning data
-//!   is never back-pressured. Because the reader works ahead of the sender by up to
-//!   [`CMD_QUEUE_DEPTH`] packets, the next packets are prefetched while one is on the link.
+//!   needs (NVA and a packed "meta" word, 64 bits) in a command queue, and issues memory read
+//!   bursts for exactly the words the payload covers: from the first word to the end of its
+//!   line, then whole lines, then up to the last word — never crossing a line. It keeps the
+//!   address of the payload's last byte, so each burst length comes from a line comparison and
+//!   two small subtractions, with no word counter. A burst goes out only while `outstanding`
+//!   (words requested and not yet consumed) leaves room for a whole line in the payload FIFO,
+//!   so returning data is never back-pressured. Because the reader works ahead of the sender
+//!   by up to [`CMD_QUEUE_DEPTH`] packets, the next packets are prefetched while one is sent.
 //! * The **sender** starts a packet once its command is queued and at least one of its words
 //!   has arrived (`fill` counts words received and not yet consumed; the FIFO shows a written
 //!   word two cycles later, exactly when the first payload word is due after the two header
@@ -21,6 +23,10 @@
 //! The CRC is computed from the *registered* link word (`tx_data` → [`Crc32Step`] → state), so
 //! the realignment datapath and the CRC network are in different pipeline stages; the trailer
 //! is `!step(state, last word) ^ epoch_seed(epoch)`.
+//!
+//! Both FIFOs are [`LeanFifo`]s on block RAM without read-during-write bypass logic.
+//! Commands must satisfy the TX MMU contract: `cmd_length` in 1..=max_payload and the payload
+//! inside one 4 KiB page (the read address counts up inside the page only).
 
 use crate::crc32::Crc32Step;
 use crate::spec::packet::{
@@ -34,8 +40,166 @@ pub const PAYLOAD_FIFO_WORDS: usize = 64;
 /// Commands the reader may queue ahead of the sender.
 pub const CMD_QUEUE_DEPTH: usize = 16;
 
-declare_sync_fifo!(PayloadFifo, Bits<32>, PAYLOAD_FIFO_WORDS, 1);
-declare_sync_fifo!(CmdFifo, Bits<32>, CMD_QUEUE_DEPTH, 1);
+/// Payload FIFO: 32-bit words, 2^6 entries.
+type PayloadFifo = LeanFifo<32, { clog2(PAYLOAD_FIFO_WORDS) }, { clog2(PAYLOAD_FIFO_WORDS) + 1 }>;
+/// Command queue: NVA in bits 31:0, the meta word in bits 63:32.
+type CmdQueue = LeanFifo<64, { clog2(CMD_QUEUE_DEPTH) }, { clog2(CMD_QUEUE_DEPTH) + 1 }>;
+
+/// Simple dual-port RAM of 2^N words of W bits with a registered read, for FIFOs.
+///
+/// Unlike rust-hdl's `RAM`, the Verilog carries `(* no_rw_check *)`: a read of the address
+/// written in the same cycle is undefined, so yosys maps it to block RAM without the bypass
+/// registers and multiplexers it otherwise adds (72 flip-flops and 37 LUTs for 64 x 32 bits on
+/// iCE40). The simulation returns the inverted old word in that case, so a FIFO that used such
+/// a read would fail its tests.
+#[derive(LogicBlock)]
+pub struct FifoRam<const W: usize, const N: usize> {
+    pub clock: Signal<In, Clock>,
+    pub read_address: Signal<In, Bits<N>>,
+    pub read_data: Signal<Out, Bits<W>>,
+    pub write_address: Signal<In, Bits<N>>,
+    pub write_data: Signal<In, Bits<W>>,
+    pub write_enable: Signal<In, Bit>,
+    _mem: Vec<Bits<W>>,
+}
+
+impl<const W: usize, const N: usize> Default for FifoRam<W, N> {
+    fn default() -> Self {
+        FifoRam {
+            clock: Default::default(),
+            read_address: Default::default(),
+            read_data: Default::default(),
+            write_address: Default::default(),
+            write_data: Default::default(),
+            write_enable: Default::default(),
+            _mem: vec![Bits::default(); 1 << N],
+        }
+    }
+}
+
+impl<const W: usize, const N: usize> Logic for FifoRam<W, N> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let ra = self.read_address.val().index();
+            let wa = self.write_address.val().index();
+            let old = self._mem[ra];
+            let write = self.write_enable.val();
+            self.read_data.next = if write && wa == ra { !old } else { old };
+            if write {
+                self._mem[wa] = self.write_data.val();
+            }
+        }
+    }
+
+    fn connect(&mut self) {
+        self.read_data.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(format!(
+            "\
+(* no_rw_check *)
+reg [{msb}:0] mem[0:{last}];
+always @(posedge clock) begin
+    read_data <= mem[read_address];
+    if (write_enable) begin
+        mem[write_address] <= write_data;
+    end
+end
+",
+            msb = W - 1,
+            last = (1usize << N) - 1
+        ))
+    }
+
+    fn timing(&self) -> Vec<TimingInfo> {
+        vec![TimingInfo {
+            name: "fifo_ram".into(),
+            clock: "clock".into(),
+            inputs: vec![
+                "read_address".into(),
+                "write_address".into(),
+                "write_data".into(),
+                "write_enable".into(),
+            ],
+            outputs: vec!["read_data".into()],
+        }]
+    }
+}
+
+/// First-word-fall-through FIFO of 2^N words (NP1 = N + 1) on a [`FifoRam`].
+///
+/// `data_out` is the oldest word while `empty` is low; `read` pops it. A written word becomes
+/// visible two cycles after its write cycle (the write pointer is seen one cycle late so that
+/// the RAM is never read at the address being written). Writing while `full` is ignored.
+#[derive(LogicBlock)]
+pub struct LeanFifo<const W: usize, const N: usize, const NP1: usize> {
+    pub clock: Signal<In, Clock>,
+    pub write: Signal<In, Bit>,
+    pub data_in: Signal<In, Bits<W>>,
+    pub full: Signal<Out, Bit>,
+    pub read: Signal<In, Bit>,
+    pub data_out: Signal<Out, Bits<W>>,
+    pub empty: Signal<Out, Bit>,
+    ram: FifoRam<W, N>,
+    wptr: DFF<Bits<NP1>>,
+    wptr_seen: DFF<Bits<NP1>>,
+    rptr: DFF<Bits<NP1>>,
+    is_empty: Signal<Local, Bit>,
+    is_full: Signal<Local, Bit>,
+    rnext: Signal<Local, Bits<NP1>>,
+    wrap: Constant<Bits<NP1>>,
+}
+
+impl<const W: usize, const N: usize, const NP1: usize> Default for LeanFifo<W, N, NP1> {
+    fn default() -> Self {
+        assert_eq!(N + 1, NP1);
+        LeanFifo {
+            clock: Default::default(),
+            write: Default::default(),
+            data_in: Default::default(),
+            full: Default::default(),
+            read: Default::default(),
+            data_out: Default::default(),
+            empty: Default::default(),
+            ram: Default::default(),
+            wptr: Default::default(),
+            wptr_seen: Default::default(),
+            rptr: Default::default(),
+            is_empty: Default::default(),
+            is_full: Default::default(),
+            rnext: Default::default(),
+            wrap: Constant::new(((1u64 << N) as LiteralType).into()),
+        }
+    }
+}
+
+impl<const W: usize, const N: usize, const NP1: usize> Logic for LeanFifo<W, N, NP1> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, wptr, wptr_seen, rptr);
+        self.ram.clock.next = self.clock.val();
+        self.is_empty.next = self.rptr.q.val() == self.wptr_seen.q.val();
+        self.is_full.next = (self.wptr.q.val() ^ self.rptr.q.val()) == self.wrap.val();
+        self.empty.next = self.is_empty.val();
+        self.full.next = self.is_full.val();
+        self.wptr_seen.d.next = self.wptr.q.val();
+        self.ram.write_address.next = bit_cast::<N, NP1>(self.wptr.q.val());
+        self.ram.write_data.next = self.data_in.val();
+        self.ram.write_enable.next = self.write.val() & !self.is_full.val();
+        if self.write.val() & !self.is_full.val() {
+            self.wptr.d.next = self.wptr.q.val() + 1;
+        }
+        // Read ahead on a pop so that data_out shows the next word in the next cycle.
+        self.rnext.next = self.rptr.q.val() + 1;
+        self.ram.read_address.next = bit_cast::<N, NP1>(self.rptr.q.val());
+        if self.read.val() & !self.is_empty.val() {
+            self.rptr.d.next = self.rnext.val();
+            self.ram.read_address.next = bit_cast::<N, NP1>(self.rnext.val());
+        }
+        self.data_out.next = self.ram.read_data.val();
+    }
+}
 
 // Layout of the internal meta word queued per command (not visible outside this block):
 // [12:0] length, [13] first, [14] last, [15] user, [23:16] epoch, [29:24] counter slot,
@@ -87,8 +251,7 @@ pub struct Packetizer {
 
     // Storage.
     payload: PayloadFifo,
-    nva_queue: CmdFifo,
-    meta_queue: CmdFifo,
+    cmd_queue: CmdQueue,
     crc: Crc32Step,
 
     // Reader.
@@ -97,6 +260,7 @@ pub struct Packetizer {
     rd_end: DFF<Bits<32>>,
     outstanding: DFF<Bits<7>>,
     cmd_take: Signal<Local, Bit>,
+    cmd_meta: Signal<Local, Bits<32>>,
     line_diff: Signal<Local, Bits<32>>,
     same_line: Signal<Local, Bit>,
     line_pos: Signal<Local, Bits<8>>,
@@ -204,14 +368,14 @@ impl Packetizer {
             sent_slot: Default::default(),
             sent_bytes: Default::default(),
             payload: Default::default(),
-            nva_queue: Default::default(),
-            meta_queue: Default::default(),
+            cmd_queue: Default::default(),
             crc: Default::default(),
             rd_busy: Default::default(),
             rd_addr: Default::default(),
             rd_end: Default::default(),
             outstanding: Default::default(),
             cmd_take: Default::default(),
+            cmd_meta: Default::default(),
             line_diff: Default::default(),
             same_line: Default::default(),
             line_pos: Default::default(),
@@ -292,22 +456,22 @@ impl Logic for Packetizer {
             tx_data_r,
             sent_r
         );
-        clock!(self, clock, payload, nva_queue, meta_queue);
+        clock!(self, clock, payload, cmd_queue);
 
         // ---------------- Reader: commands in, read bursts out ----------------
         self.cmd_take.next =
-            self.cmd_valid.val() & !self.rd_busy.q.val() & !self.nva_queue.full.val();
-        self.cmd_ready.next = !self.rd_busy.q.val() & !self.nva_queue.full.val();
-        self.nva_queue.data_in.next = self.cmd_nva.val();
-        self.nva_queue.write.next = self.cmd_take.val();
-        self.meta_queue.data_in.next = bit_cast::<32, 13>(self.cmd_length.val())
+            self.cmd_valid.val() & !self.rd_busy.q.val() & !self.cmd_queue.full.val();
+        self.cmd_ready.next = !self.rd_busy.q.val() & !self.cmd_queue.full.val();
+        self.cmd_meta.next = bit_cast::<32, 13>(self.cmd_length.val())
             | (bit_cast::<32, 1>(self.cmd_first.val().into()) << 13)
             | (bit_cast::<32, 1>(self.cmd_last.val().into()) << 14)
             | (bit_cast::<32, 1>(self.cmd_user.val().into()) << 15)
             | (bit_cast::<32, 8>(self.cmd_epoch.val()) << 16)
             | (bit_cast::<32, 6>(self.cmd_counter_slot.val()) << 24)
             | (bit_cast::<32, 2>(self.cmd_addr.val().get_bits::<2>(0)) << 30);
-        self.meta_queue.write.next = self.cmd_take.val();
+        self.cmd_queue.data_in.next = (bit_cast::<64, 32>(self.cmd_meta.val()) << 32)
+            | bit_cast::<64, 32>(self.cmd_nva.val());
+        self.cmd_queue.write.next = self.cmd_take.val();
 
         // Next burst: the rest of the current line, or up to the last word if that is in
         // this line (then it is the last burst of the packet). Every burst after the first
@@ -421,14 +585,14 @@ impl Logic for Packetizer {
         self.sent_r.d.next = false;
         match self.state.q.val() {
             SendState::Idle => {
-                if !self.nva_queue.empty.val() & self.fill.q.val().any() {
+                if !self.cmd_queue.empty.val() & self.fill.q.val().any() {
                     self.start.next = true;
                     self.tx_valid_r.d.next = true;
                     self.tx_sop_r.d.next = true;
-                    self.tx_data_r.d.next = self.nva_queue.data_out.val();
-                    self.meta.d.next = self.meta_queue.data_out.val();
+                    self.tx_data_r.d.next = self.cmd_queue.data_out.val().get_bits::<32>(0);
+                    self.meta.d.next = self.cmd_queue.data_out.val().get_bits::<32>(32);
                     self.pcount.d.next = bit_cast::<11, 13>(
-                        (self.meta_queue.data_out.val().get_bits::<13>(0) - 1) >> 2,
+                        (self.cmd_queue.data_out.val().get_bits::<13>(32) - 1) >> 2,
                     );
                     self.loaded.d.next = false;
                     self.state.d.next = SendState::Header1;
@@ -474,8 +638,7 @@ impl Logic for Packetizer {
                 self.state.d.next = SendState::Idle;
             }
         }
-        self.nva_queue.read.next = self.start.val();
-        self.meta_queue.read.next = self.start.val();
+        self.cmd_queue.read.next = self.start.val();
         self.payload.read.next = self.pop.val();
 
         // Words received and not yet consumed / requested and not yet consumed.
@@ -690,6 +853,26 @@ mod tests {
                         .join(" "),
                 );
             }
+            for (write, full, read, empty) in [
+                (
+                    &u.payload.write,
+                    &u.payload.full,
+                    &u.payload.read,
+                    &u.payload.empty,
+                ),
+                (
+                    &u.cmd_queue.write,
+                    &u.cmd_queue.full,
+                    &u.cmd_queue.read,
+                    &u.cmd_queue.empty,
+                ),
+            ] {
+                assert!(!(write.val() && full.val()), "FIFO overflow at cycle {now}");
+                assert!(
+                    !(read.val() && empty.val()),
+                    "FIFO underflow at cycle {now}"
+                );
+            }
             if u.cmd_valid.val() && u.cmd_ready.val() {
                 let (cmd, _) = self.pending.pop_front().unwrap();
                 self.accepted.push((cmd, now));
@@ -794,10 +977,6 @@ mod tests {
 
         /// Checks every packet, read request and counter event against the commands.
         fn check(&self) {
-            let u = &self.bench.uut;
-            assert!(!u.payload.overflow.val(), "payload FIFO overflow");
-            assert!(!u.payload.underflow.val(), "payload FIFO underflow");
-            assert!(!u.nva_queue.underflow.val() && !u.meta_queue.underflow.val());
             let packets = self.packets();
             assert_eq!(packets.len(), self.accepted.len());
             for (p, (c, _)) in packets.iter().zip(&self.accepted) {
@@ -1075,6 +1254,46 @@ mod tests {
             text.contains(&format!("REPLAYED {} CYCLES, 0 ERRORS", vectors.len())),
             "{text}"
         );
+    }
+
+    #[test]
+    fn lean_fifo_order_flags_and_latency() {
+        let mut b = Bench::new(LeanFifo::<32, 2, 3>::default(), |f| &mut f.clock);
+        let mut model = VecDeque::new();
+        let mut rng = XorShift(7);
+        let mut next = 100u32;
+        // Words written in cycle t may be popped from cycle t + 2 on.
+        let mut visible_at = VecDeque::new();
+        for cycle in 0..2000u64 {
+            let write = rng.chance(60);
+            let read = rng.chance(50);
+            b.uut.write.next = write;
+            b.uut.data_in.next = (next as u64).into();
+            b.uut.read.next = read;
+            b.settle();
+            let visible = visible_at.iter().filter(|&&t| t <= cycle).count();
+            assert_eq!(b.uut.empty.val(), visible == 0, "empty at {cycle}");
+            assert_eq!(b.uut.full.val(), model.len() == 4, "full at {cycle}");
+            // A write while full is dropped, even if a word is popped in the same cycle.
+            let accept = write && model.len() < 4;
+            if !b.uut.empty.val() {
+                assert_eq!(
+                    b.uut.data_out.val().to_u64() as u32,
+                    model[0],
+                    "head at {cycle}"
+                );
+                if read {
+                    model.pop_front();
+                    visible_at.pop_front();
+                }
+            }
+            if accept {
+                model.push_back(next);
+                visible_at.push_back(cycle + 2);
+                next += 1;
+            }
+            b.step();
+        }
     }
 
     #[test]
