@@ -10,6 +10,8 @@ pub mod hwcheck;
 #[cfg(feature = "hdl")]
 pub mod packet_ram;
 #[cfg(feature = "hdl")]
+pub mod packetizer;
+#[cfg(feature = "hdl")]
 pub mod regfile;
 #[cfg(feature = "hdl")]
 pub mod testbench;
