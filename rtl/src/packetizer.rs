@@ -288,7 +288,6 @@ pub struct Packetizer {
     have: Signal<Local, Bit>,
     head: Signal<Local, Bits<32>>,
     offset: Signal<Local, Bits<2>>,
-    lenm1: Signal<Local, Bits<13>>,
     tail: Signal<Local, Bits<2>>,
     extra_sum: Signal<Local, Bits<3>>,
     need_head: Signal<Local, Bit>,
@@ -401,7 +400,6 @@ impl Packetizer {
             have: Default::default(),
             head: Default::default(),
             offset: Default::default(),
-            lenm1: Default::default(),
             tail: Default::default(),
             extra_sum: Default::default(),
             need_head: Default::default(),
@@ -520,14 +518,14 @@ impl Logic for Packetizer {
 
         // Fields of the packet being sent.
         self.offset.next = self.meta.q.val().get_bits::<2>(30);
-        self.lenm1.next = self.meta.q.val().get_bits::<13>(0) - 1;
-        self.tail.next = self.lenm1.val().get_bits::<2>(0);
+        // (length - 1) mod 4: only the low two length bits matter.
+        self.tail.next = self.meta.q.val().get_bits::<2>(0) - 1;
         // Carry out of offset + tail: the payload covers one more memory word than link words.
         self.extra_sum.next =
             bit_cast::<3, 2>(self.offset.val()) + bit_cast::<3, 2>(self.tail.val());
         // Whether the word being formed consumes a new memory word.
         self.need_head.next =
-            !self.offset.val().any() | self.pcount.q.val().any() | self.extra_sum.val().get_bit(2);
+            !self.offset.val().any() | self.pcount.q.val().any() | (self.extra_sum.val() >= 4);
 
         // Realignment: payload byte 0 to lane 0.
         self.aligned.next = self.head.val();
@@ -1175,6 +1173,7 @@ mod tests {
     #[test]
     fn verilog_is_clean() {
         let v = yosys_check("packetizer", Packetizer::new(&CoreParams::default()));
+        crate::testbench::lint_check("packetizer", Packetizer::new(&CoreParams::default()));
         // For synthesis experiments: VASSA_DUMP_VERILOG=path writes the default block's Verilog.
         if let Some(path) = std::env::var_os("VASSA_DUMP_VERILOG") {
             std::fs::write(path, &v).unwrap();
