@@ -4,6 +4,8 @@
 pub mod spec;
 
 #[cfg(feature = "hdl")]
+pub mod counters;
+#[cfg(feature = "hdl")]
 pub mod crc32;
 #[cfg(feature = "hdl")]
 pub mod mapping_cache;
