@@ -9,10 +9,11 @@
 //!
 //! Pipeline (one lookup may start every cycle, [`LOOKUP_LATENCY`] = 2):
 //! - edge 1: the lookup request *and the host op* are registered;
-//! - cycle 2: the registered key is compared with every entry; the matching entry number (or,
-//!   on a miss, an address past the RAM end, which reads 0) addresses the value RAMs. The
-//!   registered op is applied at the end of this same cycle.
-//! - edge 2: the RAMs' registered read and the result registers load together.
+//! - cycle 2: the registered key is compared with every entry; the matching entry number
+//!   addresses the value RAMs. The registered op is applied at the end of this same cycle.
+//! - edge 2: the RAMs' registered read and the result registers load together; on a miss the
+//!   value outputs are forced to 0 after the RAMs (cheaper in delay than steering the read to
+//!   an out-of-range address, whose range check then sat on the critical path).
 //!
 //! Delaying the op by one register is what makes a result consistent: a lookup compared in
 //! cycle 2 sees the keys *before* the op applied at the end of that cycle, and the value RAMs
@@ -106,7 +107,6 @@ pub struct MappingCache {
     res_slot: DFF<Bits<SLOT_BITS>>,
     // Constants from the spec and the generator parameter.
     entry_count: Constant<Bits<COUNT_BITS>>,
-    miss_address: Constant<Bits<PACKET_RAM_ADDR_BITS>>,
     code_install: Constant<Bits<OP_BITS>>,
     code_invalidate: Constant<Bits<OP_BITS>>,
     code_flush: Constant<Bits<OP_BITS>>,
@@ -173,7 +173,6 @@ impl MappingCache {
             res_hit: Default::default(),
             res_slot: Default::default(),
             entry_count: constant(entries as u32),
-            miss_address: constant(entries as u32),
             code_install: code(MAP_OP_INSTALL),
             code_invalidate: code(MAP_OP_INVALIDATE),
             code_flush: code(MAP_OP_FLUSH),
@@ -234,16 +233,11 @@ impl Logic for MappingCache {
                 self.hit_slot.next = i.to_bits();
             }
         }
-        // A miss reads past the end of the RAMs, which returns 0: the miss record's value
-        // fields are 0 without a mux after the RAM.
-        self.pages.read_address.next = self.miss_address.val();
-        self.attrs.read_address.next = self.miss_address.val();
-        if self.hit.val() {
-            self.pages.read_address.next =
-                bit_cast::<PACKET_RAM_ADDR_BITS, SLOT_BITS>(self.hit_slot.val());
-            self.attrs.read_address.next =
-                bit_cast::<PACKET_RAM_ADDR_BITS, SLOT_BITS>(self.hit_slot.val());
-        }
+        // The RAMs read entry 0 on a miss; the outputs are zeroed after them instead.
+        self.pages.read_address.next =
+            bit_cast::<PACKET_RAM_ADDR_BITS, SLOT_BITS>(self.hit_slot.val());
+        self.attrs.read_address.next =
+            bit_cast::<PACKET_RAM_ADDR_BITS, SLOT_BITS>(self.hit_slot.val());
         self.res_valid.d.next = self.req_valid.q.val();
         self.res_tag.d.next = self.req_tag.q.val();
         self.res_key.d.next = self.req_key.q.val();
@@ -295,27 +289,35 @@ impl Logic for MappingCache {
         self.result_key.next = self.res_key.q.val();
         self.result_hit.next = self.res_hit.q.val();
         self.result_slot.next = self.res_slot.q.val();
-        self.result_page.next = self.pages.read_data.val().get_bits::<PAGE_BITS>(0);
-        self.result_writable.next = self
-            .attrs
-            .read_data
-            .val()
-            .get_bit(self.writable_lsb.val().index());
-        self.result_signal.next = self
-            .attrs
-            .read_data
-            .val()
-            .get_bit(self.signal_lsb.val().index());
-        self.result_counter_slot.next = self
-            .attrs
-            .read_data
-            .val()
-            .get_bits::<COUNTER_SLOT_BITS>(self.counter_slot_lsb.val().index());
-        self.result_epoch.next = self
-            .attrs
-            .read_data
-            .val()
-            .get_bits::<EPOCH_BITS>(self.epoch_lsb.val().index());
+        // A miss record carries 0 in the value fields.
+        self.result_page.next = 0.into();
+        self.result_writable.next = false;
+        self.result_signal.next = false;
+        self.result_counter_slot.next = 0.into();
+        self.result_epoch.next = 0.into();
+        if self.res_hit.q.val() {
+            self.result_page.next = self.pages.read_data.val().get_bits::<PAGE_BITS>(0);
+            self.result_writable.next = self
+                .attrs
+                .read_data
+                .val()
+                .get_bit(self.writable_lsb.val().index());
+            self.result_signal.next = self
+                .attrs
+                .read_data
+                .val()
+                .get_bit(self.signal_lsb.val().index());
+            self.result_counter_slot.next = self
+                .attrs
+                .read_data
+                .val()
+                .get_bits::<COUNTER_SLOT_BITS>(self.counter_slot_lsb.val().index());
+            self.result_epoch.next = self
+                .attrs
+                .read_data
+                .val()
+                .get_bits::<EPOCH_BITS>(self.epoch_lsb.val().index());
+        }
     }
 }
 
