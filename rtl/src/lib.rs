@@ -4,9 +4,13 @@
 pub mod spec;
 
 #[cfg(feature = "hdl")]
+pub mod counters;
+#[cfg(feature = "hdl")]
 pub mod crc32;
 #[cfg(feature = "hdl")]
 pub mod hwcheck;
+#[cfg(feature = "hdl")]
+pub mod mapping_cache;
 #[cfg(feature = "hdl")]
 pub mod packet_ram;
 #[cfg(feature = "hdl")]

@@ -1,0 +1,877 @@
+//! Fully associative mapping cache (TX: physical page → NVA page; RX: NVA page → physical
+//! page).
+//!
+//! Each entry has a valid bit and a 20-bit key, kept in registers because every lookup compares
+//! against all keys at once. The value of an entry (page, writable, signal, counter slot, epoch)
+//! is only needed for the one entry that matched, so it lives in two block RAMs indexed by entry
+//! number ([`PacketRam`]): the iCE40 has no LUT RAM, and values in registers would cost one
+//! logic cell per bit plus a wide N:1 mux.
+//!
+//! Pipeline (one lookup may start every cycle, [`LOOKUP_LATENCY`] = 2):
+//! - edge 1: the lookup request *and the host op* are registered;
+//! - cycle 2: the registered key is compared with every entry; the matching entry number
+//!   addresses the value RAMs. The registered op is applied at the end of this same cycle.
+//! - edge 2: the RAMs' registered read and the result registers load together; on a miss the
+//!   value outputs are forced to 0 after the RAMs (cheaper in delay than steering the read to
+//!   an out-of-range address, whose range check then sat on the critical path).
+//!
+//! Delaying the op by one register is what makes a result consistent: a lookup compared in
+//! cycle 2 sees the keys *before* the op applied at the end of that cycle, and the value RAMs
+//! return old data on a same-address read/write, so keys and values come from the same state.
+//! An op strobed in cycle t therefore affects lookups presented from cycle t + 1 on.
+//!
+//! Install keeps the invariant "a key is in at most one valid entry" (it clears other entries
+//! holding the same key), so at most one entry matches and the match encoder needs no priority
+//! between entries.
+
+use crate::packet_ram::{PacketRam, PACKET_RAM_ADDR_BITS};
+#[cfg(test)]
+use crate::spec::params::LOOKUP_LATENCY;
+use crate::spec::regmap::{
+    MAP_ATTR_EPOCH, MAP_ATTR_SIGNAL, MAP_ATTR_SLOT, MAP_ATTR_WRITABLE, MAP_CMD_OP, MAP_CMD_SLOT,
+    MAP_KEY_PAGE, MAP_OP_FLUSH, MAP_OP_INSTALL, MAP_OP_INVALIDATE, MAP_PAGE_PAGE, MISS_TAG,
+};
+use rust_hdl::prelude::*;
+
+/// Width of keys and mapped pages (page numbers).
+pub const PAGE_BITS: usize = MAP_KEY_PAGE.width as usize;
+/// Width of a cache entry number.
+pub const SLOT_BITS: usize = MAP_CMD_SLOT.width as usize;
+/// Width of `op_code`.
+pub const OP_BITS: usize = MAP_CMD_OP.width as usize;
+/// Width of a traffic counter slot number.
+pub const COUNTER_SLOT_BITS: usize = MAP_ATTR_SLOT.width as usize;
+/// Width of a mapping epoch.
+pub const EPOCH_BITS: usize = MAP_ATTR_EPOCH.width as usize;
+/// Width of a lookup tag.
+pub const TAG_BITS: usize = MISS_TAG.width as usize;
+/// Most entries a cache can have (every entry number is addressable).
+pub const MAX_ENTRIES: usize = 1 << SLOT_BITS;
+/// Width that holds an entry count up to [`MAX_ENTRIES`].
+const COUNT_BITS: usize = SLOT_BITS + 1;
+/// Width of a bit position in a 32-bit word.
+const LSB_BITS: usize = 5;
+
+#[derive(LogicBlock)]
+pub struct MappingCache {
+    pub clock: Signal<In, Clock>,
+    // Host op (pulse `op_valid`).
+    pub op_valid: Signal<In, bool>,
+    pub op_code: Signal<In, Bits<OP_BITS>>,
+    pub op_slot: Signal<In, Bits<SLOT_BITS>>,
+    pub op_key: Signal<In, Bits<PAGE_BITS>>,
+    pub op_page: Signal<In, Bits<PAGE_BITS>>,
+    pub op_writable: Signal<In, bool>,
+    pub op_signal: Signal<In, bool>,
+    pub op_counter_slot: Signal<In, Bits<COUNTER_SLOT_BITS>>,
+    pub op_epoch: Signal<In, Bits<EPOCH_BITS>>,
+    // Lookup request.
+    pub lookup_valid: Signal<In, bool>,
+    pub lookup_key: Signal<In, Bits<PAGE_BITS>>,
+    pub lookup_tag: Signal<In, Bits<TAG_BITS>>,
+    // Result, LOOKUP_LATENCY cycles after the request. On a miss the value fields are 0.
+    pub result_valid: Signal<Out, bool>,
+    pub result_tag: Signal<Out, Bits<TAG_BITS>>,
+    pub result_key: Signal<Out, Bits<PAGE_BITS>>,
+    pub result_hit: Signal<Out, bool>,
+    pub result_slot: Signal<Out, Bits<SLOT_BITS>>,
+    pub result_page: Signal<Out, Bits<PAGE_BITS>>,
+    pub result_writable: Signal<Out, bool>,
+    pub result_signal: Signal<Out, bool>,
+    pub result_counter_slot: Signal<Out, Bits<COUNTER_SLOT_BITS>>,
+    pub result_epoch: Signal<Out, Bits<EPOCH_BITS>>,
+    // Stage 1: registered request and op.
+    req_valid: DFF<bool>,
+    req_key: DFF<Bits<PAGE_BITS>>,
+    req_tag: DFF<Bits<TAG_BITS>>,
+    op_pending: DFF<bool>,
+    op_code_r: DFF<Bits<OP_BITS>>,
+    op_slot_r: DFF<Bits<SLOT_BITS>>,
+    op_slot_ok: DFF<bool>,
+    op_key_r: DFF<Bits<PAGE_BITS>>,
+    op_page_r: DFF<Bits<32>>,
+    op_attr_r: DFF<Bits<32>>,
+    // Entries: keys and valid bits in registers, values in RAM.
+    keys: Vec<DFF<Bits<PAGE_BITS>>>,
+    valid: Vec<DFF<bool>>,
+    pages: PacketRam,
+    attrs: PacketRam,
+    // Stage 2: match of the registered key.
+    hit: Signal<Local, bool>,
+    hit_slot: Signal<Local, Bits<SLOT_BITS>>,
+    // Result registers (the value fields come straight from the RAMs' read registers).
+    res_valid: DFF<bool>,
+    res_tag: DFF<Bits<TAG_BITS>>,
+    res_key: DFF<Bits<PAGE_BITS>>,
+    res_hit: DFF<bool>,
+    res_slot: DFF<Bits<SLOT_BITS>>,
+    // Constants from the spec and the generator parameter.
+    entry_count: Constant<Bits<COUNT_BITS>>,
+    code_install: Constant<Bits<OP_BITS>>,
+    code_invalidate: Constant<Bits<OP_BITS>>,
+    code_flush: Constant<Bits<OP_BITS>>,
+    // The attribute RAM word uses the MAP_ATTR register layout.
+    writable_lsb: Constant<Bits<LSB_BITS>>,
+    signal_lsb: Constant<Bits<LSB_BITS>>,
+    counter_slot_lsb: Constant<Bits<LSB_BITS>>,
+    epoch_lsb: Constant<Bits<LSB_BITS>>,
+    _entries: usize,
+}
+
+impl MappingCache {
+    /// A cache of `entries` entries (1..=64), all invalid.
+    pub fn new(entries: usize) -> Self {
+        assert!(
+            (1..=MAX_ENTRIES).contains(&entries),
+            "MappingCache entries {entries} out of range"
+        );
+        let lsb = constant::<LSB_BITS>;
+        let code = constant::<OP_BITS>;
+        MappingCache {
+            clock: Default::default(),
+            op_valid: Default::default(),
+            op_code: Default::default(),
+            op_slot: Default::default(),
+            op_key: Default::default(),
+            op_page: Default::default(),
+            op_writable: Default::default(),
+            op_signal: Default::default(),
+            op_counter_slot: Default::default(),
+            op_epoch: Default::default(),
+            lookup_valid: Default::default(),
+            lookup_key: Default::default(),
+            lookup_tag: Default::default(),
+            result_valid: Default::default(),
+            result_tag: Default::default(),
+            result_key: Default::default(),
+            result_hit: Default::default(),
+            result_slot: Default::default(),
+            result_page: Default::default(),
+            result_writable: Default::default(),
+            result_signal: Default::default(),
+            result_counter_slot: Default::default(),
+            result_epoch: Default::default(),
+            req_valid: Default::default(),
+            req_key: Default::default(),
+            req_tag: Default::default(),
+            op_pending: Default::default(),
+            op_code_r: Default::default(),
+            op_slot_r: Default::default(),
+            op_slot_ok: Default::default(),
+            op_key_r: Default::default(),
+            op_page_r: Default::default(),
+            op_attr_r: Default::default(),
+            keys: (0..entries).map(|_| Default::default()).collect(),
+            valid: (0..entries).map(|_| Default::default()).collect(),
+            pages: PacketRam::new(entries),
+            attrs: PacketRam::new(entries),
+            hit: Default::default(),
+            hit_slot: Default::default(),
+            res_valid: Default::default(),
+            res_tag: Default::default(),
+            res_key: Default::default(),
+            res_hit: Default::default(),
+            res_slot: Default::default(),
+            entry_count: constant(entries as u32),
+            code_install: code(MAP_OP_INSTALL),
+            code_invalidate: code(MAP_OP_INVALIDATE),
+            code_flush: code(MAP_OP_FLUSH),
+            writable_lsb: lsb(MAP_ATTR_WRITABLE.lsb),
+            signal_lsb: lsb(MAP_ATTR_SIGNAL.lsb),
+            counter_slot_lsb: lsb(MAP_ATTR_SLOT.lsb),
+            epoch_lsb: lsb(MAP_ATTR_EPOCH.lsb),
+            _entries: entries,
+        }
+    }
+
+    pub fn entries(&self) -> usize {
+        self._entries
+    }
+}
+
+impl Logic for MappingCache {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, req_valid, req_key, req_tag, op_pending, op_code_r, op_slot_r, op_slot_ok,
+            op_key_r, op_page_r, op_attr_r, res_valid, res_tag, res_key, res_hit, res_slot
+        );
+        self.pages.clock.next = self.clock.val();
+        self.attrs.clock.next = self.clock.val();
+        for i in 0..self._entries {
+            self.keys[i].clock.next = self.clock.val();
+            self.keys[i].d.next = self.keys[i].q.val();
+            self.valid[i].clock.next = self.clock.val();
+            self.valid[i].d.next = self.valid[i].q.val();
+        }
+
+        // Stage 1: register the request and the op (see the module doc for why the op waits).
+        self.req_valid.d.next = self.lookup_valid.val();
+        self.req_key.d.next = self.lookup_key.val();
+        self.req_tag.d.next = self.lookup_tag.val();
+        self.op_pending.d.next = self.op_valid.val();
+        self.op_code_r.d.next = self.op_code.val();
+        self.op_slot_r.d.next = self.op_slot.val();
+        self.op_slot_ok.d.next =
+            bit_cast::<COUNT_BITS, SLOT_BITS>(self.op_slot.val()) < self.entry_count.val();
+        self.op_key_r.d.next = self.op_key.val();
+        self.op_page_r.d.next = bit_cast::<32, PAGE_BITS>(self.op_page.val());
+        self.op_attr_r.d.next = (bit_cast::<32, 1>(self.op_writable.val().into())
+            << self.writable_lsb.val())
+            | (bit_cast::<32, 1>(self.op_signal.val().into()) << self.signal_lsb.val())
+            | (bit_cast::<32, COUNTER_SLOT_BITS>(self.op_counter_slot.val())
+                << self.counter_slot_lsb.val())
+            | (bit_cast::<32, EPOCH_BITS>(self.op_epoch.val()) << self.epoch_lsb.val());
+
+        // Stage 2: compare with every entry. At most one matches (install invariant), so the
+        // last-wins chain below is an encoder, not a priority choice.
+        self.hit.next = false;
+        self.hit_slot.next = 0.into();
+        for i in 0..self._entries {
+            if self.valid[i].q.val() && (self.keys[i].q.val() == self.req_key.q.val()) {
+                self.hit.next = true;
+                self.hit_slot.next = i.to_bits();
+            }
+        }
+        // The RAMs read entry 0 on a miss; the outputs are zeroed after them instead.
+        self.pages.read_address.next =
+            bit_cast::<PACKET_RAM_ADDR_BITS, SLOT_BITS>(self.hit_slot.val());
+        self.attrs.read_address.next =
+            bit_cast::<PACKET_RAM_ADDR_BITS, SLOT_BITS>(self.hit_slot.val());
+        self.res_valid.d.next = self.req_valid.q.val();
+        self.res_tag.d.next = self.req_tag.q.val();
+        self.res_key.d.next = self.req_key.q.val();
+        self.res_hit.d.next = self.hit.val();
+        self.res_slot.d.next = self.hit_slot.val();
+
+        // The registered op takes effect at the end of stage 2.
+        self.pages.write_address.next =
+            bit_cast::<PACKET_RAM_ADDR_BITS, SLOT_BITS>(self.op_slot_r.q.val());
+        self.attrs.write_address.next =
+            bit_cast::<PACKET_RAM_ADDR_BITS, SLOT_BITS>(self.op_slot_r.q.val());
+        self.pages.write_data.next = self.op_page_r.q.val();
+        self.attrs.write_data.next = self.op_attr_r.q.val();
+        self.pages.write_enable.next = false;
+        self.attrs.write_enable.next = false;
+        if self.op_pending.q.val() {
+            if self.op_code_r.q.val() == self.code_flush.val() {
+                for i in 0..self._entries {
+                    self.valid[i].d.next = false;
+                }
+            }
+            // Install and invalidate of a slot >= entries do nothing at all.
+            if self.op_slot_ok.q.val() {
+                if self.op_code_r.q.val() == self.code_invalidate.val() {
+                    for i in 0..self._entries {
+                        if self.op_slot_r.q.val() == i.to_bits::<SLOT_BITS>() {
+                            self.valid[i].d.next = false;
+                        }
+                    }
+                }
+                if self.op_code_r.q.val() == self.code_install.val() {
+                    self.pages.write_enable.next = true;
+                    self.attrs.write_enable.next = true;
+                    for i in 0..self._entries {
+                        if self.op_slot_r.q.val() == i.to_bits::<SLOT_BITS>() {
+                            self.valid[i].d.next = true;
+                            self.keys[i].d.next = self.op_key_r.q.val();
+                        } else if self.keys[i].q.val() == self.op_key_r.q.val() {
+                            self.valid[i].d.next = false;
+                        }
+                    }
+                }
+            }
+        }
+
+        // Outputs.
+        self.result_valid.next = self.res_valid.q.val();
+        self.result_tag.next = self.res_tag.q.val();
+        self.result_key.next = self.res_key.q.val();
+        self.result_hit.next = self.res_hit.q.val();
+        self.result_slot.next = self.res_slot.q.val();
+        // A miss record carries 0 in the value fields.
+        self.result_page.next = 0.into();
+        self.result_writable.next = false;
+        self.result_signal.next = false;
+        self.result_counter_slot.next = 0.into();
+        self.result_epoch.next = 0.into();
+        if self.res_hit.q.val() {
+            self.result_page.next = self.pages.read_data.val().get_bits::<PAGE_BITS>(0);
+            self.result_writable.next = self
+                .attrs
+                .read_data
+                .val()
+                .get_bit(self.writable_lsb.val().index());
+            self.result_signal.next = self
+                .attrs
+                .read_data
+                .val()
+                .get_bit(self.signal_lsb.val().index());
+            self.result_counter_slot.next = self
+                .attrs
+                .read_data
+                .val()
+                .get_bits::<COUNTER_SLOT_BITS>(self.counter_slot_lsb.val().index());
+            self.result_epoch.next = self
+                .attrs
+                .read_data
+                .val()
+                .get_bits::<EPOCH_BITS>(self.epoch_lsb.val().index());
+        }
+    }
+}
+
+fn constant<const N: usize>(value: u32) -> Constant<Bits<N>> {
+    Constant::new((value as u64).into())
+}
+
+// ---- Software reference model ----------------------------------------------------------------
+
+/// The value of a cache entry (what `op_*` installs and a hit returns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Mapping {
+    pub page: u32,
+    pub writable: bool,
+    pub signal: bool,
+    pub counter_slot: u32,
+    pub epoch: u32,
+}
+
+impl Mapping {
+    /// The mapping as the hardware stores it: every field cut to its port width.
+    pub fn masked(self) -> Self {
+        Mapping {
+            page: self.page & MAP_PAGE_PAGE.max(),
+            counter_slot: self.counter_slot & MAP_ATTR_SLOT.max(),
+            epoch: self.epoch & MAP_ATTR_EPOCH.max(),
+            ..self
+        }
+    }
+}
+
+/// What a lookup returns (besides its tag). On a miss, `slot` and `mapping` are zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LookupResult {
+    pub key: u32,
+    pub hit: bool,
+    pub slot: u32,
+    pub mapping: Mapping,
+}
+
+/// Reference model of [`MappingCache`], without timing: `lookup` sees every op applied before
+/// it. In hardware an op strobed in cycle t is seen by lookups presented from cycle t + 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingCacheModel {
+    /// `(key, mapping)` of each valid entry.
+    pub entries: Vec<Option<(u32, Mapping)>>,
+}
+
+impl MappingCacheModel {
+    pub fn new(entries: usize) -> Self {
+        assert!((1..=MAX_ENTRIES).contains(&entries));
+        MappingCacheModel {
+            entries: vec![None; entries],
+        }
+    }
+
+    /// A host op with the raw port values (`code` as `op_code`; codes other than install,
+    /// invalidate and flush do nothing, and so do install/invalidate of a slot >= entries).
+    pub fn op(&mut self, code: u32, slot: u32, key: u32, mapping: Mapping) {
+        let code = code & MAP_CMD_OP.max();
+        let slot = (slot & MAP_CMD_SLOT.max()) as usize;
+        let key = key & MAP_KEY_PAGE.max();
+        if code == MAP_OP_FLUSH {
+            self.entries.fill(None);
+        } else if slot < self.entries.len() {
+            if code == MAP_OP_INVALIDATE {
+                self.entries[slot] = None;
+            } else if code == MAP_OP_INSTALL {
+                for entry in self.entries.iter_mut() {
+                    if matches!(entry, Some((k, _)) if *k == key) {
+                        *entry = None;
+                    }
+                }
+                self.entries[slot] = Some((key, mapping.masked()));
+            }
+        }
+    }
+
+    pub fn install(&mut self, slot: u32, key: u32, mapping: Mapping) {
+        self.op(MAP_OP_INSTALL, slot, key, mapping);
+    }
+
+    pub fn invalidate(&mut self, slot: u32) {
+        self.op(MAP_OP_INVALIDATE, slot, 0, Mapping::default());
+    }
+
+    pub fn flush(&mut self) {
+        self.op(MAP_OP_FLUSH, 0, 0, Mapping::default());
+    }
+
+    pub fn lookup(&self, key: u32) -> LookupResult {
+        let key = key & MAP_KEY_PAGE.max();
+        let mut found = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, e)| match e {
+                Some((k, m)) if *k == key => Some((slot, *m)),
+                _ => None,
+            });
+        match found.next() {
+            Some((slot, mapping)) => {
+                assert!(found.next().is_none(), "key {key:#x} in two entries");
+                LookupResult {
+                    key,
+                    hit: true,
+                    slot: slot as u32,
+                    mapping,
+                }
+            }
+            None => LookupResult {
+                key,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Replays a recorded [`Bench`](crate::testbench::Bench) run on the generated Verilog in Icarus
+/// Verilog: catches Verilog that yosys accepts but that means something else or that other
+/// tools reject (e.g. a port named `event`, a Verilog keyword). It belongs in `testbench.rs`;
+/// it is here because this branch only touches its own blocks.
+#[cfg(test)]
+pub(crate) mod iverilog {
+    use std::fmt::Write;
+    use std::process::Command;
+
+    /// `trace[k]` holds the input values driven in cycle k and the output values after its
+    /// clock edge, in the order of `inputs` and `outputs` (port name, width).
+    pub(crate) fn replay(
+        name: &str,
+        verilog: &str,
+        inputs: &[(&str, usize)],
+        outputs: &[(&str, usize)],
+        trace: &[(Vec<u64>, Vec<u64>)],
+    ) {
+        let mut tb = String::from("module tb;\nreg clock = 0;\n");
+        for (n, w) in inputs {
+            writeln!(tb, "reg [{}:0] {n} = 0;", w - 1).unwrap();
+        }
+        for (n, w) in outputs {
+            writeln!(tb, "wire [{}:0] {n};", w - 1).unwrap();
+        }
+        let ports: Vec<String> = std::iter::once("clock")
+            .chain(inputs.iter().chain(outputs).map(|(n, _)| *n))
+            .map(|n| format!(".{n}({n})"))
+            .collect();
+        writeln!(tb, "top uut({});\ninitial begin\n#1;", ports.join(", ")).unwrap();
+        let shown: Vec<&str> = outputs.iter().map(|(n, _)| *n).collect();
+        let format = vec!["%h"; outputs.len()].join(" ");
+        for (values, _) in trace {
+            for ((n, _), v) in inputs.iter().zip(values) {
+                writeln!(tb, "{n} = 'h{v:x};").unwrap();
+            }
+            // Inputs change while the clock is low, as in Bench::step.
+            writeln!(
+                tb,
+                "#5 clock = 1; #4 $display(\"{format}\", {}); #1 clock = 0;",
+                shown.join(", ")
+            )
+            .unwrap();
+        }
+        tb += "$finish;\nend\nendmodule\n";
+        let dir = std::env::temp_dir().join(format!("vassa_{name}_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("top.v"), verilog).unwrap();
+        std::fs::write(dir.join("tb.v"), &tb).unwrap();
+        let run = |cmd: &str, args: &[&str]| {
+            let out = Command::new(cmd)
+                .current_dir(&dir)
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+            assert!(
+                out.status.success(),
+                "{cmd}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        run("iverilog", &["-o", "sim", "tb.v", "top.v"]);
+        let text = run("vvp", &["-n", "sim"]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), trace.len(), "{text}");
+        for (k, (line, (_, expected))) in lines.iter().zip(trace).enumerate() {
+            let got: Vec<u64> = line
+                .split_whitespace()
+                .map(|h| u64::from_str_radix(h, 16).unwrap_or_else(|_| panic!("cycle {k}: {line}")))
+                .collect();
+            assert_eq!(&got, expected, "cycle {k}: outputs {shown:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testbench::{yosys_check, Bench};
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use std::collections::VecDeque;
+
+    fn bench(entries: usize) -> Bench<MappingCache> {
+        Bench::new(MappingCache::new(entries), |c| &mut c.clock)
+    }
+
+    /// One cycle of stimulus.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Cycle {
+        op: Option<(u32, u32, u32, Mapping)>,
+        lookup: Option<(u32, u32)>,
+    }
+
+    fn drive(b: &mut Bench<MappingCache>, c: &Cycle) {
+        let u = &mut b.uut;
+        let (code, slot, key, m) = c.op.unwrap_or_default();
+        u.op_valid.next = c.op.is_some();
+        u.op_code.next = (code as u64).into();
+        u.op_slot.next = (slot as u64).into();
+        u.op_key.next = (key as u64).into();
+        u.op_page.next = (m.page as u64).into();
+        u.op_writable.next = m.writable;
+        u.op_signal.next = m.signal;
+        u.op_counter_slot.next = (m.counter_slot as u64).into();
+        u.op_epoch.next = (m.epoch as u64).into();
+        let (key, tag) = c.lookup.unwrap_or_default();
+        u.lookup_valid.next = c.lookup.is_some();
+        u.lookup_key.next = (key as u64).into();
+        u.lookup_tag.next = (tag as u64).into();
+    }
+
+    /// The result on the outputs now, if `result_valid`.
+    fn result(b: &Bench<MappingCache>) -> Option<(u32, LookupResult)> {
+        let u = &b.uut;
+        let n = |x: u64| x as u32;
+        u.result_valid.val().then(|| {
+            (
+                n(u.result_tag.val().to_u64()),
+                LookupResult {
+                    key: n(u.result_key.val().to_u64()),
+                    hit: u.result_hit.val(),
+                    slot: n(u.result_slot.val().to_u64()),
+                    mapping: Mapping {
+                        page: n(u.result_page.val().to_u64()),
+                        writable: u.result_writable.val(),
+                        signal: u.result_signal.val(),
+                        counter_slot: n(u.result_counter_slot.val().to_u64()),
+                        epoch: n(u.result_epoch.val().to_u64()),
+                    },
+                },
+            )
+        })
+    }
+
+    /// Runs `cycles` (plus a drain) through the block and the model; every output cycle must
+    /// carry exactly the result the model gave for the lookup LOOKUP_LATENCY cycles earlier.
+    fn check_against_model(entries: usize, cycles: &[Cycle]) -> Result<(), TestCaseError> {
+        let mut b = bench(entries);
+        let mut model = MappingCacheModel::new(entries);
+        let mut in_flight = VecDeque::new();
+        let drain = [Cycle::default(); LOOKUP_LATENCY as usize];
+        for (t, c) in cycles.iter().chain(drain.iter()).enumerate() {
+            drive(&mut b, c);
+            // The lookup sees the state before this cycle's op.
+            in_flight.push_back(c.lookup.map(|(key, tag)| (tag, model.lookup(key))));
+            if let Some((code, slot, key, m)) = c.op {
+                model.op(code, slot, key, m);
+            }
+            b.step();
+            let expected = if in_flight.len() == LOOKUP_LATENCY as usize {
+                in_flight.pop_front().unwrap()
+            } else {
+                None
+            };
+            prop_assert_eq!(result(&b), expected, "output after cycle {}", t);
+        }
+        Ok(())
+    }
+
+    fn mapping() -> impl Strategy<Value = Mapping> {
+        (
+            any::<u32>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<u32>(),
+            any::<u32>(),
+        )
+            .prop_map(|(page, writable, signal, counter_slot, epoch)| {
+                Mapping {
+                    page,
+                    writable,
+                    signal,
+                    counter_slot,
+                    epoch,
+                }
+                .masked()
+            })
+    }
+
+    /// Mostly a few keys, so installs collide and lookups hit; sometimes any key.
+    fn key() -> impl Strategy<Value = u32> {
+        prop_oneof![8 => 0u32..5, 1 => 0u32..(1 << PAGE_BITS)]
+    }
+
+    fn cycle(entries: u32) -> impl Strategy<Value = Cycle> {
+        // Mostly installs, so keys move between entries; rare flushes, so state builds up.
+        // Slots up to entries + 1 exercise the "slot >= entries is ignored" rule; code 0 is a
+        // strobe that does nothing.
+        let code = prop_oneof![
+            12 => Just(MAP_OP_INSTALL),
+            4 => Just(MAP_OP_INVALIDATE),
+            1 => Just(MAP_OP_FLUSH),
+            1 => Just(0),
+        ];
+        let op = (code, 0..entries + 2, key(), mapping());
+        (
+            proptest::option::weighted(0.35, op),
+            proptest::option::weighted(0.7, (key(), 0u32..16)),
+        )
+            .prop_map(|(op, lookup)| Cycle { op, lookup })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn lookups_match_the_reference_model(
+            cycles in proptest::collection::vec(cycle(4), 40..80)
+        ) {
+            check_against_model(4, &cycles)?;
+        }
+    }
+
+    fn install(slot: u32, key: u32, page: u32) -> Cycle {
+        let m = Mapping {
+            page,
+            writable: true,
+            signal: false,
+            counter_slot: 5,
+            epoch: 0xA7,
+        };
+        Cycle {
+            op: Some((MAP_OP_INSTALL, slot, key, m)),
+            lookup: None,
+        }
+    }
+
+    #[test]
+    fn latency_is_two_cycles_and_ops_apply_from_the_next_lookup() {
+        let mut b = bench(16);
+        // An install and a lookup of the same key in one cycle: the lookup misses; the lookup in
+        // the next cycle hits. Count the cycles until each result appears.
+        let mut c = install(3, 0x12345, 0xABCDE);
+        c.lookup = Some((0x12345, 1));
+        drive(&mut b, &c);
+        b.step();
+        drive(
+            &mut b,
+            &Cycle {
+                op: None,
+                lookup: Some((0x12345, 2)),
+            },
+        );
+        b.step();
+        let mut seen = vec![];
+        drive(&mut b, &Cycle::default());
+        let mut cycles = 2;
+        while seen.len() < 2 && cycles < 10 {
+            if let Some(r) = result(&b) {
+                seen.push((cycles, r));
+            }
+            b.step();
+            cycles += 1;
+        }
+        assert_eq!(seen.len(), 2);
+        let (lat1, (tag1, miss)) = seen[0];
+        let (lat2, (tag2, hit)) = seen[1];
+        // Results appear exactly LOOKUP_LATENCY edges after the request.
+        assert_eq!(lat1, LOOKUP_LATENCY as usize);
+        assert_eq!(lat2, LOOKUP_LATENCY as usize + 1);
+        assert_eq!(
+            (tag1, miss.hit, miss.key, miss.mapping),
+            (1, false, 0x12345, Mapping::default())
+        );
+        assert_eq!(
+            (tag2, hit.hit, hit.slot, hit.mapping.page),
+            (2, true, 3, 0xABCDE)
+        );
+        assert_eq!((hit.mapping.counter_slot, hit.mapping.epoch), (5, 0xA7));
+    }
+
+    #[test]
+    fn install_moves_a_key_and_bad_slots_are_ignored() {
+        let mut b = bench(4);
+        let look = |key, tag| Cycle {
+            op: None,
+            lookup: Some((key, tag)),
+        };
+        let seq = [
+            install(0, 7, 100),
+            install(2, 7, 200), // moves key 7 from entry 0 to entry 2
+            install(4, 9, 300), // slot 4 >= 4 entries: ignored
+            look(7, 0),
+            look(9, 1),
+            Cycle {
+                op: Some((MAP_OP_INVALIDATE, 2, 0, Mapping::default())),
+                lookup: Some((7, 2)), // still sees entry 2 (op applies from the next cycle)
+            },
+            look(7, 3),
+            Cycle::default(),
+            Cycle::default(),
+        ];
+        let mut got = vec![];
+        for c in &seq {
+            drive(&mut b, c);
+            b.step();
+            got.extend(result(&b));
+        }
+        let summary: Vec<_> = got
+            .iter()
+            .map(|(t, r)| (*t, r.hit, r.slot, r.mapping.page))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (0, true, 2, 200),
+                (1, false, 0, 0),
+                (2, true, 2, 200),
+                (3, false, 0, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn sixty_four_entries_use_every_slot() {
+        let mut b = bench(MAX_ENTRIES);
+        let seq = [
+            install(63, 0x5, 0x63),
+            install(0, 0x6, 0x1),
+            Cycle {
+                op: None,
+                lookup: Some((0x5, 1)),
+            },
+            Cycle {
+                op: Some((MAP_OP_FLUSH, 63, 0, Mapping::default())),
+                lookup: Some((0x6, 2)),
+            },
+            Cycle {
+                op: None,
+                lookup: Some((0x6, 3)),
+            },
+            Cycle::default(),
+            Cycle::default(),
+        ];
+        let mut got = vec![];
+        for c in &seq {
+            drive(&mut b, c);
+            b.step();
+            got.extend(result(&b));
+        }
+        let summary: Vec<_> = got
+            .iter()
+            .map(|(t, r)| (*t, r.hit, r.slot, r.mapping.page))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![(1, true, 63, 0x63), (2, true, 0, 0x1), (3, false, 0, 0)]
+        );
+    }
+
+    #[test]
+    fn verilog_matches_the_simulation() {
+        let entries = 4;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let cycles = proptest::collection::vec(cycle(entries as u32), 1500)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let mut b = bench(entries);
+        let inputs = [
+            ("op_valid", 1),
+            ("op_code", OP_BITS),
+            ("op_slot", SLOT_BITS),
+            ("op_key", PAGE_BITS),
+            ("op_page", PAGE_BITS),
+            ("op_writable", 1),
+            ("op_signal", 1),
+            ("op_counter_slot", COUNTER_SLOT_BITS),
+            ("op_epoch", EPOCH_BITS),
+            ("lookup_valid", 1),
+            ("lookup_key", PAGE_BITS),
+            ("lookup_tag", TAG_BITS),
+        ];
+        let outputs = [
+            ("result_valid", 1),
+            ("result_tag", TAG_BITS),
+            ("result_key", PAGE_BITS),
+            ("result_hit", 1),
+            ("result_slot", SLOT_BITS),
+            ("result_page", PAGE_BITS),
+            ("result_writable", 1),
+            ("result_signal", 1),
+            ("result_counter_slot", COUNTER_SLOT_BITS),
+            ("result_epoch", EPOCH_BITS),
+        ];
+        let mut trace = vec![];
+        for c in &cycles {
+            drive(&mut b, c);
+            let u = &b.uut;
+            let driven = vec![
+                u.op_valid.next as u64,
+                u.op_code.next.to_u64(),
+                u.op_slot.next.to_u64(),
+                u.op_key.next.to_u64(),
+                u.op_page.next.to_u64(),
+                u.op_writable.next as u64,
+                u.op_signal.next as u64,
+                u.op_counter_slot.next.to_u64(),
+                u.op_epoch.next.to_u64(),
+                u.lookup_valid.next as u64,
+                u.lookup_key.next.to_u64(),
+                u.lookup_tag.next.to_u64(),
+            ];
+            b.step();
+            let u = &b.uut;
+            let seen = vec![
+                u.result_valid.val() as u64,
+                u.result_tag.val().to_u64(),
+                u.result_key.val().to_u64(),
+                u.result_hit.val() as u64,
+                u.result_slot.val().to_u64(),
+                u.result_page.val().to_u64(),
+                u.result_writable.val() as u64,
+                u.result_signal.val() as u64,
+                u.result_counter_slot.val().to_u64(),
+                u.result_epoch.val().to_u64(),
+            ];
+            trace.push((driven, seen));
+        }
+        let hits = trace.iter().filter(|(_, o)| o[3] == 1).count();
+        assert!(hits > 100, "only {hits} hits: stimulus too weak");
+        let verilog = generate_verilog(&b.uut);
+        iverilog::replay(
+            "mapping_cache_iverilog",
+            &verilog,
+            &inputs,
+            &outputs,
+            &trace,
+        );
+    }
+
+    #[test]
+    fn verilog_is_clean() {
+        let v = yosys_check("mapping_cache", MappingCache::new(16));
+        assert!(v.contains("mem[0:15]"));
+    }
+}
