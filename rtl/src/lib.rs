@@ -6,6 +6,8 @@ pub mod spec;
 #[cfg(feature = "hdl")]
 pub mod crc32;
 #[cfg(feature = "hdl")]
+pub mod depacketizer;
+#[cfg(feature = "hdl")]
 pub mod line_writer;
 #[cfg(feature = "hdl")]
 pub mod packet_ram;
