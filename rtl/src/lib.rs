@@ -8,7 +8,11 @@ pub mod counters;
 #[cfg(feature = "hdl")]
 pub mod crc32;
 #[cfg(feature = "hdl")]
+pub mod depacketizer;
+#[cfg(feature = "hdl")]
 pub mod hwcheck;
+#[cfg(feature = "hdl")]
+pub mod line_writer;
 #[cfg(feature = "hdl")]
 pub mod mapping_cache;
 #[cfg(feature = "hdl")]

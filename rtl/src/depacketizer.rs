@@ -1,0 +1,2527 @@
+//! Depacketizer (RX MMU): receives link packets into receive buffers, checks them, translates
+//! the destination through the RX mapping cache and hands accepted packets to the
+//! [`LineWriter`]; packets that miss wait in the miss buffer until the host resolves them.
+//!
+//! # Structure
+//! - One [`PacketRam`] holds `rx_buffer_slots()` buffers of `1 << rx_slot_shift()` words; a
+//!   buffer holds the payload words of one packet (header words go to registers, the trailer is
+//!   compared on the fly). A bit per buffer says whether it is in use.
+//! - Receive FSM: at start of packet takes a free buffer (none free: the packet is skipped and
+//!   counted as `drop_rx_overrun`), issues the cache lookup of the NVA page (tag = buffer), runs
+//!   the CRC ([`Crc32Step`]) over every word and, at end of packet, registers a verdict request
+//!   (framing, trailer). The link is never stalled.
+//! - Verdict stage (one packet per cycle): link packets first, then a retried parked packet.
+//!   Outcomes in order: malformed, crc/epoch, miss (park, or miss-overflow), epoch mismatch,
+//!   protection, write job. Per-buffer registers keep the header of parked packets and the
+//!   translation of packets waiting for the writer; a FIFO of buffer numbers orders the jobs.
+//! - The [`LineWriter`] reads the buffer and writes memory; its `done` frees the buffer and
+//!   raises `delivered_*` (and `notify_*` for mappings with `signal`).
+//!
+//! # Framing rules (also those of [`split_link_units`])
+//! A word with `rx_sop` starts a packet; if a packet was open it ends there as malformed (the
+//! new packet keeps its buffer). A word without `rx_sop` while no packet is open starts a stray
+//! run, malformed, that ends at `rx_eop` or at the next `rx_sop`. A word with `rx_eop` ends the
+//! open packet or run. A packet is well formed when its header length is `1..=max_payload` and
+//! it has exactly `spec::packet::packet_words(length)` words.
+//!
+//! # Timing (cycle `e` = end-of-packet word on the link)
+//! - Lookup on the port the cycle after header word 0; result two cycles later.
+//! - Verdict in `e + 1`; event pulses (`miss_valid`, `drop_*`) in `e + 2`.
+//! - Write job taken by the writer in `e + 2`, first beat in `e + 3`; the buffer is free again
+//!   the cycle after the last beat. This keeps back-to-back packets of equal length flowing at
+//!   line rate with only the two work buffers.
+//! - `drop_malformed` can have two sources in one cycle (a packet cut by a new start of packet
+//!   that is itself a one-word packet); pending pulses are counted and come out one per cycle.
+
+use crate::crc32::Crc32Step;
+use crate::line_writer::LineWriter;
+use crate::packet_ram::{PacketRam, PACKET_RAM_ADDR_BITS};
+use crate::spec::packet::{
+    decode, epoch_seed, Header, CRC_INIT_STATE, EPOCH_SEED_BASE, H1_EPOCH, H1_LENGTH, HEADER_WORDS,
+    TRAILER_WORDS,
+};
+use crate::spec::params::{CoreParams, PAGE_SHIFT, PAGE_SIZE};
+use rust_hdl::prelude::*;
+
+/// Word index counter width (saturates; longer packets are malformed anyway).
+const WIDX_BITS: usize = 12;
+/// Width of buffer numbers and miss tags.
+const TAG_BITS: usize = 4;
+
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+pub enum RxState {
+    /// Between packets.
+    Idle,
+    /// Receiving a packet into `cur_buf`.
+    Recv,
+    /// Words without start of packet: discarded, counted malformed at their end.
+    Stray,
+    /// A packet that found no free buffer: discarded (already counted as overrun).
+    Skip,
+}
+
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+pub enum RetryState {
+    Idle,
+    /// Lookup of a parked packet issued, result not yet back.
+    Wait,
+    /// Result captured, waiting for the verdict stage.
+    Ready,
+}
+
+#[derive(LogicBlock)]
+pub struct Depacketizer {
+    pub clock: Signal<In, Clock>,
+    // Link RX.
+    pub rx_valid: Signal<In, Bit>,
+    pub rx_sop: Signal<In, Bit>,
+    pub rx_eop: Signal<In, Bit>,
+    pub rx_data: Signal<In, Bits<32>>,
+    // RX cache lookup port.
+    pub lookup_valid: Signal<Out, Bit>,
+    pub lookup_key: Signal<Out, Bits<20>>,
+    pub lookup_tag: Signal<Out, Bits<TAG_BITS>>,
+    pub result_valid: Signal<In, Bit>,
+    pub result_tag: Signal<In, Bits<TAG_BITS>>,
+    pub result_key: Signal<In, Bits<20>>,
+    pub result_hit: Signal<In, Bit>,
+    pub result_slot: Signal<In, Bits<6>>,
+    pub result_page: Signal<In, Bits<20>>,
+    pub result_writable: Signal<In, Bit>,
+    pub result_signal: Signal<In, Bit>,
+    pub result_counter_slot: Signal<In, Bits<6>>,
+    pub result_epoch: Signal<In, Bits<8>>,
+    // Misses.
+    pub miss_valid: Signal<Out, Bit>,
+    pub miss_page: Signal<Out, Bits<20>>,
+    pub miss_tag: Signal<Out, Bits<TAG_BITS>>,
+    pub resolve_valid: Signal<In, Bit>,
+    pub resolve_drop: Signal<In, Bit>,
+    pub resolve_tag: Signal<In, Bits<TAG_BITS>>,
+    // Memory write port.
+    pub wr_valid: Signal<Out, Bit>,
+    pub wr_addr: Signal<Out, Bits<32>>,
+    pub wr_data: Signal<Out, Bits<32>>,
+    pub wr_strb: Signal<Out, Bits<4>>,
+    pub wr_last: Signal<Out, Bit>,
+    pub wr_ready: Signal<In, Bit>,
+    // Events.
+    pub delivered_event: Signal<Out, Bit>,
+    pub delivered_slot: Signal<Out, Bits<6>>,
+    pub delivered_bytes: Signal<Out, Bits<13>>,
+    pub drop_crc_epoch: Signal<Out, Bit>,
+    pub drop_protection: Signal<Out, Bit>,
+    pub drop_miss_dropped: Signal<Out, Bit>,
+    pub drop_miss_overflow: Signal<Out, Bit>,
+    pub drop_malformed: Signal<Out, Bit>,
+    pub drop_rx_overrun: Signal<Out, Bit>,
+    // Notifications.
+    pub notify_valid: Signal<Out, Bit>,
+    pub notify_nva: Signal<Out, Bits<32>>,
+    pub notify_length: Signal<Out, Bits<13>>,
+    pub notify_slot: Signal<Out, Bits<6>>,
+    /// Packets in the miss buffer.
+    pub parked: Signal<Out, Bits<4>>,
+
+    // Sub-blocks.
+    ram: PacketRam,
+    lw: LineWriter,
+    crc: Crc32Step,
+
+    // Receive FSM.
+    rx_state: DFF<RxState>,
+    cur_buf: DFF<Bits<TAG_BITS>>,
+    widx: DFF<Bits<WIDX_BITS>>,
+    wptr: DFF<Bits<PACKET_RAM_ADDR_BITS>>,
+    crc_q: DFF<Bits<32>>,
+    gen: DFF<Bits<2>>,
+    hdr_nva: DFF<Bits<32>>,
+    hdr_len: DFF<Bits<13>>,
+    hdr_epoch: DFF<Bits<8>>,
+    len_ok: DFF<Bit>,
+    exp_last: DFF<Bits<WIDX_BITS>>,
+    // Link lookup result of the packet being received.
+    lr_hit: DFF<Bit>,
+    lr_page: DFF<Bits<20>>,
+    lr_writable: DFF<Bit>,
+    lr_signal: DFF<Bit>,
+    lr_slot: DFF<Bits<6>>,
+    lr_epoch: DFF<Bits<8>>,
+    // Lookup port and the pipeline that tells what a result belongs to.
+    lk_valid: DFF<Bit>,
+    lk_key: DFF<Bits<20>>,
+    lk_tag: DFF<Bits<TAG_BITS>>,
+    lk_link: DFF<Bit>,
+    lk_gen: DFF<Bits<2>>,
+    p1_link: DFF<Bit>,
+    p1_retry: DFF<Bit>,
+    p1_gen: DFF<Bits<2>>,
+    p2_link: DFF<Bit>,
+    p2_retry: DFF<Bit>,
+    p2_gen: DFF<Bits<2>>,
+    // Verdict request registered at end of packet.
+    v_valid: DFF<Bit>,
+    v_buf: DFF<Bits<TAG_BITS>>,
+    v_mal: DFF<Bit>,
+    v_crc_ok: DFF<Bit>,
+    // Retry of a parked packet.
+    rt_state: DFF<RetryState>,
+    rt_buf: DFF<Bits<TAG_BITS>>,
+    rt_nva: DFF<Bits<32>>,
+    rt_len: DFF<Bits<13>>,
+    rt_epoch: DFF<Bits<8>>,
+    rr_hit: DFF<Bit>,
+    rr_page: DFF<Bits<20>>,
+    rr_writable: DFF<Bit>,
+    rr_signal: DFF<Bit>,
+    rr_slot: DFF<Bits<6>>,
+    rr_epoch: DFF<Bits<8>>,
+    // Per buffer: state bits and metadata.
+    busy: Vec<DFF<Bit>>,
+    inmiss: Vec<DFF<Bit>>,
+    waiting: Vec<DFF<Bit>>,
+    rreq: Vec<DFF<Bit>>,
+    m_nva: Vec<DFF<Bits<32>>>,
+    m_len: Vec<DFF<Bits<13>>>,
+    m_epoch: Vec<DFF<Bits<8>>>,
+    m_ppage: Vec<DFF<Bits<20>>>,
+    m_slot: Vec<DFF<Bits<6>>>,
+    m_sig: Vec<DFF<Bit>>,
+    nparked: DFF<Bits<4>>,
+    // Write job queue (buffer numbers) and the job in the writer.
+    jq: Vec<DFF<Bits<TAG_BITS>>>,
+    jq_wp: DFF<Bits<TAG_BITS>>,
+    jq_rp: DFF<Bits<TAG_BITS>>,
+    jq_cnt: DFF<Bits<5>>,
+    wj_buf: DFF<Bits<TAG_BITS>>,
+    wj_nva: DFF<Bits<32>>,
+    wj_len: DFF<Bits<13>>,
+    wj_slot: DFF<Bits<6>>,
+    wj_sig: DFF<Bit>,
+    // Registered event outputs.
+    ev_miss: DFF<Bit>,
+    ev_miss_page: DFF<Bits<20>>,
+    ev_miss_tag: DFF<Bits<TAG_BITS>>,
+    ev_crc: DFF<Bit>,
+    ev_prot: DFF<Bit>,
+    ev_mdrop: DFF<Bit>,
+    ev_ovf: DFF<Bit>,
+    ev_ovr: DFF<Bit>,
+    mal_cnt: DFF<Bits<3>>,
+    ev_del: DFF<Bit>,
+    ev_del_slot: DFF<Bits<6>>,
+    ev_del_bytes: DFF<Bits<13>>,
+    ev_nt: DFF<Bit>,
+    ev_nt_nva: DFF<Bits<32>>,
+    ev_nt_len: DFF<Bits<13>>,
+    ev_nt_slot: DFF<Bits<6>>,
+
+    // Combinational helpers.
+    in_recv: Signal<Local, Bit>,
+    in_stray: Signal<Local, Bit>,
+    rt_is_idle: Signal<Local, Bit>,
+    rt_is_ready: Signal<Local, Bit>,
+    alloc_any: Signal<Local, Bit>,
+    alloc_buf: Signal<Local, Bits<TAG_BITS>>,
+    alloc: Signal<Local, Bit>,
+    lfree: Signal<Local, Bit>,
+    new_buf: Signal<Local, Bits<TAG_BITS>>,
+    link_lk: Signal<Local, Bit>,
+    rt_any: Signal<Local, Bit>,
+    rt_pick: Signal<Local, Bits<TAG_BITS>>,
+    rt_issue: Signal<Local, Bit>,
+    rs_nva: Signal<Local, Bits<32>>,
+    rs_len: Signal<Local, Bits<13>>,
+    rs_epoch: Signal<Local, Bits<8>>,
+    len_in: Signal<Local, Bits<13>>,
+    ep32: Signal<Local, Bits<32>>,
+    exp_trailer: Signal<Local, Bits<32>>,
+    mal_a: Signal<Local, Bits<3>>,
+    mal_b: Signal<Local, Bits<3>>,
+    mal_c: Signal<Local, Bits<3>>,
+    op_go: Signal<Local, Bit>,
+    op_link: Signal<Local, Bit>,
+    op_buf: Signal<Local, Bits<TAG_BITS>>,
+    op_nva: Signal<Local, Bits<32>>,
+    op_len: Signal<Local, Bits<13>>,
+    op_epoch: Signal<Local, Bits<8>>,
+    op_hit: Signal<Local, Bit>,
+    op_page: Signal<Local, Bits<20>>,
+    op_wr: Signal<Local, Bit>,
+    op_sig: Signal<Local, Bit>,
+    op_slot: Signal<Local, Bits<6>>,
+    op_mepoch: Signal<Local, Bits<8>>,
+    op_end: Signal<Local, Bits<14>>,
+    vfree: Signal<Local, Bit>,
+    park: Signal<Local, Bit>,
+    rewait: Signal<Local, Bit>,
+    unpark: Signal<Local, Bit>,
+    mwrite: Signal<Local, Bit>,
+    jq_push: Signal<Local, Bit>,
+    res_hit: Signal<Local, Bit>,
+    rdrop: Signal<Local, Bit>,
+    np_inc: Signal<Local, Bits<4>>,
+    np_dec1: Signal<Local, Bits<4>>,
+    np_dec2: Signal<Local, Bits<4>>,
+    jq_head: Signal<Local, Bits<TAG_BITS>>,
+    jq_inc: Signal<Local, Bits<5>>,
+    jq_dec: Signal<Local, Bits<5>>,
+    jb_nva: Signal<Local, Bits<32>>,
+    jb_len: Signal<Local, Bits<13>>,
+    jb_ppage: Signal<Local, Bits<20>>,
+    jb_slot: Signal<Local, Bits<6>>,
+    jb_sig: Signal<Local, Bit>,
+    lw_pop: Signal<Local, Bit>,
+
+    // Constants (from the spec and the parameters).
+    c_crc_init: Constant<Bits<32>>,
+    c_seed_base: Constant<Bits<32>>,
+    c_len_lsb: Constant<Bits<8>>,
+    c_epoch_lsb: Constant<Bits<8>>,
+    c_page_shift: Constant<Bits<8>>,
+    c_off_mask: Constant<Bits<32>>,
+    c_page_size: Constant<Bits<14>>,
+    c_max_payload: Constant<Bits<13>>,
+    c_mbp: Constant<Bits<4>>,
+    c_slot_shift: Constant<Bits<8>>,
+    c_hdr_words: Constant<Bits<WIDX_BITS>>,
+    c_wlim: Constant<Bits<WIDX_BITS>>,
+    c_widx_max: Constant<Bits<WIDX_BITS>>,
+    c_exp_extra: Constant<Bits<WIDX_BITS>>,
+    c_jq_mask: Constant<Bits<TAG_BITS>>,
+    /// Receive buffers.
+    _n: usize,
+    /// Job queue entries (a power of two ≥ `_n`).
+    _jd: usize,
+}
+
+fn dffs<T: Synth>(n: usize) -> Vec<DFF<T>> {
+    (0..n).map(|_| DFF::default()).collect()
+}
+
+impl Depacketizer {
+    pub fn new(params: &CoreParams) -> Self {
+        params.validate().expect("valid parameters");
+        let n = params.rx_buffer_slots() as usize;
+        let jd = n.next_power_of_two();
+        assert!(n < 1 << TAG_BITS && jd <= 1 << TAG_BITS);
+        assert_eq!(H1_LENGTH.width, 13);
+        assert_eq!(H1_EPOCH.width, 8);
+        let stride = 1u64 << params.rx_slot_shift();
+        let hdr = HEADER_WORDS as u64;
+        Depacketizer {
+            clock: Default::default(),
+            rx_valid: Default::default(),
+            rx_sop: Default::default(),
+            rx_eop: Default::default(),
+            rx_data: Default::default(),
+            lookup_valid: Default::default(),
+            lookup_key: Default::default(),
+            lookup_tag: Default::default(),
+            result_valid: Default::default(),
+            result_tag: Default::default(),
+            result_key: Default::default(),
+            result_hit: Default::default(),
+            result_slot: Default::default(),
+            result_page: Default::default(),
+            result_writable: Default::default(),
+            result_signal: Default::default(),
+            result_counter_slot: Default::default(),
+            result_epoch: Default::default(),
+            miss_valid: Default::default(),
+            miss_page: Default::default(),
+            miss_tag: Default::default(),
+            resolve_valid: Default::default(),
+            resolve_drop: Default::default(),
+            resolve_tag: Default::default(),
+            wr_valid: Default::default(),
+            wr_addr: Default::default(),
+            wr_data: Default::default(),
+            wr_strb: Default::default(),
+            wr_last: Default::default(),
+            wr_ready: Default::default(),
+            delivered_event: Default::default(),
+            delivered_slot: Default::default(),
+            delivered_bytes: Default::default(),
+            drop_crc_epoch: Default::default(),
+            drop_protection: Default::default(),
+            drop_miss_dropped: Default::default(),
+            drop_miss_overflow: Default::default(),
+            drop_malformed: Default::default(),
+            drop_rx_overrun: Default::default(),
+            notify_valid: Default::default(),
+            notify_nva: Default::default(),
+            notify_length: Default::default(),
+            notify_slot: Default::default(),
+            parked: Default::default(),
+            ram: PacketRam::new(params.rx_buffer_words() as usize),
+            lw: LineWriter::new(params),
+            crc: Crc32Step::default(),
+            rx_state: Default::default(),
+            cur_buf: Default::default(),
+            widx: Default::default(),
+            wptr: Default::default(),
+            crc_q: Default::default(),
+            gen: Default::default(),
+            hdr_nva: Default::default(),
+            hdr_len: Default::default(),
+            hdr_epoch: Default::default(),
+            len_ok: Default::default(),
+            exp_last: Default::default(),
+            lr_hit: Default::default(),
+            lr_page: Default::default(),
+            lr_writable: Default::default(),
+            lr_signal: Default::default(),
+            lr_slot: Default::default(),
+            lr_epoch: Default::default(),
+            lk_valid: Default::default(),
+            lk_key: Default::default(),
+            lk_tag: Default::default(),
+            lk_link: Default::default(),
+            lk_gen: Default::default(),
+            p1_link: Default::default(),
+            p1_retry: Default::default(),
+            p1_gen: Default::default(),
+            p2_link: Default::default(),
+            p2_retry: Default::default(),
+            p2_gen: Default::default(),
+            v_valid: Default::default(),
+            v_buf: Default::default(),
+            v_mal: Default::default(),
+            v_crc_ok: Default::default(),
+            rt_state: Default::default(),
+            rt_buf: Default::default(),
+            rt_nva: Default::default(),
+            rt_len: Default::default(),
+            rt_epoch: Default::default(),
+            rr_hit: Default::default(),
+            rr_page: Default::default(),
+            rr_writable: Default::default(),
+            rr_signal: Default::default(),
+            rr_slot: Default::default(),
+            rr_epoch: Default::default(),
+            busy: dffs(n),
+            inmiss: dffs(n),
+            waiting: dffs(n),
+            rreq: dffs(n),
+            m_nva: dffs(n),
+            m_len: dffs(n),
+            m_epoch: dffs(n),
+            m_ppage: dffs(n),
+            m_slot: dffs(n),
+            m_sig: dffs(n),
+            nparked: Default::default(),
+            jq: dffs(jd),
+            jq_wp: Default::default(),
+            jq_rp: Default::default(),
+            jq_cnt: Default::default(),
+            wj_buf: Default::default(),
+            wj_nva: Default::default(),
+            wj_len: Default::default(),
+            wj_slot: Default::default(),
+            wj_sig: Default::default(),
+            ev_miss: Default::default(),
+            ev_miss_page: Default::default(),
+            ev_miss_tag: Default::default(),
+            ev_crc: Default::default(),
+            ev_prot: Default::default(),
+            ev_mdrop: Default::default(),
+            ev_ovf: Default::default(),
+            ev_ovr: Default::default(),
+            mal_cnt: Default::default(),
+            ev_del: Default::default(),
+            ev_del_slot: Default::default(),
+            ev_del_bytes: Default::default(),
+            ev_nt: Default::default(),
+            ev_nt_nva: Default::default(),
+            ev_nt_len: Default::default(),
+            ev_nt_slot: Default::default(),
+            in_recv: Default::default(),
+            in_stray: Default::default(),
+            rt_is_idle: Default::default(),
+            rt_is_ready: Default::default(),
+            alloc_any: Default::default(),
+            alloc_buf: Default::default(),
+            alloc: Default::default(),
+            lfree: Default::default(),
+            new_buf: Default::default(),
+            link_lk: Default::default(),
+            rt_any: Default::default(),
+            rt_pick: Default::default(),
+            rt_issue: Default::default(),
+            rs_nva: Default::default(),
+            rs_len: Default::default(),
+            rs_epoch: Default::default(),
+            len_in: Default::default(),
+            ep32: Default::default(),
+            exp_trailer: Default::default(),
+            mal_a: Default::default(),
+            mal_b: Default::default(),
+            mal_c: Default::default(),
+            op_go: Default::default(),
+            op_link: Default::default(),
+            op_buf: Default::default(),
+            op_nva: Default::default(),
+            op_len: Default::default(),
+            op_epoch: Default::default(),
+            op_hit: Default::default(),
+            op_page: Default::default(),
+            op_wr: Default::default(),
+            op_sig: Default::default(),
+            op_slot: Default::default(),
+            op_mepoch: Default::default(),
+            op_end: Default::default(),
+            vfree: Default::default(),
+            park: Default::default(),
+            rewait: Default::default(),
+            unpark: Default::default(),
+            mwrite: Default::default(),
+            jq_push: Default::default(),
+            res_hit: Default::default(),
+            rdrop: Default::default(),
+            np_inc: Default::default(),
+            np_dec1: Default::default(),
+            np_dec2: Default::default(),
+            jq_head: Default::default(),
+            jq_inc: Default::default(),
+            jq_dec: Default::default(),
+            jb_nva: Default::default(),
+            jb_len: Default::default(),
+            jb_ppage: Default::default(),
+            jb_slot: Default::default(),
+            jb_sig: Default::default(),
+            lw_pop: Default::default(),
+            c_crc_init: Constant::new((CRC_INIT_STATE as u64).into()),
+            c_seed_base: Constant::new((EPOCH_SEED_BASE as u64).into()),
+            c_len_lsb: Constant::new((H1_LENGTH.lsb as u64).into()),
+            c_epoch_lsb: Constant::new((H1_EPOCH.lsb as u64).into()),
+            c_page_shift: Constant::new((PAGE_SHIFT as u64).into()),
+            c_off_mask: Constant::new(((PAGE_SIZE - 1) as u64).into()),
+            c_page_size: Constant::new((PAGE_SIZE as u64).into()),
+            c_max_payload: Constant::new((params.max_payload as u64).into()),
+            c_mbp: Constant::new((params.miss_buffer_packets as u64).into()),
+            c_slot_shift: Constant::new((params.rx_slot_shift() as u64).into()),
+            c_hdr_words: Constant::new(hdr.into()),
+            c_wlim: Constant::new((hdr + stride).into()),
+            c_widx_max: Constant::new(((1u64 << WIDX_BITS) - 1).into()),
+            c_exp_extra: Constant::new((hdr + TRAILER_WORDS as u64 - 1).into()),
+            c_jq_mask: Constant::new(((jd - 1) as u64).into()),
+            _n: n,
+            _jd: jd,
+        }
+    }
+}
+
+impl Logic for Depacketizer {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            rx_state,
+            cur_buf,
+            widx,
+            wptr,
+            crc_q,
+            gen,
+            hdr_nva,
+            hdr_len,
+            hdr_epoch,
+            len_ok,
+            exp_last,
+            lr_hit,
+            lr_page,
+            lr_writable,
+            lr_signal,
+            lr_slot,
+            lr_epoch,
+            lk_valid,
+            lk_key,
+            lk_tag,
+            lk_link,
+            lk_gen,
+            p1_link,
+            p1_retry,
+            p1_gen,
+            p2_link,
+            p2_retry,
+            p2_gen,
+            v_valid,
+            v_buf,
+            v_mal,
+            v_crc_ok,
+            rt_state,
+            rt_buf,
+            rt_nva,
+            rt_len,
+            rt_epoch,
+            rr_hit,
+            rr_page,
+            rr_writable,
+            rr_signal,
+            rr_slot,
+            rr_epoch,
+            nparked,
+            jq_wp,
+            jq_rp,
+            jq_cnt,
+            wj_buf,
+            wj_nva,
+            wj_len,
+            wj_slot,
+            wj_sig,
+            ev_miss,
+            ev_miss_page,
+            ev_miss_tag,
+            ev_crc,
+            ev_prot,
+            ev_mdrop,
+            ev_ovf,
+            ev_ovr,
+            mal_cnt,
+            ev_del,
+            ev_del_slot,
+            ev_del_bytes,
+            ev_nt,
+            ev_nt_nva,
+            ev_nt_len,
+            ev_nt_slot
+        );
+        clock!(self, clock, ram, lw);
+        // Pulses are low unless set below.
+        self.lk_valid.d.next = false;
+        self.v_valid.d.next = false;
+        self.ev_miss.d.next = false;
+        self.ev_crc.d.next = false;
+        self.ev_prot.d.next = false;
+        self.ev_mdrop.d.next = false;
+        self.ev_ovf.d.next = false;
+        self.ev_ovr.d.next = false;
+        self.ev_del.d.next = false;
+        self.ev_nt.d.next = false;
+
+        self.in_recv.next = false;
+        self.in_stray.next = false;
+        match self.rx_state.q.val() {
+            RxState::Recv => {
+                self.in_recv.next = true;
+            }
+            RxState::Stray => {
+                self.in_stray.next = true;
+            }
+            _ => {}
+        }
+        self.rt_is_idle.next = false;
+        self.rt_is_ready.next = false;
+        match self.rt_state.q.val() {
+            RetryState::Idle => {
+                self.rt_is_idle.next = true;
+            }
+            RetryState::Ready => {
+                self.rt_is_ready.next = true;
+            }
+            _ => {}
+        }
+
+        // ---- A free buffer for the next packet, a parked packet to retry.
+        self.alloc_any.next = false;
+        self.alloc_buf.next = 0.into();
+        self.rt_any.next = false;
+        self.rt_pick.next = 0.into();
+        for i in 0..self._n {
+            if !self.busy[i].q.val() {
+                self.alloc_any.next = true;
+                self.alloc_buf.next = i.to_bits();
+            }
+            if self.rreq[i].q.val() {
+                self.rt_any.next = true;
+                self.rt_pick.next = i.to_bits();
+            }
+        }
+        self.rs_nva.next = 0.into();
+        self.rs_len.next = 0.into();
+        self.rs_epoch.next = 0.into();
+        for i in 0..self._n {
+            if self.rt_pick.val() == i.to_bits() {
+                self.rs_nva.next = self.m_nva[i].q.val();
+                self.rs_len.next = self.m_len[i].q.val();
+                self.rs_epoch.next = self.m_epoch[i].q.val();
+            }
+        }
+
+        // ---- Receive FSM.
+        self.crc.data.next = self.rx_data.val();
+        self.crc.crc_in.next = self.crc_q.q.val();
+        if self.rx_sop.val() {
+            self.crc.crc_in.next = self.c_crc_init.val();
+        }
+        self.len_in.next = self
+            .rx_data
+            .val()
+            .get_bits::<13>(self.c_len_lsb.val().index());
+        self.ep32.next = bit_cast::<32, 8>(self.hdr_epoch.q.val());
+        self.exp_trailer.next = !self.crc_q.q.val()
+            ^ self.c_seed_base.val()
+            ^ self.ep32.val()
+            ^ (self.ep32.val() << 8)
+            ^ (self.ep32.val() << 16)
+            ^ (self.ep32.val() << 24);
+        self.alloc.next = false;
+        self.lfree.next = false;
+        self.link_lk.next = false;
+        self.mal_a.next = 0.into();
+        self.mal_b.next = 0.into();
+        self.new_buf.next = self.alloc_buf.val();
+        if self.in_recv.val() {
+            self.new_buf.next = self.cur_buf.q.val();
+        }
+        self.ram.write_enable.next = false;
+        self.ram.write_address.next = self.wptr.q.val();
+        self.ram.write_data.next = self.rx_data.val();
+        if self.rx_valid.val() {
+            if self.rx_sop.val() {
+                // An open packet or stray run ends here, malformed.
+                if self.in_recv.val() | self.in_stray.val() {
+                    self.mal_a.next = 1.into();
+                }
+                if self.in_recv.val() | self.alloc_any.val() {
+                    if self.rx_eop.val() {
+                        // One-word packet.
+                        self.mal_b.next = 1.into();
+                        if self.in_recv.val() {
+                            self.lfree.next = true;
+                        }
+                        self.rx_state.d.next = RxState::Idle;
+                    } else {
+                        if !self.in_recv.val() {
+                            self.alloc.next = true;
+                        }
+                        self.cur_buf.d.next = self.new_buf.val();
+                        self.rx_state.d.next = RxState::Recv;
+                        self.widx.d.next = 1.into();
+                        self.wptr.d.next =
+                            bit_cast::<PACKET_RAM_ADDR_BITS, TAG_BITS>(self.new_buf.val())
+                                << self.c_slot_shift.val();
+                        self.crc_q.d.next = self.crc.crc_out.val();
+                        self.gen.d.next = self.gen.q.val() + 1;
+                        self.len_ok.d.next = false;
+                        self.hdr_nva.d.next = self.rx_data.val();
+                        self.link_lk.next = true;
+                    }
+                } else {
+                    // No free buffer: the whole packet is lost.
+                    self.ev_ovr.d.next = true;
+                    self.rx_state.d.next = RxState::Skip;
+                    if self.rx_eop.val() {
+                        self.rx_state.d.next = RxState::Idle;
+                    }
+                }
+            } else {
+                match self.rx_state.q.val() {
+                    RxState::Idle => {
+                        if self.rx_eop.val() {
+                            self.mal_a.next = 1.into();
+                        } else {
+                            self.rx_state.d.next = RxState::Stray;
+                        }
+                    }
+                    RxState::Stray => {
+                        if self.rx_eop.val() {
+                            self.mal_a.next = 1.into();
+                            self.rx_state.d.next = RxState::Idle;
+                        }
+                    }
+                    RxState::Skip => {
+                        if self.rx_eop.val() {
+                            self.rx_state.d.next = RxState::Idle;
+                        }
+                    }
+                    RxState::Recv => {
+                        self.crc_q.d.next = self.crc.crc_out.val();
+                        if self.widx.q.val() != self.c_widx_max.val() {
+                            self.widx.d.next = self.widx.q.val() + 1;
+                        }
+                        if self.widx.q.val() == 1 {
+                            self.hdr_len.d.next = self.len_in.val();
+                            self.hdr_epoch.d.next = self
+                                .rx_data
+                                .val()
+                                .get_bits::<8>(self.c_epoch_lsb.val().index());
+                            self.len_ok.d.next = (self.len_in.val() != 0)
+                                & (self.len_in.val() <= self.c_max_payload.val());
+                            self.exp_last.d.next =
+                                bit_cast::<WIDX_BITS, 13>((self.len_in.val() + 3) >> 2)
+                                    + self.c_exp_extra.val();
+                        }
+                        if (self.widx.q.val() >= self.c_hdr_words.val())
+                            & (self.widx.q.val() < self.c_wlim.val())
+                        {
+                            self.ram.write_enable.next = true;
+                            self.wptr.d.next = self.wptr.q.val() + 1;
+                        }
+                        if self.rx_eop.val() {
+                            self.v_valid.d.next = true;
+                            self.v_buf.d.next = self.cur_buf.q.val();
+                            self.v_mal.d.next = !(self.len_ok.q.val()
+                                & (self.widx.q.val() == self.exp_last.q.val()));
+                            self.v_crc_ok.d.next = self.exp_trailer.val() == self.rx_data.val();
+                            self.rx_state.d.next = RxState::Idle;
+                        }
+                    }
+                }
+            }
+        }
+
+        // ---- Lookup port: the link first, then a retry.
+        self.rt_issue.next = false;
+        if self.link_lk.val() {
+            self.lk_valid.d.next = true;
+            self.lk_key.d.next = self
+                .rx_data
+                .val()
+                .get_bits::<20>(self.c_page_shift.val().index());
+            self.lk_tag.d.next = self.new_buf.val();
+            self.lk_link.d.next = true;
+            self.lk_gen.d.next = self.gen.q.val() + 1;
+        } else if self.rt_any.val() & self.rt_is_idle.val() {
+            self.rt_issue.next = true;
+            self.lk_valid.d.next = true;
+            self.lk_key.d.next = self
+                .rs_nva
+                .val()
+                .get_bits::<20>(self.c_page_shift.val().index());
+            self.lk_tag.d.next = self.rt_pick.val();
+            self.lk_link.d.next = false;
+            self.rt_buf.d.next = self.rt_pick.val();
+            self.rt_nva.d.next = self.rs_nva.val();
+            self.rt_len.d.next = self.rs_len.val();
+            self.rt_epoch.d.next = self.rs_epoch.val();
+            self.rt_state.d.next = RetryState::Wait;
+        }
+        self.lookup_valid.next = self.lk_valid.q.val();
+        self.lookup_key.next = self.lk_key.q.val();
+        self.lookup_tag.next = self.lk_tag.q.val();
+        self.p1_link.d.next = self.lk_valid.q.val() & self.lk_link.q.val();
+        self.p1_retry.d.next = self.lk_valid.q.val() & !self.lk_link.q.val();
+        self.p1_gen.d.next = self.lk_gen.q.val();
+        self.p2_link.d.next = self.p1_link.q.val();
+        self.p2_retry.d.next = self.p1_retry.q.val();
+        self.p2_gen.d.next = self.p1_gen.q.val();
+        if self.p2_link.q.val() & (self.p2_gen.q.val() == self.gen.q.val()) & self.in_recv.val() {
+            self.lr_hit.d.next = self.result_valid.val() & self.result_hit.val();
+            self.lr_page.d.next = self.result_page.val();
+            self.lr_writable.d.next = self.result_writable.val();
+            self.lr_signal.d.next = self.result_signal.val();
+            self.lr_slot.d.next = self.result_counter_slot.val();
+            self.lr_epoch.d.next = self.result_epoch.val();
+        }
+        if self.p2_retry.q.val() {
+            self.rr_hit.d.next = self.result_valid.val() & self.result_hit.val();
+            self.rr_page.d.next = self.result_page.val();
+            self.rr_writable.d.next = self.result_writable.val();
+            self.rr_signal.d.next = self.result_signal.val();
+            self.rr_slot.d.next = self.result_counter_slot.val();
+            self.rr_epoch.d.next = self.result_epoch.val();
+            self.rt_state.d.next = RetryState::Ready;
+        }
+
+        // ---- Verdict stage: a finished link packet, else a retried parked packet.
+        self.op_go.next = false;
+        self.op_link.next = false;
+        self.op_buf.next = self.v_buf.q.val();
+        self.op_nva.next = self.hdr_nva.q.val();
+        self.op_len.next = self.hdr_len.q.val();
+        self.op_epoch.next = self.hdr_epoch.q.val();
+        self.op_hit.next = self.lr_hit.q.val();
+        self.op_page.next = self.lr_page.q.val();
+        self.op_wr.next = self.lr_writable.q.val();
+        self.op_sig.next = self.lr_signal.q.val();
+        self.op_slot.next = self.lr_slot.q.val();
+        self.op_mepoch.next = self.lr_epoch.q.val();
+        if self.v_valid.q.val() {
+            self.op_go.next = true;
+            self.op_link.next = true;
+        } else if self.rt_is_ready.val() {
+            self.op_go.next = true;
+            self.op_buf.next = self.rt_buf.q.val();
+            self.op_nva.next = self.rt_nva.q.val();
+            self.op_len.next = self.rt_len.q.val();
+            self.op_epoch.next = self.rt_epoch.q.val();
+            self.op_hit.next = self.rr_hit.q.val();
+            self.op_page.next = self.rr_page.q.val();
+            self.op_wr.next = self.rr_writable.q.val();
+            self.op_sig.next = self.rr_signal.q.val();
+            self.op_slot.next = self.rr_slot.q.val();
+            self.op_mepoch.next = self.rr_epoch.q.val();
+            self.rt_state.d.next = RetryState::Idle;
+        }
+        self.op_end.next = bit_cast::<14, 32>(self.op_nva.val() & self.c_off_mask.val())
+            + bit_cast::<14, 13>(self.op_len.val());
+        self.vfree.next = false;
+        self.park.next = false;
+        self.rewait.next = false;
+        self.unpark.next = false;
+        self.mwrite.next = false;
+        self.jq_push.next = false;
+        self.mal_c.next = 0.into();
+        self.ev_miss_page.d.next = self
+            .op_nva
+            .val()
+            .get_bits::<20>(self.c_page_shift.val().index());
+        self.ev_miss_tag.d.next = self.op_buf.val();
+        if self.op_go.val() {
+            if self.op_link.val() & self.v_mal.q.val() {
+                self.mal_c.next = 1.into();
+                self.vfree.next = true;
+            } else if self.op_link.val() & !self.v_crc_ok.q.val() {
+                self.ev_crc.d.next = true;
+                self.vfree.next = true;
+            } else if !self.op_hit.val() {
+                if self.op_link.val() {
+                    if self.nparked.q.val() < self.c_mbp.val() {
+                        self.park.next = true;
+                        self.mwrite.next = true;
+                        self.ev_miss.d.next = true;
+                    } else {
+                        self.ev_ovf.d.next = true;
+                        self.vfree.next = true;
+                    }
+                } else {
+                    // Still missing: post the miss again, stay parked.
+                    self.rewait.next = true;
+                    self.ev_miss.d.next = true;
+                }
+            } else if self.op_epoch.val() != self.op_mepoch.val() {
+                self.ev_crc.d.next = true;
+                self.vfree.next = true;
+                self.unpark.next = !self.op_link.val();
+            } else if !self.op_wr.val() | (self.op_end.val() > self.c_page_size.val()) {
+                self.ev_prot.d.next = true;
+                self.vfree.next = true;
+                self.unpark.next = !self.op_link.val();
+            } else {
+                self.jq_push.next = true;
+                self.mwrite.next = true;
+                self.unpark.next = !self.op_link.val();
+            }
+        }
+
+        // ---- Resolves from the host (ignored unless the tag waits for one).
+        self.res_hit.next = false;
+        for i in 0..self._n {
+            if self.resolve_valid.val()
+                & (self.resolve_tag.val() == i.to_bits())
+                & self.waiting[i].q.val()
+            {
+                self.res_hit.next = true;
+            }
+        }
+        self.rdrop.next = self.res_hit.val() & self.resolve_drop.val();
+        self.ev_mdrop.d.next = self.rdrop.val();
+
+        // ---- Per-buffer state and metadata.
+        for i in 0..self._n {
+            self.busy[i].clock.next = self.clock.val();
+            self.inmiss[i].clock.next = self.clock.val();
+            self.waiting[i].clock.next = self.clock.val();
+            self.rreq[i].clock.next = self.clock.val();
+            self.m_nva[i].clock.next = self.clock.val();
+            self.m_len[i].clock.next = self.clock.val();
+            self.m_epoch[i].clock.next = self.clock.val();
+            self.m_ppage[i].clock.next = self.clock.val();
+            self.m_slot[i].clock.next = self.clock.val();
+            self.m_sig[i].clock.next = self.clock.val();
+            self.busy[i].d.next = self.busy[i].q.val();
+            self.inmiss[i].d.next = self.inmiss[i].q.val();
+            self.waiting[i].d.next = self.waiting[i].q.val();
+            self.rreq[i].d.next = self.rreq[i].q.val();
+            self.m_nva[i].d.next = self.m_nva[i].q.val();
+            self.m_len[i].d.next = self.m_len[i].q.val();
+            self.m_epoch[i].d.next = self.m_epoch[i].q.val();
+            self.m_ppage[i].d.next = self.m_ppage[i].q.val();
+            self.m_slot[i].d.next = self.m_slot[i].q.val();
+            self.m_sig[i].d.next = self.m_sig[i].q.val();
+            if self.alloc.val() & (self.alloc_buf.val() == i.to_bits()) {
+                self.busy[i].d.next = true;
+            }
+            if self.lfree.val() & (self.cur_buf.q.val() == i.to_bits()) {
+                self.busy[i].d.next = false;
+            }
+            if self.vfree.val() & (self.op_buf.val() == i.to_bits()) {
+                self.busy[i].d.next = false;
+            }
+            if self.lw.done.val() & (self.wj_buf.q.val() == i.to_bits()) {
+                self.busy[i].d.next = false;
+            }
+            if self.park.val() & (self.op_buf.val() == i.to_bits()) {
+                self.inmiss[i].d.next = true;
+                self.waiting[i].d.next = true;
+            }
+            if self.rewait.val() & (self.op_buf.val() == i.to_bits()) {
+                self.waiting[i].d.next = true;
+            }
+            if self.unpark.val() & (self.op_buf.val() == i.to_bits()) {
+                self.inmiss[i].d.next = false;
+            }
+            if self.res_hit.val() & (self.resolve_tag.val() == i.to_bits()) {
+                self.waiting[i].d.next = false;
+                if self.resolve_drop.val() {
+                    self.busy[i].d.next = false;
+                    self.inmiss[i].d.next = false;
+                } else {
+                    self.rreq[i].d.next = true;
+                }
+            }
+            if self.rt_issue.val() & (self.rt_pick.val() == i.to_bits()) {
+                self.rreq[i].d.next = false;
+            }
+            if self.mwrite.val() & (self.op_buf.val() == i.to_bits()) {
+                self.m_nva[i].d.next = self.op_nva.val();
+                self.m_len[i].d.next = self.op_len.val();
+                self.m_epoch[i].d.next = self.op_epoch.val();
+                self.m_ppage[i].d.next = self.op_page.val();
+                self.m_slot[i].d.next = self.op_slot.val();
+                self.m_sig[i].d.next = self.op_sig.val();
+            }
+        }
+        self.np_inc.next = 0.into();
+        if self.park.val() {
+            self.np_inc.next = 1.into();
+        }
+        self.np_dec1.next = 0.into();
+        if self.unpark.val() {
+            self.np_dec1.next = 1.into();
+        }
+        self.np_dec2.next = 0.into();
+        if self.rdrop.val() {
+            self.np_dec2.next = 1.into();
+        }
+        self.nparked.d.next =
+            self.nparked.q.val() + self.np_inc.val() - self.np_dec1.val() - self.np_dec2.val();
+        self.parked.next = self.nparked.q.val();
+
+        // ---- Malformed drops: up to two per cycle in, one pulse per cycle out.
+        self.mal_cnt.d.next =
+            self.mal_cnt.q.val() + self.mal_a.val() + self.mal_b.val() + self.mal_c.val();
+        self.drop_malformed.next = self.mal_cnt.q.val() != 0;
+        if self.mal_cnt.q.val() != 0 {
+            self.mal_cnt.d.next =
+                self.mal_cnt.q.val() + self.mal_a.val() + self.mal_b.val() + self.mal_c.val() - 1;
+        }
+
+        // ---- Job queue and line writer.
+        self.jq_head.next = 0.into();
+        for i in 0..self._jd {
+            self.jq[i].clock.next = self.clock.val();
+            self.jq[i].d.next = self.jq[i].q.val();
+            if self.jq_rp.q.val() == i.to_bits() {
+                self.jq_head.next = self.jq[i].q.val();
+            }
+            if self.jq_push.val() & (self.jq_wp.q.val() == i.to_bits()) {
+                self.jq[i].d.next = self.op_buf.val();
+            }
+        }
+        self.jb_nva.next = 0.into();
+        self.jb_len.next = 0.into();
+        self.jb_ppage.next = 0.into();
+        self.jb_slot.next = 0.into();
+        self.jb_sig.next = false;
+        for i in 0..self._n {
+            if self.jq_head.val() == i.to_bits() {
+                self.jb_nva.next = self.m_nva[i].q.val();
+                self.jb_len.next = self.m_len[i].q.val();
+                self.jb_ppage.next = self.m_ppage[i].q.val();
+                self.jb_slot.next = self.m_slot[i].q.val();
+                self.jb_sig.next = self.m_sig[i].q.val();
+            }
+        }
+        self.lw.job_valid.next = self.jq_cnt.q.val() != 0;
+        self.lw.job_base.next = bit_cast::<PACKET_RAM_ADDR_BITS, TAG_BITS>(self.jq_head.val())
+            << self.c_slot_shift.val();
+        self.lw.job_addr.next = (bit_cast::<32, 20>(self.jb_ppage.val())
+            << self.c_page_shift.val())
+            | (self.jb_nva.val() & self.c_off_mask.val());
+        self.lw.job_length.next = self.jb_len.val();
+        self.lw_pop.next = self.lw.job_valid.val() & self.lw.job_ready.val();
+        self.jq_inc.next = 0.into();
+        if self.jq_push.val() {
+            self.jq_inc.next = 1.into();
+            self.jq_wp.d.next = (self.jq_wp.q.val() + 1) & self.c_jq_mask.val();
+        }
+        self.jq_dec.next = 0.into();
+        if self.lw_pop.val() {
+            self.jq_dec.next = 1.into();
+            self.jq_rp.d.next = (self.jq_rp.q.val() + 1) & self.c_jq_mask.val();
+            self.wj_buf.d.next = self.jq_head.val();
+            self.wj_nva.d.next = self.jb_nva.val();
+            self.wj_len.d.next = self.jb_len.val();
+            self.wj_slot.d.next = self.jb_slot.val();
+            self.wj_sig.d.next = self.jb_sig.val();
+        }
+        self.jq_cnt.d.next = self.jq_cnt.q.val() + self.jq_inc.val() - self.jq_dec.val();
+        if self.lw.done.val() {
+            self.ev_del.d.next = true;
+            self.ev_del_slot.d.next = self.wj_slot.q.val();
+            self.ev_del_bytes.d.next = self.wj_len.q.val();
+            if self.wj_sig.q.val() {
+                self.ev_nt.d.next = true;
+                self.ev_nt_nva.d.next = self.wj_nva.q.val();
+                self.ev_nt_len.d.next = self.wj_len.q.val();
+                self.ev_nt_slot.d.next = self.wj_slot.q.val();
+            }
+        }
+        self.ram.read_address.next = self.lw.ram_read_address.val();
+        self.lw.ram_read_data.next = self.ram.read_data.val();
+        self.lw.wr_ready.next = self.wr_ready.val();
+        self.wr_valid.next = self.lw.wr_valid.val();
+        self.wr_addr.next = self.lw.wr_addr.val();
+        self.wr_data.next = self.lw.wr_data.val();
+        self.wr_strb.next = self.lw.wr_strb.val();
+        self.wr_last.next = self.lw.wr_last.val();
+
+        // ---- Event outputs.
+        self.miss_valid.next = self.ev_miss.q.val();
+        self.miss_page.next = self.ev_miss_page.q.val();
+        self.miss_tag.next = self.ev_miss_tag.q.val();
+        self.drop_crc_epoch.next = self.ev_crc.q.val();
+        self.drop_protection.next = self.ev_prot.q.val();
+        self.drop_miss_dropped.next = self.ev_mdrop.q.val();
+        self.drop_miss_overflow.next = self.ev_ovf.q.val();
+        self.drop_rx_overrun.next = self.ev_ovr.q.val();
+        self.delivered_event.next = self.ev_del.q.val();
+        self.delivered_slot.next = self.ev_del_slot.q.val();
+        self.delivered_bytes.next = self.ev_del_bytes.q.val();
+        self.notify_valid.next = self.ev_nt.q.val();
+        self.notify_nva.next = self.ev_nt_nva.q.val();
+        self.notify_length.next = self.ev_nt_len.q.val();
+        self.notify_slot.next = self.ev_nt_slot.q.val();
+    }
+}
+
+// ============================================================================================
+// Software reference model
+// ============================================================================================
+
+/// One word on the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkWord {
+    pub sop: bool,
+    pub eop: bool,
+    pub data: u32,
+}
+
+/// Link words as one well-framed packet (sop on the first, eop on the last).
+pub fn framed(words: &[u32]) -> Vec<LinkWord> {
+    let n = words.len();
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| LinkWord {
+            sop: i == 0,
+            eop: i + 1 == n,
+            data: *w,
+        })
+        .collect()
+}
+
+/// A run of link words the receiver handles as one packet (see the module's framing rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUnit {
+    /// Index in the stream of the unit's first word.
+    pub start: usize,
+    pub words: Vec<u32>,
+    /// Began with start of packet (took, or needed, a receive buffer).
+    pub has_sop: bool,
+    /// Ended by end of packet (else cut by the next start of packet, or still open).
+    pub complete: bool,
+}
+
+/// Splits a link word stream into units. A trailing open unit is returned with
+/// `complete == false`: the receiver has not decided it yet.
+pub fn split_link_units(stream: &[LinkWord]) -> (Vec<LinkUnit>, Option<LinkUnit>) {
+    let mut done = Vec::new();
+    let mut open: Option<LinkUnit> = None;
+    for (i, w) in stream.iter().enumerate() {
+        if w.sop {
+            if let Some(u) = open.take() {
+                done.push(u);
+            }
+            open = Some(LinkUnit {
+                start: i,
+                words: vec![],
+                has_sop: true,
+                complete: false,
+            });
+        } else if open.is_none() {
+            open = Some(LinkUnit {
+                start: i,
+                words: vec![],
+                has_sop: false,
+                complete: false,
+            });
+        }
+        let u = open.as_mut().unwrap();
+        u.words.push(w.data);
+        if w.eop {
+            u.complete = true;
+            done.push(open.take().unwrap());
+        }
+    }
+    (done, open)
+}
+
+/// A translation as the RX mapping cache returns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxMapping {
+    /// Physical page.
+    pub page: u32,
+    pub writable: bool,
+    pub signal: bool,
+    pub counter_slot: u8,
+    pub epoch: u8,
+}
+
+/// Why a received packet was dropped (one `drop_*` pulse each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RxDrop {
+    CrcEpoch,
+    Protection,
+    MissDropped,
+    MissOverflow,
+    Malformed,
+    RxOverrun,
+}
+
+/// A packet written to memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RxDelivery {
+    /// Physical byte address of payload byte 0.
+    pub addr: u32,
+    pub payload: Vec<u8>,
+    pub nva: u32,
+    pub counter_slot: u8,
+    /// The mapping has `signal`: a notification accompanies the delivery.
+    pub notify: bool,
+}
+
+/// What the receiver does with a packet (or a resolve).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RxEvent {
+    Delivered(RxDelivery),
+    Dropped(RxDrop),
+    /// Miss posted (`miss_valid` with the NVA page); the packet is parked under `id`.
+    Miss {
+        id: u64,
+        page: u32,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Parked {
+    id: u64,
+    header: Header,
+    payload: Vec<u8>,
+}
+
+/// Transaction-level model of the depacketizer: verdicts per packet and the miss buffer.
+/// Buffer availability (overrun) depends on timing and is an input.
+#[derive(Debug, Clone)]
+pub struct RxModel {
+    pub params: CoreParams,
+    parked: Vec<Parked>,
+    next_id: u64,
+}
+
+impl RxModel {
+    pub fn new(params: &CoreParams) -> Self {
+        RxModel {
+            params: *params,
+            parked: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    /// Packets in the miss buffer.
+    pub fn parked(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Ids of the parked packets, oldest first.
+    pub fn parked_ids(&self) -> Vec<u64> {
+        self.parked.iter().map(|p| p.id).collect()
+    }
+
+    /// The verdict for a finished unit. `overrun`: no receive buffer was free at its start of
+    /// packet. `lookup` answers the RX cache for an NVA page.
+    pub fn receive(
+        &mut self,
+        unit: &LinkUnit,
+        overrun: bool,
+        lookup: &dyn Fn(u32) -> Option<RxMapping>,
+    ) -> RxEvent {
+        if unit.has_sop && overrun {
+            return RxEvent::Dropped(RxDrop::RxOverrun);
+        }
+        if !unit.has_sop || !unit.complete {
+            return RxEvent::Dropped(RxDrop::Malformed);
+        }
+        let d = match decode(&unit.words, &self.params) {
+            Ok(d) => d,
+            Err(_) => return RxEvent::Dropped(RxDrop::Malformed),
+        };
+        if !d.crc_ok {
+            return RxEvent::Dropped(RxDrop::CrcEpoch);
+        }
+        match lookup(d.header.nva_page()) {
+            None => {
+                if self.parked.len() < self.params.miss_buffer_packets as usize {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.parked.push(Parked {
+                        id,
+                        header: d.header,
+                        payload: d.payload,
+                    });
+                    RxEvent::Miss {
+                        id,
+                        page: d.header.nva_page(),
+                    }
+                } else {
+                    RxEvent::Dropped(RxDrop::MissOverflow)
+                }
+            }
+            Some(m) => hit_checks(&d.header, d.payload, &m),
+        }
+    }
+
+    /// A resolve for parked packet `id`: `None` if it is not parked (ignored).
+    pub fn resolve(
+        &mut self,
+        id: u64,
+        drop: bool,
+        lookup: &dyn Fn(u32) -> Option<RxMapping>,
+    ) -> Option<RxEvent> {
+        let pos = self.parked.iter().position(|p| p.id == id)?;
+        if drop {
+            self.parked.remove(pos);
+            return Some(RxEvent::Dropped(RxDrop::MissDropped));
+        }
+        let page = self.parked[pos].header.nva_page();
+        match lookup(page) {
+            None => Some(RxEvent::Miss { id, page }),
+            Some(m) => {
+                let p = self.parked.remove(pos);
+                Some(hit_checks(&p.header, p.payload, &m))
+            }
+        }
+    }
+}
+
+/// Checks of a packet whose page hit, in order: epoch, protection; else its delivery.
+pub fn hit_checks(header: &Header, payload: Vec<u8>, m: &RxMapping) -> RxEvent {
+    if header.epoch != m.epoch {
+        return RxEvent::Dropped(RxDrop::CrcEpoch);
+    }
+    if !m.writable || header.page_offset() + header.length > PAGE_SIZE {
+        return RxEvent::Dropped(RxDrop::Protection);
+    }
+    RxEvent::Delivered(RxDelivery {
+        addr: (m.page << PAGE_SHIFT) | header.page_offset(),
+        payload,
+        nva: header.nva,
+        counter_slot: m.counter_slot,
+        notify: m.signal,
+    })
+}
+
+/// The trailer a packet with these words (header and payload) must carry for `epoch`.
+pub fn trailer_for(words: &[u32], epoch: u8) -> u32 {
+    crate::spec::packet::raw_crc(words) ^ epoch_seed(epoch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::packet::{encode, packet_words, H1_LENGTH};
+    use crate::testbench::{yosys_check, Bench};
+    use proptest::prelude::*;
+    use std::collections::{HashMap, VecDeque};
+
+    /// An event seen on the block's outputs.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Ev {
+        Delivered { slot: u8, bytes: u32 },
+        Notify { nva: u32, len: u32, slot: u8 },
+        Miss { page: u32, tag: u8 },
+        Drop(RxDrop),
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn chance(&mut self, percent: u64) -> bool {
+            self.below(100) < percent
+        }
+    }
+
+    /// Physical pages the mappings point at; memory outside them must never be written.
+    const PHYS_FIRST_PAGE: u32 = 0x80;
+    const PHYS_PAGES: u32 = 6;
+
+    /// Depacketizer with a modelled RX cache (answers exactly 2 cycles after a lookup) and a
+    /// memory with a random `wr_ready`.
+    struct Harness {
+        b: Bench<Depacketizer>,
+        params: CoreParams,
+        cache: HashMap<u32, RxMapping>,
+        results: VecDeque<(u64, u8, u32, Option<RxMapping>)>,
+        mem: Vec<u8>,
+        rng: Rng,
+        /// `wr_ready` is low with probability stall/8.
+        stall: u64,
+        log: Vec<(u64, Ev)>,
+        last_write: u64,
+        lookups: u64,
+        /// Retries that missed again.
+        remisses: u64,
+        /// Per cycle, hex values of the inputs then the outputs (for the Verilog cross-check).
+        trace: Option<Vec<String>>,
+    }
+
+    impl Harness {
+        fn new(params: &CoreParams, seed: u64, stall: u64) -> Self {
+            let mut rng = Rng(seed | 1);
+            let mem = (0..PHYS_PAGES * PAGE_SIZE)
+                .map(|_| rng.next() as u8)
+                .collect();
+            Harness {
+                b: Bench::new(Depacketizer::new(params), |d| &mut d.clock),
+                params: *params,
+                cache: HashMap::new(),
+                results: VecDeque::new(),
+                mem,
+                rng,
+                stall,
+                log: Vec::new(),
+                last_write: 0,
+                lookups: 0,
+                remisses: 0,
+                trace: None,
+            }
+        }
+
+        fn n(&self) -> usize {
+            self.params.rx_buffer_slots() as usize
+        }
+
+        /// One clock cycle with the given link word and resolve.
+        fn cycle(&mut self, link: Option<LinkWord>, resolve: Option<(u8, bool)>) {
+            let c = self.b.cycle;
+            let ready = self.stall == 0 || self.rng.below(8) >= self.stall;
+            let u = &mut self.b.uut;
+            u.rx_valid.next = link.is_some();
+            let w = link.unwrap_or(LinkWord {
+                sop: false,
+                eop: false,
+                data: 0,
+            });
+            u.rx_sop.next = w.sop;
+            u.rx_eop.next = w.eop;
+            u.rx_data.next = (w.data as u64).into();
+            u.resolve_valid.next = resolve.is_some();
+            let (rt, rd) = resolve.unwrap_or((0, false));
+            u.resolve_tag.next = (rt as u64).into();
+            u.resolve_drop.next = rd;
+            u.wr_ready.next = ready;
+            u.result_valid.next = false;
+            if let Some(&(due, tag, key, m)) = self.results.front() {
+                assert!(due >= c);
+                if due == c {
+                    self.results.pop_front();
+                    u.result_valid.next = true;
+                    u.result_tag.next = (tag as u64).into();
+                    u.result_key.next = (key as u64).into();
+                    u.result_hit.next = m.is_some();
+                    let m = m.unwrap_or(RxMapping {
+                        page: 0,
+                        writable: false,
+                        signal: false,
+                        counter_slot: 0,
+                        epoch: 0,
+                    });
+                    u.result_slot.next = 0.into();
+                    u.result_page.next = (m.page as u64).into();
+                    u.result_writable.next = m.writable;
+                    u.result_signal.next = m.signal;
+                    u.result_counter_slot.next = (m.counter_slot as u64).into();
+                    u.result_epoch.next = (m.epoch as u64).into();
+                }
+            }
+            self.b.settle();
+            let u = &self.b.uut;
+            if let Some(t) = self.trace.as_mut() {
+                let vals: Vec<String> = port_values(u).iter().map(|v| format!("{v:x}")).collect();
+                t.push(vals.join(" "));
+            }
+            if u.lookup_valid.val() {
+                let key = u.lookup_key.val().to_u32();
+                let tag = u.lookup_tag.val().to_u32() as u8;
+                assert!((tag as usize) < self.n(), "lookup tag {tag}");
+                self.results
+                    .push_back((c + 2, tag, key, self.cache.get(&key).copied()));
+                self.lookups += 1;
+            }
+            let mut evs = vec![];
+            if u.delivered_event.val() {
+                evs.push(Ev::Delivered {
+                    slot: u.delivered_slot.val().to_u32() as u8,
+                    bytes: u.delivered_bytes.val().to_u32(),
+                });
+            }
+            if u.notify_valid.val() {
+                evs.push(Ev::Notify {
+                    nva: u.notify_nva.val().to_u32(),
+                    len: u.notify_length.val().to_u32(),
+                    slot: u.notify_slot.val().to_u32() as u8,
+                });
+            }
+            if u.miss_valid.val() {
+                evs.push(Ev::Miss {
+                    page: u.miss_page.val().to_u32(),
+                    tag: u.miss_tag.val().to_u32() as u8,
+                });
+            }
+            for (sig, why) in [
+                (u.drop_crc_epoch.val(), RxDrop::CrcEpoch),
+                (u.drop_protection.val(), RxDrop::Protection),
+                (u.drop_miss_dropped.val(), RxDrop::MissDropped),
+                (u.drop_miss_overflow.val(), RxDrop::MissOverflow),
+                (u.drop_malformed.val(), RxDrop::Malformed),
+                (u.drop_rx_overrun.val(), RxDrop::RxOverrun),
+            ] {
+                if sig {
+                    evs.push(Ev::Drop(why));
+                }
+            }
+            self.log.extend(evs.into_iter().map(|e| (c, e)));
+            if u.wr_valid.val() && ready {
+                let addr = u.wr_addr.val().to_u32();
+                let data = u.wr_data.val().to_u32();
+                let strb = u.wr_strb.val().to_u32();
+                assert_eq!(addr & 3, 0);
+                assert_ne!(strb, 0, "beat without bytes");
+                let page = addr >> PAGE_SHIFT;
+                assert!(
+                    self.cache.values().any(|m| m.writable && m.page == page),
+                    "write at {addr:#x}: not a writable mapped page"
+                );
+                for lane in 0..4 {
+                    if strb & (1 << lane) != 0 {
+                        let a = (addr + lane - (PHYS_FIRST_PAGE << PAGE_SHIFT)) as usize;
+                        self.mem[a] = (data >> (8 * lane)) as u8;
+                    }
+                }
+                self.last_write = c;
+            }
+            self.b.step();
+        }
+
+        /// Sends words (None = idle cycle); returns the cycle of each word.
+        fn send(&mut self, stream: &[Option<LinkWord>]) -> Vec<u64> {
+            let mut cycles = vec![];
+            for w in stream {
+                if w.is_some() {
+                    cycles.push(self.b.cycle);
+                }
+                self.cycle(*w, None);
+            }
+            cycles
+        }
+
+        fn busy_count(&self) -> usize {
+            self.b.uut.busy.iter().filter(|d| d.q.val()).count()
+        }
+
+        /// Runs until nothing has happened for a while; checks no buffer or job is left over.
+        fn quiesce(&mut self) {
+            let mut quiet = 0;
+            let start = self.b.cycle;
+            while quiet < 40 {
+                assert!(
+                    self.b.cycle - start < 50_000,
+                    "depacketizer did not go quiet"
+                );
+                let before = self.log.len();
+                let active = self.b.uut.wr_valid.val()
+                    || self.b.uut.lookup_valid.val()
+                    || !self.results.is_empty();
+                self.cycle(None, None);
+                if active || self.log.len() != before {
+                    quiet = 0;
+                } else {
+                    quiet += 1;
+                }
+            }
+            let u = &self.b.uut;
+            assert_eq!(u.jq_cnt.q.val().to_u32(), 0);
+            assert_eq!(u.mal_cnt.q.val().to_u32(), 0);
+            assert_eq!(u.rt_state.q.val(), RetryState::Idle);
+            assert!(u.rreq.iter().all(|d| !d.q.val()));
+            let parked = u.parked.val().to_u32() as usize;
+            assert_eq!(self.busy_count(), parked, "buffers leaked");
+            assert_eq!(u.inmiss.iter().filter(|d| d.q.val()).count(), parked);
+        }
+    }
+
+    /// Expected outputs of a phase, from the model, against the events logged since `from`.
+    /// Misses are matched in order and their tags recorded in `tags` (model id -> tag).
+    fn check_phase(
+        h: &Harness,
+        from: usize,
+        expected: &[RxEvent],
+        tags: &mut HashMap<u64, u8>,
+        image: &mut [u8],
+    ) {
+        let got: Vec<&Ev> = h.log[from..].iter().map(|(_, e)| e).collect();
+        let mut want_drops: Vec<RxDrop> = vec![];
+        let mut want_del = vec![];
+        let mut want_notify = vec![];
+        let mut want_miss = vec![];
+        for e in expected {
+            match e {
+                RxEvent::Dropped(why) => want_drops.push(*why),
+                RxEvent::Miss { id, page } => want_miss.push((*id, *page)),
+                RxEvent::Delivered(d) => {
+                    want_del.push(Ev::Delivered {
+                        slot: d.counter_slot,
+                        bytes: d.payload.len() as u32,
+                    });
+                    if d.notify {
+                        want_notify.push(Ev::Notify {
+                            nva: d.nva,
+                            len: d.payload.len() as u32,
+                            slot: d.counter_slot,
+                        });
+                    }
+                    let off = (d.addr - (PHYS_FIRST_PAGE << PAGE_SHIFT)) as usize;
+                    image[off..off + d.payload.len()].copy_from_slice(&d.payload);
+                }
+            }
+        }
+        let mut got_drops: Vec<RxDrop> = got
+            .iter()
+            .filter_map(|e| match e {
+                Ev::Drop(w) => Some(*w),
+                _ => None,
+            })
+            .collect();
+        want_drops.sort();
+        got_drops.sort();
+        assert_eq!(got_drops, want_drops, "drops");
+        let got_del: Vec<Ev> = got
+            .iter()
+            .filter(|e| matches!(e, Ev::Delivered { .. }))
+            .map(|e| (*e).clone())
+            .collect();
+        assert_eq!(got_del, want_del, "deliveries");
+        let got_notify: Vec<Ev> = got
+            .iter()
+            .filter(|e| matches!(e, Ev::Notify { .. }))
+            .map(|e| (*e).clone())
+            .collect();
+        assert_eq!(got_notify, want_notify, "notifications");
+        let got_miss: Vec<(u32, u8)> = got
+            .iter()
+            .filter_map(|e| match e {
+                Ev::Miss { page, tag } => Some((*page, *tag)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            got_miss.iter().map(|m| m.0).collect::<Vec<_>>(),
+            want_miss.iter().map(|m| m.1).collect::<Vec<_>>(),
+            "miss pages"
+        );
+        for ((id, _), (_, tag)) in want_miss.iter().zip(&got_miss) {
+            if let Some(old) = tags.insert(*id, *tag) {
+                assert_eq!(old, *tag, "a parked packet changed tag");
+            }
+        }
+        assert!(h.mem == image, "memory image differs from the model");
+    }
+
+    /// Sends a burst, lets it drain and checks it against the model. Returns the units.
+    fn run_burst(
+        h: &mut Harness,
+        model: &mut RxModel,
+        stream: &[Option<LinkWord>],
+        tags: &mut HashMap<u64, u8>,
+        image: &mut [u8],
+    ) -> usize {
+        let from = h.log.len();
+        let words: Vec<LinkWord> = stream.iter().flatten().copied().collect();
+        let (units, open) = split_link_units(&words);
+        assert!(open.is_none(), "bursts end with a closed unit");
+        let word_cycles = h.send(stream);
+        h.quiesce();
+        let overruns: Vec<u64> = h.log[from..]
+            .iter()
+            .filter(|(_, e)| *e == Ev::Drop(RxDrop::RxOverrun))
+            .map(|(c, _)| *c)
+            .collect();
+        let lookup = |p: u32| h.cache.get(&p).copied();
+        let mut expected = vec![];
+        let mut matched = 0;
+        for u in &units {
+            // The overrun pulse follows the start-of-packet word by one cycle.
+            let overrun = u.has_sop && overruns.contains(&(word_cycles[u.start] + 1));
+            matched += overrun as usize;
+            expected.push(model.receive(u, overrun, &lookup));
+        }
+        assert_eq!(
+            matched,
+            overruns.len(),
+            "overrun pulses not at a start of packet"
+        );
+        check_phase(h, from, &expected, tags, image);
+        assert_eq!(h.b.uut.parked.val().to_u32() as usize, model.parked());
+        overruns.len()
+    }
+
+    /// A resolve as the host issues it, checked against the model.
+    fn run_resolve(
+        h: &mut Harness,
+        model: &mut RxModel,
+        tag: u8,
+        id: Option<u64>,
+        drop: bool,
+        tags: &mut HashMap<u64, u8>,
+        image: &mut [u8],
+    ) {
+        let from = h.log.len();
+        h.cycle(None, Some((tag, drop)));
+        h.quiesce();
+        let lookup = |p: u32| h.cache.get(&p).copied();
+        let expected: Vec<RxEvent> = id
+            .and_then(|id| model.resolve(id, drop, &lookup))
+            .into_iter()
+            .collect();
+        if let Some(RxEvent::Miss { id, .. }) = expected.first() {
+            // Still missing: the new miss names the same buffer.
+            let again = h.log[from..]
+                .iter()
+                .find_map(|(_, e)| match e {
+                    Ev::Miss { tag, .. } => Some(*tag),
+                    _ => None,
+                })
+                .expect("a new miss");
+            assert_eq!(again, tags[id]);
+            h.remisses += 1;
+        }
+        check_phase(h, from, &expected, tags, image);
+        assert_eq!(h.b.uut.parked.val().to_u32() as usize, model.parked());
+    }
+
+    // ---- Traffic generation ----------------------------------------------------------------
+
+    /// NVA pages with mappings installed at the start, and pages that miss until the host
+    /// installs them.
+    const NVA_MAPPED: u32 = 0x12340;
+    const NVA_MISSING: u32 = 0x55500;
+
+    fn random_mapping(rng: &mut Rng, epoch: u8) -> RxMapping {
+        RxMapping {
+            page: PHYS_FIRST_PAGE + rng.below(PHYS_PAGES as u64) as u32,
+            writable: !rng.chance(15),
+            signal: rng.chance(50),
+            counter_slot: rng.below(64) as u8,
+            epoch,
+        }
+    }
+
+    /// A packet to `page` with random length/offset (in bounds unless `oob`).
+    fn packet(rng: &mut Rng, params: &CoreParams, page: u32, epoch: u8, oob: bool) -> Vec<u32> {
+        let len = 1 + rng.below(params.max_payload as u64) as u32;
+        let offset = if oob {
+            PAGE_SIZE - len + 1 + rng.below(len as u64) as u32
+        } else {
+            rng.below((PAGE_SIZE - len + 1) as u64) as u32
+        };
+        let payload: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let h = Header {
+            nva: (page << PAGE_SHIFT) | offset,
+            length: len,
+            first: rng.chance(50),
+            last: rng.chance(50),
+            user: rng.chance(50),
+            src_node: rng.next() as u8,
+            epoch,
+        };
+        encode(&h, &payload)
+    }
+
+    /// One unit of traffic of a random kind, as link words.
+    fn random_unit(rng: &mut Rng, h: &Harness) -> Vec<LinkWord> {
+        let params = &h.params;
+        let mapped: Vec<(u32, RxMapping)> = h.cache.iter().map(|(k, m)| (*k, *m)).collect();
+        let pick_mapped = |rng: &mut Rng| mapped[rng.below(mapped.len() as u64) as usize];
+        let missing = NVA_MISSING + rng.below(4) as u32;
+        let kind = rng.below(100);
+        let mut words = match kind {
+            0..=39 => {
+                let (page, m) = pick_mapped(rng);
+                packet(rng, params, page, m.epoch, false)
+            }
+            40..=57 => {
+                let e = rng.next() as u8;
+                packet(rng, params, missing, e, false)
+            }
+            58..=62 => {
+                let (page, m) = pick_mapped(rng);
+                packet(rng, params, page, m.epoch, true)
+            }
+            63..=67 => {
+                let (page, m) = pick_mapped(rng);
+                packet(rng, params, page, m.epoch.wrapping_add(1), false)
+            }
+            68..=73 => {
+                // A flipped bit anywhere.
+                let (page, m) = pick_mapped(rng);
+                let mut w = packet(rng, params, page, m.epoch, false);
+                let i = rng.below(w.len() as u64) as usize;
+                w[i] ^= 1 << rng.below(32);
+                w
+            }
+            74..=77 => {
+                // Bad length field, trailer still right.
+                let (page, m) = pick_mapped(rng);
+                let mut w = packet(rng, params, page, m.epoch, false);
+                let bad = if rng.chance(50) {
+                    0
+                } else {
+                    params.max_payload + 1 + rng.below(100) as u32
+                };
+                w[1] = H1_LENGTH.put(w[1], bad);
+                let n = w.len();
+                w[n - 1] = trailer_for(&w[..n - 1], m.epoch);
+                w
+            }
+            _ => {
+                let (page, m) = pick_mapped(rng);
+                packet(rng, params, page, m.epoch, false)
+            }
+        };
+        let mut lw = framed(&words);
+        match kind {
+            78..=80 if words.len() > 1 => {
+                // Truncated: eop early.
+                let cut = 1 + rng.below(words.len() as u64 - 1) as usize;
+                words.truncate(cut);
+                lw = framed(&words);
+            }
+            81..=83 => {
+                // One word too many.
+                words.push(rng.next() as u32);
+                lw = framed(&words);
+            }
+            84..=86 => lw[0].sop = false, // sop missing: a stray run
+            87..=89 => {
+                // sop again in the middle: the packet is cut, the rest starts a new one.
+                let i = 1 + rng.below(lw.len() as u64 - 1) as usize;
+                lw[i].sop = true;
+            }
+            90..=92 => {
+                // eop missing: cut by the next packet.
+                let n = lw.len();
+                lw[n - 1].eop = false;
+            }
+            93..=95 => {
+                lw = vec![LinkWord {
+                    sop: true,
+                    eop: true,
+                    data: rng.next() as u32,
+                }]
+            }
+            96..=99 => {
+                // Words without sop between packets, ended by eop or cut by the next sop.
+                let n = 1 + rng.below(3) as usize;
+                let eop = kind < 98;
+                lw = (0..n)
+                    .map(|i| LinkWord {
+                        sop: false,
+                        eop: eop && i + 1 == n,
+                        data: rng.next() as u32,
+                    })
+                    .collect();
+            }
+            _ => {}
+        }
+        lw
+    }
+
+    /// A burst: units back to back or with idle gaps, closed by a well-formed packet.
+    fn random_burst(rng: &mut Rng, h: &Harness, units: usize) -> Vec<Option<LinkWord>> {
+        let back_to_back = rng.chance(60);
+        let mut s = vec![];
+        for _ in 0..units {
+            s.extend(random_unit(rng, h).into_iter().map(Some));
+            if !back_to_back {
+                for _ in 0..rng.below(6) {
+                    s.push(None);
+                }
+            }
+        }
+        let (page, m) = h.cache.iter().next().map(|(k, m)| (*k, *m)).unwrap();
+        s.extend(
+            framed(&packet(rng, &h.params, page, m.epoch, false))
+                .into_iter()
+                .map(Some),
+        );
+        s
+    }
+
+    /// The host side after a burst: resolves parked packets in random ways.
+    fn host_phase(
+        rng: &mut Rng,
+        h: &mut Harness,
+        model: &mut RxModel,
+        tags: &mut HashMap<u64, u8>,
+        image: &mut [u8],
+        finish: bool,
+    ) {
+        let mut ids = model.parked_ids();
+        while !ids.is_empty() {
+            let id = ids.remove(rng.below(ids.len() as u64) as usize);
+            let tag = tags[&id];
+            let action = rng.below(100);
+            if rng.chance(10) {
+                // A resolve naming a buffer that is not waiting: ignored.
+                let parked_tags: Vec<u8> = model.parked_ids().iter().map(|i| tags[i]).collect();
+                let bogus = (0..16u8).find(|t| !parked_tags.contains(t)).unwrap();
+                run_resolve(h, model, bogus, None, rng.chance(50), tags, image);
+            }
+            if action < 45 || (finish && action < 70) {
+                // Install a mapping for the page (usually right, sometimes stale or read-only),
+                // then retry.
+                let page = h.log.iter().rev().find_map(|(_, e)| match e {
+                    Ev::Miss { page, tag: t } if *t == tag => Some(*page),
+                    _ => None,
+                });
+                let page = page.expect("miss record for a parked packet");
+                let epoch = model
+                    .parked
+                    .iter()
+                    .find(|p| p.id == id)
+                    .unwrap()
+                    .header
+                    .epoch;
+                let epoch = if rng.chance(85) {
+                    epoch
+                } else {
+                    epoch.wrapping_add(1)
+                };
+                let m = random_mapping(rng, epoch);
+                h.cache.insert(page, m);
+                run_resolve(h, model, tag, Some(id), false, tags, image);
+            } else if finish || action < 70 {
+                run_resolve(h, model, tag, Some(id), true, tags, image);
+            } else if action < 85 {
+                // Retry without installing: misses again unless another install covered it.
+                run_resolve(h, model, tag, Some(id), false, tags, image);
+            }
+            if !finish {
+                break;
+            }
+            if ids.is_empty() {
+                ids = model.parked_ids();
+            }
+        }
+    }
+
+    fn setup_cache(rng: &mut Rng, h: &mut Harness) {
+        for k in 0..6 {
+            let epoch = rng.next() as u8;
+            let m = random_mapping(rng, epoch);
+            h.cache.insert(NVA_MAPPED + k, m);
+        }
+        // At least one writable mapping, so every burst has deliverable traffic.
+        h.cache.get_mut(&NVA_MAPPED).unwrap().writable = true;
+    }
+
+    fn run_traffic(params: CoreParams, seed: u64, stall: u64, bursts: usize) -> (usize, u64) {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut h = Harness::new(&params, seed, stall);
+        setup_cache(&mut rng, &mut h);
+        let mut model = RxModel::new(&params);
+        let mut tags = HashMap::new();
+        let mut image = h.mem.clone();
+        let mut overruns = 0;
+        for _ in 0..bursts {
+            let units = 2 + rng.below(9) as usize;
+            let s = random_burst(&mut rng, &h, units);
+            overruns += run_burst(&mut h, &mut model, &s, &mut tags, &mut image);
+            host_phase(&mut rng, &mut h, &mut model, &mut tags, &mut image, false);
+        }
+        host_phase(&mut rng, &mut h, &mut model, &mut tags, &mut image, true);
+        assert_eq!(model.parked(), 0);
+        assert_eq!(h.busy_count(), 0);
+        assert!(h.mem == image);
+        let mut stats: std::collections::BTreeMap<String, usize> = Default::default();
+        for (_, e) in &h.log {
+            let k = match e {
+                Ev::Drop(w) => format!("{w:?}"),
+                Ev::Delivered { .. } => "Delivered".into(),
+                Ev::Notify { .. } => "Notify".into(),
+                Ev::Miss { .. } => "Miss".into(),
+            };
+            *stats.entry(k).or_default() += 1;
+        }
+        println!(
+            "{params:?} stall {stall}/8: {} cycles, {} lookups, {} retries missed again, events {stats:?}",
+            h.b.cycle, h.lookups, h.remisses
+        );
+        (overruns, h.b.cycle)
+    }
+
+    // ---- Verilog cross-check ---------------------------------------------------------------
+
+    /// Ports compared between the Rust simulation and the generated Verilog: (name, width).
+    const TRACE_INPUTS: [(&str, u32); 18] = [
+        ("rx_valid", 1),
+        ("rx_sop", 1),
+        ("rx_eop", 1),
+        ("rx_data", 32),
+        ("result_valid", 1),
+        ("result_tag", 4),
+        ("result_key", 20),
+        ("result_hit", 1),
+        ("result_slot", 6),
+        ("result_page", 20),
+        ("result_writable", 1),
+        ("result_signal", 1),
+        ("result_counter_slot", 6),
+        ("result_epoch", 8),
+        ("resolve_valid", 1),
+        ("resolve_drop", 1),
+        ("resolve_tag", 4),
+        ("wr_ready", 1),
+    ];
+    const TRACE_OUTPUTS: [(&str, u32); 25] = [
+        ("lookup_valid", 1),
+        ("lookup_key", 20),
+        ("lookup_tag", 4),
+        ("miss_valid", 1),
+        ("miss_page", 20),
+        ("miss_tag", 4),
+        ("wr_valid", 1),
+        ("wr_addr", 32),
+        ("wr_data", 32),
+        ("wr_strb", 4),
+        ("wr_last", 1),
+        ("delivered_event", 1),
+        ("delivered_slot", 6),
+        ("delivered_bytes", 13),
+        ("drop_crc_epoch", 1),
+        ("drop_protection", 1),
+        ("drop_miss_dropped", 1),
+        ("drop_miss_overflow", 1),
+        ("drop_malformed", 1),
+        ("drop_rx_overrun", 1),
+        ("notify_valid", 1),
+        ("notify_nva", 32),
+        ("notify_length", 13),
+        ("notify_slot", 6),
+        ("parked", 4),
+    ];
+
+    /// Values of the ports in `TRACE_INPUTS` then `TRACE_OUTPUTS` order.
+    fn port_values(u: &Depacketizer) -> Vec<u64> {
+        let b = |x: bool| x as u64;
+        vec![
+            b(u.rx_valid.val()),
+            b(u.rx_sop.val()),
+            b(u.rx_eop.val()),
+            u.rx_data.val().to_u64(),
+            b(u.result_valid.val()),
+            u.result_tag.val().to_u64(),
+            u.result_key.val().to_u64(),
+            b(u.result_hit.val()),
+            u.result_slot.val().to_u64(),
+            u.result_page.val().to_u64(),
+            b(u.result_writable.val()),
+            b(u.result_signal.val()),
+            u.result_counter_slot.val().to_u64(),
+            u.result_epoch.val().to_u64(),
+            b(u.resolve_valid.val()),
+            b(u.resolve_drop.val()),
+            u.resolve_tag.val().to_u64(),
+            b(u.wr_ready.val()),
+            b(u.lookup_valid.val()),
+            u.lookup_key.val().to_u64(),
+            u.lookup_tag.val().to_u64(),
+            b(u.miss_valid.val()),
+            u.miss_page.val().to_u64(),
+            u.miss_tag.val().to_u64(),
+            b(u.wr_valid.val()),
+            u.wr_addr.val().to_u64(),
+            u.wr_data.val().to_u64(),
+            u.wr_strb.val().to_u64(),
+            b(u.wr_last.val()),
+            b(u.delivered_event.val()),
+            u.delivered_slot.val().to_u64(),
+            u.delivered_bytes.val().to_u64(),
+            b(u.drop_crc_epoch.val()),
+            b(u.drop_protection.val()),
+            b(u.drop_miss_dropped.val()),
+            b(u.drop_miss_overflow.val()),
+            b(u.drop_malformed.val()),
+            b(u.drop_rx_overrun.val()),
+            b(u.notify_valid.val()),
+            u.notify_nva.val().to_u64(),
+            u.notify_length.val().to_u64(),
+            u.notify_slot.val().to_u64(),
+            u.parked.val().to_u64(),
+        ]
+    }
+
+    /// An Icarus testbench replaying `vectors.txt` (inputs, expected outputs per cycle) on
+    /// `top` and counting mismatches.
+    fn replay_testbench() -> String {
+        let mut tb = String::from("`timescale 1ns/1ns\nmodule tb;\nreg clock = 0;\n");
+        for (n, w) in TRACE_INPUTS {
+            tb += &format!("reg [{}:0] {n};\n", w - 1);
+        }
+        for (n, w) in TRACE_OUTPUTS {
+            tb += &format!("wire [{}:0] {n};\nreg [{}:0] e_{n};\n", w - 1, w - 1);
+        }
+        let ports: Vec<String> = std::iter::once("clock")
+            .chain(TRACE_INPUTS.iter().map(|p| p.0))
+            .chain(TRACE_OUTPUTS.iter().map(|p| p.0))
+            .map(|n| format!(".{n}({n})"))
+            .collect();
+        tb += &format!("top dut({});\n", ports.join(", "));
+        let all: Vec<String> = TRACE_INPUTS
+            .iter()
+            .map(|p| p.0.to_string())
+            .chain(TRACE_OUTPUTS.iter().map(|p| format!("e_{}", p.0)))
+            .collect();
+        tb += "integer f, r, cyc, errors;\ninitial begin\n";
+        tb += "  f = $fopen(\"vectors.txt\", \"r\"); cyc = 0; errors = 0;\n";
+        tb += &format!(
+            "  while (!$feof(f)) begin\n    r = $fscanf(f, \"{}\\n\", {});\n",
+            vec!["%h"; all.len()].join(" "),
+            all.join(", ")
+        );
+        tb += &format!("    if (r == {}) begin\n      #1;\n", all.len());
+        for (n, _) in TRACE_OUTPUTS {
+            tb += &format!(
+                "      if ({n} !== e_{n}) begin errors = errors + 1; \
+                 if (errors < 20) $display(\"cycle %0d: {n} = %h, simulation %h\", cyc, {n}, e_{n}); end\n"
+            );
+        }
+        tb += "      #4 clock = 1; #5 clock = 0;\n      cyc = cyc + 1;\n    end\n  end\n";
+        tb += "  $display(\"REPLAY cycles=%0d errors=%0d\", cyc, errors);\n  $finish;\nend\nendmodule\n";
+        tb
+    }
+
+    /// Replays a random-traffic run of the Rust simulation on the generated Verilog with Icarus
+    /// Verilog; every output must match in every cycle.
+    fn cross_check(params: CoreParams, seed: u64, stall: u64, bursts: usize) {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut h = Harness::new(&params, seed, stall);
+        h.trace = Some(vec![]);
+        setup_cache(&mut rng, &mut h);
+        let mut model = RxModel::new(&params);
+        let mut tags = HashMap::new();
+        let mut image = h.mem.clone();
+        for _ in 0..bursts {
+            let units = 2 + rng.below(9) as usize;
+            let s = random_burst(&mut rng, &h, units);
+            run_burst(&mut h, &mut model, &s, &mut tags, &mut image);
+            host_phase(&mut rng, &mut h, &mut model, &mut tags, &mut image, false);
+        }
+        host_phase(&mut rng, &mut h, &mut model, &mut tags, &mut image, true);
+        let trace = h.trace.take().unwrap();
+        let mut uut = Depacketizer::new(&params);
+        uut.connect_all();
+        let verilog = generate_verilog(&uut);
+        let dir =
+            std::env::temp_dir().join(format!("vassa_depack_replay_{}_{seed}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("top.v"), verilog).unwrap();
+        std::fs::write(dir.join("tb.v"), replay_testbench()).unwrap();
+        std::fs::write(dir.join("vectors.txt"), trace.join("\n") + "\n").unwrap();
+        let run = |cmd: &str, args: &[&str]| {
+            let out = std::process::Command::new(cmd)
+                .current_dir(&dir)
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("{cmd} did not run: {e}"));
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{cmd} failed:\n{text}");
+            text
+        };
+        run("iverilog", &["-g2005", "-o", "replay", "tb.v", "top.v"]);
+        let text = run("vvp", &["-n", "replay"]);
+        let want = format!("REPLAY cycles={} errors=0", trace.len());
+        assert!(
+            text.contains(&want),
+            "Verilog differs from the simulation:\n{text}"
+        );
+        println!(
+            "{params:?}: {} cycles replayed on the Verilog, no difference",
+            trace.len()
+        );
+    }
+
+    #[test]
+    fn generated_verilog_matches_the_simulation() {
+        cross_check(CoreParams::default(), 99, 2, 8);
+        let odd = CoreParams {
+            miss_buffer_packets: 3,
+            max_payload: 40,
+            line_bytes: 8,
+            ..Default::default()
+        };
+        cross_check(odd, 7, 3, 8);
+    }
+
+    // ---- Tests -----------------------------------------------------------------------------
+
+    #[test]
+    fn verilog_is_clean() {
+        yosys_check("depacketizer", Depacketizer::new(&CoreParams::default()));
+        // Ten buffers, a 16-entry job queue (payload size kept moderate: yosys unrolls the RAM
+        // initialisation).
+        let big = CoreParams {
+            miss_buffer_packets: 8,
+            max_payload: 1024,
+            line_bytes: 128,
+            ..Default::default()
+        };
+        yosys_check("depacketizer_big", Depacketizer::new(&big));
+        let small = CoreParams {
+            miss_buffer_packets: 1,
+            max_payload: 4,
+            line_bytes: 4,
+            ..Default::default()
+        };
+        yosys_check("depacketizer_small", Depacketizer::new(&small));
+    }
+
+    #[test]
+    fn framing_split_and_model_basics() {
+        let p = CoreParams::default();
+        let w = |sop, eop, data| LinkWord { sop, eop, data };
+        // stray word, a packet cut by a sop, a one-word packet, an open packet.
+        let s = [
+            w(false, false, 1),
+            w(false, true, 2),
+            w(true, false, 3),
+            w(true, true, 4),
+            w(true, false, 5),
+        ];
+        let (units, open) = split_link_units(&s);
+        assert_eq!(units.len(), 3);
+        assert!(!units[0].has_sop && units[0].complete);
+        assert!(units[1].has_sop && !units[1].complete && units[1].words == vec![3]);
+        assert!(units[2].has_sop && units[2].complete && units[2].start == 3);
+        assert_eq!(open.unwrap().words, vec![5]);
+        let mut m = RxModel::new(&p);
+        let none = |_: u32| None;
+        for u in &units {
+            assert_eq!(
+                m.receive(u, false, &none),
+                RxEvent::Dropped(RxDrop::Malformed)
+            );
+        }
+        assert_eq!(
+            m.receive(&units[2], true, &none),
+            RxEvent::Dropped(RxDrop::RxOverrun)
+        );
+    }
+
+    /// Builds `count` back-to-back hit packets of `len` bytes at page offset `offset`.
+    fn hit_stream(page: u32, epoch: u8, len: u32, offset: u32, count: usize) -> Vec<u32> {
+        let mut words = vec![];
+        for k in 0..count {
+            let payload: Vec<u8> = (0..len).map(|i| (i as usize * 3 + k * 7) as u8).collect();
+            let off = (offset + k as u32 * 4 * len.div_ceil(4)) % (PAGE_SIZE - len);
+            let h = Header {
+                nva: (page << PAGE_SHIFT) | off,
+                length: len,
+                epoch,
+                ..Default::default()
+            };
+            words.extend(encode(&h, &payload));
+        }
+        words
+    }
+
+    fn framed_stream(words: &[u32], len: u32) -> Vec<Option<LinkWord>> {
+        let per = packet_words(len) as usize;
+        words
+            .chunks(per)
+            .flat_map(|c| framed(c).into_iter().map(Some))
+            .collect()
+    }
+
+    /// Sends back-to-back hit packets; returns (eop cycles, delivered cycles, overruns).
+    fn timed_hits(h: &mut Harness, words: &[u32], len: u32) -> (Vec<u64>, Vec<u64>, usize) {
+        let from = h.log.len();
+        let stream = framed_stream(words, len);
+        let cycles = h.send(&stream);
+        h.quiesce();
+        let per = packet_words(len) as usize;
+        let eops: Vec<u64> = cycles.chunks(per).map(|c| *c.last().unwrap()).collect();
+        let del: Vec<u64> = h.log[from..]
+            .iter()
+            .filter(|(_, e)| matches!(e, Ev::Delivered { .. }))
+            .map(|(c, _)| *c)
+            .collect();
+        let ovr = h.log[from..]
+            .iter()
+            .filter(|(_, e)| *e == Ev::Drop(RxDrop::RxOverrun))
+            .count();
+        (eops, del, ovr)
+    }
+
+    fn park_misses(h: &mut Harness, count: usize) {
+        for k in 0..count {
+            let w = encode(
+                &Header {
+                    nva: (NVA_MISSING + k as u32) << PAGE_SHIFT,
+                    length: 16,
+                    ..Default::default()
+                },
+                &[0xAB; 16],
+            );
+            h.send(&framed(&w).into_iter().map(Some).collect::<Vec<_>>());
+        }
+        h.quiesce();
+        assert_eq!(h.b.uut.parked.val().to_u32() as usize, count);
+    }
+
+    #[test]
+    fn latencies_and_hit_flow_while_misses_are_parked() {
+        let params = CoreParams::default();
+        let mut h = Harness::new(&params, 7, 0);
+        let m = RxMapping {
+            page: PHYS_FIRST_PAGE,
+            writable: true,
+            signal: true,
+            counter_slot: 5,
+            epoch: 3,
+        };
+        h.cache.insert(NVA_MAPPED, m);
+
+        // Header word 0 to miss_valid.
+        for len in [4u32, 64] {
+            let w = encode(
+                &Header {
+                    nva: (NVA_MISSING + 9) << PAGE_SHIFT,
+                    length: len,
+                    ..Default::default()
+                },
+                &vec![1; len as usize],
+            );
+            let from = h.log.len();
+            let cycles = h.send(&framed(&w).into_iter().map(Some).collect::<Vec<_>>());
+            h.quiesce();
+            let miss = h.log[from..]
+                .iter()
+                .find(|(_, e)| matches!(e, Ev::Miss { .. }))
+                .unwrap()
+                .0;
+            println!(
+                "header word 0 -> miss_valid, {len}-byte packet ({} words): {} cycles",
+                w.len(),
+                miss - cycles[0]
+            );
+            let tag = match h.log[from..]
+                .iter()
+                .find(|(_, e)| matches!(e, Ev::Miss { .. }))
+            {
+                Some((_, Ev::Miss { tag, .. })) => *tag,
+                _ => unreachable!(),
+            };
+            h.cycle(None, Some((tag, true)));
+            h.quiesce();
+        }
+
+        // End of packet to last write, one 64-byte packet.
+        let w = hit_stream(NVA_MAPPED, 3, 64, 0, 1);
+        let from = h.log.len();
+        let (eops, del, _) = timed_hits(&mut h, &w, 64);
+        println!(
+            "eop -> last write beat, 64-byte aligned packet: {} cycles (delivered pulse {} cycles after eop)",
+            h.last_write - eops[0],
+            del[0] - eops[0]
+        );
+        assert_eq!(h.log.len() - from, 2); // delivered + notify
+
+        // Back-to-back hits: no miss parked, then with the miss buffer full.
+        for len in [64u32, 13, 256] {
+            let words = hit_stream(NVA_MAPPED, 3, len, 1, 24);
+            let (e0, d0, o0) = timed_hits(&mut h, &words, len);
+            park_misses(&mut h, params.miss_buffer_packets as usize);
+            let (e1, d1, o1) = timed_hits(&mut h, &words, len);
+            assert_eq!((o0, o1), (0, 0), "overruns at line rate");
+            assert_eq!((d0.len(), d1.len()), (24, 24));
+            let lat0: Vec<u64> = e0.iter().zip(&d0).map(|(e, d)| d - e).collect();
+            let lat1: Vec<u64> = e1.iter().zip(&d1).map(|(e, d)| d - e).collect();
+            let stall: i64 = lat1
+                .iter()
+                .zip(&lat0)
+                .map(|(a, b)| *a as i64 - *b as i64)
+                .sum();
+            println!(
+                "{len}-byte hits back to back: eop -> delivered {:?}..{:?} cycles; stall cycles with {} misses parked: {stall}",
+                lat0.iter().min().unwrap(),
+                lat0.iter().max().unwrap(),
+                params.miss_buffer_packets
+            );
+            assert_eq!(stall, 0);
+            // Release the parked misses.
+            for t in 0..h.n() as u8 {
+                h.cycle(None, Some((t, true)));
+            }
+            h.quiesce();
+            assert_eq!(h.b.uut.parked.val().to_u32(), 0);
+        }
+    }
+
+    #[test]
+    fn line_rate_with_full_miss_buffer() {
+        for mbp in [1u32, 2] {
+            for max_payload in [16u32, 256] {
+                let params = CoreParams {
+                    miss_buffer_packets: mbp,
+                    max_payload,
+                    ..Default::default()
+                };
+                let mut h = Harness::new(&params, 11, 0);
+                let m = RxMapping {
+                    page: PHYS_FIRST_PAGE + 1,
+                    writable: true,
+                    signal: false,
+                    counter_slot: 1,
+                    epoch: 9,
+                };
+                h.cache.insert(NVA_MAPPED, m);
+                park_misses(&mut h, mbp as usize);
+                let mut image = h.mem.clone();
+                for len in [1u32, 2, 3, 4, 5, 7, 8, 15, 16, max_payload - 1, max_payload] {
+                    for offset in 0..4 {
+                        let words = hit_stream(NVA_MAPPED, 9, len, offset, 12);
+                        let (_, del, ovr) = timed_hits(&mut h, &words, len);
+                        assert_eq!((ovr, del.len()), (0, 12), "len {len} offset {offset}");
+                        for p in words.chunks(packet_words(len) as usize) {
+                            let d = decode(p, &params).unwrap();
+                            let off = (d.header.page_offset() + PAGE_SIZE) as usize;
+                            image[off..off + len as usize].copy_from_slice(&d.payload);
+                        }
+                        assert!(h.mem == image, "len {len} offset {offset}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn retry_while_hit_traffic_flows() {
+        let params = CoreParams::default();
+        let mut h = Harness::new(&params, 5, 0);
+        let m = RxMapping {
+            page: PHYS_FIRST_PAGE + 2,
+            writable: true,
+            signal: true,
+            counter_slot: 2,
+            epoch: 1,
+        };
+        h.cache.insert(NVA_MAPPED, m);
+        park_misses(&mut h, 2);
+        let tags: Vec<u8> = h
+            .log
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Ev::Miss { tag, .. } => Some(*tag),
+                _ => None,
+            })
+            .collect();
+        // Map the missing pages, then resolve both in the middle of a stream of hits.
+        for (k, page) in [NVA_MISSING, NVA_MISSING + 1].into_iter().enumerate() {
+            h.cache.insert(
+                page,
+                RxMapping {
+                    page: PHYS_FIRST_PAGE + 3 + k as u32,
+                    writable: true,
+                    signal: false,
+                    counter_slot: 7,
+                    epoch: 0,
+                },
+            );
+        }
+        let from = h.log.len();
+        let words = hit_stream(NVA_MAPPED, 1, 40, 2, 16);
+        let stream = framed_stream(&words, 40);
+        for (i, w) in stream.iter().enumerate() {
+            let resolve = match i {
+                30 => Some((tags[0], false)),
+                31 => Some((tags[1], false)),
+                _ => None,
+            };
+            h.cycle(*w, resolve);
+        }
+        h.quiesce();
+        let del = h.log[from..]
+            .iter()
+            .filter(|(_, e)| matches!(e, Ev::Delivered { .. }))
+            .count();
+        let ovr = h.log[from..]
+            .iter()
+            .filter(|(_, e)| *e == Ev::Drop(RxDrop::RxOverrun))
+            .count();
+        assert_eq!((del, ovr), (18, 0));
+        assert_eq!(h.b.uut.parked.val().to_u32(), 0);
+        for k in 0..2usize {
+            let base = ((PHYS_FIRST_PAGE + 3 + k as u32 - PHYS_FIRST_PAGE) << PAGE_SHIFT) as usize;
+            assert_eq!(&h.mem[base..base + 16], &[0xAB; 16]);
+        }
+    }
+
+    #[test]
+    fn random_traffic_short() {
+        let (ovr, cycles) = run_traffic(CoreParams::default(), 1234, 3, 6);
+        println!("overruns {ovr}, cycles {cycles}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn random_traffic_matches_the_model(
+            seed in any::<u64>(),
+            mbp in 1u32..=3,
+            line_log2 in 2u32..=7,
+            max_payload in prop_oneof![Just(4u32), Just(16), Just(40), Just(64), Just(256)],
+            stall in 0u64..=4,
+        ) {
+            let params = CoreParams {
+                miss_buffer_packets: mbp,
+                line_bytes: 1 << line_log2,
+                max_payload,
+                ..Default::default()
+            };
+            run_traffic(params, seed, stall, 10);
+        }
+    }
+}
