@@ -82,10 +82,7 @@ pub struct Depacketizer {
     pub lookup_key: Signal<Out, Bits<20>>,
     pub lookup_tag: Signal<Out, Bits<TAG_BITS>>,
     pub result_valid: Signal<In, Bit>,
-    pub result_tag: Signal<In, Bits<TAG_BITS>>,
-    pub result_key: Signal<In, Bits<20>>,
     pub result_hit: Signal<In, Bit>,
-    pub result_slot: Signal<In, Bits<6>>,
     pub result_page: Signal<In, Bits<20>>,
     pub result_writable: Signal<In, Bit>,
     pub result_signal: Signal<In, Bit>,
@@ -319,10 +316,7 @@ impl Depacketizer {
             lookup_key: Default::default(),
             lookup_tag: Default::default(),
             result_valid: Default::default(),
-            result_tag: Default::default(),
-            result_key: Default::default(),
             result_hit: Default::default(),
-            result_slot: Default::default(),
             result_page: Default::default(),
             result_writable: Default::default(),
             result_signal: Default::default(),
@@ -1382,7 +1376,7 @@ mod tests {
         b: Bench<Depacketizer>,
         params: CoreParams,
         cache: HashMap<u32, RxMapping>,
-        results: VecDeque<(u64, u8, u32, Option<RxMapping>)>,
+        results: VecDeque<(u64, Option<RxMapping>)>,
         mem: Vec<u8>,
         rng: Rng,
         /// `wr_ready` is low with probability stall/8.
@@ -1442,13 +1436,11 @@ mod tests {
             u.resolve_drop.next = rd;
             u.wr_ready.next = ready;
             u.result_valid.next = false;
-            if let Some(&(due, tag, key, m)) = self.results.front() {
+            if let Some(&(due, m)) = self.results.front() {
                 assert!(due >= c);
                 if due == c {
                     self.results.pop_front();
                     u.result_valid.next = true;
-                    u.result_tag.next = (tag as u64).into();
-                    u.result_key.next = (key as u64).into();
                     u.result_hit.next = m.is_some();
                     let m = m.unwrap_or(RxMapping {
                         page: 0,
@@ -1457,7 +1449,6 @@ mod tests {
                         counter_slot: 0,
                         epoch: 0,
                     });
-                    u.result_slot.next = 0.into();
                     u.result_page.next = (m.page as u64).into();
                     u.result_writable.next = m.writable;
                     u.result_signal.next = m.signal;
@@ -1476,7 +1467,7 @@ mod tests {
                 let tag = u.lookup_tag.val().to_u32() as u8;
                 assert!((tag as usize) < self.n(), "lookup tag {tag}");
                 self.results
-                    .push_back((c + 2, tag, key, self.cache.get(&key).copied()));
+                    .push_back((c + 2, self.cache.get(&key).copied()));
                 self.lookups += 1;
             }
             let mut evs = vec![];
@@ -1994,16 +1985,13 @@ mod tests {
     // ---- Verilog cross-check ---------------------------------------------------------------
 
     /// Ports compared between the Rust simulation and the generated Verilog: (name, width).
-    const TRACE_INPUTS: [(&str, u32); 18] = [
+    const TRACE_INPUTS: [(&str, u32); 15] = [
         ("rx_valid", 1),
         ("rx_sop", 1),
         ("rx_eop", 1),
         ("rx_data", 32),
         ("result_valid", 1),
-        ("result_tag", 4),
-        ("result_key", 20),
         ("result_hit", 1),
-        ("result_slot", 6),
         ("result_page", 20),
         ("result_writable", 1),
         ("result_signal", 1),
@@ -2051,10 +2039,7 @@ mod tests {
             b(u.rx_eop.val()),
             u.rx_data.val().to_u64(),
             b(u.result_valid.val()),
-            u.result_tag.val().to_u64(),
-            u.result_key.val().to_u64(),
             b(u.result_hit.val()),
-            u.result_slot.val().to_u64(),
             u.result_page.val().to_u64(),
             b(u.result_writable.val()),
             b(u.result_signal.val()),
@@ -2200,6 +2185,7 @@ mod tests {
     #[test]
     fn verilog_is_clean() {
         yosys_check("depacketizer", Depacketizer::new(&CoreParams::default()));
+        crate::testbench::lint_check("depacketizer", Depacketizer::new(&CoreParams::default()));
         // Ten buffers, a 16-entry job queue (payload size kept moderate: yosys unrolls the RAM
         // initialisation).
         let big = CoreParams {

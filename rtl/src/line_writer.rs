@@ -389,6 +389,7 @@ mod tests {
     #[test]
     fn verilog_is_clean() {
         yosys_check("line_writer", LineWriter::new(&CoreParams::default()));
+        crate::testbench::lint_check("line_writer", LineWriter::new(&CoreParams::default()));
     }
 
     #[test]
