@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
+use vassa_rtl::hwcheck::{yosys_synth, Family};
 use vassa_rtl::spec::params::CoreParams;
 
 #[derive(Parser)]
@@ -45,6 +46,12 @@ struct GenArgs {
     miss_buffer_packets: Option<u32>,
     #[arg(long)]
     counter_slots: Option<u32>,
+    /// Lint the generated core with `verilator --lint-only -Wall` (documented waivers only).
+    #[arg(long, requires = "out")]
+    lint: bool,
+    /// Synthesize the core with yosys for Spartan-6 (xc6s) and iCE40 and report resource use.
+    #[arg(long, requires = "out")]
+    synth: bool,
 }
 
 impl GenArgs {
@@ -94,7 +101,31 @@ fn gen(args: &GenArgs) -> Result<()> {
         }
     }
     if let Some(dir) = &args.out {
-        write_file(dir, "params.txt", &params.report())?;
+        let verilog = vassa_rtl::core::core_verilog(&params);
+        write_file(dir, "vassa_core.v", &verilog)?;
+        let mut report = params.report();
+        if args.lint {
+            vassa_rtl::hwcheck::verilator_lint(&verilog, "vassa_core")
+                .map_err(|e| anyhow::anyhow!(e))?;
+            println!(
+                "verilator --lint-only -Wall: clean (waivers: rtl/lint/verilator_waivers.vlt)"
+            );
+            report += "\nverilator --lint-only -Wall: clean\n";
+        }
+        if args.synth {
+            report += "\nyosys synthesis (no latches):\n";
+            for (family, name) in [(Family::Xc6s, "xc6s (Spartan-6)"), (Family::Ice40, "ice40")] {
+                let r =
+                    yosys_synth(&verilog, "vassa_core", family).map_err(|e| anyhow::anyhow!(e))?;
+                let line = format!(
+                    "  {name:<18} LUTs {:>6}  flip-flops {:>6}  block RAMs {:>3}  LUT RAMs {:>3}\n",
+                    r.luts, r.flip_flops, r.block_rams, r.lut_rams
+                );
+                print!("{line}");
+                report += &line;
+            }
+        }
+        write_file(dir, "params.txt", &report)?;
     }
     Ok(())
 }

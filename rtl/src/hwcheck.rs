@@ -88,6 +88,8 @@ pub struct SynthReport {
     pub luts: u32,
     pub flip_flops: u32,
     pub block_rams: u32,
+    /// Distributed (LUT) RAM primitives (Xilinx `RAM32M`, `RAM64X1D`, ...).
+    pub lut_rams: u32,
     pub latches: u32,
     /// Every cell type and count, as yosys printed them.
     pub cells: Vec<(String, u32)>,
@@ -117,6 +119,8 @@ impl SynthReport {
                 report.flip_flops += count;
             } else if upper.starts_with("SB_RAM") || upper.starts_with("RAMB") {
                 report.block_rams += count;
+            } else if upper.starts_with("RAM") {
+                report.lut_rams += count;
             } else if upper.contains("LATCH") || upper.starts_with("LD") {
                 report.latches += count;
             }

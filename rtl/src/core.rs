@@ -1,0 +1,622 @@
+//! `VassaCore`: the interface core joining the register file, both mapping caches, the TX MMU
+//! and packetizer, the depacketizer (RX MMU) and the traffic counters.
+//!
+//! External ports: the host register bus and interrupt line, a generic memory port (read
+//! requests answered by a read-data stream; writes with byte strobes) and the link (one 32-bit
+//! word per cycle with valid, start- and end-of-packet, in each direction).
+
+use crate::counters::{TrafficCounters, GLOBAL_EVENT_BITS};
+use crate::depacketizer::Depacketizer;
+use crate::mapping_cache::MappingCache;
+use crate::packetizer::Packetizer;
+use crate::regfile::RegFile;
+use crate::spec::params::CoreParams;
+use crate::spec::regmap::global_counter_index;
+use crate::tx_mmu::TxMmu;
+use rust_hdl::prelude::*;
+
+#[derive(LogicBlock)]
+pub struct VassaCore {
+    pub clock: Signal<In, Clock>,
+    // Host register bus.
+    pub bus_addr: Signal<In, Bits<12>>,
+    pub bus_wdata: Signal<In, Bits<32>>,
+    pub bus_write: Signal<In, bool>,
+    pub bus_read: Signal<In, bool>,
+    pub bus_rdata: Signal<Out, Bits<32>>,
+    pub bus_rvalid: Signal<Out, bool>,
+    pub irq: Signal<Out, bool>,
+    // Memory read port.
+    pub mem_rd_req_valid: Signal<Out, bool>,
+    pub mem_rd_req_addr: Signal<Out, Bits<32>>,
+    pub mem_rd_req_len: Signal<Out, Bits<8>>,
+    pub mem_rd_req_ready: Signal<In, bool>,
+    pub mem_rd_data_valid: Signal<In, bool>,
+    pub mem_rd_data: Signal<In, Bits<32>>,
+    // Memory write port.
+    pub mem_wr_valid: Signal<Out, bool>,
+    pub mem_wr_addr: Signal<Out, Bits<32>>,
+    pub mem_wr_data: Signal<Out, Bits<32>>,
+    pub mem_wr_strb: Signal<Out, Bits<4>>,
+    pub mem_wr_last: Signal<Out, bool>,
+    pub mem_wr_ready: Signal<In, bool>,
+    // Link.
+    pub link_tx_valid: Signal<Out, bool>,
+    pub link_tx_sop: Signal<Out, bool>,
+    pub link_tx_eop: Signal<Out, bool>,
+    pub link_tx_data: Signal<Out, Bits<32>>,
+    pub link_rx_valid: Signal<In, bool>,
+    pub link_rx_sop: Signal<In, bool>,
+    pub link_rx_eop: Signal<In, bool>,
+    pub link_rx_data: Signal<In, Bits<32>>,
+
+    regs: RegFile,
+    tx_cache: MappingCache,
+    rx_cache: MappingCache,
+    tx_mmu: TxMmu,
+    packetizer: Packetizer,
+    depacketizer: Depacketizer,
+    counters: TrafficCounters,
+    // One bit per global counter, in GLOBAL_COUNTERS order.
+    ev_misses: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    ev_crc_epoch: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    ev_protection: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    ev_miss_dropped: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    ev_miss_overflow: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    ev_tx_cancel: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    ev_malformed: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    ev_rx_overrun: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    ev_notify_lost: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    ev_bad_doorbell: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    // Event bit masks, from the counter order in the spec.
+    m_misses: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    m_crc_epoch: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    m_protection: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    m_miss_dropped: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    m_miss_overflow: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    m_tx_cancel: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    m_malformed: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    m_rx_overrun: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    m_notify_lost: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    m_bad_doorbell: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    _params: CoreParams,
+}
+
+fn event_mask(name: &str) -> Constant<Bits<GLOBAL_EVENT_BITS>> {
+    Constant::new((1u64 << global_counter_index(name)).into())
+}
+
+impl VassaCore {
+    /// Builds the core; `params` must already be validated.
+    pub fn new(params: &CoreParams) -> Self {
+        params
+            .validate()
+            .expect("VassaCore::new needs validated parameters");
+        VassaCore {
+            clock: Default::default(),
+            bus_addr: Default::default(),
+            bus_wdata: Default::default(),
+            bus_write: Default::default(),
+            bus_read: Default::default(),
+            bus_rdata: Default::default(),
+            bus_rvalid: Default::default(),
+            irq: Default::default(),
+            mem_rd_req_valid: Default::default(),
+            mem_rd_req_addr: Default::default(),
+            mem_rd_req_len: Default::default(),
+            mem_rd_req_ready: Default::default(),
+            mem_rd_data_valid: Default::default(),
+            mem_rd_data: Default::default(),
+            mem_wr_valid: Default::default(),
+            mem_wr_addr: Default::default(),
+            mem_wr_data: Default::default(),
+            mem_wr_strb: Default::default(),
+            mem_wr_last: Default::default(),
+            mem_wr_ready: Default::default(),
+            link_tx_valid: Default::default(),
+            link_tx_sop: Default::default(),
+            link_tx_eop: Default::default(),
+            link_tx_data: Default::default(),
+            link_rx_valid: Default::default(),
+            link_rx_sop: Default::default(),
+            link_rx_eop: Default::default(),
+            link_rx_data: Default::default(),
+            regs: RegFile::new(params),
+            tx_cache: MappingCache::new(params.tx_cache_entries as usize),
+            rx_cache: MappingCache::new(params.rx_cache_entries as usize),
+            tx_mmu: TxMmu::new(params),
+            packetizer: Packetizer::new(params),
+            depacketizer: Depacketizer::new(params),
+            counters: TrafficCounters::new(params.counter_slots as usize),
+            ev_misses: Default::default(),
+            ev_crc_epoch: Default::default(),
+            ev_protection: Default::default(),
+            ev_miss_dropped: Default::default(),
+            ev_miss_overflow: Default::default(),
+            ev_tx_cancel: Default::default(),
+            ev_malformed: Default::default(),
+            ev_rx_overrun: Default::default(),
+            ev_notify_lost: Default::default(),
+            ev_bad_doorbell: Default::default(),
+            m_misses: event_mask("misses"),
+            m_crc_epoch: event_mask("drop_crc_epoch"),
+            m_protection: event_mask("drop_protection"),
+            m_miss_dropped: event_mask("drop_miss_dropped"),
+            m_miss_overflow: event_mask("drop_miss_overflow"),
+            m_tx_cancel: event_mask("drop_tx_cancel"),
+            m_malformed: event_mask("drop_malformed"),
+            m_rx_overrun: event_mask("drop_rx_overrun"),
+            m_notify_lost: event_mask("notify_lost"),
+            m_bad_doorbell: event_mask("bad_doorbells"),
+            _params: *params,
+        }
+    }
+
+    pub fn params(&self) -> &CoreParams {
+        &self._params
+    }
+}
+
+impl Logic for VassaCore {
+    #[hdl_gen]
+    fn update(&mut self) {
+        clock!(
+            self,
+            clock,
+            regs,
+            tx_cache,
+            rx_cache,
+            tx_mmu,
+            packetizer,
+            depacketizer,
+            counters
+        );
+
+        // ---- Host bus.
+        self.regs.bus_addr.next = self.bus_addr.val();
+        self.regs.bus_wdata.next = self.bus_wdata.val();
+        self.regs.bus_write.next = self.bus_write.val();
+        self.regs.bus_read.next = self.bus_read.val();
+        self.bus_rdata.next = self.regs.bus_rdata.val();
+        self.bus_rvalid.next = self.regs.bus_rvalid.val();
+        self.irq.next = self.regs.irq.val();
+
+        // ---- Host operations on both caches (shared fields, one strobe each).
+        self.tx_cache.op_valid.next = self.regs.map_tx_valid.val();
+        self.rx_cache.op_valid.next = self.regs.map_rx_valid.val();
+        self.tx_cache.op_code.next = self.regs.map_code.val();
+        self.rx_cache.op_code.next = self.regs.map_code.val();
+        self.tx_cache.op_slot.next = self.regs.map_slot.val();
+        self.rx_cache.op_slot.next = self.regs.map_slot.val();
+        self.tx_cache.op_key.next = self.regs.map_key.val();
+        self.rx_cache.op_key.next = self.regs.map_key.val();
+        self.tx_cache.op_page.next = self.regs.map_page.val();
+        self.rx_cache.op_page.next = self.regs.map_page.val();
+        self.tx_cache.op_writable.next = self.regs.map_writable.val();
+        self.rx_cache.op_writable.next = self.regs.map_writable.val();
+        self.tx_cache.op_signal.next = self.regs.map_signal.val();
+        self.rx_cache.op_signal.next = self.regs.map_signal.val();
+        self.tx_cache.op_counter_slot.next = self.regs.map_counter_slot.val();
+        self.rx_cache.op_counter_slot.next = self.regs.map_counter_slot.val();
+        self.tx_cache.op_epoch.next = self.regs.map_epoch.val();
+        self.rx_cache.op_epoch.next = self.regs.map_epoch.val();
+
+        // ---- TX: doorbell FIFO -> TX MMU (TX cache) -> packetizer -> link.
+        self.tx_mmu.enable.next = self.regs.tx_enable.val();
+        self.tx_mmu.db_valid.next = self.regs.db_valid.val();
+        self.tx_mmu.db_addr.next = self.regs.db_addr.val();
+        self.tx_mmu.db_length.next = self.regs.db_length.val();
+        self.tx_mmu.db_user.next = self.regs.db_user.val();
+        self.regs.db_ready.next = self.tx_mmu.db_ready.val();
+        self.tx_cache.lookup_valid.next = self.tx_mmu.lookup_valid.val();
+        self.tx_cache.lookup_key.next = self.tx_mmu.lookup_key.val();
+        self.tx_cache.lookup_tag.next = self.tx_mmu.lookup_tag.val();
+        self.tx_mmu.result_valid.next = self.tx_cache.result_valid.val();
+        self.tx_mmu.result_hit.next = self.tx_cache.result_hit.val();
+        self.tx_mmu.result_page.next = self.tx_cache.result_page.val();
+        self.tx_mmu.result_counter_slot.next = self.tx_cache.result_counter_slot.val();
+        self.tx_mmu.result_epoch.next = self.tx_cache.result_epoch.val();
+        self.regs.tx_miss_valid.next = self.tx_mmu.miss_valid.val();
+        self.regs.tx_miss_page.next = self.tx_mmu.miss_page.val();
+        self.tx_mmu.resolve_valid.next = self.regs.tx_resolve_valid.val();
+        self.tx_mmu.resolve_drop.next = self.regs.resolve_drop.val();
+        self.regs.tx_busy.next = self.tx_mmu.busy.val();
+        self.regs.bad_doorbell.next = self.tx_mmu.bad_doorbell_event.val();
+
+        self.packetizer.cmd_valid.next = self.tx_mmu.cmd_valid.val();
+        self.tx_mmu.cmd_ready.next = self.packetizer.cmd_ready.val();
+        self.packetizer.cmd_addr.next = self.tx_mmu.cmd_addr.val();
+        self.packetizer.cmd_length.next = self.tx_mmu.cmd_length.val();
+        self.packetizer.cmd_nva.next = self.tx_mmu.cmd_nva.val();
+        self.packetizer.cmd_epoch.next = self.tx_mmu.cmd_epoch.val();
+        self.packetizer.cmd_counter_slot.next = self.tx_mmu.cmd_counter_slot.val();
+        self.packetizer.cmd_first.next = self.tx_mmu.cmd_first.val();
+        self.packetizer.cmd_last.next = self.tx_mmu.cmd_last.val();
+        self.packetizer.cmd_user.next = self.tx_mmu.cmd_user.val();
+        self.packetizer.node_id.next = self.regs.node_id.val();
+
+        self.mem_rd_req_valid.next = self.packetizer.rd_req_valid.val();
+        self.mem_rd_req_addr.next = self.packetizer.rd_req_addr.val();
+        self.mem_rd_req_len.next = self.packetizer.rd_req_len.val();
+        self.packetizer.rd_req_ready.next = self.mem_rd_req_ready.val();
+        self.packetizer.rd_data_valid.next = self.mem_rd_data_valid.val();
+        self.packetizer.rd_data.next = self.mem_rd_data.val();
+
+        self.link_tx_valid.next = self.packetizer.tx_valid.val();
+        self.link_tx_sop.next = self.packetizer.tx_sop.val();
+        self.link_tx_eop.next = self.packetizer.tx_eop.val();
+        self.link_tx_data.next = self.packetizer.tx_data.val();
+
+        // ---- RX: link -> depacketizer (RX cache) -> memory writes.
+        self.depacketizer.rx_valid.next = self.link_rx_valid.val();
+        self.depacketizer.rx_sop.next = self.link_rx_sop.val();
+        self.depacketizer.rx_eop.next = self.link_rx_eop.val();
+        self.depacketizer.rx_data.next = self.link_rx_data.val();
+        self.rx_cache.lookup_valid.next = self.depacketizer.lookup_valid.val();
+        self.rx_cache.lookup_key.next = self.depacketizer.lookup_key.val();
+        self.rx_cache.lookup_tag.next = self.depacketizer.lookup_tag.val();
+        self.depacketizer.result_valid.next = self.rx_cache.result_valid.val();
+        self.depacketizer.result_hit.next = self.rx_cache.result_hit.val();
+        self.depacketizer.result_page.next = self.rx_cache.result_page.val();
+        self.depacketizer.result_writable.next = self.rx_cache.result_writable.val();
+        self.depacketizer.result_signal.next = self.rx_cache.result_signal.val();
+        self.depacketizer.result_counter_slot.next = self.rx_cache.result_counter_slot.val();
+        self.depacketizer.result_epoch.next = self.rx_cache.result_epoch.val();
+        self.regs.rx_miss_valid.next = self.depacketizer.miss_valid.val();
+        self.regs.rx_miss_page.next = self.depacketizer.miss_page.val();
+        self.regs.rx_miss_tag.next = self.depacketizer.miss_tag.val();
+        self.depacketizer.resolve_valid.next = self.regs.rx_resolve_valid.val();
+        self.depacketizer.resolve_drop.next = self.regs.resolve_drop.val();
+        self.depacketizer.resolve_tag.next = self.regs.resolve_tag.val();
+        self.regs.rx_parked.next = self.depacketizer.parked.val();
+
+        self.mem_wr_valid.next = self.depacketizer.wr_valid.val();
+        self.mem_wr_addr.next = self.depacketizer.wr_addr.val();
+        self.mem_wr_data.next = self.depacketizer.wr_data.val();
+        self.mem_wr_strb.next = self.depacketizer.wr_strb.val();
+        self.mem_wr_last.next = self.depacketizer.wr_last.val();
+        self.depacketizer.wr_ready.next = self.mem_wr_ready.val();
+
+        self.regs.notify_valid.next = self.depacketizer.notify_valid.val();
+        self.regs.notify_nva.next = self.depacketizer.notify_nva.val();
+        self.regs.notify_length.next = self.depacketizer.notify_length.val();
+        self.regs.notify_slot.next = self.depacketizer.notify_slot.val();
+
+        // ---- Counters.
+        self.counters.tx_event.next = self.packetizer.sent_event.val();
+        self.counters.tx_slot.next = self.packetizer.sent_slot.val();
+        self.counters.tx_bytes.next = self.packetizer.sent_bytes.val();
+        self.counters.rx_event.next = self.depacketizer.delivered_event.val();
+        self.counters.rx_slot.next = self.depacketizer.delivered_slot.val();
+        self.counters.rx_bytes.next = self.depacketizer.delivered_bytes.val();
+        self.counters.read_strobe.next = self.regs.cnt_read_strobe.val();
+        self.counters.read_addr.next = self.regs.cnt_read_addr.val();
+        self.regs.cnt_read_valid.next = self.counters.read_valid.val();
+        self.regs.cnt_read_data.next = self.counters.read_data.val();
+
+        self.ev_misses.next = 0.into();
+        if self.regs.miss_pushed.val() {
+            self.ev_misses.next = self.m_misses.val();
+        }
+        self.ev_crc_epoch.next = 0.into();
+        if self.depacketizer.drop_crc_epoch.val() {
+            self.ev_crc_epoch.next = self.m_crc_epoch.val();
+        }
+        self.ev_protection.next = 0.into();
+        if self.depacketizer.drop_protection.val() {
+            self.ev_protection.next = self.m_protection.val();
+        }
+        self.ev_miss_dropped.next = 0.into();
+        if self.depacketizer.drop_miss_dropped.val() {
+            self.ev_miss_dropped.next = self.m_miss_dropped.val();
+        }
+        self.ev_miss_overflow.next = 0.into();
+        if self.depacketizer.drop_miss_overflow.val() {
+            self.ev_miss_overflow.next = self.m_miss_overflow.val();
+        }
+        self.ev_tx_cancel.next = 0.into();
+        if self.tx_mmu.cancel_event.val() {
+            self.ev_tx_cancel.next = self.m_tx_cancel.val();
+        }
+        self.ev_malformed.next = 0.into();
+        if self.depacketizer.drop_malformed.val() {
+            self.ev_malformed.next = self.m_malformed.val();
+        }
+        self.ev_rx_overrun.next = 0.into();
+        if self.depacketizer.drop_rx_overrun.val() {
+            self.ev_rx_overrun.next = self.m_rx_overrun.val();
+        }
+        self.ev_notify_lost.next = 0.into();
+        if self.regs.notify_lost.val() {
+            self.ev_notify_lost.next = self.m_notify_lost.val();
+        }
+        self.ev_bad_doorbell.next = 0.into();
+        if self.tx_mmu.bad_doorbell_event.val() {
+            self.ev_bad_doorbell.next = self.m_bad_doorbell.val();
+        }
+        self.counters.global_events.next = self.ev_misses.val()
+            | self.ev_crc_epoch.val()
+            | self.ev_protection.val()
+            | self.ev_miss_dropped.val()
+            | self.ev_miss_overflow.val()
+            | self.ev_tx_cancel.val()
+            | self.ev_malformed.val()
+            | self.ev_rx_overrun.val()
+            | self.ev_notify_lost.val()
+            | self.ev_bad_doorbell.val();
+    }
+}
+
+/// The core's Verilog with the top module named `vassa_core`.
+pub fn core_verilog(params: &CoreParams) -> String {
+    let mut core = VassaCore::new(params);
+    core.connect_all();
+    crate::hwcheck::rename_top(&generate_verilog(&core), "vassa_core")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::regmap::{self as rm, GLOBAL_COUNTERS};
+    use crate::testbench::Bench;
+    use std::collections::VecDeque;
+
+    /// One core with a byte-array memory (reads answered after a fixed latency, one beat per
+    /// cycle) and its link TX looped back to its link RX.
+    struct LoopbackCard {
+        b: Bench<VassaCore>,
+        mem: Vec<u8>,
+        /// Outstanding read bursts: (cycle the first beat may return, word address, beats).
+        reads: VecDeque<(u64, u32, u32)>,
+        read_latency: u64,
+        /// Words the card sent, in order: (sop, eop, data).
+        sent: Vec<(bool, bool, u32)>,
+    }
+
+    impl LoopbackCard {
+        fn new(params: &CoreParams) -> Self {
+            let mut b = Bench::new(VassaCore::new(params), |c| &mut c.clock);
+            b.uut.mem_rd_req_ready.next = true;
+            b.uut.mem_wr_ready.next = true;
+            LoopbackCard {
+                b,
+                mem: vec![0; 1 << 20],
+                reads: VecDeque::new(),
+                read_latency: 2,
+                sent: Vec::new(),
+            }
+        }
+
+        /// One cycle of the card and its environment.
+        fn cycle(&mut self) {
+            let now = self.b.cycle;
+            self.b.settle();
+            let c = &mut self.b.uut;
+            // Memory writes.
+            if c.mem_wr_valid.val() {
+                let addr = c.mem_wr_addr.val().to_u64() as usize;
+                assert_eq!(addr % 4, 0, "write address not word aligned");
+                let data = (c.mem_wr_data.val().to_u64() as u32).to_le_bytes();
+                let strb = c.mem_wr_strb.val().to_u64();
+                for (i, byte) in data.iter().enumerate() {
+                    if strb & (1 << i) != 0 {
+                        self.mem[addr + i] = *byte;
+                    }
+                }
+            }
+            // Memory reads: accept every request, return beats in order after the latency.
+            if c.mem_rd_req_valid.val() {
+                let addr = c.mem_rd_req_addr.val().to_u64() as u32;
+                let len = c.mem_rd_req_len.val().to_u64() as u32;
+                self.reads.push_back((now + self.read_latency, addr, len));
+            }
+            c.mem_rd_data_valid.next = false;
+            if let Some((ready, addr, len)) = self.reads.front_mut() {
+                if *ready <= now {
+                    let a = *addr as usize;
+                    let word = u32::from_le_bytes(self.mem[a..a + 4].try_into().unwrap());
+                    c.mem_rd_data_valid.next = true;
+                    c.mem_rd_data.next = (word as u64).into();
+                    *addr += 4;
+                    *len -= 1;
+                    if *len == 0 {
+                        self.reads.pop_front();
+                    }
+                }
+            }
+            // Link loopback (registered: what the card sends now arrives next cycle).
+            c.link_rx_valid.next = c.link_tx_valid.val();
+            c.link_rx_sop.next = c.link_tx_sop.val();
+            c.link_rx_eop.next = c.link_tx_eop.val();
+            c.link_rx_data.next = c.link_tx_data.val();
+            if c.link_tx_valid.val() {
+                self.sent.push((
+                    c.link_tx_sop.val(),
+                    c.link_tx_eop.val(),
+                    c.link_tx_data.val().to_u64() as u32,
+                ));
+            }
+            self.b.step();
+        }
+
+        fn cycles(&mut self, n: usize) {
+            for _ in 0..n {
+                self.cycle();
+            }
+        }
+
+        fn write(&mut self, addr: u32, value: u32) {
+            let c = &mut self.b.uut;
+            c.bus_addr.next = (addr as u64).into();
+            c.bus_wdata.next = (value as u64).into();
+            c.bus_write.next = true;
+            self.cycle();
+            self.b.uut.bus_write.next = false;
+        }
+
+        fn read(&mut self, addr: u32) -> u32 {
+            self.b.uut.bus_addr.next = (addr as u64).into();
+            self.b.uut.bus_read.next = true;
+            self.cycle();
+            self.b.uut.bus_read.next = false;
+            for _ in 0..50 {
+                if self.b.uut.bus_rvalid.val() {
+                    return self.b.uut.bus_rdata.val().to_u64() as u32;
+                }
+                self.cycle();
+            }
+            panic!("register read of {addr:#x} timed out");
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        fn map(
+            &mut self,
+            tx: bool,
+            slot: u32,
+            key: u32,
+            page: u32,
+            writable: bool,
+            signal: bool,
+            counter: u32,
+            epoch: u32,
+        ) {
+            self.write(rm::MAP_KEY.offset, key);
+            self.write(rm::MAP_PAGE.offset, page);
+            let attr = [
+                (rm::MAP_ATTR_WRITABLE, writable as u32),
+                (rm::MAP_ATTR_SIGNAL, signal as u32),
+                (rm::MAP_ATTR_SLOT, counter),
+                (rm::MAP_ATTR_EPOCH, epoch),
+            ]
+            .iter()
+            .fold(0, |w, (f, v)| f.put(w, *v));
+            self.write(rm::MAP_ATTR.offset, attr);
+            let cmd = rm::MAP_CMD_SLOT.put(rm::MAP_CMD_TX.put(rm::MAP_OP_INSTALL, tx as u32), slot);
+            self.write(rm::MAP_CMD.offset, cmd);
+        }
+
+        fn send(&mut self, addr: u32, length: u32) {
+            self.write(rm::DB_ADDR.offset, addr);
+            self.write(rm::DB_PUSH.offset, length);
+        }
+
+        /// Runs until `done` holds, at most `limit` cycles.
+        fn run_until(&mut self, limit: usize, done: impl Fn(&mut Self) -> bool) {
+            for _ in 0..limit {
+                if done(self) {
+                    return;
+                }
+                self.cycle();
+            }
+            panic!("condition not reached in {limit} cycles");
+        }
+    }
+
+    #[test]
+    fn loopback_delivers_an_unaligned_message_and_counts_it() {
+        let mut card = LoopbackCard::new(&CoreParams::default());
+        card.b.record();
+        assert_eq!(card.read(rm::ID.offset), rm::MAGIC);
+        card.write(rm::NODE_ID.offset, 7);
+        card.write(
+            rm::IRQ_MASK.offset,
+            rm::IRQ_SIGNAL.mask() | rm::IRQ_MISS.mask(),
+        );
+        // TX: physical page 0x10 -> NVA page 0x200; RX: NVA page 0x200 -> physical page 0x30.
+        card.map(true, 0, 0x10, 0x200, false, false, 1, 5);
+        card.map(false, 3, 0x200, 0x30, true, true, 2, 5);
+        let msg: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        let src = 0x10_0F3;
+        card.mem[src as usize..src as usize + msg.len()].copy_from_slice(&msg);
+        card.send(src, msg.len() as u32);
+        card.run_until(3000, |c| c.b.uut.irq.val());
+        // max_payload 256: two packets.
+        card.cycles(200);
+        let dst = 0x30_0F3usize;
+        assert_eq!(&card.mem[dst..dst + msg.len()], &msg[..]);
+        assert_eq!(card.mem[dst - 1], 0, "byte before the message untouched");
+        assert_eq!(
+            card.mem[dst + msg.len()],
+            0,
+            "byte after the message untouched"
+        );
+        // Both packets were well-formed and carry the node id.
+        let sops = card.sent.iter().filter(|w| w.0).count();
+        assert_eq!(sops, 2);
+        // Notifications: one per delivered packet.
+        let mut lengths = vec![];
+        for _ in 0..2 {
+            let nva = card.read(rm::NOTIFY_NVA.offset);
+            let pop = card.read(rm::NOTIFY_POP.offset);
+            assert_eq!(rm::POP_VALID.get(pop), 1);
+            assert_eq!(rm::NOTIFY_SLOT.get(pop), 2);
+            assert_eq!(nva >> 12, 0x200);
+            lengths.push(rm::NOTIFY_LENGTH.get(pop));
+        }
+        assert_eq!(lengths.iter().sum::<u32>(), 300);
+        // Counters, read-and-clear.
+        assert_eq!(card.read(rm::slot_counter_addr(1, 0)), 2);
+        assert_eq!(card.read(rm::slot_counter_addr(1, 1)), 300);
+        assert_eq!(card.read(rm::slot_counter_addr(2, 2)), 2);
+        assert_eq!(card.read(rm::slot_counter_addr(2, 3)), 300);
+        assert_eq!(card.read(rm::slot_counter_addr(2, 3)), 0, "read cleared it");
+        // The generated Verilog of the whole core behaves like the simulation, cycle by cycle.
+        card.b.replay("core_loopback");
+        for i in 0..GLOBAL_COUNTERS.len() as u32 {
+            assert_eq!(
+                card.read(rm::global_counter_addr(i)),
+                0,
+                "global counter {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn rx_miss_is_serviced_and_tx_miss_can_be_cancelled() {
+        let mut card = LoopbackCard::new(&CoreParams::default());
+        card.map(true, 0, 0x10, 0x200, false, false, 0, 1);
+        let src = 0x10_000;
+        for i in 0..64 {
+            card.mem[src + i] = i as u8 ^ 0x5A;
+        }
+        // No RX mapping yet: the packet parks and a miss is posted.
+        card.send(src as u32, 64);
+        card.run_until(500, |c| {
+            rm::STATUS_MISS_USED.get(c.read(rm::STATUS.offset)) == 1
+        });
+        let miss = card.read(rm::MISS_POP.offset);
+        assert_eq!(rm::MISS_DIR_TX.get(miss), 0);
+        assert_eq!(rm::MISS_PAGE.get(miss), 0x200);
+        assert_eq!(rm::STATUS_PARKED.get(card.read(rm::STATUS.offset)), 1);
+        card.map(false, 0, 0x200, 0x40, true, false, 0, 1);
+        let resolve = rm::RESOLVE_TAG.put(0, rm::MISS_TAG.get(miss));
+        card.write(rm::MISS_RESOLVE.offset, resolve);
+        card.cycles(100);
+        assert_eq!(
+            &card.mem[0x40_000..0x40_040],
+            &card.mem[src..src + 64].to_vec()[..]
+        );
+        assert_eq!(
+            card.read(rm::global_counter_addr(
+                global_counter_index("misses") as u32
+            )),
+            1
+        );
+        // A TX miss: the descriptor waits, the host cancels, it is counted.
+        card.send(0x77_000, 16);
+        card.run_until(200, |c| {
+            rm::STATUS_MISS_USED.get(c.read(rm::STATUS.offset)) == 1
+        });
+        let miss = card.read(rm::MISS_POP.offset);
+        assert_eq!(rm::MISS_DIR_TX.get(miss), 1);
+        assert_eq!(rm::MISS_PAGE.get(miss), 0x77);
+        card.write(
+            rm::MISS_RESOLVE.offset,
+            rm::RESOLVE_TX.mask() | rm::RESOLVE_DROP.mask(),
+        );
+        card.cycles(20);
+        let cancels = rm::global_counter_addr(global_counter_index("drop_tx_cancel") as u32);
+        assert_eq!(card.read(cancels), 1);
+        assert_eq!(rm::STATUS_TX_BUSY.get(card.read(rm::STATUS.offset)), 0);
+    }
+}
