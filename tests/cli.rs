@@ -1,0 +1,120 @@
+//! The `vassa` command line: generated files and error paths.
+
+use std::process::Command;
+
+fn vassa(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vassa"))
+        .args(args)
+        .output()
+        .expect("run vassa");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vassa_cli_{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn gen_writes_the_core_and_a_report_with_the_flags_applied() {
+    let dir = scratch("gen");
+    let params = dir.join("p.toml");
+    std::fs::write(&params, "rx_cache_entries = 4\nmax_payload = 64\n").unwrap();
+    let out = dir.join("out");
+    let (code, _, err) = vassa(&[
+        "gen",
+        "--out",
+        out.to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+        "--max-payload",
+        "128",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let verilog = std::fs::read_to_string(out.join("vassa_core.v")).unwrap();
+    assert!(verilog.contains("module vassa_core("));
+    let report = std::fs::read_to_string(out.join("params.txt")).unwrap();
+    assert!(report.contains("rx_cache_entries          4"), "{report}");
+    assert!(
+        report.contains("max_payload             128"),
+        "flag overrides file: {report}"
+    );
+}
+
+#[test]
+fn bad_parameters_get_one_clear_error_and_exit_1() {
+    let dir = scratch("bad");
+    let (code, _, err) = vassa(&[
+        "gen",
+        "--out",
+        dir.to_str().unwrap(),
+        "--rx-cache-entries",
+        "12",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("rx_cache_entries = 12 must be a power of two"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    let (code, _, err) = vassa(&["gen", "--out", dir.to_str().unwrap(), "--line-bytes", "6"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("line_bytes = 6 must be a power of two"),
+        "{err}"
+    );
+
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "tx_cache_entries = 8\ncache_size = 3\n").unwrap();
+    let (code, _, err) = vassa(&[
+        "gen",
+        "--out",
+        dir.to_str().unwrap(),
+        "--params",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bad.toml"), "names the file: {err}");
+    assert!(
+        err.contains("line 2") && err.contains("cache_size"),
+        "names line and field: {err}"
+    );
+
+    let (code, _, err) = vassa(&[
+        "gen",
+        "--out",
+        dir.to_str().unwrap(),
+        "--params",
+        "/nonexistent.toml",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent.toml"), "{err}");
+
+    let (code, _, err) = vassa(&["gen"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nothing to do"), "{err}");
+}
+
+#[test]
+fn docs_flag_writes_the_generated_tables() {
+    let dir = scratch("docs");
+    let (code, _, err) = vassa(&["gen", "--docs", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for name in ["registers.md", "packet.md", "parameters.md"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let checked_in = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("docs")
+                .join(name),
+        )
+        .unwrap();
+        assert_eq!(text, checked_in, "{name}");
+    }
+}
