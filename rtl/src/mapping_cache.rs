@@ -28,8 +28,8 @@ use crate::packet_ram::{PacketRam, PACKET_RAM_ADDR_BITS};
 #[cfg(test)]
 use crate::spec::params::LOOKUP_LATENCY;
 use crate::spec::regmap::{
-    MAP_ATTR_EPOCH, MAP_ATTR_SIGNAL, MAP_ATTR_SLOT, MAP_ATTR_WRITABLE, MAP_CMD_OP, MAP_CMD_SLOT,
-    MAP_KEY_PAGE, MAP_OP_FLUSH, MAP_OP_INSTALL, MAP_OP_INVALIDATE, MAP_PAGE_PAGE, MISS_TAG,
+    MAP_ATTR_EPOCH, MAP_ATTR_SLOT, MAP_CMD_OP, MAP_CMD_SLOT, MAP_KEY_PAGE, MAP_OP_FLUSH,
+    MAP_OP_INSTALL, MAP_OP_INVALIDATE, MAP_PAGE_PAGE, MISS_TAG,
 };
 use rust_hdl::prelude::*;
 
@@ -45,6 +45,15 @@ pub const COUNTER_SLOT_BITS: usize = MAP_ATTR_SLOT.width as usize;
 pub const EPOCH_BITS: usize = MAP_ATTR_EPOCH.width as usize;
 /// Width of a lookup tag.
 pub const TAG_BITS: usize = MISS_TAG.width as usize;
+// The attributes RAM packs writable, signal, counter slot and epoch densely (not in the
+// MAP_ATTR register layout) so that they fit one 16-bit iCE40 block RAM.
+const ATTR_WRITABLE_LSB: u32 = 0;
+const ATTR_SIGNAL_LSB: u32 = 1;
+const ATTR_SLOT_LSB: u32 = 2;
+const ATTR_EPOCH_LSB: u32 = ATTR_SLOT_LSB + COUNTER_SLOT_BITS as u32;
+const ATTR_BITS: u32 = ATTR_EPOCH_LSB + EPOCH_BITS as u32;
+const _: () = assert!(ATTR_BITS <= 16);
+
 /// Most entries a cache can have (every entry number is addressable).
 pub const MAX_ENTRIES: usize = 1 << SLOT_BITS;
 /// Width that holds an entry count up to [`MAX_ENTRIES`].
@@ -163,8 +172,8 @@ impl MappingCache {
             op_attr_r: Default::default(),
             keys: (0..entries).map(|_| Default::default()).collect(),
             valid: (0..entries).map(|_| Default::default()).collect(),
-            pages: PacketRam::new(entries),
-            attrs: PacketRam::new(entries),
+            pages: PacketRam::new(entries).narrow(PAGE_BITS),
+            attrs: PacketRam::new(entries).narrow(ATTR_BITS as usize),
             hit: Default::default(),
             hit_slot: Default::default(),
             res_valid: Default::default(),
@@ -176,10 +185,10 @@ impl MappingCache {
             code_install: code(MAP_OP_INSTALL),
             code_invalidate: code(MAP_OP_INVALIDATE),
             code_flush: code(MAP_OP_FLUSH),
-            writable_lsb: lsb(MAP_ATTR_WRITABLE.lsb),
-            signal_lsb: lsb(MAP_ATTR_SIGNAL.lsb),
-            counter_slot_lsb: lsb(MAP_ATTR_SLOT.lsb),
-            epoch_lsb: lsb(MAP_ATTR_EPOCH.lsb),
+            writable_lsb: lsb(ATTR_WRITABLE_LSB),
+            signal_lsb: lsb(ATTR_SIGNAL_LSB),
+            counter_slot_lsb: lsb(ATTR_SLOT_LSB),
+            epoch_lsb: lsb(ATTR_EPOCH_LSB),
             _entries: entries,
         }
     }

@@ -30,6 +30,8 @@ pub struct PacketRam {
     pub write_enable: Signal<In, bool>,
     _mem: Vec<u32>,
     _collision_free: bool,
+    /// Stored bits per word (the low bits of `write_data`); the rest read as 0.
+    _width: usize,
 }
 
 impl PacketRam {
@@ -59,7 +61,16 @@ impl PacketRam {
             write_enable: Default::default(),
             _mem: vec![0; words],
             _collision_free: collision_free,
+            _width: 32,
         }
+    }
+
+    /// Stores only the low `width` bits of each word (the others read as 0): on iCE40 a
+    /// block RAM is 16 bits wide, so a 16-bit memory takes one where 32 bits take two.
+    pub fn narrow(mut self, width: usize) -> Self {
+        assert!((1..=32).contains(&width), "PacketRam width {width}");
+        self._width = width;
+        self
     }
 
     pub fn depth(&self) -> usize {
@@ -83,7 +94,8 @@ impl Logic for PacketRam {
             self.read_data.next = (data as u64).into();
             if self.write_enable.val() {
                 if let Some(slot) = self._mem.get_mut(wa) {
-                    *slot = self.write_data.val().to_u64() as u32;
+                    let mask = (u64::MAX >> (64 - self._width)) as u32;
+                    *slot = self.write_data.val().to_u64() as u32 & mask;
                 }
             }
         }
@@ -103,20 +115,34 @@ impl Logic for PacketRam {
         };
         Verilog::Custom(format!(
             "\
-{attribute}reg [31:0] mem[0:{last}];
-integer i;
+{attribute}reg [{msb}:0] mem[0:{last}];
+{unused}integer i;
 initial begin
-    for (i = 0; i <= {last}; i = i + 1) mem[i] = 32'h0;
+    for (i = 0; i <= {last}; i = i + 1) mem[i] = {width}'h0;
     read_data = 32'h0;
 end
 always @(posedge clock) begin
-    read_data <= (read_address < {depth}) ? mem[read_address] : 32'h0;
+    read_data <= (read_address < {depth}) ? {{{pad}mem[read_address]}} : 32'h0;
     if (write_enable && write_address < {depth}) begin
-        mem[write_address] <= write_data;
+        mem[write_address] <= write_data[{msb}:0];
     end
 end
 ",
-            last = depth - 1
+            last = depth - 1,
+            msb = self._width - 1,
+            width = self._width,
+            // A narrow RAM ignores the high write bits on purpose; Verilator does not report
+            // signals named *unused*.
+            unused = if self._width == 32 {
+                String::new()
+            } else {
+                format!("wire unused_high_bits = ^write_data[31:{}];\n", self._width)
+            },
+            pad = if self._width == 32 {
+                String::new()
+            } else {
+                format!("{}'h0, ", 32 - self._width)
+            },
         ))
     }
 
@@ -190,6 +216,26 @@ mod tests {
             lean.flip_flops + 32 <= plain.flip_flops,
             "bypass not removed: {lean:?} vs {plain:?}"
         );
+    }
+
+    #[test]
+    fn narrow_ram_keeps_the_low_bits_and_matches_its_verilog() {
+        let mut b = Bench::new(PacketRam::new(16).narrow(20), |r| &mut r.clock);
+        b.record();
+        for (addr, data) in [(1u64, 0xFFFF_FFFFu64), (2, 0x0012_3456), (15, 0xABCD_EF01)] {
+            b.uut.write_enable.next = true;
+            b.uut.write_address.next = addr.into();
+            b.uut.write_data.next = data.into();
+            b.step();
+        }
+        b.uut.write_enable.next = false;
+        for (addr, want) in [(1u64, 0xF_FFFFu64), (2, 0x2_3456), (15, 0xD_EF01), (3, 0)] {
+            b.uut.read_address.next = addr.into();
+            b.step();
+            assert_eq!(b.uut.read_data.val().to_u64(), want, "word {addr}");
+        }
+        b.replay("packet_ram_narrow");
+        lint_check("packet_ram_narrow", PacketRam::new(16).narrow(20));
     }
 
     #[test]
