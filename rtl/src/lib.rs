@@ -14,6 +14,8 @@ pub mod depacketizer;
 #[cfg(feature = "hdl")]
 pub mod hwcheck;
 #[cfg(feature = "hdl")]
+pub mod lean_fifo;
+#[cfg(feature = "hdl")]
 pub mod line_writer;
 #[cfg(feature = "hdl")]
 pub mod mapping_cache;

@@ -5,6 +5,7 @@
 //! cannot name Rust constants); field widths are literal type parameters, checked against the
 //! spec at compile time by the `const` assertions below.
 
+use crate::lean_fifo::LeanFifo;
 use crate::spec::params::{
     CoreParams, DOORBELL_FIFO_DEPTH, MISS_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PAGE_SHIFT,
 };
@@ -30,7 +31,8 @@ const _: () = {
     assert!(DOORBELL_FIFO_DEPTH == 16 && MISS_FIFO_DEPTH == 16 && NOTIFY_FIFO_DEPTH == 16);
 };
 
-declare_sync_fifo!(HostFifo, Bits<32>, 16, 1);
+/// The host-side FIFOs: 16 words of 32 bits on block RAM.
+type HostFifo = LeanFifo<32, 4, 5>;
 
 /// A register offset as a bus-address constant.
 fn at(r: Register) -> Constant<Bits<12>> {

@@ -224,3 +224,20 @@ pub fn lint_check<T: Block>(name: &str, mut uut: T) {
         panic!("verilator lint of {name}:\n{e}");
     }
 }
+
+/// Small deterministic generator for test stimulus (timing jitter, random strobes).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
