@@ -513,6 +513,12 @@ mod tests {
     }
 
     #[test]
+    fn verilog_is_clean() {
+        crate::testbench::yosys_check("vassa_core", VassaCore::new(&CoreParams::default()));
+        // Whole-core Verilator lint and synthesis: rtl/tests/core_hardware.rs.
+    }
+
+    #[test]
     fn loopback_delivers_an_unaligned_message_and_counts_it() {
         let mut card = LoopbackCard::new(&CoreParams::default());
         card.b.record();
