@@ -1,11 +1,12 @@
-//! Register file and host bus: decodes `spec::regmap`, holds the doorbell, miss and
-//! notification FIFOs, latches interrupts, and forwards counter reads.
+//! Register file and host bus: decodes `spec::regmap`, holds the doorbell and miss FIFOs and
+//! the notification queue, latches interrupts, and forwards counter reads.
 //!
 //! Every offset and field position comes from `spec::regmap` through `Constant` fields (hdl_gen
 //! cannot name Rust constants); field widths are literal type parameters, checked against the
 //! spec at compile time by the `const` assertions below.
 
 use crate::lean_fifo::LeanFifo;
+use crate::notify_queue::NotifyQueue;
 use crate::spec::params::{
     CoreParams, DOORBELL_FIFO_DEPTH, MISS_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PAGE_SHIFT,
 };
@@ -114,11 +115,9 @@ pub struct RegFile {
     db_addr_fifo: HostFifo,
     db_meta_fifo: HostFifo,
     miss_fifo: HostFifo,
-    notify_nva_fifo: HostFifo,
-    notify_meta_fifo: HostFifo,
+    notify: NotifyQueue,
     db_used: DFF<Bits<5>>,
     miss_used: DFF<Bits<5>>,
-    notify_used: DFF<Bits<5>>,
     tx_miss_pending: DFF<bool>,
     tx_miss_page_q: DFF<Bits<20>>,
 
@@ -143,7 +142,6 @@ pub struct RegFile {
     counter_wait: DFF<bool>,
     // Scratch wires.
     miss_record: Signal<Local, Bits<32>>,
-    notify_push: Signal<Local, bool>,
     db_push: Signal<Local, bool>,
     err_notify: Signal<Local, Bits<32>>,
     err_bad_db: Signal<Local, Bits<32>>,
@@ -209,7 +207,6 @@ pub struct RegFile {
     s_attr_slot: Constant<Bits<32>>,
     s_attr_epoch: Constant<Bits<32>>,
     s_cmd_slot: Constant<Bits<32>>,
-    s_notify_slot: Constant<Bits<32>>,
 }
 
 /// Bit mask of a one-bit field.
@@ -286,11 +283,9 @@ impl RegFile {
             db_addr_fifo: Default::default(),
             db_meta_fifo: Default::default(),
             miss_fifo: Default::default(),
-            notify_nva_fifo: Default::default(),
-            notify_meta_fifo: Default::default(),
+            notify: Default::default(),
             db_used: Default::default(),
             miss_used: Default::default(),
-            notify_used: Default::default(),
             tx_miss_pending: Default::default(),
             tx_miss_page_q: Default::default(),
             node_id_q: Default::default(),
@@ -312,7 +307,6 @@ impl RegFile {
             rvalid: Default::default(),
             counter_wait: Default::default(),
             miss_record: Default::default(),
-            notify_push: Default::default(),
             db_push: Default::default(),
             err_notify: Default::default(),
             err_bad_db: Default::default(),
@@ -375,7 +369,6 @@ impl RegFile {
             s_attr_slot: lsb(rm::MAP_ATTR_SLOT),
             s_attr_epoch: lsb(rm::MAP_ATTR_EPOCH),
             s_cmd_slot: lsb(rm::MAP_CMD_SLOT),
-            s_notify_slot: lsb(rm::NOTIFY_SLOT),
         }
     }
 }
@@ -388,7 +381,6 @@ impl Logic for RegFile {
             clock,
             db_used,
             miss_used,
-            notify_used,
             tx_miss_pending,
             tx_miss_page_q,
             node_id_q,
@@ -410,15 +402,7 @@ impl Logic for RegFile {
             rvalid,
             counter_wait
         );
-        clock!(
-            self,
-            clock,
-            db_addr_fifo,
-            db_meta_fifo,
-            miss_fifo,
-            notify_nva_fifo,
-            notify_meta_fifo
-        );
+        clock!(self, clock, db_addr_fifo, db_meta_fifo, miss_fifo, notify);
 
         // ---- Outputs from registers.
         self.node_id.next = self.node_id_q.q.val();
@@ -482,15 +466,12 @@ impl Logic for RegFile {
         self.miss_fifo.read.next = false;
 
         // ---- Notification FIFO; a notification that finds it full is lost and reported.
-        self.notify_push.next = self.notify_valid.val() & !self.notify_nva_fifo.full.val();
-        self.notify_nva_fifo.write.next = self.notify_push.val();
-        self.notify_meta_fifo.write.next = self.notify_push.val();
-        self.notify_nva_fifo.data_in.next = self.notify_nva.val();
-        self.notify_meta_fifo.data_in.next = bit_cast::<32, 13>(self.notify_length.val())
-            | (bit_cast::<32, 6>(self.notify_slot.val()) << self.s_notify_slot.val());
-        self.notify_nva_fifo.read.next = false;
-        self.notify_meta_fifo.read.next = false;
-        self.notify_lost.next = self.notify_valid.val() & self.notify_nva_fifo.full.val();
+        self.notify.push.next = self.notify_valid.val();
+        self.notify.nva.next = self.notify_nva.val();
+        self.notify.length.next = self.notify_length.val();
+        self.notify.slot.next = self.notify_slot.val();
+        self.notify.pop.next = false;
+        self.notify_lost.next = self.notify.lost.val();
 
         // ---- Bus writes.
         if self.bus_write.val() {
@@ -567,7 +548,7 @@ impl Logic for RegFile {
             self.irq_miss.next = self.v_irq_miss.val();
         }
         self.irq_signal.next = 0.into();
-        if self.notify_push.val() {
+        if self.notify.pushed.val() {
             self.irq_signal.next = self.v_irq_signal.val();
         }
         // The error cause is a level: any ERROR bit still set.
@@ -620,7 +601,7 @@ impl Logic for RegFile {
                         | (bit_cast::<32, 4>(self.rx_parked.val()) << self.s_parked.val())
                         | (bit_cast::<32, 5>(self.db_used.q.val()) << self.s_db_used.val())
                         | (bit_cast::<32, 5>(self.miss_used.q.val()) << self.s_miss_used.val())
-                        | (bit_cast::<32, 5>(self.notify_used.q.val()) << self.s_notify_used.val());
+                        | (bit_cast::<32, 5>(self.notify.level.val()) << self.s_notify_used.val());
                 }
                 if self.bus_addr.val() == self.a_param0.val() {
                     self.rdata.d.next = self.v_param0.val();
@@ -657,18 +638,12 @@ impl Logic for RegFile {
                     self.rdata.d.next =
                         bit_cast::<32, 5>(self.v_fifo_depth.val() - self.db_used.q.val());
                 }
-                if (self.bus_addr.val() == self.a_notify_nva.val())
-                    & !self.notify_nva_fifo.empty.val()
-                {
-                    self.rdata.d.next = self.notify_nva_fifo.data_out.val();
+                if (self.bus_addr.val() == self.a_notify_nva.val()) & self.notify.head_valid.val() {
+                    self.rdata.d.next = self.notify.head_nva.val();
                 }
-                if (self.bus_addr.val() == self.a_notify_pop.val())
-                    & !self.notify_nva_fifo.empty.val()
-                {
-                    self.rdata.d.next =
-                        self.notify_meta_fifo.data_out.val() | self.v_pop_valid.val();
-                    self.notify_nva_fifo.read.next = true;
-                    self.notify_meta_fifo.read.next = true;
+                if (self.bus_addr.val() == self.a_notify_pop.val()) & self.notify.head_valid.val() {
+                    self.rdata.d.next = self.notify.head_meta.val() | self.v_pop_valid.val();
+                    self.notify.pop.next = true;
                 }
             }
         }
@@ -685,12 +660,6 @@ impl Logic for RegFile {
         }
         if !self.miss_fifo.write.val() & self.miss_fifo.read.val() {
             self.miss_used.d.next = self.miss_used.q.val() - 1;
-        }
-        if self.notify_push.val() & !self.notify_nva_fifo.read.val() {
-            self.notify_used.d.next = self.notify_used.q.val() + 1;
-        }
-        if !self.notify_push.val() & self.notify_nva_fifo.read.val() {
-            self.notify_used.d.next = self.notify_used.q.val() - 1;
         }
     }
 }
