@@ -16,6 +16,9 @@ pub struct Bench<T: Block> {
     pub cycle: u64,
     /// Per-cycle snapshots of the top-level ports, when recording (see [`Bench::record`]).
     trace: Option<Vec<Vec<PortValue>>>,
+    /// The block's Verilog as it was when recording started (memories whose generated
+    /// Verilog carries their simulated contents must start the replay from that state).
+    recorded_verilog: String,
 }
 
 /// One top-level port's value just before a rising edge.
@@ -77,6 +80,7 @@ impl<T: Block> Bench<T> {
             clock,
             cycle: 0,
             trace: None,
+            recorded_verilog: String::new(),
         };
         bench.settle();
         bench
@@ -109,6 +113,7 @@ impl<T: Block> Bench<T> {
     /// Starts recording every cycle's top-level inputs and outputs for [`Bench::replay`].
     pub fn record(&mut self) {
         self.trace = Some(Vec::new());
+        self.recorded_verilog = generate_verilog(&self.uut);
     }
 
     /// Replays the recorded inputs on the block's generated Verilog in Icarus Verilog and
@@ -128,7 +133,7 @@ impl<T: Block> Bench<T> {
     pub fn replay_qualified(&self, name: &str, qualifiers: &[(&str, &str)]) {
         let trace = self.trace.as_ref().expect("call record() before the run");
         assert!(!trace.is_empty(), "nothing recorded");
-        let verilog = generate_verilog(&self.uut);
+        let verilog = &self.recorded_verilog;
         let ports = &trace[0];
         let mut tb =
             String::from("`timescale 1ns/1ps\nmodule tb;\nreg clock = 0;\ninteger errors = 0;\n");
@@ -168,7 +173,7 @@ impl<T: Block> Bench<T> {
         tb += "$display(\"REPLAY errors=%0d\", errors);\n$finish;\nend\nendmodule\n";
         let dir = std::env::temp_dir().join(format!("vassa_replay_{name}_{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("dut.v"), &verilog).unwrap();
+        std::fs::write(dir.join("dut.v"), verilog).unwrap();
         std::fs::write(dir.join("tb.v"), &tb).unwrap();
         let compile = std::process::Command::new("iverilog")
             .current_dir(&dir)
