@@ -595,8 +595,6 @@ mod tests {
         offered: Option<(u32, u32)>,
         link: Vec<LinkWord>,
         sent: Vec<(u64, u32, u32)>,
-        /// Per-cycle port values (see [`PORTS`]) for replaying on the generated Verilog.
-        vectors: Option<Vec<String>>,
     }
 
     impl Harness {
@@ -612,7 +610,6 @@ mod tests {
                 offered: None,
                 link: Vec::new(),
                 sent: Vec::new(),
-                vectors: None,
             }
         }
 
@@ -670,15 +667,6 @@ mod tests {
             self.bench.settle();
 
             let u = &self.bench.uut;
-            if let Some(v) = self.vectors.as_mut() {
-                v.push(
-                    port_values(u)
-                        .iter()
-                        .map(|x| format!("{x:x}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                );
-            }
             for (write, full, read, empty) in [
                 (
                     &u.payload.write,
@@ -845,112 +833,6 @@ mod tests {
         }
     }
 
-    /// Ports of the block in vector order: name, width, input?, and for outputs the output that
-    /// must be high for the value to be compared.
-    const PORTS: [(&str, usize, bool, Option<&str>); 24] = [
-        ("cmd_valid", 1, true, None),
-        ("cmd_addr", 32, true, None),
-        ("cmd_length", 13, true, None),
-        ("cmd_nva", 32, true, None),
-        ("cmd_epoch", 8, true, None),
-        ("cmd_counter_slot", 6, true, None),
-        ("cmd_first", 1, true, None),
-        ("cmd_last", 1, true, None),
-        ("cmd_user", 1, true, None),
-        ("node_id", 8, true, None),
-        ("rd_req_ready", 1, true, None),
-        ("rd_data_valid", 1, true, None),
-        ("rd_data", 32, true, None),
-        ("cmd_ready", 1, false, Some("")),
-        ("rd_req_valid", 1, false, Some("")),
-        ("rd_req_addr", 32, false, Some("rd_req_valid")),
-        ("rd_req_len", 8, false, Some("rd_req_valid")),
-        ("tx_valid", 1, false, Some("")),
-        ("tx_sop", 1, false, Some("")),
-        ("tx_eop", 1, false, Some("")),
-        ("tx_data", 32, false, Some("tx_valid")),
-        ("sent_event", 1, false, Some("")),
-        ("sent_slot", 6, false, Some("sent_event")),
-        ("sent_bytes", 13, false, Some("sent_event")),
-    ];
-
-    fn port_values(u: &Packetizer) -> [u64; 24] {
-        let b = |x: bool| x as u64;
-        [
-            b(u.cmd_valid.val()),
-            u.cmd_addr.val().to_u64(),
-            u.cmd_length.val().to_u64(),
-            u.cmd_nva.val().to_u64(),
-            u.cmd_epoch.val().to_u64(),
-            u.cmd_counter_slot.val().to_u64(),
-            b(u.cmd_first.val()),
-            b(u.cmd_last.val()),
-            b(u.cmd_user.val()),
-            u.node_id.val().to_u64(),
-            b(u.rd_req_ready.val()),
-            b(u.rd_data_valid.val()),
-            u.rd_data.val().to_u64(),
-            b(u.cmd_ready.val()),
-            b(u.rd_req_valid.val()),
-            u.rd_req_addr.val().to_u64(),
-            u.rd_req_len.val().to_u64(),
-            b(u.tx_valid.val()),
-            b(u.tx_sop.val()),
-            b(u.tx_eop.val()),
-            u.tx_data.val().to_u64(),
-            b(u.sent_event.val()),
-            u.sent_slot.val().to_u64(),
-            u.sent_bytes.val().to_u64(),
-        ]
-    }
-
-    /// A Verilog testbench that replays `vectors.txt` on `top` and counts mismatches.
-    fn replay_testbench() -> String {
-        let mut tb = String::from("`timescale 1ns/1ns\nmodule tb;\n    reg clock = 0;\n");
-        for (name, w, input, _) in PORTS {
-            let kind = if input { "reg" } else { "wire" };
-            tb += &format!(
-                "    {kind} [{}:0] {name};\n    reg [{}:0] v_{name};\n",
-                w - 1,
-                w - 1
-            );
-        }
-        let conns: Vec<String> = std::iter::once(".clock(clock)".to_string())
-            .chain(PORTS.iter().map(|(n, ..)| format!(".{n}({n})")))
-            .collect();
-        tb += &format!("    top dut({});\n", conns.join(", "));
-        let fmt = vec!["%h"; PORTS.len()].join(" ");
-        let args: Vec<String> = PORTS.iter().map(|(n, ..)| format!("v_{n}")).collect();
-        tb += "    integer fd, n, cycle, errors;\n    initial begin\n";
-        tb += "        cycle = 0; errors = 0;\n        fd = $fopen(\"vectors.txt\", \"r\");\n";
-        tb += &format!(
-            "        while (!$feof(fd)) begin\n            n = $fscanf(fd, \"{fmt}\\n\", {});\n",
-            args.join(", ")
-        );
-        tb += "            if (n == 24) begin\n";
-        for (name, _, input, _) in PORTS {
-            if input {
-                tb += &format!("                {name} = v_{name};\n");
-            }
-        }
-        tb += "                #1;\n";
-        for (name, _, input, gate) in PORTS {
-            if input {
-                continue;
-            }
-            let cond = match gate {
-                Some(g) if !g.is_empty() => format!("v_{g} && "),
-                _ => String::new(),
-            };
-            tb += &format!(
-                "                if ({cond}({name} !== v_{name})) begin\n                    errors = errors + 1;\n                    if (errors < 10) $display(\"cycle %0d: {name} = %h, Rust model %h\", cycle, {name}, v_{name});\n                end\n"
-            );
-        }
-        tb += "                clock = 1; #1; clock = 0; #1;\n                cycle = cycle + 1;\n            end\n        end\n";
-        tb += "        $display(\"REPLAYED %0d CYCLES, %0d ERRORS\", cycle, errors);\n        $finish;\n    end\nendmodule\n";
-        tb
-    }
-
     fn random_memory(base: u32, size: usize, timing: MemTiming) -> Memory {
         let mut rng = XorShift(timing.seed | 1);
         Memory {
@@ -1024,7 +906,7 @@ mod tests {
             line_bytes: 16,
             ..Default::default()
         };
-        let verilog = yosys_check("packetizer_replay", Packetizer::new(&params));
+        yosys_check("packetizer_replay", Packetizer::new(&params));
         let base = 0x7654_3000;
         let timing = MemTiming {
             latency: 3,
@@ -1032,7 +914,7 @@ mod tests {
             seed: 99,
         };
         let mut h = Harness::new(params, 0x42, random_memory(base, 16 * 1024, timing));
-        h.vectors = Some(Vec::new());
+        h.bench.record();
         let mut at = 0;
         for i in 0..40u32 {
             let offset = (i * 0x3F1 + i * i) % 0x3000;
@@ -1055,32 +937,7 @@ mod tests {
         }
         h.run(100_000);
         h.check();
-        let dir = std::env::temp_dir().join(format!("vassa_packetizer_iv_{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("top.v"), &verilog).unwrap();
-        std::fs::write(dir.join("tb.v"), replay_testbench()).unwrap();
-        let vectors = h.vectors.take().unwrap();
-        std::fs::write(dir.join("vectors.txt"), vectors.join("\n") + "\n").unwrap();
-        let build = std::process::Command::new("iverilog")
-            .current_dir(&dir)
-            .args(["-g2005", "-o", "replay", "tb.v", "top.v"])
-            .output()
-            .expect("iverilog runs");
-        assert!(
-            build.status.success(),
-            "{}",
-            String::from_utf8_lossy(&build.stderr)
-        );
-        let run = std::process::Command::new("vvp")
-            .current_dir(&dir)
-            .arg("replay")
-            .output()
-            .expect("vvp runs");
-        let text = String::from_utf8_lossy(&run.stdout);
-        assert!(
-            text.contains(&format!("REPLAYED {} CYCLES, 0 ERRORS", vectors.len())),
-            "{text}"
-        );
+        h.bench.replay("packetizer");
     }
 
     #[test]
