@@ -1386,8 +1386,6 @@ mod tests {
         lookups: u64,
         /// Retries that missed again.
         remisses: u64,
-        /// Per cycle, hex values of the inputs then the outputs (for the Verilog cross-check).
-        trace: Option<Vec<String>>,
     }
 
     impl Harness {
@@ -1408,7 +1406,6 @@ mod tests {
                 last_write: 0,
                 lookups: 0,
                 remisses: 0,
-                trace: None,
             }
         }
 
@@ -1458,10 +1455,6 @@ mod tests {
             }
             self.b.settle();
             let u = &self.b.uut;
-            if let Some(t) = self.trace.as_mut() {
-                let vals: Vec<String> = port_values(u).iter().map(|v| format!("{v:x}")).collect();
-                t.push(vals.join(" "));
-            }
             if u.lookup_valid.val() {
                 let key = u.lookup_key.val().to_u32();
                 let tag = u.lookup_tag.val().to_u32() as u8;
@@ -1984,145 +1977,12 @@ mod tests {
 
     // ---- Verilog cross-check ---------------------------------------------------------------
 
-    /// Ports compared between the Rust simulation and the generated Verilog: (name, width).
-    const TRACE_INPUTS: [(&str, u32); 15] = [
-        ("rx_valid", 1),
-        ("rx_sop", 1),
-        ("rx_eop", 1),
-        ("rx_data", 32),
-        ("result_valid", 1),
-        ("result_hit", 1),
-        ("result_page", 20),
-        ("result_writable", 1),
-        ("result_signal", 1),
-        ("result_counter_slot", 6),
-        ("result_epoch", 8),
-        ("resolve_valid", 1),
-        ("resolve_drop", 1),
-        ("resolve_tag", 4),
-        ("wr_ready", 1),
-    ];
-    const TRACE_OUTPUTS: [(&str, u32); 25] = [
-        ("lookup_valid", 1),
-        ("lookup_key", 20),
-        ("lookup_tag", 4),
-        ("miss_valid", 1),
-        ("miss_page", 20),
-        ("miss_tag", 4),
-        ("wr_valid", 1),
-        ("wr_addr", 32),
-        ("wr_data", 32),
-        ("wr_strb", 4),
-        ("wr_last", 1),
-        ("delivered_event", 1),
-        ("delivered_slot", 6),
-        ("delivered_bytes", 13),
-        ("drop_crc_epoch", 1),
-        ("drop_protection", 1),
-        ("drop_miss_dropped", 1),
-        ("drop_miss_overflow", 1),
-        ("drop_malformed", 1),
-        ("drop_rx_overrun", 1),
-        ("notify_valid", 1),
-        ("notify_nva", 32),
-        ("notify_length", 13),
-        ("notify_slot", 6),
-        ("parked", 4),
-    ];
-
-    /// Values of the ports in `TRACE_INPUTS` then `TRACE_OUTPUTS` order.
-    fn port_values(u: &Depacketizer) -> Vec<u64> {
-        let b = |x: bool| x as u64;
-        vec![
-            b(u.rx_valid.val()),
-            b(u.rx_sop.val()),
-            b(u.rx_eop.val()),
-            u.rx_data.val().to_u64(),
-            b(u.result_valid.val()),
-            b(u.result_hit.val()),
-            u.result_page.val().to_u64(),
-            b(u.result_writable.val()),
-            b(u.result_signal.val()),
-            u.result_counter_slot.val().to_u64(),
-            u.result_epoch.val().to_u64(),
-            b(u.resolve_valid.val()),
-            b(u.resolve_drop.val()),
-            u.resolve_tag.val().to_u64(),
-            b(u.wr_ready.val()),
-            b(u.lookup_valid.val()),
-            u.lookup_key.val().to_u64(),
-            u.lookup_tag.val().to_u64(),
-            b(u.miss_valid.val()),
-            u.miss_page.val().to_u64(),
-            u.miss_tag.val().to_u64(),
-            b(u.wr_valid.val()),
-            u.wr_addr.val().to_u64(),
-            u.wr_data.val().to_u64(),
-            u.wr_strb.val().to_u64(),
-            b(u.wr_last.val()),
-            b(u.delivered_event.val()),
-            u.delivered_slot.val().to_u64(),
-            u.delivered_bytes.val().to_u64(),
-            b(u.drop_crc_epoch.val()),
-            b(u.drop_protection.val()),
-            b(u.drop_miss_dropped.val()),
-            b(u.drop_miss_overflow.val()),
-            b(u.drop_malformed.val()),
-            b(u.drop_rx_overrun.val()),
-            b(u.notify_valid.val()),
-            u.notify_nva.val().to_u64(),
-            u.notify_length.val().to_u64(),
-            u.notify_slot.val().to_u64(),
-            u.parked.val().to_u64(),
-        ]
-    }
-
-    /// An Icarus testbench replaying `vectors.txt` (inputs, expected outputs per cycle) on
-    /// `top` and counting mismatches.
-    fn replay_testbench() -> String {
-        let mut tb = String::from("`timescale 1ns/1ns\nmodule tb;\nreg clock = 0;\n");
-        for (n, w) in TRACE_INPUTS {
-            tb += &format!("reg [{}:0] {n};\n", w - 1);
-        }
-        for (n, w) in TRACE_OUTPUTS {
-            tb += &format!("wire [{}:0] {n};\nreg [{}:0] e_{n};\n", w - 1, w - 1);
-        }
-        let ports: Vec<String> = std::iter::once("clock")
-            .chain(TRACE_INPUTS.iter().map(|p| p.0))
-            .chain(TRACE_OUTPUTS.iter().map(|p| p.0))
-            .map(|n| format!(".{n}({n})"))
-            .collect();
-        tb += &format!("top dut({});\n", ports.join(", "));
-        let all: Vec<String> = TRACE_INPUTS
-            .iter()
-            .map(|p| p.0.to_string())
-            .chain(TRACE_OUTPUTS.iter().map(|p| format!("e_{}", p.0)))
-            .collect();
-        tb += "integer f, r, cyc, errors;\ninitial begin\n";
-        tb += "  f = $fopen(\"vectors.txt\", \"r\"); cyc = 0; errors = 0;\n";
-        tb += &format!(
-            "  while (!$feof(f)) begin\n    r = $fscanf(f, \"{}\\n\", {});\n",
-            vec!["%h"; all.len()].join(" "),
-            all.join(", ")
-        );
-        tb += &format!("    if (r == {}) begin\n      #1;\n", all.len());
-        for (n, _) in TRACE_OUTPUTS {
-            tb += &format!(
-                "      if ({n} !== e_{n}) begin errors = errors + 1; \
-                 if (errors < 20) $display(\"cycle %0d: {n} = %h, simulation %h\", cyc, {n}, e_{n}); end\n"
-            );
-        }
-        tb += "      #4 clock = 1; #5 clock = 0;\n      cyc = cyc + 1;\n    end\n  end\n";
-        tb += "  $display(\"REPLAY cycles=%0d errors=%0d\", cyc, errors);\n  $finish;\nend\nendmodule\n";
-        tb
-    }
-
     /// Replays a random-traffic run of the Rust simulation on the generated Verilog with Icarus
     /// Verilog; every output must match in every cycle.
     fn cross_check(params: CoreParams, seed: u64, stall: u64, bursts: usize) {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut h = Harness::new(&params, seed, stall);
-        h.trace = Some(vec![]);
+        h.b.record();
         setup_cache(&mut rng, &mut h);
         let mut model = RxModel::new(&params);
         let mut tags = HashMap::new();
@@ -2134,37 +1994,10 @@ mod tests {
             host_phase(&mut rng, &mut h, &mut model, &mut tags, &mut image, false);
         }
         host_phase(&mut rng, &mut h, &mut model, &mut tags, &mut image, true);
-        let trace = h.trace.take().unwrap();
-        let mut uut = Depacketizer::new(&params);
-        uut.connect_all();
-        let verilog = generate_verilog(&uut);
-        let dir =
-            std::env::temp_dir().join(format!("vassa_depack_replay_{}_{seed}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("top.v"), verilog).unwrap();
-        std::fs::write(dir.join("tb.v"), replay_testbench()).unwrap();
-        std::fs::write(dir.join("vectors.txt"), trace.join("\n") + "\n").unwrap();
-        let run = |cmd: &str, args: &[&str]| {
-            let out = std::process::Command::new(cmd)
-                .current_dir(&dir)
-                .args(args)
-                .output()
-                .unwrap_or_else(|e| panic!("{cmd} did not run: {e}"));
-            let text = String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "{cmd} failed:\n{text}");
-            text
-        };
-        run("iverilog", &["-g2005", "-o", "replay", "tb.v", "top.v"]);
-        let text = run("vvp", &["-n", "replay"]);
-        let want = format!("REPLAY cycles={} errors=0", trace.len());
-        assert!(
-            text.contains(&want),
-            "Verilog differs from the simulation:\n{text}"
-        );
+        h.b.replay(&format!("depacketizer_{seed}"));
         println!(
             "{params:?}: {} cycles replayed on the Verilog, no difference",
-            trace.len()
+            h.b.cycle
         );
     }
 
