@@ -490,99 +490,8 @@ mod tests {
         /// Cycle of each command handshake.
         cmd_cycles: Vec<u64>,
         cycles: u64,
-        /// Every cycle's inputs then outputs, as hex fields in the order of [`PORTS`].
-        trace: Vec<String>,
-    }
-
-    /// Ports of the block other than the clock: (name, width, is input).
-    const PORTS: [(&str, usize, bool); 31] = [
-        ("enable", 1, true),
-        ("db_valid", 1, true),
-        ("db_addr", 32, true),
-        ("db_length", 16, true),
-        ("db_user", 1, true),
-        ("result_valid", 1, true),
-        ("result_hit", 1, true),
-        ("result_page", 20, true),
-        ("result_counter_slot", 6, true),
-        ("result_epoch", 8, true),
-        ("resolve_valid", 1, true),
-        ("resolve_drop", 1, true),
-        ("cmd_ready", 1, true),
-        ("db_ready", 1, false),
-        ("lookup_valid", 1, false),
-        ("lookup_key", 20, false),
-        ("lookup_tag", 4, false),
-        ("miss_valid", 1, false),
-        ("miss_page", 20, false),
-        ("cmd_valid", 1, false),
-        ("cmd_addr", 32, false),
-        ("cmd_length", 13, false),
-        ("cmd_nva", 32, false),
-        ("cmd_epoch", 8, false),
-        ("cmd_counter_slot", 6, false),
-        ("cmd_first", 1, false),
-        ("cmd_last", 1, false),
-        ("cmd_user", 1, false),
-        ("cancel_event", 1, false),
-        ("bad_doorbell_event", 1, false),
-        ("busy", 1, false),
-    ];
-
-    trait AsU64 {
-        fn as_u64(&self) -> u64;
-    }
-    impl AsU64 for bool {
-        fn as_u64(&self) -> u64 {
-            *self as u64
-        }
-    }
-    impl<const N: usize> AsU64 for Bits<N> {
-        fn as_u64(&self) -> u64 {
-            self.to_u64()
-        }
-    }
-
-    /// One trace line: every port of [`PORTS`] in hex, in that order.
-    fn trace_line(u: &TxMmu) -> String {
-        macro_rules! hex {
-            ($($name:ident),*) => { vec![$(format!("{:x}", u.$name.val().as_u64())),*] };
-        }
-        let fields = hex!(
-            enable,
-            db_valid,
-            db_addr,
-            db_length,
-            db_user,
-            result_valid,
-            result_hit,
-            result_page,
-            result_counter_slot,
-            result_epoch,
-            resolve_valid,
-            resolve_drop,
-            cmd_ready,
-            db_ready,
-            lookup_valid,
-            lookup_key,
-            lookup_tag,
-            miss_valid,
-            miss_page,
-            cmd_valid,
-            cmd_addr,
-            cmd_length,
-            cmd_nva,
-            cmd_epoch,
-            cmd_counter_slot,
-            cmd_first,
-            cmd_last,
-            cmd_user,
-            cancel_event,
-            bad_doorbell_event,
-            busy
-        );
-        assert_eq!(fields.len(), PORTS.len());
-        fields.join(" ")
+        /// The bench the scenario ran on (with its recorded ports if `run` was asked to record).
+        bench: Bench<TxMmu>,
     }
 
     fn bits<const N: usize>(v: u64) -> Bits<N> {
@@ -596,13 +505,17 @@ mod tests {
     /// Runs the scenario on the block with a modelled cache (answers exactly `LOOKUP_LATENCY`
     /// cycles after the lookup, from its contents in the lookup cycle), a doorbell FIFO, a
     /// command sink with random back-pressure and a host answering misses after random delays.
-    /// Checks the cycle-level protocol on the way.
-    fn run(s: &Scenario) -> Outcome {
+    /// Checks the cycle-level protocol on the way. With `record`, the bench records every
+    /// cycle's ports for [`Bench::replay`].
+    fn run(s: &Scenario, record: bool) -> Outcome {
         let params = CoreParams {
             max_payload: s.max_payload,
             ..Default::default()
         };
         let mut b = Bench::new(TxMmu::new(&params), |m| &mut m.clock);
+        if record {
+            b.record();
+        }
         let mut rng = Rng(s.seed | 1);
         let mut cache = s.cache.clone();
         let mut doorbells: VecDeque<Desc> = s.descs.iter().copied().collect();
@@ -611,13 +524,9 @@ mod tests {
         // Host: the pending miss (cycle to act, action, miss number, page, installed yet).
         let mut host: Option<(u64, HostAction, usize, u32, bool)> = None;
         let mut misses = 0usize;
-        let mut out = Outcome {
-            cmds: Vec::new(),
-            events: Vec::new(),
-            cmd_cycles: Vec::new(),
-            cycles: 0,
-            trace: Vec::new(),
-        };
+        let mut cmds = Vec::new();
+        let mut events = Vec::new();
+        let mut cmd_cycles = Vec::new();
         let (ref_cmds, ref_events) = reference(s);
         let limit = 2_000 + 60 * (ref_cmds.len() + ref_events.len()) as u64;
         let mut held: Option<Cmd> = None;
@@ -692,7 +601,6 @@ mod tests {
             b.settle();
             // ---- outputs of this cycle
             let u = &b.uut;
-            out.trace.push(trace_line(u));
             if u.db_ready.val() && !doorbells.is_empty() {
                 assert!(enable, "cycle {cycle}: doorbell popped while disabled");
                 doorbells.pop_front();
@@ -717,8 +625,8 @@ mod tests {
                     assert_eq!(h, c, "cycle {cycle}: command changed while stalled");
                 }
                 if u.cmd_ready.val() {
-                    out.cmds.push(c);
-                    out.cmd_cycles.push(cycle);
+                    cmds.push(c);
+                    cmd_cycles.push(cycle);
                     held = None;
                 } else {
                     held = Some(c);
@@ -729,7 +637,7 @@ mod tests {
             if u.miss_valid.val() {
                 assert!(host.is_none(), "cycle {cycle}: miss while one is pending");
                 let page = val(&u.miss_page) as u32;
-                out.events.push(Event::Miss(page));
+                events.push(Event::Miss(page));
                 let act = action(&s.actions, misses);
                 host = Some((cycle + 1 + rng.next() % 6, act, misses, page, false));
                 misses += 1;
@@ -738,10 +646,10 @@ mod tests {
                 assert!(u.busy.val(), "cycle {cycle}: miss pending but not busy");
             }
             if u.cancel_event.val() {
-                out.events.push(Event::Cancel);
+                events.push(Event::Cancel);
             }
             if u.bad_doorbell_event.val() {
-                out.events.push(Event::BadDoorbell);
+                events.push(Event::BadDoorbell);
             }
             let idle = doorbells.is_empty() && host.is_none() && !u.busy.val();
             b.step();
@@ -754,13 +662,24 @@ mod tests {
                 quiet = 0;
             }
         }
-        out.cycles = b.cycle;
-        out
+        Outcome {
+            cmds,
+            events,
+            cmd_cycles,
+            cycles: b.cycle,
+            bench: b,
+        }
     }
 
     fn check(s: &Scenario) -> Outcome {
+        check_run(s, false)
+    }
+
+    /// Runs the scenario (recording the bench's ports if `record`) and checks the commands
+    /// and events against [`reference`].
+    fn check_run(s: &Scenario, record: bool) -> Outcome {
         let (ref_cmds, ref_events) = reference(s);
-        let out = run(s);
+        let out = run(s, record);
         assert_eq!(out.events, ref_events, "miss/cancel/bad-doorbell pulses");
         assert_eq!(out.cmds.len(), ref_cmds.len(), "number of commands");
         for (i, (got, want)) in out.cmds.iter().zip(&ref_cmds).enumerate() {
@@ -960,82 +879,18 @@ mod tests {
             enable_pct: 80,
             stray_pct: 8,
         };
-        let out = check(&s);
-        let verilog = yosys_check(
+        let out = check_run(&s, true);
+        yosys_check(
             "tx_mmu_replay",
             TxMmu::new(&CoreParams {
                 max_payload: s.max_payload,
                 ..Default::default()
             }),
         );
-        let dir = std::env::temp_dir().join(format!("vassa_tx_mmu_replay_{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("top.v"), &verilog).unwrap();
-        std::fs::write(dir.join("vectors.txt"), out.trace.join("\n") + "\n").unwrap();
-        let mut tb = String::from("module tb;\nreg clock = 0;\ninteger f, r, cycle, errors;\n");
-        for (name, w, input) in PORTS {
-            if input {
-                tb += &format!("reg [{}:0] {name};\n", w - 1);
-            } else {
-                tb += &format!(
-                    "wire [{}:0] {name};\nreg [{}:0] exp_{name};\n",
-                    w - 1,
-                    w - 1
-                );
-            }
-        }
-        let conns: Vec<String> = std::iter::once("clock".to_string())
-            .chain(PORTS.iter().map(|p| p.0.to_string()))
-            .map(|n| format!(".{n}({n})"))
-            .collect();
-        tb += &format!("top dut({});\n", conns.join(", "));
-        let targets: Vec<String> = PORTS
-            .iter()
-            .map(|&(n, _, i)| if i { n.to_string() } else { format!("exp_{n}") })
-            .collect();
-        let formats = vec!["%h"; PORTS.len()].join(" ");
-        tb += &format!(
-            "initial begin\n  f = $fopen(\"vectors.txt\", \"r\"); cycle = 0; errors = 0;\n  \
-             while (!$feof(f)) begin\n    r = $fscanf(f, \"{formats}\\n\", {});\n    \
-             if (r == {}) begin\n      #1;\n",
-            targets.join(", "),
-            PORTS.len()
-        );
-        for (name, _, input) in PORTS {
-            if !input {
-                tb += &format!(
-                    "      if ({name} !== exp_{name}) begin errors = errors + 1; \
-                     $display(\"MISMATCH cycle %0d {name} %h expected %h\", cycle, {name}, exp_{name}); end\n"
-                );
-            }
-        }
-        tb += "      clock = 1; #1; clock = 0; #1; cycle = cycle + 1;\n    end\n  end\n  \
-               $display(\"REPLAYED %0d cycles, %0d mismatches\", cycle, errors);\n  $finish;\nend\nendmodule\n";
-        std::fs::write(dir.join("tb.v"), tb).unwrap();
-        let compile = std::process::Command::new("iverilog")
-            .current_dir(&dir)
-            .args(["-o", "replay", "tb.v", "top.v"])
-            .output()
-            .unwrap();
-        assert!(
-            compile.status.success(),
-            "iverilog: {}",
-            String::from_utf8_lossy(&compile.stderr)
-        );
-        let run = std::process::Command::new("vvp")
-            .current_dir(&dir)
-            .arg("replay")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&run.stdout);
-        let expected = format!("REPLAYED {} cycles, 0 mismatches", out.trace.len());
-        assert!(
-            text.contains(&expected),
-            "{}",
-            text.lines().take(40).collect::<Vec<_>>().join("\n")
-        );
+        out.bench.replay("tx_mmu");
         println!(
-            "{expected}; {} commands, events {:?}",
+            "replayed {} cycles; {} commands, events {:?}",
+            out.cycles,
             out.cmds.len(),
             out.events
         );
