@@ -908,4 +908,59 @@ mod tests {
             assert_eq!(read_with(&mut b, addr, delay), addr ^ 0xC0DE);
         }
     }
+
+    /// The plain read/write and read-only registers, as software sees them: (register, bits
+    /// that hold what is written; 0 for read-only).
+    fn storage_registers() -> Vec<(Register, u32)> {
+        vec![
+            (rm::ID, 0),
+            (rm::VERSION_REG, 0),
+            (rm::PARAM0, 0),
+            (rm::PARAM1, 0),
+            (rm::NODE_ID, rm::NODE_ID_ID.mask()),
+            (rm::CONTROL, rm::CONTROL_TX_ENABLE.mask()),
+            (
+                rm::IRQ_MASK,
+                rm::IRQ_MISS.mask() | rm::IRQ_SIGNAL.mask() | rm::IRQ_ERROR.mask(),
+            ),
+            (rm::MAP_KEY, rm::MAP_KEY_PAGE.mask()),
+            (rm::MAP_PAGE, rm::MAP_PAGE_PAGE.mask()),
+            (rm::MAP_ATTR, u32::MAX),
+            (rm::DB_ADDR, u32::MAX),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Random writes and reads of the storage registers read back what a register model
+        /// says: masked writes, read-only registers unchanged by writes, resets from the spec.
+        #[test]
+        fn storage_registers_match_a_register_model(
+            ops in proptest::collection::vec((0usize..11, proptest::prelude::any::<bool>(),
+                                              proptest::prelude::any::<u32>()), 1..40)
+        ) {
+            let params = CoreParams::default();
+            let mut b = Bench::new(RegFile::new(&params), |r| &mut r.clock);
+            let regs = storage_registers();
+            let mut model: Vec<u32> = regs.iter().map(|(r, _)| r.reset).collect();
+            // PARAM registers depend on the parameters, not on a fixed reset value.
+            model[2] = read(&mut b, rm::PARAM0.offset);
+            model[3] = read(&mut b, rm::PARAM1.offset);
+            proptest::prop_assert_eq!(rm::PARAM0_TX_CACHE.get(model[2]), params.tx_cache_entries);
+            for (index, is_write, value) in ops {
+                let (reg, mask) = regs[index];
+                if is_write {
+                    write(&mut b, reg.offset, value);
+                    if mask != 0 {
+                        model[index] = value & mask;
+                    }
+                } else {
+                    proptest::prop_assert_eq!(read(&mut b, reg.offset), model[index], "{}", reg.name);
+                }
+            }
+            for (index, (reg, _)) in regs.iter().enumerate() {
+                proptest::prop_assert_eq!(read(&mut b, reg.offset), model[index], "{}", reg.name);
+            }
+        }
+    }
 }
