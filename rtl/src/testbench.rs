@@ -215,8 +215,12 @@ pub fn yosys_check<T: Block>(name: &str, mut uut: T) -> String {
     // Tests run in parallel; give each check its own directory under the temp dir.
     let prefix = format!("vassa_{}_{}", name, std::process::id());
     if let Err(e) = yosys_validate(&prefix, &verilog) {
-        panic!("yosys rejected {name}: {e:?}");
+        panic!(
+            "yosys rejected {name} (files kept in {}): {e:?}",
+            std::env::temp_dir().join(&prefix).display()
+        );
     }
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&prefix));
     verilog
 }
 
