@@ -119,6 +119,7 @@ mod tests {
                 "crc {crc:#x} data {data:#x}"
             );
         }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
