@@ -483,17 +483,14 @@ mod tests {
         ) {
             self.write(rm::MAP_KEY.offset, key);
             self.write(rm::MAP_PAGE.offset, page);
-            let attr = [
-                (rm::MAP_ATTR_WRITABLE, writable as u32),
-                (rm::MAP_ATTR_SIGNAL, signal as u32),
-                (rm::MAP_ATTR_SLOT, counter),
-                (rm::MAP_ATTR_EPOCH, epoch),
-            ]
-            .iter()
-            .fold(0, |w, (f, v)| f.put(w, *v));
-            self.write(rm::MAP_ATTR.offset, attr);
-            let cmd = rm::MAP_CMD_SLOT.put(rm::MAP_CMD_TX.put(rm::MAP_OP_INSTALL, tx as u32), slot);
-            self.write(rm::MAP_CMD.offset, cmd);
+            self.write(
+                rm::MAP_ATTR.offset,
+                rm::map_attr(writable, signal, counter, epoch as u8),
+            );
+            self.write(
+                rm::MAP_CMD.offset,
+                rm::map_cmd(rm::MAP_OP_INSTALL, tx, slot),
+            );
         }
 
         fn send(&mut self, addr: u32, length: u32) {

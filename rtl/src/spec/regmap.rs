@@ -178,6 +178,19 @@ pub const DB_STATUS_FREE: Field = f("free", 0, 5, "descriptors that can be pushe
 pub const NOTIFY_LENGTH: Field = f("length", 0, 13, "bytes written");
 pub const NOTIFY_SLOT: Field = f("counter_slot", 16, 6, "counter slot of the mapping");
 
+/// The MAP_ATTR value for a mapping's attributes (values wider than a field are cut).
+pub const fn map_attr(writable: bool, signal: bool, counter_slot: u32, epoch: u8) -> u32 {
+    let w = MAP_ATTR_WRITABLE.put(0, writable as u32);
+    let w = MAP_ATTR_SIGNAL.put(w, signal as u32);
+    let w = MAP_ATTR_SLOT.put(w, counter_slot);
+    MAP_ATTR_EPOCH.put(w, epoch as u32)
+}
+
+/// The MAP_CMD value for `op` (MAP_OP_*) on the TX or RX cache and `slot`.
+pub const fn map_cmd(op: u32, tx: bool, slot: u32) -> u32 {
+    MAP_CMD_SLOT.put(MAP_CMD_TX.put(MAP_CMD_OP.put(0, op), tx as u32), slot)
+}
+
 // ---- Registers ------------------------------------------------------------------------------
 
 const ID_FIELDS: [Field; 1] = whole("magic", "0x56415353 (\"VASS\")");
@@ -534,6 +547,19 @@ mod tests {
                 used |= field.mask();
             }
         }
+    }
+
+    #[test]
+    fn map_encoders_place_every_field() {
+        let a = map_attr(true, false, 33, 0x7E);
+        assert_eq!(MAP_ATTR_WRITABLE.get(a), 1);
+        assert_eq!(MAP_ATTR_SIGNAL.get(a), 0);
+        assert_eq!(MAP_ATTR_SLOT.get(a), 33);
+        assert_eq!(MAP_ATTR_EPOCH.get(a), 0x7E);
+        let c = map_cmd(MAP_OP_INVALIDATE, true, 9);
+        assert_eq!(MAP_CMD_OP.get(c), MAP_OP_INVALIDATE);
+        assert_eq!(MAP_CMD_TX.get(c), 1);
+        assert_eq!(MAP_CMD_SLOT.get(c), 9);
     }
 
     #[test]
