@@ -9,6 +9,8 @@
 use std::collections::VecDeque;
 use std::ffi::c_void;
 
+pub mod network;
+
 /// The Verilated `vassa_core`, generated port by port.
 pub struct Model {
     raw: *mut c_void,

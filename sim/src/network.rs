@@ -1,0 +1,251 @@
+//! A network of cards joined by a switch that forwards packets by NVA page.
+//!
+//! The switch is store-and-forward: it frames each card's link TX by start/end of packet,
+//! looks the destination NVA page (header word 0) up in its subscription table and queues a
+//! copy for every subscribed card (one for unicast, several for multicast). A copy enters the
+//! destination's link RX `link_latency` cycles after its last word left the source; each
+//! destination port sends one word per cycle, packets back to back. A fault hook sees every
+//! copy before it is queued and may flip bits, drop it or duplicate it; raw words can be
+//! injected into any card's link RX at a chosen cycle. Nothing is lost silently: every packet
+//! the switch does not deliver is counted in [`SwitchStats`].
+
+use crate::{Card, LinkWord};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use vassa_rtl::spec::params::PAGE_SHIFT;
+
+/// A packet copy on its way to one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    /// Sending node (`None` for injected words).
+    pub src: Option<usize>,
+    pub dst: usize,
+    /// Link words, first with `sop`, last with `eop` (injected words may break that rule).
+    pub words: Vec<LinkWord>,
+}
+
+/// What the fault hook decides for a packet copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Deliver,
+    Drop,
+    /// Deliver it twice, back to back.
+    Duplicate,
+}
+
+/// What the switch did with the traffic it saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SwitchStats {
+    /// Packets framed from the cards' link TX.
+    pub packets_in: u64,
+    /// Copies queued to destinations (fan-out included, duplicates included).
+    pub copies_out: u64,
+    /// Packets whose NVA page has no subscriber.
+    pub unroutable: u64,
+    /// Copies the fault hook dropped.
+    pub fault_dropped: u64,
+    /// Extra copies the fault hook added.
+    pub fault_duplicated: u64,
+    /// Words from a card's link TX outside a packet (no start of packet), discarded.
+    pub stray_words: u64,
+    /// Raw word runs injected.
+    pub injected: u64,
+}
+
+type FaultHook = Box<dyn FnMut(u64, &mut InFlight) -> Fate>;
+
+/// A card and the memory it owns.
+pub struct Node {
+    pub card: Card,
+    pub mem: Vec<u8>,
+}
+
+/// Cards joined by a switch.
+pub struct Network {
+    pub nodes: Vec<Node>,
+    /// Cycles from a packet's last word leaving its source to its first word at a destination.
+    pub link_latency: u64,
+    subscribers: BTreeMap<u32, BTreeSet<usize>>,
+    /// Per source: words of the packet being framed.
+    framing: Vec<Option<Vec<LinkWord>>>,
+    /// Per destination: (cycle it may start, words), in order.
+    egress: Vec<VecDeque<(u64, Vec<LinkWord>)>>,
+    /// Per destination: the packet being sent and the next word's index.
+    sending: Vec<Option<(Vec<LinkWord>, usize)>>,
+    fault: Option<FaultHook>,
+    pub stats: SwitchStats,
+    pub cycle: u64,
+    /// Last cycle in which any link word moved (into or out of a card).
+    last_activity: u64,
+}
+
+impl Network {
+    /// `nodes` cards, each with `mem_bytes` of zeroed memory.
+    pub fn new(nodes: usize, mem_bytes: usize, link_latency: u64) -> Self {
+        Network {
+            nodes: (0..nodes)
+                .map(|_| Node {
+                    card: Card::new(),
+                    mem: vec![0; mem_bytes],
+                })
+                .collect(),
+            link_latency,
+            subscribers: BTreeMap::new(),
+            framing: vec![None; nodes],
+            egress: vec![VecDeque::new(); nodes],
+            sending: vec![None; nodes],
+            fault: None,
+            stats: SwitchStats::default(),
+            cycle: 0,
+            last_activity: 0,
+        }
+    }
+
+    /// Packets for `nva_page` go to `node` too.
+    pub fn subscribe(&mut self, nva_page: u32, node: usize) {
+        assert!(node < self.nodes.len(), "no node {node}");
+        self.subscribers.entry(nva_page).or_default().insert(node);
+    }
+
+    pub fn unsubscribe(&mut self, nva_page: u32, node: usize) {
+        if let Some(set) = self.subscribers.get_mut(&nva_page) {
+            set.remove(&node);
+        }
+    }
+
+    /// Sets the hook that sees (cycle, copy) for every packet copy before it is queued.
+    pub fn set_fault_hook(&mut self, hook: impl FnMut(u64, &mut InFlight) -> Fate + 'static) {
+        self.fault = Some(Box::new(hook));
+    }
+
+    /// Queues raw link words for `node`'s link RX, starting no earlier than cycle `at`.
+    pub fn inject(&mut self, node: usize, words: Vec<LinkWord>, at: u64) {
+        self.stats.injected += 1;
+        self.egress[node].push_back((at, words));
+    }
+
+    /// One clock cycle of every card and the switch.
+    pub fn step(&mut self) {
+        let now = self.cycle;
+        for i in 0..self.nodes.len() {
+            let input = self.next_word(i, now);
+            let node = &mut self.nodes[i];
+            let out = node.card.step(&mut node.mem, input);
+            if out.valid || input.valid {
+                self.last_activity = now;
+            }
+            if out.valid {
+                self.frame(i, out, now);
+            }
+        }
+        self.cycle += 1;
+    }
+
+    /// Steps until `done` holds, at most `limit` cycles; returns whether it held.
+    pub fn run_until(&mut self, limit: u64, mut done: impl FnMut(&Network) -> bool) -> bool {
+        for _ in 0..limit {
+            if done(self) {
+                return true;
+            }
+            self.step();
+        }
+        done(self)
+    }
+
+    /// Steps until every register bus is idle, the switch holds nothing and no link word has
+    /// moved for `quiet` cycles; at most `limit` cycles. Returns whether it got quiet.
+    pub fn run_until_quiet(&mut self, quiet: u64, limit: u64) -> bool {
+        self.run_until(limit, |n| {
+            n.switch_idle()
+                && n.nodes.iter().all(|x| x.card.bus_idle())
+                && n.cycle >= n.last_activity + quiet
+        })
+    }
+
+    /// Whether the switch holds no packet (queued, being framed or being sent).
+    pub fn switch_idle(&self) -> bool {
+        self.framing.iter().all(Option::is_none)
+            && self.egress.iter().all(VecDeque::is_empty)
+            && self.sending.iter().all(Option::is_none)
+    }
+
+    fn next_word(&mut self, dst: usize, now: u64) -> LinkWord {
+        if self.sending[dst].is_none() {
+            if let Some((at, _)) = self.egress[dst].front() {
+                if *at <= now {
+                    let (_, words) = self.egress[dst].pop_front().unwrap();
+                    self.sending[dst] = Some((words, 0));
+                }
+            }
+        }
+        let Some((words, next)) = &mut self.sending[dst] else {
+            return LinkWord::default();
+        };
+        let word = words[*next];
+        *next += 1;
+        if *next == words.len() {
+            self.sending[dst] = None;
+        }
+        word
+    }
+
+    fn frame(&mut self, src: usize, word: LinkWord, now: u64) {
+        if word.sop {
+            if self.framing[src].is_some() {
+                // A new start inside a packet: the open one is forwarded as it is (truncated);
+                // the receiving card counts it as malformed.
+                let open = self.framing[src].take().unwrap();
+                self.route(src, open, now);
+            }
+            self.framing[src] = Some(Vec::new());
+        }
+        match &mut self.framing[src] {
+            Some(words) => words.push(word),
+            None => {
+                self.stats.stray_words += 1;
+                return;
+            }
+        }
+        if word.eop {
+            let words = self.framing[src].take().unwrap();
+            self.route(src, words, now);
+        }
+    }
+
+    fn route(&mut self, src: usize, words: Vec<LinkWord>, now: u64) {
+        self.stats.packets_in += 1;
+        let page = words[0].data >> PAGE_SHIFT;
+        let Some(dsts) = self.subscribers.get(&page) else {
+            self.stats.unroutable += 1;
+            return;
+        };
+        if dsts.is_empty() {
+            self.stats.unroutable += 1;
+            return;
+        }
+        let at = now + 1 + self.link_latency;
+        for &dst in dsts.clone().iter() {
+            let mut copy = InFlight {
+                src: Some(src),
+                dst,
+                words: words.clone(),
+            };
+            let fate = match &mut self.fault {
+                Some(hook) => hook(now, &mut copy),
+                None => Fate::Deliver,
+            };
+            match fate {
+                Fate::Drop => self.stats.fault_dropped += 1,
+                Fate::Deliver => {
+                    self.stats.copies_out += 1;
+                    self.egress[copy.dst].push_back((at, copy.words));
+                }
+                Fate::Duplicate => {
+                    self.stats.copies_out += 2;
+                    self.stats.fault_duplicated += 1;
+                    self.egress[copy.dst].push_back((at, copy.words.clone()));
+                    self.egress[copy.dst].push_back((at, copy.words));
+                }
+            }
+        }
+    }
+}
