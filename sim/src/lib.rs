@@ -14,6 +14,9 @@ pub mod network;
 /// The Verilated `vassa_core`, generated port by port.
 pub struct Model {
     raw: *mut c_void,
+    /// Rising edges applied (the trace time base: two time units a cycle).
+    edges: u64,
+    tracing: bool,
 }
 
 include!(concat!(env!("OUT_DIR"), "/ports.rs"));
@@ -22,6 +25,9 @@ extern "C" {
     fn vassa_new() -> *mut c_void;
     fn vassa_free(p: *mut c_void);
     fn vassa_eval(p: *mut c_void);
+    fn vassa_trace_open(p: *mut c_void, path: *const std::os::raw::c_char) -> i32;
+    fn vassa_trace_dump(p: *mut c_void, time: u64);
+    fn vassa_trace_close(p: *mut c_void);
 }
 
 impl Model {
@@ -29,7 +35,11 @@ impl Model {
     pub fn new() -> Self {
         let raw = unsafe { vassa_new() };
         assert!(!raw.is_null());
-        let mut m = Model { raw };
+        let mut m = Model {
+            raw,
+            edges: 0,
+            tracing: false,
+        };
         m.set_clock(0);
         m.eval();
         m
@@ -42,10 +52,40 @@ impl Model {
 
     /// One rising clock edge (inputs must be set and settled with the clock low).
     pub fn rising_edge(&mut self) {
+        if self.tracing {
+            unsafe { vassa_trace_dump(self.raw, 2 * self.edges) };
+        }
         self.set_clock(1);
         self.eval();
+        if self.tracing {
+            unsafe { vassa_trace_dump(self.raw, 2 * self.edges + 1) };
+        }
         self.set_clock(0);
         self.eval();
+        self.edges += 1;
+    }
+
+    /// Starts writing a VCD trace of every signal to `path` (two time units per cycle).
+    pub fn trace_to(&mut self, path: &std::path::Path) -> Result<(), String> {
+        use std::os::unix::ffi::OsStrExt;
+        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| format!("trace path {} contains a NUL byte", path.display()))?;
+        if self.tracing {
+            return Err("this card is already tracing".into());
+        }
+        if unsafe { vassa_trace_open(self.raw, c_path.as_ptr()) } == 0 {
+            return Err(format!("cannot open trace file {}", path.display()));
+        }
+        self.tracing = true;
+        Ok(())
+    }
+
+    /// Flushes and closes the trace file, if one is open.
+    pub fn trace_close(&mut self) {
+        if self.tracing {
+            unsafe { vassa_trace_close(self.raw) };
+            self.tracing = false;
+        }
     }
 }
 

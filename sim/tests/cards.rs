@@ -152,3 +152,31 @@ fn a_corrupted_packet_is_dropped_and_counted() {
     let crc_drops = rm::global_counter_addr(rm::global_counter_index("drop_crc_epoch") as u32);
     assert_eq!(read(&mut b, crc_drops), 1);
 }
+
+#[test]
+fn a_card_traces_to_the_named_vcd_file() {
+    let dir = std::env::temp_dir().join(format!("vassa_sim_trace_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("card.vcd");
+    let mut n = Node::new();
+    n.card.model().trace_to(&path).unwrap();
+    assert!(
+        n.card.model().trace_to(&path).is_err(),
+        "one trace at a time"
+    );
+    for _ in 0..10 {
+        n.card.step(&mut n.mem, LinkWord::default());
+    }
+    n.card.model().trace_close();
+    let vcd = std::fs::read_to_string(&path).unwrap();
+    assert!(vcd.contains("$enddefinitions"), "VCD header");
+    assert!(vcd.contains("bus_rdata"), "core signals are traced");
+    let steps = vcd.lines().filter(|l| l.starts_with('#')).count();
+    assert_eq!(steps, 2 * 10, "two dumps per cycle");
+    let bad = n
+        .card
+        .model()
+        .trace_to(std::path::Path::new("/nonexistent/dir/x.vcd"));
+    assert!(bad.is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
