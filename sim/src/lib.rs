@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::ffi::c_void;
 
+pub mod model;
 pub mod network;
 
 /// The Verilated `vassa_core`, generated port by port.

@@ -1,0 +1,497 @@
+//! The golden model (`vassa_sim::model::CardModel`) against the Verilated cards: the same
+//! scenario on a `Network` of cards and on models routed by the same page subscriptions; the
+//! two must agree on memory, counters, miss records, notifications and IRQ_STATUS.
+
+use std::collections::{BTreeMap, BTreeSet};
+use vassa_rtl::spec::params::{CoreParams, PAGE_SHIFT};
+use vassa_rtl::spec::regmap as rm;
+use vassa_sim::model::CardModel;
+use vassa_sim::network::{Fate, Network};
+
+const MEM: usize = 1 << 20;
+const MCAST_PAGE: u32 = 0x700;
+const UCAST_PAGE: u32 = 0x701;
+
+/// A fault applied to a copy on its way to `dst`: (dst, link data words).
+type Fault = fn(usize, &mut Vec<u32>);
+
+/// The same network twice: Verilated cards and golden models.
+struct Twin {
+    net: Network,
+    models: Vec<CardModel>,
+    mems: Vec<Vec<u8>>,
+    subs: BTreeMap<u32, BTreeSet<usize>>,
+    fault: Option<Fault>,
+}
+
+impl Twin {
+    fn new(nodes: usize) -> Self {
+        let params = CoreParams::default();
+        Twin {
+            net: Network::new(nodes, MEM, 3),
+            models: (0..nodes).map(|_| CardModel::new(&params)).collect(),
+            mems: vec![vec![0; MEM]; nodes],
+            subs: BTreeMap::new(),
+            fault: None,
+        }
+    }
+
+    fn set_fault(&mut self, f: Fault) {
+        self.fault = Some(f);
+        self.net.set_fault_hook(move |_, copy| {
+            let mut words: Vec<u32> = copy.words.iter().map(|w| w.data).collect();
+            f(copy.dst, &mut words);
+            for (w, d) in copy.words.iter_mut().zip(words) {
+                w.data = d;
+            }
+            Fate::Deliver
+        });
+    }
+
+    fn subscribe(&mut self, page: u32, node: usize) {
+        self.net.subscribe(page, node);
+        self.subs.entry(page).or_default().insert(node);
+    }
+
+    fn write(&mut self, node: usize, addr: u32, value: u32) {
+        self.net.nodes[node].card.queue_write(addr, value);
+        self.models[node].write(addr, value);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn install(&mut self, node: usize, tx: bool, slot: u32, key: u32, page: u32, attr: u32) {
+        self.write(node, rm::MAP_KEY.offset, key);
+        self.write(node, rm::MAP_PAGE.offset, page);
+        self.write(node, rm::MAP_ATTR.offset, attr);
+        let cmd = rm::map_cmd(rm::MAP_OP_INSTALL, tx, slot);
+        self.write(node, rm::MAP_CMD.offset, cmd);
+    }
+
+    fn fill(&mut self, node: usize, addr: u32, bytes: &[u8]) {
+        let a = addr as usize;
+        self.net.nodes[node].mem[a..a + bytes.len()].copy_from_slice(bytes);
+        self.mems[node][a..a + bytes.len()].copy_from_slice(bytes);
+    }
+
+    fn send(&mut self, node: usize, addr: u32, length: u32) {
+        self.write(node, rm::DB_ADDR.offset, addr);
+        self.write(node, rm::DB_PUSH.offset, length);
+    }
+
+    /// Runs both sides until nothing moves.
+    fn settle(&mut self) {
+        assert!(
+            self.net.run_until_quiet(200, 100_000),
+            "network did not go quiet"
+        );
+        loop {
+            let mut moved = false;
+            for src in 0..self.models.len() {
+                let mut mem = std::mem::take(&mut self.mems[src]);
+                if self.models[src].has_pending_resolves() {
+                    self.models[src].service(&mut mem);
+                    moved = true;
+                }
+                let pkts = self.models[src].tx_packets(&mem);
+                self.mems[src] = mem;
+                for p in pkts {
+                    moved = true;
+                    let page = p[0] >> PAGE_SHIFT;
+                    let dsts = self.subs.get(&page).cloned().unwrap_or_default();
+                    for dst in dsts {
+                        let mut copy = p.clone();
+                        if let Some(f) = self.fault {
+                            f(dst, &mut copy);
+                        }
+                        self.models[dst].receive(&copy, &mut self.mems[dst]);
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Reads a register on both sides (RTL first answered, then the model).
+    fn read(&mut self, node: usize, addr: u32) -> (u32, u32) {
+        self.net.nodes[node].card.queue_read(addr);
+        let mut rtl = None;
+        for _ in 0..500 {
+            self.net.step();
+            if let Some(v) = self.net.nodes[node].card.take_read() {
+                rtl = Some(v);
+                break;
+            }
+        }
+        let rtl = rtl.unwrap_or_else(|| panic!("read {addr:#x} on node {node} not answered"));
+        (rtl, self.models[node].read(addr))
+    }
+
+    fn assert_reg(&mut self, node: usize, addr: u32, what: &str) -> u32 {
+        let (r, m) = self.read(node, addr);
+        assert_eq!(
+            r, m,
+            "node {node} {what} ({addr:#x}): rtl {r:#x} model {m:#x}"
+        );
+        r
+    }
+
+    /// Pops a FIFO on both sides until empty; returns the RTL's records.
+    fn drain(&mut self, node: usize, addr: u32, head: Option<u32>, what: &str) -> Vec<u32> {
+        let mut out = vec![];
+        for _ in 0..20 {
+            if let Some(h) = head {
+                out.push(self.assert_reg(node, h, what));
+            }
+            let v = self.assert_reg(node, addr, what);
+            if rm::POP_VALID.get(v) == 0 {
+                return out;
+            }
+            out.push(v);
+        }
+        panic!("{what} FIFO of node {node} does not empty");
+    }
+
+    /// Pops one miss record on both sides; they must agree except for the RX tag, which names
+    /// an implementation buffer (the RTL's receive buffer number) and is opaque to the host.
+    fn pop_miss(&mut self, node: usize) -> (u32, u32) {
+        let (r, m) = self.read(node, rm::MISS_POP.offset);
+        let strip = |v: u32| rm::MISS_TAG.put(v, 0);
+        assert_eq!(
+            strip(r),
+            strip(m),
+            "node {node} miss record: rtl {r:#x} model {m:#x}"
+        );
+        (r, m)
+    }
+
+    /// Resolves an RX miss on both sides, each with its own tag from [`Twin::pop_miss`].
+    fn resolve_rx(&mut self, node: usize, rec: (u32, u32), drop: bool) {
+        let word = |v: u32| {
+            let w = rm::RESOLVE_TAG.put(0, rm::MISS_TAG.get(v));
+            rm::RESOLVE_DROP.put(w, drop as u32)
+        };
+        self.net.nodes[node]
+            .card
+            .queue_write(rm::MISS_RESOLVE.offset, word(rec.0));
+        self.models[node].write(rm::MISS_RESOLVE.offset, word(rec.1));
+    }
+
+    /// Compares everything observable on every node (clearing counters, draining FIFOs).
+    fn compare_all(&mut self) {
+        for node in 0..self.models.len() {
+            assert!(
+                self.net.nodes[node].mem == self.mems[node],
+                "node {node}: memory differs at byte {:#x}",
+                self.net.nodes[node]
+                    .mem
+                    .iter()
+                    .zip(&self.mems[node])
+                    .position(|(a, b)| a != b)
+                    .unwrap()
+            );
+            assert_eq!(self.net.nodes[node].card.irq(), self.models[node].irq());
+            self.assert_reg(node, rm::IRQ_STATUS.offset, "IRQ_STATUS");
+            self.assert_reg(node, rm::ERROR.offset, "ERROR");
+            for (i, c) in rm::GLOBAL_COUNTERS.iter().enumerate() {
+                self.assert_reg(node, rm::global_counter_addr(i as u32), c.name);
+            }
+            for slot in 0..CoreParams::default().counter_slots {
+                for (k, c) in rm::SLOT_COUNTERS.iter().enumerate() {
+                    let what = format!("slot {slot} {}", c.name);
+                    self.assert_reg(node, rm::slot_counter_addr(slot, k as u32), &what);
+                }
+            }
+            while rm::POP_VALID.get(self.pop_miss(node).0) != 0 {}
+            self.drain(
+                node,
+                rm::NOTIFY_POP.offset,
+                Some(rm::NOTIFY_NVA.offset),
+                "NOTIFY",
+            );
+        }
+    }
+}
+
+fn pattern(n: usize, seed: u32) -> Vec<u8> {
+    (0..n as u32)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(seed) ^ (i >> 8)) as u8)
+        .collect()
+}
+
+/// Node 0 sends from physical pages 0x10.. (mcast) and 0x12 (ucast); nodes 1 and 2 receive
+/// the multicast pages at 0x30.., node 2 the unicast page at 0x31.. ; signal on node 2's unicast.
+fn three() -> Twin {
+    let mut t = Twin::new(3);
+    for n in 0..3 {
+        t.write(n, rm::NODE_ID.offset, 0x40 + n as u32);
+        t.write(n, rm::IRQ_MASK.offset, 0x7);
+    }
+    t.install(
+        0,
+        true,
+        0,
+        0x10,
+        MCAST_PAGE,
+        rm::map_attr(false, false, 1, 5),
+    );
+    t.install(
+        0,
+        true,
+        1,
+        0x11,
+        MCAST_PAGE + 2,
+        rm::map_attr(false, false, 1, 5),
+    );
+    t.install(
+        0,
+        true,
+        2,
+        0x12,
+        UCAST_PAGE,
+        rm::map_attr(false, false, 2, 5),
+    );
+    for n in [1, 2] {
+        t.install(
+            n,
+            false,
+            0,
+            MCAST_PAGE,
+            0x30,
+            rm::map_attr(true, false, 3, 5),
+        );
+        t.install(
+            n,
+            false,
+            1,
+            MCAST_PAGE + 2,
+            0x32,
+            rm::map_attr(true, false, 3, 5),
+        );
+        t.subscribe(MCAST_PAGE, n);
+        t.subscribe(MCAST_PAGE + 2, n);
+    }
+    t.install(
+        2,
+        false,
+        2,
+        UCAST_PAGE,
+        0x31,
+        rm::map_attr(true, true, 4, 5),
+    );
+    t.subscribe(UCAST_PAGE, 2);
+    t
+}
+
+#[test]
+fn unicast_and_multicast_unaligned_spanning_pages() {
+    let mut t = three();
+    // 0x10F03 .. crosses into physical page 0x11 (NVA page MCAST+2).
+    let m = pattern(1500, 7);
+    t.fill(0, 0x10_F03, &m);
+    t.send(0, 0x10_F03, m.len() as u32);
+    let u = pattern(601, 99);
+    t.fill(0, 0x12_0A1, &u);
+    t.send(0, 0x12_0A1, u.len() as u32 | rm::DB_PUSH_USER.put(0, 1));
+    t.settle();
+    assert_eq!(&t.mems[1][0x30_F03..0x31_000], &m[..0xFD]);
+    assert_eq!(&t.mems[2][0x31_0A1..0x31_0A1 + u.len()], &u[..]);
+    t.compare_all();
+}
+
+#[test]
+fn rx_miss_serviced_by_install_and_retry() {
+    let mut t = three();
+    // Node 1 loses its mapping of the first multicast page.
+    t.write(
+        1,
+        rm::MAP_CMD.offset,
+        rm::map_cmd(rm::MAP_OP_INVALIDATE, false, 0),
+    );
+    let m = pattern(200, 3);
+    t.fill(0, 0x10_010, &m);
+    t.send(0, 0x10_010, m.len() as u32);
+    t.settle();
+    let rec = t.pop_miss(1);
+    assert_eq!(rm::MISS_PAGE.get(rec.0), MCAST_PAGE);
+    t.install(
+        1,
+        false,
+        5,
+        MCAST_PAGE,
+        0x30,
+        rm::map_attr(true, true, 6, 5),
+    );
+    t.resolve_rx(1, rec, false);
+    t.settle();
+    assert_eq!(&t.mems[1][0x30_010..0x30_010 + m.len()], &m[..]);
+    t.compare_all();
+}
+
+#[test]
+fn rx_miss_dropped() {
+    let mut t = three();
+    t.write(
+        2,
+        rm::MAP_CMD.offset,
+        rm::map_cmd(rm::MAP_OP_INVALIDATE, false, 2),
+    );
+    let u = pattern(64, 1);
+    t.fill(0, 0x12_000, &u);
+    t.send(0, 0x12_000, u.len() as u32);
+    t.settle();
+    let rec = t.pop_miss(2);
+    t.resolve_rx(2, rec, true);
+    t.write(2, rm::IRQ_ACK.offset, rm::IRQ_MISS.mask());
+    t.settle();
+    t.compare_all();
+}
+
+#[test]
+fn tx_miss_cancelled() {
+    let mut t = three();
+    // No TX mapping for physical page 0x20.
+    let u = pattern(300, 5);
+    t.fill(0, 0x20_000, &u);
+    t.send(0, 0x20_000, u.len() as u32);
+    t.settle();
+    let (r, mm) = t.read(0, rm::MISS_POP.offset);
+    assert_eq!(r, mm, "TX miss record rtl {r:#x} model {mm:#x}");
+    assert_eq!(rm::MISS_DIR_TX.get(r), 1);
+    let cancel = rm::RESOLVE_DROP.put(rm::RESOLVE_TX.put(0, 1), 1);
+    t.write(0, rm::MISS_RESOLVE.offset, cancel);
+    t.settle();
+    // The next descriptor still goes out.
+    let m = pattern(40, 8);
+    t.fill(0, 0x10_100, &m);
+    t.send(0, 0x10_100, m.len() as u32);
+    t.settle();
+    t.compare_all();
+}
+
+#[test]
+fn corrupted_packet_is_dropped_as_crc_epoch() {
+    let mut t = three();
+    t.set_fault(|dst, words| {
+        if dst == 1 {
+            words[3] ^= 0x0100;
+        }
+    });
+    let m = pattern(64, 11);
+    t.fill(0, 0x10_000, &m);
+    t.send(0, 0x10_000, m.len() as u32);
+    t.settle();
+    t.compare_all();
+}
+
+#[test]
+fn stale_epoch_is_dropped() {
+    let mut t = three();
+    // Node 2 remaps the unicast page with a newer epoch than the sender's.
+    t.install(
+        2,
+        false,
+        2,
+        UCAST_PAGE,
+        0x31,
+        rm::map_attr(true, true, 4, 6),
+    );
+    let u = pattern(80, 2);
+    t.fill(0, 0x12_000, &u);
+    t.send(0, 0x12_000, u.len() as u32);
+    t.settle();
+    t.compare_all();
+}
+
+#[test]
+fn zero_length_doorbell_and_notifications() {
+    let mut t = three();
+    t.send(0, 0x12_000, 0);
+    let u = pattern(1000, 4);
+    t.fill(0, 0x12_000, &u);
+    t.send(0, 0x12_000, u.len() as u32);
+    t.settle();
+    t.compare_all();
+}
+
+/// A few deterministic pseudo-random messages (sizes and offsets) through every path, pushed
+/// back to back (see `doorbell_after_idle_is_sent` for doorbells pushed one by one).
+#[test]
+fn random_sizes_and_offsets() {
+    let mut t = three();
+    let mut x: u32 = 0x1234_5678;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    for round in 0..6 {
+        let off = next() % 0x1000;
+        let len = 1 + next() % 1800;
+        let (page, limit) = if round % 2 == 0 {
+            (0x10, 0x2000)
+        } else {
+            (0x12, 0x1000)
+        };
+        let len = len.min(limit - off);
+        let addr = (page << PAGE_SHIFT) + off;
+        let bytes = pattern(len as usize, next());
+        t.fill(0, addr, &bytes);
+        t.send(0, addr, len);
+    }
+    t.settle();
+    t.compare_all();
+}
+
+/// A doorbell pushed after the card went idle must be sent (docs: CONTROL.tx_enable "start
+/// descriptors from the doorbell FIFO"). Fails on the RTL: see the report in the commit.
+#[test]
+#[ignore = "RTL disagreement: a doorbell pushed to an idle card stays in the doorbell FIFO"]
+fn doorbell_after_idle_is_sent() {
+    let mut t = three();
+    for i in 0..3u32 {
+        let addr = 0x12_000 + 0x100 * i;
+        t.fill(0, addr, &pattern(16, i));
+        t.send(0, addr, 16);
+        t.settle();
+        t.assert_reg(0, rm::STATUS.offset, "STATUS");
+    }
+    t.compare_all();
+}
+
+/// Descriptors queued while tx_enable is 0 are sent once it is set.
+#[test]
+fn descriptors_queued_while_disabled_start_on_enable() {
+    let mut t = three();
+    t.write(0, rm::CONTROL.offset, 0);
+    for i in 0..3u32 {
+        let addr = 0x12_000 + 0x100 * i;
+        t.fill(0, addr, &pattern(16, i));
+        t.send(0, addr, 16);
+    }
+    t.settle();
+    t.assert_reg(0, rm::STATUS.offset, "STATUS while disabled");
+    t.write(0, rm::CONTROL.offset, rm::CONTROL_TX_ENABLE.put(0, 1));
+    t.settle();
+    t.compare_all();
+}
+
+/// The same as above without the STATUS read and the payload fills: here the RTL never starts
+/// the three descriptors (STATUS.doorbell_used stays 3, no packet leaves, a fourth doorbell
+/// does not help either).
+#[test]
+#[ignore = "RTL disagreement: descriptors queued while tx_enable = 0 are not started on enable"]
+fn descriptors_queued_while_disabled_start_on_enable_bare() {
+    let mut t = three();
+    t.write(0, rm::CONTROL.offset, 0);
+    for i in 0..3u32 {
+        t.send(0, 0x12_000 + 0x100 * i, 16);
+    }
+    t.settle();
+    t.write(0, rm::CONTROL.offset, rm::CONTROL_TX_ENABLE.put(0, 1));
+    t.settle();
+    t.assert_reg(0, rm::STATUS.offset, "STATUS after enable");
+    t.compare_all();
+}
