@@ -7,6 +7,7 @@ use vassa_rtl::spec::params::{CoreParams, PAGE_SHIFT};
 use vassa_rtl::spec::regmap as rm;
 use vassa_sim::model::CardModel;
 use vassa_sim::network::{Fate, Network};
+use vassa_sim::LinkWord;
 
 const MEM: usize = 1 << 20;
 /// Cycles without a link word after which a network counts as settled (longer than any
@@ -161,6 +162,25 @@ impl Twin {
             out.push(v);
         }
         panic!("{what} FIFO of node {node} does not empty");
+    }
+
+    /// Injects one framed run of words (start of packet on the first, end on the last) into
+    /// `node`'s link RX on the RTL side and into the model's receive path.
+    fn inject(&mut self, node: usize, words: &[u32]) {
+        let n = words.len();
+        let run = words
+            .iter()
+            .enumerate()
+            .map(|(i, &data)| LinkWord {
+                valid: true,
+                sop: i == 0,
+                eop: i + 1 == n,
+                data,
+            })
+            .collect();
+        let at = self.net.cycle;
+        self.net.inject(node, run, at);
+        self.models[node].receive(words, &mut self.mems[node]);
     }
 
     /// Reads global counter `name` on both sides (clearing it); both must equal `value`.
@@ -573,5 +593,103 @@ fn protection_drop_on_a_read_only_mapping() {
     t.settle();
     t.expect_counter(1, "drop_protection", 1);
     t.expect_counter(2, "drop_protection", 0);
+    t.compare_all();
+}
+
+/// More signal-on-write packets than the notification FIFO holds: the rest are lost, counted
+/// in notify_lost and flagged in ERROR (the error IRQ cause follows ERROR).
+#[test]
+fn notification_fifo_overflow_is_counted() {
+    let mut t = three();
+    let u = pattern(4096, 17);
+    t.fill(0, 0x12_000, &u);
+    t.send(0, 0x12_000, 4096);
+    t.send(0, 0x12_000, 1024);
+    t.settle();
+    t.assert_reg(2, rm::STATUS.offset, "STATUS");
+    t.assert_reg(2, rm::ERROR.offset, "ERROR");
+    t.assert_reg(2, rm::IRQ_STATUS.offset, "IRQ_STATUS");
+    let depth = vassa_rtl::spec::params::NOTIFY_FIFO_DEPTH;
+    let sent = 4096 / t.models[2].params().max_payload + 1024 / t.models[2].params().max_payload;
+    t.expect_counter(2, "notify_lost", sent - depth);
+    t.write(2, rm::ERROR.offset, rm::ERROR_NOTIFY_OVERFLOW.mask());
+    t.write(2, rm::IRQ_ACK.offset, rm::IRQ_SIGNAL.mask());
+    t.settle();
+    t.assert_reg(2, rm::IRQ_STATUS.offset, "IRQ_STATUS after ack");
+    t.compare_all();
+}
+
+/// Malformed packets injected on the link: too short, length 0, length above max_payload,
+/// word count not matching the length. A well-formed injected packet is delivered.
+#[test]
+fn malformed_packets_are_counted() {
+    use vassa_rtl::spec::packet::{encode, Header};
+    let mut t = three();
+    let max = t.models[2].params().max_payload;
+    let h = |length| Header {
+        nva: (UCAST_PAGE << PAGE_SHIFT) | 0x10,
+        length,
+        first: true,
+        last: true,
+        user: false,
+        src_node: 9,
+        epoch: 5,
+    };
+    let good = encode(&h(8), &pattern(8, 1));
+    t.inject(2, &good[..3]);
+    let mut zero = good.clone();
+    zero[1] = h(0).words()[1];
+    t.inject(2, &zero);
+    let mut long = good.clone();
+    long[1] = h(max + 4).words()[1];
+    t.inject(2, &long);
+    let mut extra = good.clone();
+    extra.insert(3, 0);
+    t.inject(2, &extra);
+    t.settle();
+    t.inject(2, &good);
+    t.settle();
+    t.expect_counter(2, "drop_malformed", 4);
+    assert_eq!(&t.mems[2][0x31_010..0x31_018], &pattern(8, 1)[..]);
+    t.compare_all();
+}
+
+/// A TX miss serviced by installing the TX mapping and retrying: the descriptor resumes.
+#[test]
+fn tx_miss_serviced_by_install_and_retry() {
+    let mut t = three();
+    let u = pattern(900, 23);
+    t.fill(0, 0x13_F00, &u);
+    t.send(0, 0x13_F00, u.len() as u32);
+    t.settle();
+    let (r, m) = t.read(0, rm::MISS_POP.offset);
+    assert_eq!(r, m, "TX miss record rtl {r:#x} model {m:#x}");
+    assert_eq!(rm::MISS_PAGE.get(r), 0x13);
+    t.install(
+        0,
+        true,
+        3,
+        0x13,
+        UCAST_PAGE,
+        rm::map_attr(false, false, 2, 5),
+    );
+    t.write(0, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.put(0, 1));
+    t.settle();
+    // The message runs into physical page 0x14, which misses too.
+    let (r, m) = t.read(0, rm::MISS_POP.offset);
+    assert_eq!(r, m, "second TX miss rtl {r:#x} model {m:#x}");
+    assert_eq!(rm::MISS_PAGE.get(r), 0x14);
+    t.install(
+        0,
+        true,
+        4,
+        0x14,
+        UCAST_PAGE,
+        rm::map_attr(false, false, 2, 5),
+    );
+    t.write(0, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.put(0, 1));
+    t.settle();
+    t.expect_counter(0, "misses", 2);
+    assert_eq!(&t.mems[2][0x31_F00..0x32_000], &u[..0x100]);
     t.compare_all();
 }
