@@ -152,12 +152,15 @@ impl Network {
     }
 
     /// Steps until every register bus is idle, the switch holds nothing and no link word has
-    /// moved for `quiet` cycles; at most `limit` cycles. Returns whether it got quiet.
+    /// moved for `quiet` cycles — counted from the later of the last link activity and this
+    /// call, so work just queued (a doorbell whose packet has not left yet) is waited for.
+    /// At most `limit` cycles. Returns whether it got quiet.
     pub fn run_until_quiet(&mut self, quiet: u64, limit: u64) -> bool {
+        let start = self.cycle;
         self.run_until(limit, |n| {
             n.switch_idle()
                 && n.nodes.iter().all(|x| x.card.bus_idle())
-                && n.cycle >= n.last_activity + quiet
+                && n.cycle >= n.last_activity.max(start) + quiet
         })
     }
 

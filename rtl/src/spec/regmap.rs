@@ -130,7 +130,12 @@ pub const MISS_PAGE: Field = f(
     20,
     "missing page: NVA page for RX, physical page for TX",
 );
-pub const MISS_TAG: Field = f("tag", 24, 4, "RX: miss buffer entry; TX: 0");
+pub const MISS_TAG: Field = f(
+    "tag",
+    24,
+    4,
+    "RX: receive buffer holding the parked packet (an opaque handle: echo it in MISS_RESOLVE); TX: 0",
+);
 pub const MISS_DIR_TX: Field = f("tx", 30, 1, "1 = TX cache miss, 0 = RX cache miss");
 pub const POP_VALID: Field = f("valid", 31, 1, "1 when the FIFO was not empty");
 
@@ -141,7 +146,7 @@ pub const RESOLVE_DROP: Field = f(
     "0 = look the page up again (after installing a mapping), 1 = drop the packet (RX) or cancel the descriptor (TX)",
 );
 pub const RESOLVE_TX: Field = f("tx", 1, 1, "1 = resolve the TX miss, 0 = an RX miss");
-pub const RESOLVE_TAG: Field = f("tag", 4, 4, "RX miss buffer entry from the miss record");
+pub const RESOLVE_TAG: Field = f("tag", 4, 4, "RX: the tag of the miss record being resolved");
 
 pub const MAP_KEY_PAGE: Field = f("page", 0, 20, "RX: NVA page; TX: physical page");
 pub const MAP_PAGE_PAGE: Field = f("page", 0, 20, "RX: physical page; TX: NVA page");
