@@ -459,8 +459,6 @@ fn zero_length_doorbell_and_notifications() {
     t.compare_all();
 }
 
-/// A few deterministic pseudo-random messages (sizes and offsets) through every path, pushed
-/// back to back, then one at a time.
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
     /// Random message sizes and offsets (inside the two TX-mapped regions, alternating between
