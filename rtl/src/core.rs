@@ -481,16 +481,10 @@ mod tests {
             counter: u32,
             epoch: u32,
         ) {
-            self.write(rm::MAP_KEY.offset, key);
-            self.write(rm::MAP_PAGE.offset, page);
-            self.write(
-                rm::MAP_ATTR.offset,
-                rm::map_attr(writable, signal, counter, epoch as u8),
-            );
-            self.write(
-                rm::MAP_CMD.offset,
-                rm::map_cmd(rm::MAP_OP_INSTALL, tx, slot),
-            );
+            let attr = rm::map_attr(writable, signal, counter, epoch as u8);
+            for (addr, value) in rm::install_writes(tx, slot, key, page, attr) {
+                self.write(addr, value);
+            }
         }
 
         fn send(&mut self, addr: u32, length: u32) {

@@ -29,16 +29,10 @@ impl Node {
         signal: bool,
         counter: u32,
     ) {
-        self.card.queue_write(rm::MAP_KEY.offset, key);
-        self.card.queue_write(rm::MAP_PAGE.offset, page);
-        self.card.queue_write(
-            rm::MAP_ATTR.offset,
-            rm::map_attr(writable, signal, counter, 3),
-        );
-        self.card.queue_write(
-            rm::MAP_CMD.offset,
-            rm::map_cmd(rm::MAP_OP_INSTALL, tx, slot),
-        );
+        let attr = rm::map_attr(writable, signal, counter, 3);
+        for (addr, value) in rm::install_writes(tx, slot, key, page, attr) {
+            self.card.queue_write(addr, value);
+        }
     }
 
     fn send(&mut self, addr: u32, length: u32) {

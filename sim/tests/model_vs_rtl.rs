@@ -62,13 +62,10 @@ impl Twin {
         self.models[node].write(addr, value);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn install(&mut self, node: usize, tx: bool, slot: u32, key: u32, page: u32, attr: u32) {
-        self.write(node, rm::MAP_KEY.offset, key);
-        self.write(node, rm::MAP_PAGE.offset, page);
-        self.write(node, rm::MAP_ATTR.offset, attr);
-        let cmd = rm::map_cmd(rm::MAP_OP_INSTALL, tx, slot);
-        self.write(node, rm::MAP_CMD.offset, cmd);
+        for (addr, value) in rm::install_writes(tx, slot, key, page, attr) {
+            self.write(node, addr, value);
+        }
     }
 
     fn fill(&mut self, node: usize, addr: u32, bytes: &[u8]) {

@@ -10,13 +10,10 @@ const UCAST_PAGE: u32 = 0x701; // NVA page of the unicast channel
 
 fn install(net: &mut Network, node: usize, tx: bool, slot: u32, key: u32, page: u32, counter: u32) {
     let card = &mut net.nodes[node].card;
-    card.queue_write(rm::MAP_KEY.offset, key);
-    card.queue_write(rm::MAP_PAGE.offset, page);
-    card.queue_write(rm::MAP_ATTR.offset, rm::map_attr(!tx, !tx, counter, 1));
-    card.queue_write(
-        rm::MAP_CMD.offset,
-        rm::map_cmd(rm::MAP_OP_INSTALL, tx, slot),
-    );
+    let attr = rm::map_attr(!tx, !tx, counter, 1);
+    for (addr, value) in rm::install_writes(tx, slot, key, page, attr) {
+        card.queue_write(addr, value);
+    }
 }
 
 fn read(net: &mut Network, node: usize, addr: u32) -> u32 {

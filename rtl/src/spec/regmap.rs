@@ -196,6 +196,23 @@ pub const fn map_cmd(op: u32, tx: bool, slot: u32) -> u32 {
     MAP_CMD_SLOT.put(MAP_CMD_TX.put(MAP_CMD_OP.put(0, op), tx as u32), slot)
 }
 
+/// The register writes, as (offset, value) in order, that install a mapping of `key` to
+/// `page` with attributes `attr` (see [`map_attr`]) into `slot` of the TX or RX cache.
+pub const fn install_writes(
+    tx: bool,
+    slot: u32,
+    key: u32,
+    page: u32,
+    attr: u32,
+) -> [(u32, u32); 4] {
+    [
+        (MAP_KEY.offset, key),
+        (MAP_PAGE.offset, page),
+        (MAP_ATTR.offset, attr),
+        (MAP_CMD.offset, map_cmd(MAP_OP_INSTALL, tx, slot)),
+    ]
+}
+
 // ---- Registers ------------------------------------------------------------------------------
 
 const ID_FIELDS: [Field; 1] = whole("magic", "0x56415353 (\"VASS\")");
@@ -561,6 +578,12 @@ mod tests {
         assert_eq!(MAP_ATTR_SIGNAL.get(a), 0);
         assert_eq!(MAP_ATTR_SLOT.get(a), 33);
         assert_eq!(MAP_ATTR_EPOCH.get(a), 0x7E);
+        let w = install_writes(false, 3, 0x123, 0x456, a);
+        assert_eq!(
+            w.map(|(addr, _)| addr),
+            [MAP_KEY, MAP_PAGE, MAP_ATTR, MAP_CMD].map(|r| r.offset)
+        );
+        assert_eq!(w[3].1, map_cmd(MAP_OP_INSTALL, false, 3));
         let c = map_cmd(MAP_OP_INVALIDATE, true, 9);
         assert_eq!(MAP_CMD_OP.get(c), MAP_OP_INVALIDATE);
         assert_eq!(MAP_CMD_TX.get(c), 1);
