@@ -483,6 +483,17 @@ mod tests {
     }
 
     /// The result on the outputs now, if `result_valid`.
+    /// Drives `seq` one cycle each; returns (tag, hit, slot, page) of every result seen.
+    fn run_summary(b: &mut Bench<MappingCache>, seq: &[Cycle]) -> Vec<(u32, bool, u32, u32)> {
+        let mut summary = vec![];
+        for c in seq {
+            drive(b, c);
+            b.step();
+            summary.extend(result(b).map(|(t, r)| (t, r.hit, r.slot, r.mapping.page)));
+        }
+        summary
+    }
+
     fn result(b: &Bench<MappingCache>) -> Option<(u32, LookupResult)> {
         let u = &b.uut;
         let n = |x: u64| x as u32;
@@ -662,16 +673,7 @@ mod tests {
             Cycle::default(),
             Cycle::default(),
         ];
-        let mut got = vec![];
-        for c in &seq {
-            drive(&mut b, c);
-            b.step();
-            got.extend(result(&b));
-        }
-        let summary: Vec<_> = got
-            .iter()
-            .map(|(t, r)| (*t, r.hit, r.slot, r.mapping.page))
-            .collect();
+        let summary = run_summary(&mut b, &seq);
         assert_eq!(
             summary,
             vec![
@@ -704,16 +706,7 @@ mod tests {
             Cycle::default(),
             Cycle::default(),
         ];
-        let mut got = vec![];
-        for c in &seq {
-            drive(&mut b, c);
-            b.step();
-            got.extend(result(&b));
-        }
-        let summary: Vec<_> = got
-            .iter()
-            .map(|(t, r)| (*t, r.hit, r.slot, r.mapping.page))
-            .collect();
+        let summary = run_summary(&mut b, &seq);
         assert_eq!(
             summary,
             vec![(1, true, 63, 0x63), (2, true, 0, 0x1), (3, false, 0, 0)]
