@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use vassa_rtl::spec::params::{CoreParams, PAGE_SHIFT};
+use vassa_rtl::spec::params::{CoreParams, MISS_FIFO_DEPTH, PAGE_SHIFT};
 use vassa_rtl::spec::regmap as rm;
 use vassa_sim::model::CardModel;
 use vassa_sim::network::{Fate, Network};
@@ -67,6 +67,13 @@ impl Twin {
         self.subs.entry(page).or_default().insert(node);
     }
 
+    pub fn unsubscribe(&mut self, page: u32, node: usize) {
+        self.net.unsubscribe(page, node);
+        if let Some(set) = self.subs.get_mut(&page) {
+            set.remove(&node);
+        }
+    }
+
     pub fn write(&mut self, node: usize, addr: u32, value: u32) {
         self.net.nodes[node].card.queue_write(addr, value);
         self.models[node].write(addr, value);
@@ -89,12 +96,21 @@ impl Twin {
         self.write(node, rm::DB_PUSH.offset, length);
     }
 
+    /// Steps the cards until every queued register access has been issued (the model applies
+    /// them when written).
+    pub fn bus_sync(&mut self) {
+        assert!(
+            self.net
+                .run_until(10_000, |n| n.nodes.iter().all(|x| x.card.bus_idle())),
+            "register bus did not drain"
+        );
+    }
+
     /// Runs both sides until nothing moves.
     pub fn settle(&mut self) {
         // `run_until_quiet` measures quiet from the last link word, which may be long before
         // the accesses just queued: let them take effect first.
-        self.net
-            .run_until(10_000, |n| n.nodes.iter().all(|x| x.card.bus_idle()));
+        self.bus_sync();
         for _ in 0..QUIET {
             self.net.step();
         }
@@ -104,14 +120,16 @@ impl Twin {
         );
         loop {
             let mut moved = false;
-            for src in 0..self.models.len() {
-                let mut mem = std::mem::take(&mut self.mems[src]);
-                if self.models[src].has_pending_resolves() {
-                    self.models[src].service(&mut mem);
+            // RX resolves first, on every node: on the cards they take effect as soon as they
+            // are written, before any packet sent in response to other writes can arrive.
+            for node in 0..self.models.len() {
+                if self.models[node].has_pending_resolves() {
+                    self.models[node].service(&mut self.mems[node]);
                     moved = true;
                 }
-                let pkts = self.models[src].tx_packets(&mem);
-                self.mems[src] = mem;
+            }
+            for src in 0..self.models.len() {
+                let pkts = self.models[src].tx_packets(&self.mems[src]);
                 for p in pkts {
                     moved = true;
                     let page = p[0] >> PAGE_SHIFT;
@@ -182,6 +200,8 @@ impl Twin {
     /// Injects one framed run of words (start of packet on the first, end on the last) into
     /// `node`'s link RX on the RTL side and into the model's receive path.
     pub fn inject(&mut self, node: usize, words: &[u32]) {
+        // The model applied every register write already: let the cards catch up first.
+        self.bus_sync();
         let n = words.len();
         let run = words
             .iter()
@@ -218,6 +238,49 @@ impl Twin {
         (r, m)
     }
 
+    /// Pops every miss record on both sides. The order of TX records among themselves and of
+    /// RX records among themselves must agree (RX tags aside); how TX and RX records
+    /// interleave depends on timing the model does not have (a card that misses on the TX
+    /// side while its own earlier packets come back and miss on the RX side), so it is not
+    /// compared. Returns (rtl, model) pairs in the RTL's order.
+    pub fn pop_all_misses(&mut self, node: usize) -> Vec<(u32, u32)> {
+        let (mut rtl, mut model) = (vec![], vec![]);
+        for _ in 0..=MISS_FIFO_DEPTH {
+            let (r, m) = self.read(node, rm::MISS_POP.offset);
+            if rm::POP_VALID.get(r) != 0 {
+                rtl.push(r);
+            }
+            if rm::POP_VALID.get(m) != 0 {
+                model.push(m);
+            }
+        }
+        let strip = |v: u32| rm::MISS_TAG.put(v, 0);
+        let by_dir = |v: &[u32], tx: u32| -> Vec<u32> {
+            v.iter()
+                .copied()
+                .filter(|&x| rm::MISS_DIR_TX.get(x) == tx)
+                .collect()
+        };
+        for tx in [0, 1] {
+            let (r, m) = (by_dir(&rtl, tx), by_dir(&model, tx));
+            assert_eq!(
+                r.iter().map(|&x| strip(x)).collect::<Vec<_>>(),
+                m.iter().map(|&x| strip(x)).collect::<Vec<_>>(),
+                "node {node} {} miss records: rtl {r:x?} model {m:x?}",
+                if tx == 1 { "TX" } else { "RX" }
+            );
+        }
+        let mut next = [0usize; 2];
+        rtl.iter()
+            .map(|&r| {
+                let tx = rm::MISS_DIR_TX.get(r);
+                let m = by_dir(&model, tx)[next[tx as usize]];
+                next[tx as usize] += 1;
+                (r, m)
+            })
+            .collect()
+    }
+
     /// Resolves an RX miss on both sides, each with its own tag from [`Twin::pop_miss`].
     pub fn resolve_rx(&mut self, node: usize, rec: (u32, u32), drop: bool) {
         let word = |v: u32| {
@@ -230,8 +293,25 @@ impl Twin {
         self.models[node].write(rm::MISS_RESOLVE.offset, word(rec.1));
     }
 
-    /// Compares everything observable on every node (clearing counters, draining FIFOs).
-    pub fn compare_all(&mut self) {
+    /// Whether an RTL receiver lost a packet for want of a receive buffer since the last check
+    /// (reads and clears `drop_rx_overrun` on both sides; the model, which has no timing,
+    /// never counts one).
+    pub fn rtl_overran(&mut self) -> bool {
+        let addr = rm::global_counter_addr(rm::global_counter_index("drop_rx_overrun") as u32);
+        let mut overran = false;
+        for node in 0..self.models.len() {
+            let (rtl, model) = self.read(node, addr);
+            assert_eq!(model, 0, "the model never overruns");
+            overran |= rtl != 0;
+        }
+        overran
+    }
+
+    /// Compares everything observable on every node (clearing counters, draining FIFOs) and
+    /// returns the sums over nodes of the counters read, by name (slot counters summed over
+    /// slots), so callers can check what their traffic exercised.
+    pub fn compare_all(&mut self) -> BTreeMap<&'static str, u64> {
+        let mut tally = BTreeMap::new();
         for node in 0..self.models.len() {
             assert!(
                 self.net.nodes[node].mem == self.mems[node],
@@ -247,22 +327,27 @@ impl Twin {
             self.assert_reg(node, rm::IRQ_STATUS.offset, "IRQ_STATUS");
             self.assert_reg(node, rm::ERROR.offset, "ERROR");
             for (i, c) in rm::GLOBAL_COUNTERS.iter().enumerate() {
-                self.assert_reg(node, rm::global_counter_addr(i as u32), c.name);
+                let v = self.assert_reg(node, rm::global_counter_addr(i as u32), c.name);
+                *tally.entry(c.name).or_default() += v as u64;
             }
             for slot in 0..CoreParams::default().counter_slots {
                 for (k, c) in rm::SLOT_COUNTERS.iter().enumerate() {
                     let what = format!("slot {slot} {}", c.name);
-                    self.assert_reg(node, rm::slot_counter_addr(slot, k as u32), &what);
+                    let v = self.assert_reg(node, rm::slot_counter_addr(slot, k as u32), &what);
+                    *tally.entry(c.name).or_default() += v as u64;
                 }
             }
-            while rm::POP_VALID.get(self.pop_miss(node).0) != 0 {}
-            self.drain(
+            let pending_misses = self.pop_all_misses(node).len() as u64;
+            *tally.entry("pending_misses").or_default() += pending_misses;
+            let notes = self.drain(
                 node,
                 rm::NOTIFY_POP.offset,
                 Some(rm::NOTIFY_NVA.offset),
                 "NOTIFY",
             );
+            *tally.entry("notifications").or_default() += notes.len() as u64 / 2;
         }
+        tally
     }
 }
 
