@@ -255,8 +255,8 @@ impl Vectors {
         cpp += "std::fputs(\"\\n\", fo);\ndut.clock = 1;\ndut.eval();\n}\n\
                 dut.final();\nstd::fclose(fo);\nreturn 0;\n}\n";
         std::fs::write(dir.join("tb.cpp"), cpp).unwrap();
-        // -O1 keeps the C++ compile to seconds; the run is short.
-        let opt = "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1";
+        // Unoptimised C++: the build is the cost (seconds), a few thousand cycles run at once.
+        let opt = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0";
         run(
             &dir,
             "verilator",
@@ -311,6 +311,16 @@ impl Vectors {
         };
         let icarus = timed("icarus", &|| self.icarus(name));
         let verilator = timed("verilator (build and run)", &|| self.verilator(name));
+        let unknown = icarus
+            .iter()
+            .flatten()
+            .filter(|v| v.contains(['x', 'z']))
+            .count();
+        println!(
+            "{name}: {} cycles x {} outputs compared, {unknown} Icarus values with x/z bits",
+            self.cycles.len(),
+            self.columns(false).len()
+        );
         let others = [
             ("simulation", &native.outputs()),
             ("icarus", &icarus),
