@@ -400,7 +400,7 @@ impl Vectors {
 /// [`crate::testbench::Bench`] does: inputs applied and settled with the clock low, then the
 /// rising edge.
 pub fn simulation_vectors<T, S>(
-    uut: T,
+    mut uut: T,
     clock: fn(&mut T) -> &mut Signal<In, Clock>,
     stimulus: Vec<S>,
     drive: fn(&mut T, &S),
@@ -409,7 +409,6 @@ where
     T: Block + Send + 'static,
     S: Send + Sync + std::panic::RefUnwindSafe + 'static,
 {
-    let mut uut = uut;
     uut.connect_all();
     let vectors = Arc::new(Mutex::new(Vectors::new(generate_verilog(&uut))));
     let cycles = stimulus.len() as u64;
