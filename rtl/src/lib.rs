@@ -31,3 +31,5 @@ pub mod regfile;
 pub mod testbench;
 #[cfg(feature = "hdl")]
 pub mod tx_mmu;
+#[cfg(feature = "hdl")]
+pub mod vectors;
