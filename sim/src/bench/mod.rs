@@ -754,8 +754,15 @@ pub struct Report {
 /// Runs every measurement.
 pub fn run(options: Options) -> Report {
     let sides = two_card_workload();
-    let cpp = two_cards_cpp(&sides, options.verilator_cycles);
-    let rust = two_cards_rust(&sides, options.verilator_cycles);
+    // The machine is shared: alternate the two Verilator loops three times and keep each
+    // one's fastest run.
+    let fastest = |a: LoopRun, b: LoopRun| if b.seconds < a.seconds { b } else { a };
+    let mut cpp = two_cards_cpp(&sides, options.verilator_cycles);
+    let mut rust = two_cards_rust(&sides, options.verilator_cycles);
+    for _ in 1..3 {
+        cpp = fastest(cpp, two_cards_cpp(&sides, options.verilator_cycles));
+        rust = fastest(rust, two_cards_rust(&sides, options.verilator_cycles));
+    }
     let mut speed = vec![
         Speed {
             name: "Verilator, C++ loop",
@@ -840,6 +847,7 @@ impl Report {
             .unwrap_or(f64::NAN);
         let cpp = self.speed[0].run.cycles_per_second();
         s += "### 1. Simulation speed: two cards, traffic both ways\n\n";
+        s += "Verilator rows: fastest of three alternating runs.\n\n";
         s += "| simulator | cycles | seconds | cycles/s | Verilator Rust loop is × faster | same words and memory as the Rust loop |\n|---|---:|---:|---:|---:|---|\n";
         for x in &self.speed {
             let cps = x.run.cycles_per_second();
