@@ -21,6 +21,26 @@ struct Cli {
 enum Command {
     /// Write the core's Verilog and a parameters report, and/or the generated docs.
     Gen(GenArgs),
+    /// Run benchmarks and print markdown tables (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Simulator speed, link efficiency, one-way latency and the RX miss path, measured on the
+    /// Verilated core (and rust-hdl's simulation of it, for speed).
+    Sim(BenchSimArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchSimArgs {
+    /// A short run (fewer simulated cycles for the speed table; seconds instead of a minute).
+    #[arg(long)]
+    quick: bool,
+    /// Cycles of the Verilator speed runs (overrides --quick's and the default 2,000,000).
+    #[arg(long)]
+    cycles: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -130,10 +150,28 @@ fn gen(args: &GenArgs) -> Result<()> {
     Ok(())
 }
 
+fn bench_sim(args: &BenchSimArgs) -> Result<()> {
+    use vassa_sim::bench;
+    let mut options = if args.quick {
+        bench::Options::quick()
+    } else {
+        bench::Options::full()
+    };
+    if let Some(c) = args.cycles {
+        if c == 0 {
+            bail!("--cycles must be at least 1");
+        }
+        options.verilator_cycles = c;
+    }
+    print!("{}", bench::run(options).markdown());
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Gen(args) => gen(args),
+        Command::Bench(BenchCommand::Sim(args)) => bench_sim(args),
     };
     if let Err(e) = result {
         eprintln!("vassa: error: {e:#}");

@@ -5,10 +5,14 @@
 //! from a byte slice the caller owns (a `Vec`, or a memory-mapped file), the link, and a
 //! queued register bus. Each `Card` owns its own Verilator context, so any number of cards can
 //! live in one process.
+//!
+//! Tracing ([`Model::trace_to`]) writes VCD, or FST when vassa-sim is built with the cargo
+//! feature `fst`: one Verilated model supports one format (see `build.rs`).
 
 use std::collections::VecDeque;
 use std::ffi::c_void;
 
+pub mod bench;
 pub mod model;
 pub mod network;
 
@@ -18,6 +22,8 @@ pub struct Model {
     /// Rising edges applied (the trace time base: two time units a cycle).
     edges: u64,
     tracing: bool,
+    /// The clock input is high ([`Model::cycle`] leaves it so).
+    clock_high: bool,
 }
 
 include!(concat!(env!("OUT_DIR"), "/ports.rs"));
@@ -26,6 +32,7 @@ extern "C" {
     fn vassa_new() -> *mut c_void;
     fn vassa_free(p: *mut c_void);
     fn vassa_eval(p: *mut c_void);
+    fn vassa_cycle(p: *mut c_void, inputs: *const Inputs, outputs: *mut Outputs, time: u64);
     fn vassa_trace_open(p: *mut c_void, path: *const std::os::raw::c_char) -> i32;
     fn vassa_trace_dump(p: *mut c_void, time: u64);
     fn vassa_trace_close(p: *mut c_void);
@@ -40,6 +47,7 @@ impl Model {
             raw,
             edges: 0,
             tracing: false,
+            clock_high: false,
         };
         m.set_clock(0);
         m.eval();
@@ -51,8 +59,30 @@ impl Model {
         unsafe { vassa_eval(self.raw) }
     }
 
+    /// The raw handle, for the C++ loop of [`bench`].
+    pub(crate) fn raw(&mut self) -> *mut c_void {
+        self.raw
+    }
+
+    /// One clock cycle in one call: applies every input with the clock low, settles, samples
+    /// every output, then applies the rising edge (the clock is left high; outputs read
+    /// through the accessors afterwards show the state after the edge). Two evaluations and
+    /// one FFI call per cycle; traced like [`Model::rising_edge`].
+    pub fn cycle(&mut self, inputs: &Inputs) -> Outputs {
+        let mut out = Outputs::default();
+        unsafe { vassa_cycle(self.raw, inputs, &mut out, 2 * self.edges) };
+        self.edges += 1;
+        self.clock_high = true;
+        out
+    }
+
     /// One rising clock edge (inputs must be set and settled with the clock low).
     pub fn rising_edge(&mut self) {
+        if self.clock_high {
+            self.set_clock(0);
+            self.eval();
+            self.clock_high = false;
+        }
         if self.tracing {
             unsafe { vassa_trace_dump(self.raw, 2 * self.edges) };
         }
@@ -66,9 +96,34 @@ impl Model {
         self.edges += 1;
     }
 
-    /// Starts writing a VCD trace of every signal to `path` (two time units per cycle).
+    /// The trace format this build writes: `"fst"` with the cargo feature `fst`, else `"vcd"`.
+    pub const TRACE_FORMAT: &'static str = if cfg!(feature = "fst") { "fst" } else { "vcd" };
+
+    /// Starts writing a trace of every signal to `path` (two time units per cycle). The
+    /// format follows the extension: `.fst` is FST, anything else VCD; a format this build
+    /// does not support (see [`Model::TRACE_FORMAT`]) is an error that says how to get it.
     pub fn trace_to(&mut self, path: &std::path::Path) -> Result<(), String> {
         use std::os::unix::ffi::OsStrExt;
+        let wants_fst = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("fst"));
+        match (wants_fst, cfg!(feature = "fst")) {
+            (true, false) => {
+                return Err(format!(
+                    "{}: FST tracing needs vassa-sim built with the cargo feature `fst` \
+                     (this build writes VCD)",
+                    path.display()
+                ))
+            }
+            (false, true) => {
+                return Err(format!(
+                    "{}: this vassa-sim is built with the feature `fst` and writes FST only; \
+                     name the file *.fst (or build without the feature for VCD)",
+                    path.display()
+                ))
+            }
+            _ => {}
+        }
         let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
             .map_err(|_| format!("trace path {} contains a NUL byte", path.display()))?;
         if self.tracing {
@@ -121,9 +176,56 @@ enum BusOp {
     Read(u32),
 }
 
-/// A card: the core plus its memory port, link and register bus.
-pub struct Card {
-    model: Model,
+/// What a card did, for measurements: counts, and the cycle of the latest event of each kind
+/// (`None` until the first). Outputs are those sampled in a cycle, before its rising edge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Link TX words sent.
+    pub tx_words: u64,
+    /// Link RX words received (`valid` high).
+    pub rx_words: u64,
+    /// Memory write beats.
+    pub write_beats: u64,
+    pub tx_sop: Option<u64>,
+    pub tx_eop: Option<u64>,
+    pub rx_sop: Option<u64>,
+    pub rx_eop: Option<u64>,
+    /// Latest memory write beat, and its word address.
+    pub write: Option<u64>,
+    pub write_addr: u32,
+    /// Latest cycle in which `irq` was high after a cycle in which it was low.
+    pub irq_rise: Option<u64>,
+    irq: bool,
+}
+
+/// [`Card::read_latency`] of a new card.
+pub const READ_LATENCY: u64 = 2;
+
+/// A cycle-accurate simulation of the core: the Verilated [`Model`] or, in `bench` (feature
+/// `native`), rust-hdl's own simulation of the same `VassaCore`.
+pub trait Core {
+    /// One clock cycle: applies `inputs` (clock low), returns the outputs settled with them,
+    /// then applies the rising edge.
+    fn cycle(&mut self, inputs: &Inputs) -> Outputs;
+    /// The interrupt line after the latest rising edge.
+    fn irq(&self) -> bool;
+}
+
+impl Core for Model {
+    fn cycle(&mut self, inputs: &Inputs) -> Outputs {
+        Model::cycle(self, inputs)
+    }
+    fn irq(&self) -> bool {
+        Model::irq(self) != 0
+    }
+}
+
+/// A card: the core plus its memory port, link and register bus. The core is the Verilated
+/// [`Model`] unless a card is built [`Card::with_core`].
+pub struct Card<C: Core = Model> {
+    model: C,
+    /// This cycle's inputs (kept between cycles: the ports hold their values).
+    inputs: Inputs,
     /// Cycles from a read request to its first data beat (at least 1).
     pub read_latency: u64,
     /// Outstanding read bursts: (cycle the first beat may return, byte address, beats left).
@@ -136,6 +238,7 @@ pub struct Card {
     pub memory_faults: u64,
     /// Rising edges so far.
     pub cycle: u64,
+    pub activity: Activity,
 }
 
 impl Default for Card {
@@ -146,29 +249,40 @@ impl Default for Card {
 
 impl Card {
     pub fn new() -> Self {
-        let mut model = Model::new();
-        model.set_mem_rd_req_ready(1);
-        model.set_mem_wr_ready(1);
+        Card::with_core(Model::new())
+    }
+
+    /// The raw model, for tests that drive ports directly. [`Card::step`] drives every input
+    /// from the card's own state each cycle.
+    pub fn model(&mut self) -> &mut Model {
+        &mut self.model
+    }
+}
+
+impl<C: Core> Card<C> {
+    /// A card around any simulation of the core.
+    pub fn with_core(core: C) -> Self {
         Card {
-            model,
-            read_latency: 2,
+            model: core,
+            inputs: Inputs {
+                mem_rd_req_ready: 1,
+                mem_wr_ready: 1,
+                ..Inputs::default()
+            },
+            read_latency: READ_LATENCY,
             reads: VecDeque::new(),
             bus_queue: VecDeque::new(),
             bus_busy: false,
             read_results: VecDeque::new(),
             memory_faults: 0,
             cycle: 0,
+            activity: Activity::default(),
         }
     }
 
-    /// The raw model, for tests that drive ports directly.
-    pub fn model(&mut self) -> &mut Model {
-        &mut self.model
-    }
-
-    /// The interrupt line.
+    /// The interrupt line (after the latest rising edge).
     pub fn irq(&self) -> bool {
-        self.model.irq() != 0
+        self.model.irq()
     }
 
     /// Queues a register write; it is issued in a later [`Card::step`].
@@ -193,35 +307,37 @@ impl Card {
 
     /// One clock cycle. `link_in` is what arrives on the card's link RX this cycle; the
     /// return value is what the card drives on its link TX this cycle. The memory port reads
-    /// and writes `mem`, byte address = index.
+    /// and writes `mem`, byte address = index. All ports cross the FFI in one call
+    /// ([`Model::cycle`]); `csrc/two_cards.cpp` mirrors this function.
     pub fn step(&mut self, mem: &mut [u8], link_in: LinkWord) -> LinkWord {
-        let m = &mut self.model;
-        m.set_link_rx_valid(link_in.valid as u32);
-        m.set_link_rx_sop(link_in.sop as u32);
-        m.set_link_rx_eop(link_in.eop as u32);
-        m.set_link_rx_data(link_in.data);
+        let now = self.cycle;
+        let i = &mut self.inputs;
+        i.link_rx_valid = link_in.valid as u32;
+        i.link_rx_sop = link_in.sop as u32;
+        i.link_rx_eop = link_in.eop as u32;
+        i.link_rx_data = link_in.data;
         // Register bus: one access at a time; a read waits for read valid.
-        m.set_bus_write(0);
-        m.set_bus_read(0);
+        i.bus_write = 0;
+        i.bus_read = 0;
         if !self.bus_busy {
             match self.bus_queue.pop_front() {
                 Some(BusOp::Write(addr, value)) => {
-                    m.set_bus_addr(addr);
-                    m.set_bus_wdata(value);
-                    m.set_bus_write(1);
+                    i.bus_addr = addr;
+                    i.bus_wdata = value;
+                    i.bus_write = 1;
                 }
                 Some(BusOp::Read(addr)) => {
-                    m.set_bus_addr(addr);
-                    m.set_bus_read(1);
+                    i.bus_addr = addr;
+                    i.bus_read = 1;
                     self.bus_busy = true;
                 }
                 None => {}
             }
         }
         // Read data: one beat per cycle, in order, after the latency.
-        m.set_mem_rd_data_valid(0);
+        i.mem_rd_data_valid = 0;
         if let Some((ready, addr, beats)) = self.reads.front_mut() {
-            if *ready <= self.cycle {
+            if *ready <= now {
                 let a = *addr as usize;
                 let word = match mem.get(a..a + 4) {
                     Some(bytes) => u32::from_le_bytes(bytes.try_into().unwrap()),
@@ -230,8 +346,8 @@ impl Card {
                         0
                     }
                 };
-                m.set_mem_rd_data_valid(1);
-                m.set_mem_rd_data(word);
+                i.mem_rd_data_valid = 1;
+                i.mem_rd_data = word;
                 *addr = addr.wrapping_add(4);
                 *beats -= 1;
                 if *beats == 0 {
@@ -239,39 +355,61 @@ impl Card {
                 }
             }
         }
-        m.eval();
-        // Sample this cycle's outputs before the edge.
-        if m.mem_rd_req_valid() != 0 {
-            self.reads.push_back((
-                self.cycle + self.read_latency,
-                m.mem_rd_req_addr(),
-                m.mem_rd_req_len(),
-            ));
+        // This cycle's outputs, sampled before the edge.
+        let o = self.model.cycle(&self.inputs);
+        if o.mem_rd_req_valid != 0 {
+            self.reads
+                .push_back((now + self.read_latency, o.mem_rd_req_addr, o.mem_rd_req_len));
         }
-        if m.mem_wr_valid() != 0 {
-            let addr = m.mem_wr_addr() as usize;
-            let data = m.mem_wr_data().to_le_bytes();
-            let strobes = m.mem_wr_strb();
+        let act = &mut self.activity;
+        if o.mem_wr_valid != 0 {
+            let addr = o.mem_wr_addr as usize;
+            let data = o.mem_wr_data.to_le_bytes();
             for (i, byte) in data.iter().enumerate() {
-                if strobes & (1 << i) != 0 {
+                if o.mem_wr_strb & (1 << i) != 0 {
                     match mem.get_mut(addr + i) {
                         Some(b) => *b = *byte,
                         None => self.memory_faults += 1,
                     }
                 }
             }
+            act.write_beats += 1;
+            act.write = Some(now);
+            act.write_addr = o.mem_wr_addr;
         }
-        if self.bus_busy && m.bus_rvalid() != 0 {
-            self.read_results.push_back(m.bus_rdata());
+        if self.bus_busy && o.bus_rvalid != 0 {
+            self.read_results.push_back(o.bus_rdata);
             self.bus_busy = false;
         }
+        if link_in.valid {
+            act.rx_words += 1;
+            if link_in.sop {
+                act.rx_sop = Some(now);
+            }
+            if link_in.eop {
+                act.rx_eop = Some(now);
+            }
+        }
+        let irq = o.irq != 0;
+        if irq && !act.irq {
+            act.irq_rise = Some(now);
+        }
+        act.irq = irq;
         let out = LinkWord {
-            valid: m.link_tx_valid() != 0,
-            sop: m.link_tx_sop() != 0,
-            eop: m.link_tx_eop() != 0,
-            data: m.link_tx_data(),
+            valid: o.link_tx_valid != 0,
+            sop: o.link_tx_sop != 0,
+            eop: o.link_tx_eop != 0,
+            data: o.link_tx_data,
         };
-        m.rising_edge();
+        if out.valid {
+            act.tx_words += 1;
+            if out.sop {
+                act.tx_sop = Some(now);
+            }
+            if out.eop {
+                act.tx_eop = Some(now);
+            }
+        }
         self.cycle += 1;
         out
     }
