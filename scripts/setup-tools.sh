@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the hardware tools VASSA needs (Debian packages) when any is missing:
-# Verilator, yosys, nextpnr-ice40, icestorm (icepack) and Icarus Verilog.
+# Verilator, yosys, nextpnr-ice40, icestorm (icepack), Icarus Verilog, and zlib's headers
+# (FST traces: vassa-sim's `fst` feature).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ missing=()
 for tool in "${!PACKAGE_OF[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$tool]}")
 done
+[ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup-tools: installing ${missing[*]}" >&2
