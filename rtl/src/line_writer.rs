@@ -1,7 +1,9 @@
 //! Line writer: copies one received payload from the receive buffer RAM to host memory.
 //!
 //! A job names the buffer word holding payload byte 0 (`job_base`), the destination physical
-//! byte address (`job_addr`, any alignment) and the payload length. The writer reads payload
+//! byte address (`job_addr`, any alignment) and the payload length. A job with `job_ring` reads
+//! from the receive ring at the bottom of the RAM (`rx_ring_words()` words): its read address
+//! wraps from the last ring word to word 0; other jobs (miss buffers) read contiguously. The writer reads payload
 //! words from the [`PacketRam`](crate::packet_ram::PacketRam) read port (registered read: data
 //! arrives the cycle after the address), shifts them to the destination byte lane and drives the
 //! memory write port one beat per cycle: `wr_addr` word-aligned, `wr_strb` set only on payload
@@ -30,6 +32,8 @@ pub struct LineWriter {
     pub job_base: Signal<In, Bits<PACKET_RAM_ADDR_BITS>>,
     pub job_addr: Signal<In, Bits<32>>,
     pub job_length: Signal<In, Bits<13>>,
+    /// The payload is in the receive ring (read address wraps at the ring's end).
+    pub job_ring: Signal<In, Bit>,
     // Receive buffer read port.
     pub ram_read_address: Signal<Out, Bits<PACKET_RAM_ADDR_BITS>>,
     pub ram_read_data: Signal<In, Bits<32>>,
@@ -45,6 +49,7 @@ pub struct LineWriter {
     // State.
     active: DFF<Bit>,
     raddr: DFF<Bits<PACKET_RAM_ADDR_BITS>>,
+    ring: DFF<Bit>,
     prev: DFF<Bits<32>>,
     waddr: DFF<Bits<32>>,
     beats: DFF<Bits<BEAT_BITS>>,
@@ -55,6 +60,7 @@ pub struct LineWriter {
     // Combinational helpers.
     is_last: Signal<Local, Bit>,
     advance: Signal<Local, Bit>,
+    rnext: Signal<Local, Bits<PACKET_RAM_ADDR_BITS>>,
     strb_first: Signal<Local, Bits<4>>,
     strb_last: Signal<Local, Bits<4>>,
     end_off: Signal<Local, Bits<PACKET_RAM_ADDR_BITS>>,
@@ -62,6 +68,8 @@ pub struct LineWriter {
     end_lane: Signal<Local, Bits<2>>,
     /// `line_bytes - 4`: a word address with all these bits set is the last word of a line.
     line_mask: Constant<Bits<32>>,
+    /// `rx_ring_words() - 1`.
+    ring_mask: Constant<Bits<PACKET_RAM_ADDR_BITS>>,
 }
 
 impl LineWriter {
@@ -74,6 +82,7 @@ impl LineWriter {
             job_base: Default::default(),
             job_addr: Default::default(),
             job_length: Default::default(),
+            job_ring: Default::default(),
             ram_read_address: Default::default(),
             ram_read_data: Default::default(),
             wr_valid: Default::default(),
@@ -85,6 +94,7 @@ impl LineWriter {
             done: Default::default(),
             active: Default::default(),
             raddr: Default::default(),
+            ring: Default::default(),
             prev: Default::default(),
             waddr: Default::default(),
             beats: Default::default(),
@@ -94,12 +104,14 @@ impl LineWriter {
             last_strb: Default::default(),
             is_last: Default::default(),
             advance: Default::default(),
+            rnext: Default::default(),
             strb_first: Default::default(),
             strb_last: Default::default(),
             end_off: Default::default(),
             start_lane: Default::default(),
             end_lane: Default::default(),
             line_mask: Constant::new(((params.line_bytes - 4) as u64).into()),
+            ring_mask: Constant::new(((params.rx_ring_words() - 1) as u64).into()),
         }
     }
 }
@@ -108,7 +120,8 @@ impl Logic for LineWriter {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, active, raddr, prev, waddr, beats, shift, first, first_strb, last_strb
+            self, clock, active, raddr, ring, prev, waddr, beats, shift, first, first_strb,
+            last_strb
         );
         self.is_last.next = self.beats.q.val() == 1;
         self.advance.next = self.active.q.val() & self.wr_ready.val();
@@ -141,9 +154,13 @@ impl Logic for LineWriter {
 
         // Read address: held while the beat stalls, next word when it is accepted.
         self.ram_read_address.next = self.raddr.q.val();
+        self.rnext.next = self.raddr.q.val() + 1;
+        if self.ring.q.val() {
+            self.rnext.next = (self.raddr.q.val() + 1) & self.ring_mask.val();
+        }
         if self.advance.val() {
-            self.raddr.d.next = self.raddr.q.val() + 1;
-            self.ram_read_address.next = self.raddr.q.val() + 1;
+            self.raddr.d.next = self.rnext.val();
+            self.ram_read_address.next = self.rnext.val();
             self.prev.d.next = self.ram_read_data.val();
             self.waddr.d.next = self.waddr.q.val() + 4;
             self.beats.d.next = self.beats.q.val() - 1;
@@ -162,6 +179,7 @@ impl Logic for LineWriter {
         if self.job_valid.val() & self.job_ready.val() {
             self.active.d.next = true;
             self.raddr.d.next = self.job_base.val();
+            self.ring.d.next = self.job_ring.val();
             self.ram_read_address.next = self.job_base.val();
             self.waddr.d.next = (self.job_addr.val() >> 2) << 2;
             self.beats.d.next =
@@ -241,6 +259,8 @@ mod tests {
     #[derive(Debug, Clone)]
     struct Job {
         base: u32,
+        /// In the receive ring: the payload wraps at `rx_ring_words()`.
+        ring: bool,
         addr: u32,
         payload: Vec<u8>,
     }
@@ -291,13 +311,16 @@ mod tests {
                 offered = true;
                 // The job's payload is placed in the RAM when it is offered.
                 let j = pending[0];
+                let ring_mask = params.rx_ring_words() as usize - 1;
                 for (i, w) in bytes_to_words(&j.payload).iter().enumerate() {
-                    ram[j.base as usize + i] = *w;
+                    let a = j.base as usize + i;
+                    ram[if j.ring { a & ring_mask } else { a }] = *w;
                 }
             }
             b.uut.job_valid.next = offered;
             if let Some(j) = pending.front() {
                 b.uut.job_base.next = (j.base as u64).into();
+                b.uut.job_ring.next = j.ring;
                 b.uut.job_addr.next = (j.addr as u64).into();
                 b.uut.job_length.next = (j.payload.len() as u64).into();
             }
@@ -414,7 +437,9 @@ mod tests {
         let mem_init = vec![0u8; 4096];
         let jobs: Vec<Job> = (0..4)
             .map(|i| Job {
-                base: 64 * i,
+                // Jobs 1 and 3 in the ring (job 1 wraps at its end), 0 and 2 above it.
+                base: [128, 120, 192, 8][i as usize],
+                ring: i % 2 == 1,
                 addr: MEM_BASE + 200 * i + i, // mixed alignments
                 payload: (0..61 + i).map(|x| (x * 7 + i) as u8).collect(),
             })
@@ -452,6 +477,8 @@ mod tests {
                 };
                 let mem_init: Vec<u8> = (0..8192 + 4200).map(|_| next() as u8).collect();
                 let mut base = 0u32;
+                let ring_words = params.rx_ring_words();
+                let mut ring_base = next() as u32 % ring_words;
                 let jobs = specs
                     .into_iter()
                     .map(|(off, len, long)| {
@@ -459,12 +486,21 @@ mod tests {
                         let len = if long && len < 30 { 4096 - len } else { len };
                         let payload: Vec<u8> = (0..len).map(|_| next() as u8).collect();
                         let words = (len as u32).div_ceil(4);
+                        // Ring jobs follow each other around the ring (wrapping); the others
+                        // read contiguously above it.
+                        let ring = next() % 2 == 0;
                         let j = Job {
-                            base,
+                            base: if ring { ring_base } else { ring_words + base },
+                            ring,
                             addr: MEM_BASE + off,
                             payload,
                         };
-                        base = (base + words + (next() % 3) as u32) % ((1 << 14) - 1100);
+                        if ring {
+                            ring_base = (ring_base + words) % ring_words;
+                        } else {
+                            base = (base + words + (next() % 3) as u32)
+                                % ((1 << 14) - 1100 - ring_words);
+                        }
                         j
                     })
                     .collect();

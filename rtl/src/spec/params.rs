@@ -14,8 +14,9 @@ pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
 /// Bits of a page number (32-bit addresses).
 pub const PAGE_NUMBER_BITS: u32 = 32 - PAGE_SHIFT;
-/// Packet buffers the receive path keeps besides the miss buffer: one filling from the link
-/// while one drains to memory, so hit traffic flows while misses are parked.
+/// Size of the receive ring, in largest packets (a power of two): packets that hit the RX
+/// cache are stored there back to back while the line writer drains it; the writer is faster
+/// than the link, so one packet being written plus one arriving always fit.
 pub const RX_WORK_SLOTS: u32 = 2;
 /// Entries of the doorbell FIFO (descriptors the host can queue).
 pub const DOORBELL_FIFO_DEPTH: u32 = 16;
@@ -205,6 +206,12 @@ impl CoreParams {
             .trailing_zeros()
     }
 
+    /// Words of the receive ring (`RX_WORK_SLOTS` strides, a power of two); the miss buffers
+    /// follow it in the receive buffer RAM.
+    pub fn rx_ring_words(&self) -> u32 {
+        RX_WORK_SLOTS << self.rx_slot_shift()
+    }
+
     /// Words of receive buffer RAM (slots × stride).
     pub fn rx_buffer_words(&self) -> u32 {
         self.rx_buffer_slots() << self.rx_slot_shift()
@@ -286,6 +293,7 @@ mod tests {
         let p = CoreParams::default();
         assert_eq!(p.rx_slot_shift(), 6); // 64 words
         assert_eq!(p.rx_buffer_words(), 4 * 64);
+        assert_eq!(p.rx_ring_words(), 128);
         let odd = CoreParams {
             max_payload: 100,
             ..Default::default()
