@@ -310,6 +310,10 @@ pub struct Depacketizer {
     jq_any: Signal<Local, Bit>,
     jq_words: Signal<Local, Bits<RA>>,
     lw_pop: Signal<Local, Bit>,
+    // The writer's job inputs, chosen here and driven once (see `LineWriter::read_addr`).
+    job_base_sel: Signal<Local, Bits<RA>>,
+    job_addr_sel: Signal<Local, Bits<32>>,
+    job_len_sel: Signal<Local, Bits<13>>,
 
     // Constants (from the spec and the parameters).
     c_crc_init: Constant<Bits<32>>,
@@ -532,6 +536,9 @@ impl Depacketizer {
             jq_any: Default::default(),
             jq_words: Default::default(),
             lw_pop: Default::default(),
+            job_base_sel: Default::default(),
+            job_addr_sel: Default::default(),
+            job_len_sel: Default::default(),
             ram: PacketRam::new(params.rx_buffer_words() as usize),
             lw: LineWriter::new(params),
             mbusy: dffs(n),
@@ -1126,15 +1133,18 @@ impl Logic for Depacketizer {
         self.jq_words.next = (bit_cast::<RA, 13>(self.jq_len.data_out.val()) + 3) >> 2;
         self.lw.job_valid.next = self.jq_any.val() | self.mj_valid.q.val();
         self.lw.job_ring.next = self.jq_any.val();
-        self.lw.job_base.next = self.r_rd.q.val() & self.c_ring_mask.val();
-        self.lw.job_addr.next = self.jq_addr.data_out.val();
-        self.lw.job_length.next = self.jq_len.data_out.val();
+        self.job_base_sel.next = self.r_rd.q.val() & self.c_ring_mask.val();
+        self.job_addr_sel.next = self.jq_addr.data_out.val();
+        self.job_len_sel.next = self.jq_len.data_out.val();
         if !self.jq_any.val() {
-            self.lw.job_base.next = self.c_ring_words.val()
+            self.job_base_sel.next = self.c_ring_words.val()
                 + (bit_cast::<RA, TAG_BITS>(self.mj_buf.q.val()) << self.c_slot_shift.val());
-            self.lw.job_addr.next = self.mj_addr.q.val();
-            self.lw.job_length.next = self.mj_len.q.val();
+            self.job_addr_sel.next = self.mj_addr.q.val();
+            self.job_len_sel.next = self.mj_len.q.val();
         }
+        self.lw.job_base.next = self.job_base_sel.val();
+        self.lw.job_addr.next = self.job_addr_sel.val();
+        self.lw.job_length.next = self.job_len_sel.val();
         self.lw_pop.next = self.lw.job_valid.val() & self.lw.job_ready.val();
         self.jq_addr.read.next = self.lw_pop.val() & self.jq_any.val();
         self.jq_meta.read.next = self.lw_pop.val() & self.jq_any.val();

@@ -64,6 +64,10 @@ pub struct LineWriter {
     strb_first: Signal<Local, Bits<4>>,
     strb_last: Signal<Local, Bits<4>>,
     end_off: Signal<Local, Bits<PACKET_RAM_ADDR_BITS>>,
+    /// The read address, settled here and driven to the port once: an output assigned several
+    /// times in one pass glitches in event-driven simulators (Icarus), and a glitch that wakes
+    /// the parent, whose job inputs glitch back, never settles.
+    read_addr: Signal<Local, Bits<PACKET_RAM_ADDR_BITS>>,
     start_lane: Signal<Local, Bits<2>>,
     end_lane: Signal<Local, Bits<2>>,
     /// `line_bytes - 4`: a word address with all these bits set is the last word of a line.
@@ -108,6 +112,7 @@ impl LineWriter {
             strb_first: Default::default(),
             strb_last: Default::default(),
             end_off: Default::default(),
+            read_addr: Default::default(),
             start_lane: Default::default(),
             end_lane: Default::default(),
             line_mask: Constant::new(((params.line_bytes - 4) as u64).into()),
@@ -153,14 +158,14 @@ impl Logic for LineWriter {
             | ((self.waddr.q.val() & self.line_mask.val()) == self.line_mask.val());
 
         // Read address: held while the beat stalls, next word when it is accepted.
-        self.ram_read_address.next = self.raddr.q.val();
+        self.read_addr.next = self.raddr.q.val();
         self.rnext.next = self.raddr.q.val() + 1;
         if self.ring.q.val() {
             self.rnext.next = (self.raddr.q.val() + 1) & self.ring_mask.val();
         }
         if self.advance.val() {
             self.raddr.d.next = self.rnext.val();
-            self.ram_read_address.next = self.rnext.val();
+            self.read_addr.next = self.rnext.val();
             self.prev.d.next = self.ram_read_data.val();
             self.waddr.d.next = self.waddr.q.val() + 4;
             self.beats.d.next = self.beats.q.val() - 1;
@@ -180,7 +185,7 @@ impl Logic for LineWriter {
             self.active.d.next = true;
             self.raddr.d.next = self.job_base.val();
             self.ring.d.next = self.job_ring.val();
-            self.ram_read_address.next = self.job_base.val();
+            self.read_addr.next = self.job_base.val();
             self.waddr.d.next = (self.job_addr.val() >> 2) << 2;
             self.beats.d.next =
                 bit_cast::<BEAT_BITS, PACKET_RAM_ADDR_BITS>(self.end_off.val() >> 2) + 1;
@@ -205,6 +210,7 @@ impl Logic for LineWriter {
                 self.last_strb.d.next = 15.into();
             }
         }
+        self.ram_read_address.next = self.read_addr.val();
     }
 }
 
