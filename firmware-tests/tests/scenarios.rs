@@ -241,11 +241,6 @@ proptest::proptest! {
             }
         }
         t.settle();
-        // KNOWN RTL DEFECT, being fixed (see differential.rs): a long packet followed back to
-        // back by shorter ones can overrun the receive buffers; the model cannot predict it.
-        if t.rtl_overran() {
-            return Ok(());
-        }
         t.compare_all();
     }
 }
@@ -452,13 +447,12 @@ fn tx_miss_serviced_by_install_and_retry() {
     t.compare_all();
 }
 
-/// Reproduction of a known RTL defect found by the differential test: with the miss buffer
-/// full (two packets parked), one message crossing a page boundary arrives as packets of 256,
-/// 103, 256, 256 and 80 bytes back to back; the receive buffers are fixed-size and freed only
-/// after their write, so a packet finds none free and is lost as drop_rx_overrun although
-/// memory keeps up. Ignored until the depacketizer's ring-buffer rework lands.
+/// Regression of an RTL defect the differential test found: with the miss buffer full (two
+/// packets parked), one message crossing a page boundary arrives as packets of 256, 103, 256,
+/// 256 and 80 bytes back to back. With fixed-size receive buffers freed only after their
+/// write, a packet found none free and was lost as drop_rx_overrun although memory kept up;
+/// hit packets now go through a receive ring.
 #[test]
-#[ignore = "known RTL defect: receive-buffer overrun on long-then-short packets (issue 3 note)"]
 fn page_crossing_message_with_full_miss_buffer() {
     let mut t = three();
     t.write(
