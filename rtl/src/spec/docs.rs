@@ -131,7 +131,7 @@ pub fn parameters_md() -> String {
         "\n## Fixed sizes\n\n| name | value |\n|---|---|\n| page size | {PAGE_SIZE} bytes |\n\
          | datapath | 32 bits |\n| doorbell FIFO | {DOORBELL_FIFO_DEPTH} descriptors |\n\
          | miss FIFO | {MISS_FIFO_DEPTH} records |\n| notification FIFO | {NOTIFY_FIFO_DEPTH} records |\n\
-         | receive work buffers | {RX_WORK_SLOTS} packets (besides the miss buffer) |\n\
+         | receive ring (packets that hit) | {RX_WORK_SLOTS} × max_payload words (besides the miss buffers) |\n\
          | cache lookup latency | {LOOKUP_LATENCY} cycles |\n"
     ));
     out

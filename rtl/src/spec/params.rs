@@ -194,7 +194,8 @@ impl CoreParams {
         self.max_payload / DATAPATH_BYTES
     }
 
-    /// Packet buffers in the receive path: the miss buffer plus the working slots.
+    /// Max-payload strides of receive buffer RAM: the ring (`RX_WORK_SLOTS` strides) plus one
+    /// miss buffer per parkable packet.
     pub fn rx_buffer_slots(&self) -> u32 {
         self.miss_buffer_packets + RX_WORK_SLOTS
     }
@@ -224,12 +225,14 @@ impl CoreParams {
             out += &format!("  {:<20} {:>6}   {}\n", info.name, value, info.doc);
         }
         out += &format!(
-            "  {:<20} {:>6}   page size in bytes (fixed)\n  {:<20} {:>6}   receive packet buffers ({} words of RAM)\n",
+            "  {:<20} {:>6}   page size in bytes (fixed)\n  {:<20} {:>6}   receive RAM words: a ring of {} for packets that hit, {} miss buffers of {}\n",
             "page_size",
             PAGE_SIZE,
-            "rx_buffer_slots",
-            self.rx_buffer_slots(),
-            self.rx_buffer_words()
+            "rx_buffer_words",
+            self.rx_buffer_words(),
+            self.rx_ring_words(),
+            self.miss_buffer_packets,
+            1u32 << self.rx_slot_shift()
         );
         out
     }
