@@ -53,15 +53,16 @@ pub struct SwitchStats {
 
 type FaultHook = Box<dyn FnMut(u64, &mut InFlight) -> Fate>;
 
-/// A card and the memory it owns.
-pub struct Node {
+/// A card and the memory it owns: a `Vec<u8>` by default, or anything that is a mutable byte
+/// slice (e.g. a memory-mapped file).
+pub struct Node<M = Vec<u8>> {
     pub card: Card,
-    pub mem: Vec<u8>,
+    pub mem: M,
 }
 
-/// Cards joined by a switch.
-pub struct Network {
-    pub nodes: Vec<Node>,
+/// Cards joined by a switch; `M` is the type of each node's memory.
+pub struct Network<M = Vec<u8>> {
+    pub nodes: Vec<Node<M>>,
     /// Cycles from a packet's last word leaving its source to its first word at a destination.
     pub link_latency: u64,
     subscribers: BTreeMap<u32, BTreeSet<usize>>,
@@ -81,11 +82,20 @@ pub struct Network {
 impl Network {
     /// `nodes` cards, each with `mem_bytes` of zeroed memory.
     pub fn new(nodes: usize, mem_bytes: usize, link_latency: u64) -> Self {
+        Network::with_memories(vec![vec![0; mem_bytes]; nodes], link_latency)
+    }
+}
+
+impl<M: AsMut<[u8]>> Network<M> {
+    /// One card for each of `mems`, which becomes that card's memory (byte address = index).
+    pub fn with_memories(mems: Vec<M>, link_latency: u64) -> Self {
+        let nodes = mems.len();
         Network {
-            nodes: (0..nodes)
-                .map(|_| Node {
+            nodes: mems
+                .into_iter()
+                .map(|mem| Node {
                     card: Card::new(),
-                    mem: vec![0; mem_bytes],
+                    mem,
                 })
                 .collect(),
             link_latency,
@@ -129,7 +139,7 @@ impl Network {
         for i in 0..self.nodes.len() {
             let input = self.next_word(i, now);
             let node = &mut self.nodes[i];
-            let out = node.card.step(&mut node.mem, input);
+            let out = node.card.step(node.mem.as_mut(), input);
             if out.valid || input.valid {
                 self.last_activity = now;
             }
@@ -141,7 +151,7 @@ impl Network {
     }
 
     /// Steps until `done` holds, at most `limit` cycles; returns whether it held.
-    pub fn run_until(&mut self, limit: u64, mut done: impl FnMut(&Network) -> bool) -> bool {
+    pub fn run_until(&mut self, limit: u64, mut done: impl FnMut(&Self) -> bool) -> bool {
         for _ in 0..limit {
             if done(self) {
                 return true;
@@ -162,6 +172,11 @@ impl Network {
                 && n.nodes.iter().all(|x| x.card.bus_idle())
                 && n.cycle >= n.last_activity.max(start) + quiet
         })
+    }
+
+    /// The last cycle in which a link word moved into or out of any card (0 before the first).
+    pub fn last_activity(&self) -> u64 {
+        self.last_activity
     }
 
     /// Whether the switch holds no packet (queued, being framed or being sent).

@@ -1,0 +1,22 @@
+//! VASSA host driver.
+//!
+//! - [`fabric`]: card access. The [`Fabric`] trait is a network of cards plus its switch
+//!   (register bus, physical memory by copy, irq lines, switch subscriptions, simulated time);
+//!   backends [`RtlFabric`] (Verilated cards) and [`ModelFabric`] (golden models and a router).
+//! - [`memory`]: a node's memory, on the heap or a file mapped with `memmap2`.
+//! - [`driver`]: [`Driver`], the driver core: host mapping tables, the card caches as managed
+//!   subsets ([`cache`]: the replacement policy), the miss service routine, the counter poller
+//!   ([`counters`]) and the notification queues.
+
+pub mod cache;
+pub mod counters;
+pub mod driver;
+pub mod fabric;
+pub mod memory;
+// scenario: added by the scenario work
+
+pub use driver::{
+    Attr, CardInfo, Dir, Driver, DriverConfig, DriverError, Mapping, MissStats, Notification,
+};
+pub use fabric::{Fabric, ModelFabric, RtlFabric};
+pub use memory::Memory;
