@@ -1,0 +1,3 @@
+//! VASSA host driver.
+
+pub mod scenario;
