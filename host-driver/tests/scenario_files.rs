@@ -37,6 +37,20 @@ fn every_example_parses_and_validates() {
 }
 
 #[test]
+fn the_documented_example_validates() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/SCENARIO.md"))
+        .expect("SCENARIO.md");
+    let block = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block in SCENARIO.md");
+    if let Err(e) = Scenario::from_str(block, "SCENARIO.md example") {
+        panic!("{e}");
+    }
+}
+
+#[test]
 fn quickstart_reads_as_documented() {
     let s = Scenario::from_file(examples_dir().join("quickstart.toml")).unwrap();
     assert_eq!(s.nodes.len(), 3);
