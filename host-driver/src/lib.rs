@@ -7,13 +7,15 @@
 //! - [`driver`]: [`Driver`], the driver core: host mapping tables, the card caches as managed
 //!   subsets ([`cache`]: the replacement policy), the miss service routine, the counter poller
 //!   ([`counters`]) and the notification queues.
+//! - [`scenario`]: scenario files for `vassa sim` (format, reading, validation, one-line
+//!   errors naming file, line and field).
 
 pub mod cache;
 pub mod counters;
 pub mod driver;
 pub mod fabric;
 pub mod memory;
-// scenario: added by the scenario work
+pub mod scenario;
 
 pub use driver::{
     Attr, CardInfo, Dir, Driver, DriverConfig, DriverError, Mapping, MissStats, Notification,
