@@ -149,14 +149,13 @@ fn all_miss_line_rate_rtl() {
     assert_eq!(rx_packets, delivered);
 }
 
-/// RTL defect found by the driver: a multi-packet message into an RX page that is not cached
-/// loses a packet as drop_rx_overrun. Its first two packets miss (the second is looked up
-/// before the driver's install) and park; their two retries (65 write beats each) keep the
-/// line writer busy while the rest of the message streams into the 128-word receive ring at
-/// line rate, and the ring overruns (the writer gains only 2 beats per 256-byte packet).
-/// Ignored until the core is fixed.
+/// Regression of an RTL defect the driver found: a multi-packet message into an RX page that is
+/// not cached lost a packet as drop_rx_overrun. Its first two packets miss (the second is
+/// looked up before the driver's install) and park; their two retries (65 write beats each)
+/// keep the line writer busy while the rest of the message streams in at line rate, and a
+/// ring of two largest packets overran (the writer gains only 2 beats per 256-byte packet).
+/// The ring now holds one more largest packet per miss buffer.
 #[test]
-#[ignore = "RTL: retried packets plus line-rate hit traffic overrun the receive ring"]
 fn eviction_pressure_whole_pages_rtl() {
     eviction_pressure(rtl(2), PAGE_SIZE, RTL_MISS_GAP);
 }

@@ -5,8 +5,8 @@
 //! # Structure
 //! - One [`PacketRam`] of `rx_buffer_words()` words holds the payload words of received
 //!   packets (header words go to registers, the trailer is compared on the fly):
-//!   - the *receive ring*, words `0..rx_ring_words()` (two largest packets): packets whose page
-//!     hit the cache, stored back to back and wrapping. A write pointer, a read pointer (start
+//!   - the *receive ring*, words `0..rx_ring_words()` (two largest packets plus one per miss
+//!     buffer, rounded up to a power of two): packets whose page hit the cache, stored back to back and wrapping. A write pointer, a read pointer (start
 //!     of the next packet for the writer) and a free pointer (start of the oldest packet not yet
 //!     written) run around it;
 //!   - `miss_buffer_packets` *miss buffers* of `1 << rx_slot_shift()` words after the ring, one
@@ -2554,8 +2554,8 @@ mod tests {
     fn memory_back_pressure_overruns_the_ring_and_is_counted() {
         let params = CoreParams::default();
         for (lens, min_overruns) in [
-            // Long packets: the ring fills after two.
-            (vec![256u32; 8], 5),
+            // Long packets: the ring fills after four.
+            (vec![256u32; 8], 3),
             // Tiny packets: the job queue (16 entries) fills first.
             (vec![4u32; 30], 10),
             (vec![256, 13, 1, 200, 256, 256, 64, 8, 256, 100], 1),

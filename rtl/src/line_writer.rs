@@ -440,11 +440,12 @@ mod tests {
     #[test]
     fn back_to_back_jobs_have_no_bubble() {
         let params = CoreParams::default();
+        let ring = params.rx_ring_words();
         let mem_init = vec![0u8; 4096];
         let jobs: Vec<Job> = (0..4)
             .map(|i| Job {
                 // Jobs 1 and 3 in the ring (job 1 wraps at its end), 0 and 2 above it.
-                base: [128, 120, 192, 8][i as usize],
+                base: [ring, ring - 8, ring + 64, 8][i as usize],
                 ring: i % 2 == 1,
                 addr: MEM_BASE + 200 * i + i, // mixed alignments
                 payload: (0..61 + i).map(|x| (x * 7 + i) as u8).collect(),

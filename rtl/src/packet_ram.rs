@@ -19,6 +19,8 @@ pub const COLLISION_POISON: u32 = 0xDEAD_BEEF;
 
 /// Address width of [`PacketRam`]; depth may be anything up to 2^14 words.
 pub const PACKET_RAM_ADDR_BITS: usize = 14;
+const _: () =
+    assert!(1 << PACKET_RAM_ADDR_BITS == crate::spec::params::RX_BUFFER_WORDS_MAX as usize);
 
 #[derive(LogicBlock)]
 pub struct PacketRam {

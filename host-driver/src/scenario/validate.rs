@@ -77,6 +77,7 @@ fn sim(s: &Scenario) -> Check {
             ParamError::OutOfRange { name, .. }
             | ParamError::NotPowerOfTwo { name, .. }
             | ParamError::NotDatapathMultiple { name, .. } => name,
+            ParamError::ReceiveRamTooLarge { .. } => "max_payload",
             ParamError::Parse(_) => "",
         };
         let path = if field.is_empty() {

@@ -14,10 +14,14 @@ pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
 /// Bits of a page number (32-bit addresses).
 pub const PAGE_NUMBER_BITS: u32 = 32 - PAGE_SHIFT;
-/// Size of the receive ring, in largest packets (a power of two): packets that hit the RX
-/// cache are stored there back to back while the line writer drains it; the writer is faster
-/// than the link, so one packet being written plus one arriving always fit.
+/// Largest packets the receive ring holds besides one per miss buffer: packets that hit the
+/// RX cache are stored there back to back while the line writer drains it. The writer is
+/// faster than the link, so one packet being written plus one arriving always fit; each
+/// parked packet's retry keeps the writer busy for one more packet time, during which a packet
+/// arrives at line rate — hence one more per miss buffer (see `CoreParams::rx_ring_words`).
 pub const RX_WORK_SLOTS: u32 = 2;
+/// Most words of receive buffer RAM (its address is 14 bits wide).
+pub const RX_BUFFER_WORDS_MAX: u32 = 1 << 14;
 /// Entries of the doorbell FIFO (descriptors the host can queue).
 pub const DOORBELL_FIFO_DEPTH: u32 = 16;
 /// Entries of the notification FIFO (signal-on-write records).
@@ -130,6 +134,15 @@ pub enum ParamError {
     NotPowerOfTwo { name: &'static str, value: u32 },
     #[error("{name} = {value} must be a multiple of the {DATAPATH_BYTES}-byte datapath")]
     NotDatapathMultiple { name: &'static str, value: u32 },
+    #[error(
+        "max_payload = {max_payload} with miss_buffer_packets = {miss_buffer_packets} needs \
+         {words} words of receive RAM, more than {RX_BUFFER_WORDS_MAX}: lower one of them"
+    )]
+    ReceiveRamTooLarge {
+        max_payload: u32,
+        miss_buffer_packets: u32,
+        words: u32,
+    },
     #[error("invalid parameter file: {0}")]
     Parse(String),
 }
@@ -173,6 +186,13 @@ impl CoreParams {
                 return Err(ParamError::NotDatapathMultiple { name, value });
             }
         }
+        if self.rx_buffer_words() > RX_BUFFER_WORDS_MAX {
+            return Err(ParamError::ReceiveRamTooLarge {
+                max_payload: self.max_payload,
+                miss_buffer_packets: self.miss_buffer_packets,
+                words: self.rx_buffer_words(),
+            });
+        }
         Ok(())
     }
 
@@ -207,15 +227,16 @@ impl CoreParams {
             .trailing_zeros()
     }
 
-    /// Words of the receive ring (`RX_WORK_SLOTS` strides, a power of two); the miss buffers
-    /// follow it in the receive buffer RAM.
+    /// Words of the receive ring: `RX_WORK_SLOTS + miss_buffer_packets` strides, rounded up to
+    /// a power of two (the ring's addresses wrap); the miss buffers follow it in the receive
+    /// buffer RAM.
     pub fn rx_ring_words(&self) -> u32 {
-        RX_WORK_SLOTS << self.rx_slot_shift()
+        (RX_WORK_SLOTS + self.miss_buffer_packets).next_power_of_two() << self.rx_slot_shift()
     }
 
-    /// Words of receive buffer RAM (slots × stride).
+    /// Words of receive buffer RAM: the ring and the miss buffers.
     pub fn rx_buffer_words(&self) -> u32 {
-        self.rx_buffer_slots() << self.rx_slot_shift()
+        self.rx_ring_words() + (self.miss_buffer_packets << self.rx_slot_shift())
     }
 
     /// A short human-readable report of the parameters and what they cost in storage.
@@ -295,8 +316,23 @@ mod tests {
     fn rx_buffer_geometry() {
         let p = CoreParams::default();
         assert_eq!(p.rx_slot_shift(), 6); // 64 words
-        assert_eq!(p.rx_buffer_words(), 4 * 64);
-        assert_eq!(p.rx_ring_words(), 128);
+                                          // A ring of 2 + 2 largest packets, then 2 miss buffers.
+        assert_eq!(p.rx_ring_words(), 4 * 64);
+        assert_eq!(p.rx_buffer_words(), 6 * 64);
+        let three = CoreParams {
+            miss_buffer_packets: 3,
+            ..Default::default()
+        };
+        assert_eq!(three.rx_ring_words(), 8 * 64);
+        let too_big = CoreParams {
+            max_payload: 4096,
+            miss_buffer_packets: 8,
+            ..Default::default()
+        };
+        assert!(matches!(
+            too_big.validate(),
+            Err(ParamError::ReceiveRamTooLarge { words: 24576, .. })
+        ));
         let odd = CoreParams {
             max_payload: 100,
             ..Default::default()
