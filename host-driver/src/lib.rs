@@ -7,6 +7,8 @@
 //! - [`driver`]: [`Driver`], the driver core: host mapping tables, the card caches as managed
 //!   subsets ([`cache`]: the replacement policy), the miss service routine, the counter poller
 //!   ([`counters`]) and the notification queues.
+//! - [`segment`]: how a channel's messages lie in its memory segment (slots with begin/end
+//!   stamps and a CRC) and how a reader finds the next complete message or a gap, lock-free.
 //! - [`scenario`]: scenario files for `vassa sim` (format, reading, validation, one-line
 //!   errors naming file, line and field).
 
@@ -16,6 +18,7 @@ pub mod driver;
 pub mod fabric;
 pub mod memory;
 pub mod scenario;
+pub mod segment;
 
 pub use driver::{
     Attr, CardInfo, Dir, Driver, DriverConfig, DriverError, Mapping, MissStats, Notification,

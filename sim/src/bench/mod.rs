@@ -763,6 +763,8 @@ pub fn run(options: Options) -> Report {
         cpp = fastest(cpp, two_cards_cpp(&sides, options.verilator_cycles));
         rust = fastest(rust, two_cards_rust(&sides, options.verilator_cycles));
     }
+    // Without the `native` feature only the two Verilator rows exist.
+    #[cfg_attr(not(feature = "native"), allow(unused_mut))]
     let mut speed = vec![
         Speed {
             name: "Verilator, C++ loop",
