@@ -135,10 +135,11 @@ pub struct ChannelSpec {
 }
 
 impl ChannelSpec {
-    /// Bytes of one message slot: the largest message.
+    /// Bytes of one message slot (the largest message plus its stamps and CRC, see
+    /// `segment`); by default half the segment, at most a page, so a writer has two slots.
     pub fn slot_bytes(&self) -> u64 {
         self.slot
-            .map_or(self.segment.0.min(limits::SEGMENT_DEFAULT), |s| s.0)
+            .map_or((self.segment.0 / 2).min(limits::SEGMENT_DEFAULT), |s| s.0)
     }
     /// Message slots in the segment.
     pub fn slots(&self) -> u64 {

@@ -60,14 +60,18 @@ fn quickstart_reads_as_documented() {
     assert_eq!((telemetry.slots(), telemetry.pages()), (8, 2));
     assert!(telemetry.signal);
     let reply = s.channel("reply").unwrap();
-    assert_eq!(reply.slot_bytes(), 4096, "default slot: a page");
+    assert_eq!(
+        reply.slot_bytes(),
+        2048,
+        "default slot: half the one-page segment"
+    );
     assert!(!reply.signal);
     assert_eq!(
         s.traffic[0].writer_name(),
         "a",
         "the only writer, filled in"
     );
-    assert_eq!((s.traffic[0].size.min, s.traffic[0].size.max), (64, 1024));
+    assert_eq!((s.traffic[0].size.min, s.traffic[0].size.max), (64, 1000));
     assert_eq!(s.node_id("c"), Some(2));
 }
 
@@ -196,7 +200,7 @@ fn each_mistake_gives_its_one_line_error() {
             "[[nodes]]\nname = \"a\"\n[[nodes]]\nname = \"b\"\n[[channels]]\nname = \"x\"\n\
              kind = \"many_to_many\"\nwriters = [\"a\", \"b\"]\nreaders = [\"a\", \"b\"]\n".into(),
             ErrorKind::Invalid,
-            "bad.toml:5:1: channels[0].slot: 1 slot(s) of 4 KiB in a 4 KiB segment cannot give each of the 2 writers its own; enlarge segment or shrink slot",
+            "bad.toml:5:1: channels[0].slot: 2 slot(s) of 2 KiB in a 4 KiB segment cannot give each of the 2 writer(s) two of its own; enlarge segment or shrink slot",
         ),
         (
             "segments larger than a node's memory",
@@ -227,7 +231,7 @@ fn each_mistake_gives_its_one_line_error() {
             "message larger than a slot",
             with_base("[[traffic]]\nchannel = \"x\"\nmessages = 1\nsize = \"64..8 KiB\"\n"),
             ErrorKind::Invalid,
-            "bad.toml:13:8: traffic[0].size: messages of up to 8 KiB do not fit the 4 KiB slots of channel \"x\"",
+            "bad.toml:13:8: traffic[0].size: messages of up to 8 KiB do not fit the 2 KiB slots of channel \"x\" (24 bytes of each slot go to stamps and CRC)",
         ),
         (
             "empty size range",

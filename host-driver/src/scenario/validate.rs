@@ -226,7 +226,7 @@ fn channel(p: &At, c: &mut ChannelSpec, refs: &Refs) -> Check {
         }
     }
     pages(&p.k("segment"), "segment", c.segment, PAGE, SEGMENT_MAX)?;
-    let slot = c.slot.unwrap_or(Bytes(PAGE.min(c.segment.0)));
+    let slot = c.slot.unwrap_or(Bytes(c.slot_bytes()));
     let sp = p.k("slot");
     if !slot.0.is_power_of_two() || slot.0 < SLOT_MIN {
         return sp.fail(format!(
@@ -241,9 +241,11 @@ fn channel(p: &At, c: &mut ChannelSpec, refs: &Refs) -> Check {
         ));
     }
     c.slot = Some(slot);
-    if c.slots() < c.writers.len() as u64 {
+    // Each writer's region needs two slots (see `segment::Layout`): the message being written
+    // never overwrites the one just sent.
+    if c.slots() < 2 * c.writers.len() as u64 {
         return sp.fail(format!(
-            "{} slot(s) of {slot} in a {} segment cannot give each of the {} writers its own; enlarge segment or shrink slot",
+            "{} slot(s) of {slot} in a {} segment cannot give each of the {} writer(s) two of its own; enlarge segment or shrink slot",
             c.slots(),
             c.segment,
             c.writers.len()
@@ -315,9 +317,11 @@ fn traffic(s: &mut Scenario, refs: &Refs) -> Check {
                 size
             ));
         }
-        if size.max > slot {
+        // A slot also holds the message's stamps and CRC (`segment::record_bytes`).
+        let overhead = u64::from(crate::segment::HEAD_BYTES + crate::segment::TAIL_BYTES);
+        if size.max > slot - overhead {
             return p.k("size").fail(format!(
-                "messages of up to {} do not fit the {} slots of channel \"{}\"",
+                "messages of up to {} do not fit the {} slots of channel \"{}\" ({overhead} bytes of each slot go to stamps and CRC)",
                 Bytes(size.max),
                 Bytes(slot),
                 c.name
