@@ -7,12 +7,15 @@
 //! - [`driver`]: [`Driver`], the driver core: host mapping tables, the card caches as managed
 //!   subsets ([`cache`]: the replacement policy), the miss service routine, the counter poller
 //!   ([`counters`]) and the notification queues.
+//! - [`channel`]: memory-based messaging channels (unicast, multicast, many-to-many) over a
+//!   driver: segment and NVA allocation, mappings, `send`, `recv`/`try_recv` with gaps.
 //! - [`segment`]: how a channel's messages lie in its memory segment (slots with begin/end
 //!   stamps and a CRC) and how a reader finds the next complete message or a gap, lock-free.
 //! - [`scenario`]: scenario files for `vassa sim` (format, reading, validation, one-line
 //!   errors naming file, line and field).
 
 pub mod cache;
+pub mod channel;
 pub mod counters;
 pub mod driver;
 pub mod fabric;

@@ -1,0 +1,338 @@
+//! Memory-based messaging channels over a [`Driver`]: the API the rest of the stack uses; it
+//! never touches a register.
+//!
+//! A channel is a segment of physical memory at the same size on every node that writes or
+//! reads it, bound to a run of NVA pages the channel owns: each writer's segment pages are
+//! TX-mapped to those NVA pages, each reader's RX-mapped from them (writable, signal-on-write)
+//! and subscribed at the switch, so a writer's store into its own segment followed by a
+//! doorbell lands in every reader's segment. Messages lie in slots ([`crate::segment`]): a
+//! reader finds the next one, or the gap the writer left when it lapped a slow reader, without
+//! any lock and without the writer ever waiting for a reader.
+//!
+//! Allocation: NVA pages are handed out in order from [`NVA_BASE_PAGE`]; each node's segment
+//! pages in order from [`PHYS_BASE_PAGE`] of its memory. Every channel charges its own traffic
+//! counter slot (channel index + 1; slot 0 is left to everything else) and maps with epoch
+//! [`EPOCH`].
+
+use crate::driver::{Attr, Driver, DriverError};
+use crate::fabric::Fabric;
+use crate::segment::{decode, encode, Delivery, Layout, LayoutError, ReaderCursor, SlotState};
+use vassa_rtl::spec::params::{PAGE_SHIFT, PAGE_SIZE};
+
+/// First NVA page handed to channels.
+pub const NVA_BASE_PAGE: u32 = 0x1000;
+/// First physical page of a node's memory used for segments (page 0 is left alone).
+pub const PHYS_BASE_PAGE: u32 = 1;
+/// The epoch channels map with.
+pub const EPOCH: u8 = 1;
+
+/// Who may write and read a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One writer, one reader.
+    Unicast,
+    /// One writer, any readers (the switch copies each packet).
+    Multicast,
+    /// Any writers and readers; each writer owns a region of the segment.
+    ManyToMany,
+}
+
+/// What to open.
+#[derive(Debug, Clone)]
+pub struct ChannelSpec {
+    pub kind: Kind,
+    pub writers: Vec<usize>,
+    pub readers: Vec<usize>,
+    /// Bytes of the segment (whole pages).
+    pub segment_bytes: u32,
+    /// Largest message in bytes.
+    pub max_message: u32,
+}
+
+/// Why a channel cannot be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("{kind:?} channel: {why}")]
+    Shape { kind: Kind, why: String },
+    #[error("segment of {0} bytes is not a whole number of pages")]
+    SegmentNotPages(u32),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error("node {node}: its memory cannot hold another {bytes}-byte segment")]
+    OutOfMemory { node: usize, bytes: u32 },
+    #[error("message of {len} bytes is larger than the channel's {max}")]
+    TooLong { len: usize, max: u32 },
+    #[error("node {node} does not write this channel")]
+    NotAWriter { node: usize },
+    #[error("node {node} does not read this channel")]
+    NotAReader { node: usize },
+    #[error("the doorbell FIFO of node {node} stayed full")]
+    Busy { node: usize },
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+}
+
+/// An open channel, by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelId(pub usize);
+
+/// Traffic of one reader of a channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    pub delivered: u64,
+    /// Messages the reader never saw because a writer lapped it.
+    pub lost: u64,
+    /// Times a gap was reported.
+    pub gaps: u64,
+}
+
+struct Open {
+    spec: ChannelSpec,
+    layout: Layout,
+    /// Physical base address of the segment, per node (writers and readers).
+    base: Vec<Option<u32>>,
+    /// Next sequence number per writer (by position in `spec.writers`).
+    next_seq: Vec<u64>,
+    /// Per reader (by position in `spec.readers`), per writer region.
+    cursors: Vec<Vec<ReaderCursor>>,
+    sent: u64,
+}
+
+/// The channels of a network of cards, on top of its driver.
+pub struct Channels<F: Fabric> {
+    pub driver: Driver<F>,
+    next_nva: u32,
+    next_phys: Vec<u32>,
+    open: Vec<Open>,
+}
+
+impl<F: Fabric> Channels<F> {
+    pub fn new(driver: Driver<F>) -> Self {
+        let nodes = driver.nodes();
+        Channels {
+            driver,
+            next_nva: NVA_BASE_PAGE,
+            next_phys: vec![PHYS_BASE_PAGE; nodes],
+            open: Vec::new(),
+        }
+    }
+
+    /// Opens a channel: allocates its NVA pages and every member's segment, installs the
+    /// mappings in the driver's tables (the cards learn them on their first misses).
+    pub fn open(&mut self, spec: ChannelSpec) -> Result<ChannelId, ChannelError> {
+        check_shape(&spec)?;
+        if spec.segment_bytes == 0 || !spec.segment_bytes.is_multiple_of(PAGE_SIZE) {
+            return Err(ChannelError::SegmentNotPages(spec.segment_bytes));
+        }
+        let regions = spec.writers.len() as u32;
+        let layout = Layout::new(spec.segment_bytes, regions, spec.max_message)?;
+        let pages = spec.segment_bytes / PAGE_SIZE;
+        let nodes = self.driver.nodes();
+        let mut base = vec![None; nodes];
+        let mut next_phys = self.next_phys.clone();
+        for &n in spec.writers.iter().chain(&spec.readers) {
+            if base[n].is_some() {
+                continue;
+            }
+            let first = next_phys[n];
+            let end = (first + pages) as usize * PAGE_SIZE as usize;
+            if end > self.driver.fabric().mem_size(n) {
+                return Err(ChannelError::OutOfMemory {
+                    node: n,
+                    bytes: spec.segment_bytes,
+                });
+            }
+            base[n] = Some(first << PAGE_SHIFT);
+            next_phys[n] = first + pages;
+        }
+        let id = self.open.len();
+        let nva = self.next_nva;
+        let counter_slot = (id as u32 + 1) % self.driver.info(0).counter_slots;
+        let attr = |writable, signal| Attr {
+            writable,
+            signal,
+            counter_slot,
+            epoch: EPOCH,
+        };
+        for p in 0..pages {
+            for &w in &spec.writers {
+                let phys = (base[w].unwrap() >> PAGE_SHIFT) + p;
+                self.driver.map_tx(w, phys, nva + p, attr(false, false))?;
+            }
+            for &r in &spec.readers {
+                let phys = (base[r].unwrap() >> PAGE_SHIFT) + p;
+                self.driver.map_rx(r, nva + p, phys, attr(true, true))?;
+            }
+        }
+        self.next_nva = nva + pages;
+        self.next_phys = next_phys;
+        self.open.push(Open {
+            cursors: vec![vec![ReaderCursor::new(); regions as usize]; spec.readers.len()],
+            next_seq: vec![1; spec.writers.len()],
+            spec,
+            layout,
+            base,
+            sent: 0,
+        });
+        Ok(ChannelId(id))
+    }
+
+    /// Largest message of a channel.
+    pub fn max_message(&self, ch: ChannelId) -> u32 {
+        self.open[ch.0].layout.max_message()
+    }
+
+    /// Writes `payload` into the writer's segment and rings its doorbell; never waits for a
+    /// reader (waits at most `limit` cycles for room in the doorbell FIFO). Returns the
+    /// message's sequence number.
+    pub fn send(
+        &mut self,
+        ch: ChannelId,
+        writer: usize,
+        payload: &[u8],
+    ) -> Result<u64, ChannelError> {
+        let c = &mut self.open[ch.0];
+        let region =
+            index_of(&c.spec.writers, writer).ok_or(ChannelError::NotAWriter { node: writer })?;
+        if payload.len() > c.layout.max_message() as usize {
+            return Err(ChannelError::TooLong {
+                len: payload.len(),
+                max: c.layout.max_message(),
+            });
+        }
+        let seq = c.next_seq[region];
+        let offset = c.layout.slot_offset(region as u32, seq);
+        let mut record = vec![0u8; c.layout.slot_bytes as usize];
+        let n = encode(&mut record, seq, payload);
+        let addr = c.base[writer].unwrap() + offset;
+        c.next_seq[region] += 1;
+        c.sent += 1;
+        self.driver
+            .fabric_mut()
+            .mem_write(writer, addr, &record[..n]);
+        if !self
+            .driver
+            .send_when_possible(writer, addr, n as u32, 1_000_000)
+        {
+            return Err(ChannelError::Busy { node: writer });
+        }
+        Ok(seq)
+    }
+
+    /// The next complete message for `reader`, from any writer, if one has arrived (does not
+    /// advance time). A writer that lapped this reader shows as a [`Delivery::gap`].
+    pub fn try_recv(
+        &mut self,
+        ch: ChannelId,
+        reader: usize,
+    ) -> Result<Option<(usize, Delivery)>, ChannelError> {
+        let Channels { driver, open, .. } = self;
+        let c = &mut open[ch.0];
+        let r =
+            index_of(&c.spec.readers, reader).ok_or(ChannelError::NotAReader { node: reader })?;
+        let base = c.base[reader].unwrap();
+        let layout = c.layout;
+        for (region, cursor) in c.cursors[r].iter_mut().enumerate() {
+            let fabric = driver.fabric_mut();
+            let got = cursor.poll(layout.slots, |i| {
+                let mut slot = vec![0u8; layout.slot_bytes as usize];
+                let at = base + layout.slot_offset(region as u32, i as u64 + 1);
+                fabric.mem_read(reader, at, &mut slot);
+                slot
+            });
+            if let Some(d) = got {
+                return Ok(Some((c.spec.writers[region], d)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Waits (running the network, servicing interrupts) up to `limit` cycles for the next
+    /// message for `reader`.
+    pub fn recv(
+        &mut self,
+        ch: ChannelId,
+        reader: usize,
+        limit: u64,
+    ) -> Result<Option<(usize, Delivery)>, ChannelError> {
+        let end = self.driver.fabric().cycle().saturating_add(limit);
+        loop {
+            if let Some(d) = self.try_recv(ch, reader)? {
+                return Ok(Some(d));
+            }
+            // Notifications say something landed; the slots say what.
+            self.driver.take_notifications(reader);
+            if self.driver.fabric().cycle() >= end {
+                return Ok(None);
+            }
+            self.driver.run(64);
+        }
+    }
+
+    /// What `reader` has received of channel `ch` so far.
+    pub fn reader_stats(&self, ch: ChannelId, reader: usize) -> Option<ReaderStats> {
+        let c = &self.open[ch.0];
+        let r = index_of(&c.spec.readers, reader)?;
+        Some(
+            c.cursors[r]
+                .iter()
+                .fold(ReaderStats::default(), |s, k| ReaderStats {
+                    delivered: s.delivered + (k.next - 1 - k.lost),
+                    lost: s.lost + k.lost,
+                    gaps: s.gaps + k.gaps,
+                }),
+        )
+    }
+
+    /// Messages sent on `ch` by all its writers.
+    pub fn sent(&self, ch: ChannelId) -> u64 {
+        self.open[ch.0].sent
+    }
+
+    /// What a reader's copy of a writer's slot holds now (for tests and tools).
+    pub fn peek(&mut self, ch: ChannelId, node: usize, region: u32, seq: u64) -> SlotState {
+        let c = &self.open[ch.0];
+        let mut slot = vec![0u8; c.layout.slot_bytes as usize];
+        let at = c.base[node].unwrap() + c.layout.slot_offset(region, seq);
+        self.driver.fabric_mut().mem_read(node, at, &mut slot);
+        decode(&slot)
+    }
+}
+
+/// Position of `node` in a writer or reader list.
+fn index_of(list: &[usize], node: usize) -> Option<usize> {
+    list.iter().position(|&x| x == node)
+}
+
+fn check_shape(spec: &ChannelSpec) -> Result<(), ChannelError> {
+    let bad = |why: &str| {
+        Err(ChannelError::Shape {
+            kind: spec.kind,
+            why: why.to_string(),
+        })
+    };
+    let (w, r) = (spec.writers.len(), spec.readers.len());
+    match spec.kind {
+        Kind::Unicast if w != 1 || r != 1 => bad("needs exactly one writer and one reader"),
+        Kind::Multicast if w != 1 || r == 0 => bad("needs one writer and at least one reader"),
+        Kind::ManyToMany if w == 0 || r == 0 => bad("needs writers and readers"),
+        Kind::Unicast | Kind::Multicast if spec.readers.contains(&spec.writers[0]) => {
+            bad("the writer cannot also read (use many_to_many)")
+        }
+        _ => {
+            let mut seen = spec.writers.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() != w {
+                return bad("a writer is listed twice");
+            }
+            let mut seen = spec.readers.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() != r {
+                return bad("a reader is listed twice");
+            }
+            Ok(())
+        }
+    }
+}
