@@ -16,7 +16,7 @@
 
 use crate::driver::{Attr, Driver, DriverError};
 use crate::fabric::Fabric;
-use crate::segment::{decode, encode, Delivery, Layout, LayoutError, ReaderCursor, SlotState};
+use crate::segment::{encode, Delivery, Layout, LayoutError, ReaderCursor};
 use vassa_rtl::spec::params::{PAGE_SHIFT, PAGE_SIZE};
 
 /// First NVA page handed to channels.
@@ -287,15 +287,6 @@ impl<F: Fabric> Channels<F> {
     /// Messages sent on `ch` by all its writers.
     pub fn sent(&self, ch: ChannelId) -> u64 {
         self.open[ch.0].sent
-    }
-
-    /// What a reader's copy of a writer's slot holds now (for tests and tools).
-    pub fn peek(&mut self, ch: ChannelId, node: usize, region: u32, seq: u64) -> SlotState {
-        let c = &self.open[ch.0];
-        let mut slot = vec![0u8; c.layout.slot_bytes as usize];
-        let at = c.base[node].unwrap() + c.layout.slot_offset(region, seq);
-        self.driver.fabric_mut().mem_read(node, at, &mut slot);
-        decode(&slot)
     }
 }
 

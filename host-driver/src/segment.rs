@@ -205,7 +205,10 @@ impl ReaderCursor {
     pub fn poll(&mut self, slots: u32, mut slot: impl FnMut(u32) -> Vec<u8>) -> Option<Delivery> {
         let want = self.next;
         let here = ((want - 1) % slots as u64) as u32;
-        match decode(&slot(here)) {
+        // Only a slot of `want` that holds a newer message, or is being rewritten, can mean the
+        // writer lapped this reader; an older message there means `want` has not arrived, and
+        // nothing else need be read.
+        let here_torn = match decode(&slot(here)) {
             SlotState::Message(seq, payload) if seq == want => {
                 self.next = want + 1;
                 return Some(Delivery {
@@ -214,27 +217,20 @@ impl ReaderCursor {
                     gap: 0,
                 });
             }
-            SlotState::Message(seq, _) if seq > want => {}
-            // Not written yet (or still arriving): nothing new, unless the writer is a lap
-            // ahead and this slot is being rewritten — then other slots show newer messages.
-            _ => {}
-        }
+            SlotState::Message(seq, _) if seq > want => false,
+            SlotState::Torn => true,
+            SlotState::Message(..) | SlotState::Older(_) => return None,
+        };
         // Lapped? The oldest complete message newer than `want` anywhere in the region.
-        let oldest_newer = (0..slots)
+        let (seq, payload) = (0..slots)
             .filter_map(|i| match decode(&slot(i)) {
                 SlotState::Message(seq, payload) if seq > want => Some((seq, payload)),
                 _ => None,
             })
             .min_by_key(|(seq, _)| *seq)?;
-        let (seq, payload) = oldest_newer;
-        // Messages want..seq are only lost if the writer has moved past them for good: the
-        // slot of `want` holds something newer than `want` (or is being rewritten by it).
-        let overwritten = match decode(&slot(here)) {
-            SlotState::Message(s, _) => s > want,
-            SlotState::Torn => seq >= want + slots as u64,
-            SlotState::Older(_) => false,
-        };
-        if !overwritten {
+        // A torn slot of `want` may be `want` itself still arriving: lost only if a message a
+        // whole lap newer has landed.
+        if here_torn && seq < want + slots as u64 {
             return None;
         }
         let gap = seq - want;
