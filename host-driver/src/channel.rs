@@ -17,6 +17,7 @@
 use crate::driver::{Attr, Driver, DriverError};
 use crate::fabric::Fabric;
 use crate::segment::{encode, Delivery, Layout, LayoutError, ReaderCursor};
+use vassa_rtl::spec::packet::split_message;
 use vassa_rtl::spec::params::{PAGE_SHIFT, PAGE_SIZE};
 
 /// First NVA page handed to channels.
@@ -25,6 +26,8 @@ pub const NVA_BASE_PAGE: u32 = 0x1000;
 pub const PHYS_BASE_PAGE: u32 = 1;
 /// The epoch channels map with.
 pub const EPOCH: u8 = 1;
+/// Cycles [`Channels::send`] waits for the writer's card before giving up.
+pub const SEND_WAIT: u64 = 1_000_000;
 
 /// Who may write and read a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,8 +94,14 @@ struct Open {
     layout: Layout,
     /// Physical base address of the segment, per node (writers and readers).
     base: Vec<Option<u32>>,
+    /// First NVA page.
+    nva: u32,
     /// Next sequence number per writer (by position in `spec.writers`).
     next_seq: Vec<u64>,
+    /// Per writer, per slot: the count of packets its card must have sent on the channel's
+    /// counter slot before the message in that slot may be overwritten (0: free).
+    sent_mark: Vec<Vec<u64>>,
+    counter_slot: u32,
     /// Per reader (by position in `spec.readers`), per writer region.
     cursors: Vec<Vec<ReaderCursor>>,
     sent: u64,
@@ -104,6 +113,9 @@ pub struct Channels<F: Fabric> {
     next_nva: u32,
     next_phys: Vec<u32>,
     open: Vec<Open>,
+    /// Packets asked of each (node, counter slot) so far: TX completion is that slot's
+    /// packet counter catching up (see [`Channels::send`]).
+    asked: std::collections::HashMap<(usize, u32), u64>,
 }
 
 impl<F: Fabric> Channels<F> {
@@ -114,12 +126,24 @@ impl<F: Fabric> Channels<F> {
             next_nva: NVA_BASE_PAGE,
             next_phys: vec![PHYS_BASE_PAGE; nodes],
             open: Vec::new(),
+            asked: Default::default(),
         }
     }
 
     /// Opens a channel: allocates its NVA pages and every member's segment, installs the
-    /// mappings in the driver's tables (the cards learn them on their first misses).
+    /// mappings in the driver's tables (the cards learn them on their first misses). Readers
+    /// are notified of every packet written (signal-on-write).
     pub fn open(&mut self, spec: ChannelSpec) -> Result<ChannelId, ChannelError> {
+        self.open_with_signal(spec, true)
+    }
+
+    /// [`Channels::open`], choosing whether readers' cards post a notification for every
+    /// packet written (`signal`); without, readers find messages by polling.
+    pub fn open_with_signal(
+        &mut self,
+        spec: ChannelSpec,
+        signal: bool,
+    ) -> Result<ChannelId, ChannelError> {
         check_shape(&spec)?;
         if spec.segment_bytes == 0 || !spec.segment_bytes.is_multiple_of(PAGE_SIZE) {
             return Err(ChannelError::SegmentNotPages(spec.segment_bytes));
@@ -161,7 +185,7 @@ impl<F: Fabric> Channels<F> {
             }
             for &r in &spec.readers {
                 let phys = (base[r].unwrap() >> PAGE_SHIFT) + p;
-                self.driver.map_rx(r, nva + p, phys, attr(true, true))?;
+                self.driver.map_rx(r, nva + p, phys, attr(true, signal))?;
             }
         }
         self.next_nva = nva + pages;
@@ -169,9 +193,12 @@ impl<F: Fabric> Channels<F> {
         self.open.push(Open {
             cursors: vec![vec![ReaderCursor::new(); regions as usize]; spec.readers.len()],
             next_seq: vec![1; spec.writers.len()],
+            sent_mark: vec![vec![0; layout.slots as usize]; spec.writers.len()],
+            counter_slot,
             spec,
             layout,
             base,
+            nva,
             sent: 0,
         });
         Ok(ChannelId(id))
@@ -182,16 +209,18 @@ impl<F: Fabric> Channels<F> {
         self.open[ch.0].layout.max_message()
     }
 
-    /// Writes `payload` into the writer's segment and rings its doorbell; never waits for a
-    /// reader (waits at most `limit` cycles for room in the doorbell FIFO). Returns the
-    /// message's sequence number.
+    /// Writes `payload` into the writer's segment and rings its doorbell. Never waits for a
+    /// reader; waits only for the writer's own card (running the network, at most
+    /// [`SEND_WAIT`] cycles, then [`ChannelError::Busy`]): until it has sent the message that
+    /// last used the slot (see [`Channels::slot_free`]) and for room in its doorbell FIFO.
+    /// Returns the message's sequence number.
     pub fn send(
         &mut self,
         ch: ChannelId,
         writer: usize,
         payload: &[u8],
     ) -> Result<u64, ChannelError> {
-        let c = &mut self.open[ch.0];
+        let c = &self.open[ch.0];
         let region =
             index_of(&c.spec.writers, writer).ok_or(ChannelError::NotAWriter { node: writer })?;
         if payload.len() > c.layout.max_message() as usize {
@@ -200,6 +229,15 @@ impl<F: Fabric> Channels<F> {
                 max: c.layout.max_message(),
             });
         }
+        let end = self.driver.fabric().cycle().saturating_add(SEND_WAIT);
+        while !self.slot_free(ch, writer)? {
+            if self.driver.fabric().cycle() >= end {
+                return Err(ChannelError::Busy { node: writer });
+            }
+            self.driver.run(64);
+        }
+        let max_payload = self.driver.info(writer).max_payload;
+        let c = &mut self.open[ch.0];
         let seq = c.next_seq[region];
         let offset = c.layout.slot_offset(region as u32, seq);
         let mut record = vec![0u8; c.layout.slot_bytes as usize];
@@ -207,16 +245,36 @@ impl<F: Fabric> Channels<F> {
         let addr = c.base[writer].unwrap() + offset;
         c.next_seq[region] += 1;
         c.sent += 1;
+        let asked = self.asked.entry((writer, c.counter_slot)).or_default();
+        *asked += split_message(addr, n as u32, max_payload).len() as u64;
+        c.sent_mark[region][((seq - 1) % c.layout.slots as u64) as usize] = *asked;
         self.driver
             .fabric_mut()
             .mem_write(writer, addr, &record[..n]);
         if !self
             .driver
-            .send_when_possible(writer, addr, n as u32, 1_000_000)
+            .send_when_possible(writer, addr, n as u32, SEND_WAIT)
         {
             return Err(ChannelError::Busy { node: writer });
         }
         Ok(seq)
+    }
+
+    /// Whether `writer` may write its next message of `ch` now: the message that last used its
+    /// slot has left the writer's card. The card reads a message from memory while it sends
+    /// it, possibly long after the doorbell (behind other doorbells, or a TX miss), so a
+    /// writer that wrote the slot earlier would send the new bytes under the old doorbell.
+    /// The channel's TX packet counter on the writer's card is the completion count (the
+    /// card counts a packet with its trailer); it is read only when the driver's totals are
+    /// behind.
+    pub fn slot_free(&mut self, ch: ChannelId, writer: usize) -> Result<bool, ChannelError> {
+        let c = &self.open[ch.0];
+        let region =
+            index_of(&c.spec.writers, writer).ok_or(ChannelError::NotAWriter { node: writer })?;
+        let seq = c.next_seq[region];
+        let mark = c.sent_mark[region][((seq - 1) % c.layout.slots as u64) as usize];
+        let slot = c.counter_slot;
+        Ok(mark == 0 || self.driver.tx_packets_sent(writer, slot, mark) >= mark)
     }
 
     /// The next complete message for `reader`, from any writer, if one has arrived (does not
@@ -287,6 +345,60 @@ impl<F: Fabric> Channels<F> {
     /// Messages sent on `ch` by all its writers.
     pub fn sent(&self, ch: ChannelId) -> u64 {
         self.open[ch.0].sent
+    }
+
+    /// How `ch`'s segment is cut into slots.
+    pub fn layout(&self, ch: ChannelId) -> Layout {
+        self.open[ch.0].layout
+    }
+
+    /// The NVA pages `ch` owns.
+    pub fn nva_pages(&self, ch: ChannelId) -> std::ops::Range<u32> {
+        let c = &self.open[ch.0];
+        c.nva..c.nva + c.spec.segment_bytes / PAGE_SIZE
+    }
+
+    /// Physical addresses of `ch`'s segment in `node`'s memory, if `node` writes or reads it.
+    pub fn segment_range(&self, ch: ChannelId, node: usize) -> Option<std::ops::Range<u32>> {
+        let c = &self.open[ch.0];
+        let base = (*c.base.get(node)?)?;
+        Some(base..base + c.spec.segment_bytes)
+    }
+
+    /// Physical address of the slot record of message `seq` of `writer` (in its own segment).
+    pub fn slot_addr(&self, ch: ChannelId, writer: usize, seq: u64) -> Option<u32> {
+        let c = &self.open[ch.0];
+        let region = index_of(&c.spec.writers, writer)?;
+        Some(c.base[writer]? + c.layout.slot_offset(region as u32, seq))
+    }
+
+    /// Gives up on the message `reader` waits for from each writer, when a newer one is
+    /// there: see [`ReaderCursor::skip_lost`] (call only when nothing is in flight). Returns
+    /// the first message found this way.
+    pub fn skip_lost(
+        &mut self,
+        ch: ChannelId,
+        reader: usize,
+    ) -> Result<Option<(usize, Delivery)>, ChannelError> {
+        let Channels { driver, open, .. } = self;
+        let c = &mut open[ch.0];
+        let r =
+            index_of(&c.spec.readers, reader).ok_or(ChannelError::NotAReader { node: reader })?;
+        let base = c.base[reader].unwrap();
+        let layout = c.layout;
+        for (region, cursor) in c.cursors[r].iter_mut().enumerate() {
+            let fabric = driver.fabric_mut();
+            let got = cursor.skip_lost(layout.slots, |i| {
+                let mut slot = vec![0u8; layout.slot_bytes as usize];
+                let at = base + layout.slot_offset(region as u32, i as u64 + 1);
+                fabric.mem_read(reader, at, &mut slot);
+                slot
+            });
+            if let Some(d) = got {
+                return Ok(Some((c.spec.writers[region], d)));
+            }
+        }
+        Ok(None)
     }
 }
 

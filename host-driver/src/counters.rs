@@ -73,6 +73,9 @@ pub struct CounterTotals {
     pub slots: Vec<SlotTotals>,
     /// The values read by the latest poll (the increments over its window), by slot.
     pub last_window: Vec<SlotTotals>,
+    /// Counts read between two polls (see `Driver::tx_packets_sent`), by slot: already in
+    /// `slots`, and added to the next poll's window.
+    pub between_polls: Vec<SlotTotals>,
     /// Simulated cycles covered by `last_window`.
     pub window_cycles: u64,
     /// Cycle of the latest poll.
@@ -87,6 +90,7 @@ impl CounterTotals {
             global: vec![0; rm::GLOBAL_COUNTERS.len()],
             slots: vec![SlotTotals::default(); counter_slots],
             last_window: vec![SlotTotals::default(); counter_slots],
+            between_polls: vec![SlotTotals::default(); counter_slots],
             window_cycles: 0,
             polled_at: now,
             since: now,

@@ -377,6 +377,48 @@ impl<F: Fabric> Driver<F> {
         t.cache.occupied().collect()
     }
 
+    /// Every mapping in `node`'s `dir` table, by key.
+    pub fn mappings(&self, node: usize, dir: Dir) -> Vec<(u32, Mapping)> {
+        let n = &self.nodes[node];
+        let t = match dir {
+            Dir::Tx => &n.tx,
+            Dir::Rx => &n.rx,
+        };
+        t.map.iter().map(|(&k, e)| (k, e.mapping)).collect()
+    }
+
+    /// Invalidates `key`'s entry in `node`'s `dir` cache, keeping the mapping in the host
+    /// table, as a cache under pressure would: the next packet for `key` misses and the
+    /// service routine installs it again. Returns whether `key` was cached.
+    pub fn evict(&mut self, node: usize, dir: Dir, key: u32) -> bool {
+        let table = self.nodes[node].table(dir);
+        let Some(slot) = table.cache.remove(key) else {
+            return false;
+        };
+        if let Some(e) = table.map.get_mut(&key) {
+            e.ghost = true;
+        }
+        let cmd = rm::map_cmd(rm::MAP_OP_INVALIDATE, dir == Dir::Tx, slot as u32);
+        self.fabric.write_reg(node, rm::MAP_CMD.offset, cmd);
+        true
+    }
+
+    /// Empties `node`'s `dir` cache (one flush command); the host table stays. Returns how
+    /// many mappings were cached.
+    pub fn evict_all(&mut self, node: usize, dir: Dir) -> usize {
+        let table = self.nodes[node].table(dir);
+        let cached: Vec<u32> = table.cache.occupied().map(|(_, k)| k).collect();
+        table.cache.clear();
+        for k in &cached {
+            if let Some(e) = table.map.get_mut(k) {
+                e.ghost = true;
+            }
+        }
+        let flush = rm::map_cmd(rm::MAP_OP_FLUSH, dir == Dir::Tx, 0);
+        self.fabric.write_reg(node, rm::MAP_CMD.offset, flush);
+        cached.len()
+    }
+
     // ---- Sending ----------------------------------------------------------------------------
 
     /// Pushes a doorbell: send `length` bytes of `node`'s memory from physical address `addr`.
@@ -404,6 +446,16 @@ impl<F: Fabric> Driver<F> {
         let push = rm::DB_PUSH_USER.put(rm::DB_PUSH_LENGTH.put(0, length), user as u32);
         self.fabric.write_reg(node, rm::DB_PUSH.offset, push);
         Ok(())
+    }
+
+    /// Doorbells that fit in `node`'s FIFO now (asks the card only when the driver's own
+    /// count has run out).
+    pub fn doorbell_room(&mut self, node: usize) -> u32 {
+        if self.nodes[node].db_free == 0 {
+            let st = self.fabric.read_reg(node, rm::DB_STATUS.offset);
+            self.nodes[node].db_free = rm::DB_STATUS_FREE.get(st);
+        }
+        self.nodes[node].db_free
     }
 
     /// Copies `bytes` into `node`'s memory at `addr` and rings the doorbell for them, running
@@ -574,8 +626,10 @@ impl<F: Fabric> Driver<F> {
                     window.counts[k] = v as u64;
                 }
                 let t = &mut self.nodes[node].totals;
+                let early = std::mem::take(&mut t.between_polls[slot as usize]);
                 for k in 0..window.counts.len() {
                     t.slots[slot as usize].counts[k] += window.counts[k];
+                    window.counts[k] += early.counts[k];
                 }
                 t.last_window[slot as usize] = window;
             }
@@ -586,6 +640,25 @@ impl<F: Fabric> Driver<F> {
         }
         self.polls += 1;
         self.next_poll = self.fabric.cycle() + self.config.poll_interval;
+    }
+
+    /// Packets `node` has sent through mappings charged to `slot` since the driver started:
+    /// a TX completion count. The card counts a packet with its trailer, when its payload has
+    /// been read from memory, so a message whose last packet is counted may be overwritten.
+    /// Reads the slot's TX packet counter only when the totals say less than `at_least`.
+    pub fn tx_packets_sent(&mut self, node: usize, slot: u32, at_least: u64) -> u64 {
+        let total = self.nodes[node].totals.slots[slot as usize].tx_packets();
+        if total >= at_least {
+            return total;
+        }
+        let k = crate::counters::TX_PACKETS;
+        let v = self
+            .fabric
+            .read_reg(node, rm::slot_counter_addr(slot, k as u32)) as u64;
+        let t = &mut self.nodes[node].totals;
+        t.slots[slot as usize].counts[k] += v;
+        t.between_polls[slot as usize].counts[k] += v;
+        total + v
     }
 
     /// Counter polls so far.

@@ -17,7 +17,8 @@ use crate::memory::Memory;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use vassa_rtl::spec::params::{CoreParams, PAGE_SHIFT};
 use vassa_sim::model::CardModel;
-use vassa_sim::network::Network;
+use vassa_sim::network::{Fate, InFlight, Network, SwitchStats};
+use vassa_sim::LinkWord;
 
 /// Cards, their memories and the switch, with one clock.
 pub trait Fabric {
@@ -80,6 +81,34 @@ pub trait Fabric {
             self.run(1);
         }
     }
+}
+
+/// The switch's test hooks, on both backends: faults applied to packet copies, raw words
+/// injected on a link, and what the switch did.
+pub trait Switch {
+    /// Sets the hook that sees (cycle, copy) for every packet copy the switch routes, before
+    /// it is queued to its destination, and decides its fate (it may also change its words).
+    fn set_fault_hook(&mut self, hook: Box<dyn FnMut(u64, &mut InFlight) -> Fate>);
+    /// Puts `words` (framed as one packet: start on the first, end on the last) on `node`'s
+    /// link RX no earlier than cycle `at`, bypassing the fault hook.
+    fn inject(&mut self, node: usize, words: &[u32], at: u64);
+    /// Packets routed, copies sent, unroutable, fault drops and duplicates, injections.
+    fn switch_stats(&self) -> SwitchStats;
+}
+
+/// `words` as one framed run of link words.
+pub fn framed(words: &[u32]) -> Vec<LinkWord> {
+    let n = words.len();
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, &data)| LinkWord {
+            valid: true,
+            sop: i == 0,
+            eop: i + 1 == n,
+            data,
+        })
+        .collect()
 }
 
 fn range(mem: &[u8], node: usize, addr: u32, len: usize) -> std::ops::Range<usize> {
@@ -209,18 +238,21 @@ impl Fabric for RtlFabric {
     }
 }
 
-// ---- Golden models ----------------------------------------------------------------------------
+impl Switch for RtlFabric {
+    fn set_fault_hook(&mut self, hook: Box<dyn FnMut(u64, &mut InFlight) -> Fate>) {
+        self.net.set_fault_hook(hook);
+    }
 
-/// What the model router did with the packets it saw.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RouterStats {
-    /// Packets the cards sent.
-    pub packets_in: u64,
-    /// Copies delivered to receivers (multicast counts once per receiver).
-    pub copies_out: u64,
-    /// Packets whose NVA page had no subscriber.
-    pub unroutable: u64,
+    fn inject(&mut self, node: usize, words: &[u32], at: u64) {
+        self.net.inject(node, framed(words), at);
+    }
+
+    fn switch_stats(&self) -> SwitchStats {
+        self.net.stats
+    }
 }
+
+// ---- Golden models ----------------------------------------------------------------------------
 
 /// Golden models of the cards and a router doing what the switch does (copies by NVA page to
 /// every subscribed node).
@@ -234,17 +266,23 @@ pub struct RouterStats {
 /// as if the packets crossed one link one after the other. With nothing queued, time jumps to
 /// the end of the requested run. So a driver that checks the irq lines between steps services
 /// every miss before the next packet arrives, and rates measured on this backend are those of
-/// one fully loaded link (no card, switch or miss-service latency).
+/// one fully loaded link (no card, switch or miss-service latency). Injected words join the
+/// queue when the clock reaches their cycle; the fault hook sees each routed copy as the
+/// switch of [`RtlFabric`] does.
 pub struct ModelFabric {
     models: Vec<CardModel>,
     mems: Vec<Memory>,
     subs: BTreeMap<u32, BTreeSet<usize>>,
     /// Routed copies not yet received: (destination, link words).
     queue: VecDeque<(usize, Vec<u32>)>,
+    /// Injected runs not yet due: (cycle, destination, words), in injection order.
+    injections: Vec<(u64, usize, Vec<u32>)>,
+    fault: Option<Box<dyn FnMut(u64, &mut InFlight) -> Fate>>,
     /// Registers were written since the cards' TX paths were last run.
     dirty: bool,
     cycle: u64,
-    pub stats: RouterStats,
+    /// The router's counts (`stray_words` stays 0: model packets are always framed).
+    pub stats: SwitchStats,
 }
 
 impl ModelFabric {
@@ -255,9 +293,11 @@ impl ModelFabric {
             mems,
             subs: BTreeMap::new(),
             queue: VecDeque::new(),
+            injections: Vec::new(),
+            fault: None,
             dirty: false,
             cycle: 0,
-            stats: RouterStats::default(),
+            stats: SwitchStats::default(),
         }
     }
 
@@ -288,13 +328,73 @@ impl ModelFabric {
                 match self.subs.get(&page).filter(|s| !s.is_empty()) {
                     None => self.stats.unroutable += 1,
                     Some(dsts) => {
-                        for &dst in dsts {
-                            self.queue.push_back((dst, words.clone()));
+                        for dst in dsts.clone() {
+                            self.route(src, dst, words.clone());
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Queues one copy, through the fault hook.
+    fn route(&mut self, src: usize, dst: usize, words: Vec<u32>) {
+        let Some(hook) = self.fault.as_mut() else {
+            self.stats.copies_out += 1;
+            self.queue.push_back((dst, words));
+            return;
+        };
+        let mut copy = InFlight {
+            src: Some(src),
+            dst,
+            words: framed(&words),
+        };
+        let fate = hook(self.cycle, &mut copy);
+        let words: Vec<u32> = copy.words.iter().map(|w| w.data).collect();
+        match fate {
+            Fate::Drop => self.stats.fault_dropped += 1,
+            Fate::Deliver => {
+                self.stats.copies_out += 1;
+                self.queue.push_back((copy.dst, words));
+            }
+            Fate::Duplicate => {
+                self.stats.copies_out += 2;
+                self.stats.fault_duplicated += 1;
+                self.queue.push_back((copy.dst, words.clone()));
+                self.queue.push_back((copy.dst, words));
+            }
+        }
+    }
+
+    /// Moves injected runs that are due into the queue; returns the cycle of the next one.
+    fn due_injections(&mut self) -> Option<u64> {
+        let now = self.cycle;
+        let mut i = 0;
+        while i < self.injections.len() {
+            if self.injections[i].0 <= now {
+                let (_, dst, words) = self.injections.remove(i);
+                self.queue.push_back((dst, words));
+            } else {
+                i += 1;
+            }
+        }
+        self.injections.iter().map(|j| j.0).min()
+    }
+}
+
+impl Switch for ModelFabric {
+    fn set_fault_hook(&mut self, hook: Box<dyn FnMut(u64, &mut InFlight) -> Fate>) {
+        self.fault = Some(hook);
+    }
+
+    fn inject(&mut self, node: usize, words: &[u32], at: u64) {
+        assert!(node < self.models.len(), "no node {node}");
+        self.stats.injected += 1;
+        self.injections.push((at, node, words.to_vec()));
+    }
+
+    fn switch_stats(&self) -> SwitchStats {
+        self.stats
     }
 }
 
@@ -354,19 +454,20 @@ impl Fabric for ModelFabric {
         let end = self.cycle.saturating_add(cycles);
         while self.cycle < end {
             self.collect();
+            let next_injection = self.due_injections();
             match self.queue.pop_front() {
                 Some((dst, words)) => {
-                    self.stats.copies_out += 1;
                     self.models[dst].receive(&words, &mut self.mems[dst]);
                     self.cycle += words.len() as u64;
                 }
-                None => self.cycle = end,
+                None => self.cycle = next_injection.map_or(end, |at| at.min(end)),
             }
         }
     }
 
     fn quiet(&self) -> bool {
         self.queue.is_empty()
+            && self.injections.iter().all(|j| j.0 > self.cycle)
             && !self.dirty
             && self.models.iter().all(|m| !m.has_pending_resolves())
     }

@@ -13,6 +13,8 @@
 //!   stamps and a CRC) and how a reader finds the next complete message or a gap, lock-free.
 //! - [`scenario`]: scenario files for `vassa sim` (format, reading, validation, one-line
 //!   errors naming file, line and field).
+//! - [`runner`]: runs a scenario on either backend: traffic, faults, reading and checking
+//!   every message, the report with its accounting and checks, memory dumps.
 
 pub mod cache;
 pub mod channel;
@@ -20,11 +22,12 @@ pub mod counters;
 pub mod driver;
 pub mod fabric;
 pub mod memory;
+pub mod runner;
 pub mod scenario;
 pub mod segment;
 
 pub use driver::{
     Attr, CardInfo, Dir, Driver, DriverConfig, DriverError, Mapping, MissStats, Notification,
 };
-pub use fabric::{Fabric, ModelFabric, RtlFabric};
+pub use fabric::{Fabric, ModelFabric, RtlFabric, Switch};
 pub use memory::Memory;

@@ -1,0 +1,185 @@
+//! What a scenario run reports (`vassa sim --json` prints it), and the checks it makes.
+
+use crate::scenario::{Backend, ChannelKind};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub backend: Backend,
+    /// Simulated cycles.
+    pub cycles: u64,
+    /// The cards' nominal clock, for the rates below.
+    pub clock_hz: u64,
+    pub wall_seconds: f64,
+    /// All traffic was sent and everything in flight had landed before `max_cycles`.
+    pub finished: bool,
+    pub channels: Vec<ChannelReport>,
+    pub nodes: Vec<NodeReport>,
+    pub switch: SwitchReport,
+    pub accounting: Accounting,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelReport {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Messages sent, by all writers.
+    pub sent: u64,
+    /// Packets the writers' cards were asked to send (messages split at `max_payload` and
+    /// page boundaries).
+    pub packets: u64,
+    /// Bytes of message payload sent.
+    pub payload_bytes: u64,
+    pub readers: Vec<ReaderReport>,
+}
+
+/// One reader of a channel.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReaderReport {
+    pub node: String,
+    /// Messages the reader got.
+    pub delivered: u64,
+    /// Delivered messages whose every byte matched what was sent.
+    pub verified: u64,
+    /// Delivered messages that did not (never expected: slots carry a CRC).
+    pub corrupt: u64,
+    /// Times the reader reported a gap in a writer's sequence numbers.
+    pub gaps: u64,
+    /// Messages in those gaps: a packet of theirs was dropped on the way while later
+    /// messages arrived (or, for a reader slower than the traffic, the writer overwrote them
+    /// before they were read: the writer never waits for readers).
+    pub lost: u64,
+    /// Messages sent after the last one the reader got, that never came (lost at the end,
+    /// where no later message reveals the gap).
+    pub undelivered: u64,
+}
+
+/// One card.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    pub name: String,
+    /// Every global counter, by name (see docs/registers.md), totals over the run.
+    pub counters: BTreeMap<String, u64>,
+    /// Counter slots with traffic: totals and average rates over the run.
+    pub slots: Vec<SlotReport>,
+    pub misses: MissReport,
+    /// Signal-on-write notifications taken from the card.
+    pub notifications: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotReport {
+    pub slot: u32,
+    /// The channel charged to the slot, if any.
+    pub channel: Option<String>,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes_per_s: f64,
+    pub rx_bytes_per_s: f64,
+    pub tx_packets_per_s: f64,
+    pub rx_packets_per_s: f64,
+}
+
+/// The driver's miss service on one card.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MissReport {
+    pub interrupts: u64,
+    pub rx_serviced: u64,
+    pub tx_serviced: u64,
+    pub rx_dropped: u64,
+    pub tx_cancelled: u64,
+    pub installs: u64,
+    pub evictions: u64,
+    /// Mappings the scenario's `[[faults.evict]]` entries invalidated.
+    pub forced_evictions: u64,
+}
+
+/// What the switch did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SwitchReport {
+    pub packets_in: u64,
+    pub copies_out: u64,
+    pub unroutable: u64,
+    pub fault_dropped: u64,
+    pub fault_duplicated: u64,
+    pub fault_bit_flipped: u64,
+    pub injected: u64,
+    pub stray_words: u64,
+}
+
+/// Every packet copy accounted for: what the switch was given to deliver equals what the
+/// cards received (written or dropped by a counted reason) plus what the switch dropped.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Accounting {
+    /// Packets the host asked the cards to send (from the messages sent).
+    pub packets_sent: u64,
+    /// Packets the cards counted as sent (TX counters of every slot).
+    pub packets_sent_by_cards: u64,
+    /// Σ over channels of packets sent × the channel's readers.
+    pub copies_expected: u64,
+    /// Extra copies: duplicated by faults, plus injected packets.
+    pub duplicated: u64,
+    pub injected: u64,
+    /// Copies written to a reader's memory (RX counters of every slot).
+    pub delivered: u64,
+    /// Copies the receiving cards dropped, by counter name.
+    pub dropped_by_reason: BTreeMap<String, u64>,
+    /// Copies the switch dropped (faults) or could not route.
+    pub dropped_in_switch: u64,
+    /// copies_expected + duplicated + injected − delivered − dropped (0 when balanced).
+    pub unaccounted: i64,
+    pub balanced: bool,
+}
+
+/// One check a run makes; `vassa sim` and `vassa demo` fail when one does not hold.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+impl Check {
+    pub fn new(name: &str, passed: bool, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.into(),
+            passed,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl Report {
+    /// Whether every check held.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+
+    /// Messages delivered to readers, over all channels and readers.
+    pub fn delivered(&self) -> u64 {
+        self.readers().map(|r| r.delivered).sum()
+    }
+
+    /// Messages a reader never got (lost, undelivered), over all channels and readers.
+    pub fn missed(&self) -> u64 {
+        self.readers().map(|r| r.lost + r.undelivered).sum()
+    }
+
+    fn readers(&self) -> impl Iterator<Item = &ReaderReport> {
+        self.channels.iter().flat_map(|c| &c.readers)
+    }
+
+    /// Misses the driver serviced (installed and retried) on every card.
+    pub fn misses_serviced(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| n.misses.rx_serviced + n.misses.tx_serviced)
+            .sum()
+    }
+}

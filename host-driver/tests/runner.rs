@@ -1,0 +1,348 @@
+//! Scenario runs (`vassa sim`): every example in examples/ balances its accounting on every
+//! backend it can run on, the backends agree on everything but timing, each fault does what
+//! the format says, and memory dumps show exactly the mapped segments.
+
+use std::path::PathBuf;
+use vassa_driver::runner::{run, trace_file, RunError, RunOptions};
+use vassa_driver::scenario::{Backend, Scenario};
+
+fn examples() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "examples/ holds the scenario examples");
+    files
+}
+
+fn run_on(s: &Scenario, name: &str, backend: Backend) -> vassa_driver::runner::report::Report {
+    let opts = RunOptions {
+        backend: Some(backend),
+        ..RunOptions::default()
+    };
+    run(s, name, &opts, &mut |_| {}).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The accounting identity and every check hold, every message was sent, and a reader's
+/// messages add up.
+fn assert_sound(r: &vassa_driver::runner::report::Report, s: &Scenario) {
+    let name = format!("{} on {:?}", r.scenario, r.backend);
+    for c in &r.checks {
+        assert!(
+            c.passed,
+            "{name}: check \"{}\" failed: {}",
+            c.name, c.detail
+        );
+    }
+    let a = &r.accounting;
+    assert!(a.balanced && a.unaccounted == 0, "{name}: {a:?}");
+    assert_eq!(a.packets_sent, a.packets_sent_by_cards, "{name}");
+    let dropped: u64 = a.dropped_by_reason.values().sum();
+    assert_eq!(
+        a.copies_expected + a.duplicated + a.injected,
+        a.delivered + dropped + a.dropped_in_switch,
+        "{name}"
+    );
+    for (c, spec) in r.channels.iter().zip(&s.channels) {
+        let want: u64 = s
+            .traffic
+            .iter()
+            .filter(|t| t.channel == spec.name)
+            .map(|t| t.messages)
+            .sum();
+        assert_eq!(c.sent, want, "{name}: channel {}", c.name);
+        assert_eq!(c.readers.len(), spec.readers.len());
+        for rr in &c.readers {
+            assert_eq!(
+                rr.delivered + rr.lost + rr.undelivered,
+                c.sent,
+                "{name}: {} reading {}",
+                rr.node,
+                c.name
+            );
+            assert_eq!(rr.verified, rr.delivered, "{name}");
+        }
+    }
+}
+
+#[test]
+fn every_example_balances_on_every_backend_it_runs_on() {
+    for path in examples() {
+        let s = Scenario::from_file(&path).unwrap();
+        let name = path.display().to_string();
+        for backend in [Backend::Model, Backend::Rtl] {
+            let opts = RunOptions {
+                backend: Some(backend),
+                ..RunOptions::default()
+            };
+            match run(&s, &name, &opts, &mut |_| {}) {
+                Ok(r) => assert_sound(&r, &s),
+                // Only scenarios with their own core parameters stay on the model.
+                Err(RunError::Backend(why)) => {
+                    assert!(
+                        backend == Backend::Rtl && why.starts_with("sim.core"),
+                        "{why}"
+                    )
+                }
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+    }
+}
+
+const NO_FAULTS: &str = r#"
+[sim]
+max_cycles = 400_000
+seed = 3
+[[nodes]]
+name = "a"
+[[nodes]]
+name = "b"
+[[nodes]]
+name = "c"
+[[channels]]
+name = "wide"
+kind = "multicast"
+writers = ["a"]
+readers = ["b", "c"]
+segment = "48 KiB"   # 12 pages
+slot = "4 KiB"
+[[channels]]
+name = "chat"
+kind = "many_to_many"
+writers = ["b", "c"]
+readers = ["a", "b", "c"]
+segment = "8 KiB"
+slot = "512 B"
+signal = false
+[[traffic]]
+channel = "wide"
+messages = 60
+size = "1..4072"
+interval = 700
+[[traffic]]
+channel = "chat"
+writer = "b"
+messages = 40
+size = "1..488"
+interval = 2_000
+[[traffic]]
+channel = "chat"
+writer = "c"
+messages = 40
+size = "1..488"
+start = 333
+interval = 2_500
+"#;
+
+#[test]
+fn backends_agree_on_everything_but_timing() {
+    let s = Scenario::from_str(NO_FAULTS, "agree.toml").unwrap();
+    let rtl = run_on(&s, "agree.toml", Backend::Rtl);
+    let model = run_on(&s, "agree.toml", Backend::Model);
+    assert_sound(&rtl, &s);
+    assert_sound(&model, &s);
+    // Every message to every reader, verified, on both.
+    for r in [&rtl, &model] {
+        assert_eq!(r.missed(), 0, "{:?}", r.backend);
+        assert!(
+            r.misses_serviced() > 0,
+            "20 pages through 16-entry caches miss"
+        );
+    }
+    let json = |v: &dyn erased::Ser| v.json();
+    assert_eq!(json(&rtl.channels), json(&model.channels));
+    assert_eq!(json(&rtl.accounting), json(&model.accounting));
+    for (a, b) in rtl.nodes.iter().zip(&model.nodes) {
+        // Misses depend on timing (a second packet may miss before the first is serviced).
+        let mut ca = a.counters.clone();
+        let mut cb = b.counters.clone();
+        ca.remove("misses");
+        cb.remove("misses");
+        assert_eq!(ca, cb, "node {}", a.name);
+        let counts = |n: &vassa_driver::runner::report::NodeReport| {
+            n.slots
+                .iter()
+                .map(|s| (s.slot, s.tx_packets, s.tx_bytes, s.rx_packets, s.rx_bytes))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(a), counts(b), "node {}", a.name);
+        assert_eq!(a.notifications, b.notifications, "node {}", a.name);
+    }
+}
+
+/// `serde_json` text of any report part, to compare parts without deriving `PartialEq`.
+mod erased {
+    pub trait Ser {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap()
+        }
+    }
+}
+
+const FAULTS: &str = r#"
+[sim]
+max_cycles = 300_000
+seed = 11
+[[nodes]]
+name = "a"
+[[nodes]]
+name = "b"
+[[nodes]]
+name = "c"
+[[channels]]
+name = "m"
+kind = "multicast"
+writers = ["a"]
+readers = ["b", "c"]
+segment = "16 KiB"
+slot = "1 KiB"
+[[traffic]]
+channel = "m"
+messages = 50
+size = 1000
+interval = 2_000
+[[faults.drop]]
+probability = 1.0
+node = "c"
+start = 20_000
+stop = 30_000
+[[faults.inject]]
+node = "b"
+at = 5_000
+kind = "corrupt"
+channel = "m"
+[[faults.inject]]
+node = "b"
+at = 6_000
+kind = "stale_epoch"
+channel = "m"
+[[faults.inject]]
+node = "b"
+at = 7_000
+kind = "out_of_bounds"
+channel = "m"
+[[faults.inject]]
+node = "c"
+at = 8_000
+kind = "unmapped"
+[[faults.inject]]
+node = "c"
+at = 9_000
+kind = "malformed"
+[[faults.evict]]
+node = "b"
+channel = "m"
+side = "rx"
+every = 10_000
+"#;
+
+#[test]
+fn each_fault_does_what_the_format_says_on_both_backends() {
+    let s = Scenario::from_str(FAULTS, "faults.toml").unwrap();
+    for backend in [Backend::Rtl, Backend::Model] {
+        let r = run_on(&s, "faults.toml", backend);
+        assert_sound(&r, &s);
+        let (b, c) = (&r.nodes[1], &r.nodes[2]);
+        // The injected packets, each dropped for its own reason; nothing else dropped.
+        assert_eq!(
+            b.counters["drop_crc_epoch"], 2,
+            "{backend:?}: corrupt + stale epoch"
+        );
+        assert_eq!(b.counters["drop_protection"], 1, "{backend:?}");
+        assert_eq!(c.counters["drop_miss_dropped"], 1, "{backend:?}: unmapped");
+        assert_eq!(c.counters["drop_malformed"], 1, "{backend:?}");
+        assert_eq!(r.accounting.injected, 5);
+        // Every copy to c between cycles 20000 and 30000 dropped: the 5 messages sent then
+        // (each one 1024-byte record, 4 or 5 packets) are lost to c only, and reported.
+        let m = &r.channels[0];
+        assert_eq!(m.readers[0].delivered, 50, "{backend:?}: b gets everything");
+        assert_eq!(
+            m.readers[1].delivered, 45,
+            "{backend:?}: {:?}",
+            m.readers[1]
+        );
+        assert_eq!(m.readers[1].lost, 5);
+        assert_eq!(m.readers[1].gaps, 1);
+        assert!(r.switch.fault_dropped >= 5 * 4, "{:?}", r.switch);
+        // Evictions every 10000 cycles from cycle 0 until the traffic ends (~100000): each
+        // forces b's next packet to miss, and the driver reinstalls the mapping.
+        assert!(b.misses.forced_evictions >= 9, "{:?}", b.misses);
+        assert!(b.misses.rx_serviced >= 9, "{:?}", b.misses);
+    }
+}
+
+#[test]
+fn memory_dumps_show_the_segments_and_nothing_outside_them() {
+    let s = Scenario::from_str(NO_FAULTS, "dump.toml").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        backend: Some(Backend::Model),
+        dump_memory: Some(dir.path().to_path_buf()),
+        ..RunOptions::default()
+    };
+    let r = run(&s, "dump.toml", &opts, &mut |_| {}).unwrap();
+    assert!(r.passed());
+    for node in &s.nodes {
+        let image = std::fs::read(dir.path().join(format!("{}.mem", node.name))).unwrap();
+        assert_eq!(image.len() as u64, node.memory.0);
+        let text = std::fs::read_to_string(dir.path().join(format!("{}.json", node.name))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["node"], node.name.as_str());
+        let segments = v["segments"].as_array().unwrap();
+        let members = s
+            .channels
+            .iter()
+            .filter(|c| c.has_member(&node.name))
+            .count();
+        assert_eq!(segments.len(), members, "{}", node.name);
+        let mut inside = vec![false; image.len()];
+        for seg in segments {
+            let (a, b) = (seg["start"].as_u64().unwrap(), seg["end"].as_u64().unwrap());
+            inside[a as usize..b as usize].fill(true);
+            // Something landed in every segment (every member writes or reads messages).
+            assert!(image[a as usize..b as usize].iter().any(|&x| x != 0));
+        }
+        let stray = image.iter().zip(&inside).position(|(&x, &i)| x != 0 && !i);
+        assert_eq!(stray, None, "{}: byte outside a segment", node.name);
+        // One RX mapping per page of every channel the node reads.
+        let rx_pages: u64 = s
+            .channels
+            .iter()
+            .filter(|c| c.readers.contains(&node.name))
+            .map(|c| c.pages())
+            .sum();
+        assert_eq!(v["rx_mappings"].as_array().unwrap().len() as u64, rx_pages);
+    }
+}
+
+#[test]
+fn the_rtl_backend_refuses_other_core_parameters_and_the_model_refuses_traces() {
+    let mut s = Scenario::from_str(NO_FAULTS, "x.toml").unwrap();
+    let trace = RunOptions {
+        backend: Some(Backend::Model),
+        trace: Some("t.vcd".into()),
+        ..RunOptions::default()
+    };
+    let e = run(&s, "x.toml", &trace, &mut |_| {}).unwrap_err();
+    assert!(
+        e.to_string().contains("--trace needs the rtl backend"),
+        "{e}"
+    );
+    s.sim.core.rx_cache_entries = 8;
+    let e = run(&s, "x.toml", &RunOptions::default(), &mut |_| {}).unwrap_err();
+    assert!(
+        e.to_string().starts_with("sim.core: the rtl backend"),
+        "{e}"
+    );
+    assert_eq!(
+        trace_file("out/run.vcd".as_ref(), "a"),
+        PathBuf::from("out/run.a.vcd")
+    );
+}
