@@ -1,4 +1,7 @@
-//! `vassa`: generate, check and (later) simulate and synthesize the VASSA interface core.
+//! `vassa`: generate and check the VASSA interface core, run networks of cards on scenario
+//! files (`sim`) and the demo, and benchmark.
+
+mod run;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -19,6 +22,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job: three cards run a multicast and a unicast channel with misses and
+    /// faults; prints what happened and exits 0 only if every check held.
+    Demo(run::DemoArgs),
+    /// Run a scenario file (cards, channels, traffic, faults) and report.
+    Sim(run::SimArgs),
     /// Write the core's Verilog and a parameters report, and/or the generated docs.
     Gen(GenArgs),
     /// Run benchmarks and print markdown tables (see BENCHMARKS.md).
@@ -168,13 +176,34 @@ fn bench_sim(args: &BenchSimArgs) -> Result<()> {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Gen(args) => gen(args),
-        Command::Bench(BenchCommand::Sim(args)) => bench_sim(args),
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // One line, like every other error: clap's first line without its prefix.
+            let text = e.render().to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = first.join(" ");
+            let first = first.trim_start_matches("error: ");
+            eprintln!("vassa: error: {first} (see vassa --help)");
+            std::process::exit(2);
+        }
     };
-    if let Err(e) = result {
-        eprintln!("vassa: error: {e:#}");
-        std::process::exit(1);
+    let result = match &cli.command {
+        Command::Demo(args) => run::demo(args),
+        Command::Sim(args) => run::sim(args),
+        Command::Gen(args) => gen(args).map(|()| 0),
+        Command::Bench(BenchCommand::Sim(args)) => bench_sim(args).map(|()| 0),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("vassa: error: {e:#}");
+            std::process::exit(1);
+        }
     }
 }

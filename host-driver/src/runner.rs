@@ -18,6 +18,7 @@
 mod dump;
 pub mod faults;
 pub mod report;
+pub mod text;
 pub mod traffic;
 
 use crate::channel::{ChannelError, ChannelId, ChannelSpec as Spec, Channels, Kind};
@@ -100,8 +101,8 @@ pub enum RunError {
 pub fn check_backend(s: &Scenario, backend: Backend, trace: bool) -> Result<(), RunError> {
     if backend == Backend::Rtl && s.sim.core != CoreParams::default() {
         return Err(RunError::Backend(
-            "sim.core: the rtl backend simulates the core verilated at its default parameters; \
-             run scenarios with other parameters on backend = \"model\""
+            "sim.core: the rtl backend runs the core verilated at its default parameters; \
+             run scenarios that set other parameters on the model backend"
                 .into(),
         ));
     }
@@ -131,6 +132,12 @@ pub fn run(
         Backend::Rtl => {
             let mut fabric = RtlFabric::new(mems, s.sim.link_latency);
             if let Some(path) = &opts.trace {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| RunError::Io {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
                 for (i, n) in s.nodes.iter().enumerate() {
                     let file = trace_file(path, &n.name);
                     fabric.network_mut().nodes[i]
@@ -197,7 +204,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         let mut ch = Channels::new(driver);
         let node = |n: &str| s.node_id(n).expect("validated node name");
         let mut ids = Vec::new();
-        for (i, c) in s.channels.iter().enumerate() {
+        for c in &s.channels {
             let spec = Spec {
                 kind: match c.kind {
                     ChannelKind::Unicast => Kind::Unicast,

@@ -207,7 +207,7 @@ fn each_mistake_gives_its_one_line_error() {
             "[[nodes]]\nname = \"a\"\nmemory = \"8 KiB\"\n[[nodes]]\nname = \"b\"\n\
              [[channels]]\nname = \"x\"\nkind = \"unicast\"\nwriters = [\"a\"]\nreaders = [\"b\"]\nsegment = \"16 KiB\"\n".into(),
             ErrorKind::Invalid,
-            "bad.toml:3:10: nodes[0].memory: memory = 8 KiB cannot hold the segments of its channels (x: 16 KiB in all)",
+            "bad.toml:3:10: nodes[0].memory: memory = 8 KiB cannot hold the segments of its channels (x: 16 KiB in all) after page 0, which is never mapped",
         ),
         (
             "undefined writer",

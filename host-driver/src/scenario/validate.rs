@@ -265,10 +265,11 @@ fn memory(s: &Scenario) -> Check {
             .filter(|c| c.has_member(&n.name))
             .collect();
         let need: u64 = member.iter().map(|c| c.segment.0).sum();
-        if need > n.memory.0 {
+        // Segments are placed from page 1 on: page 0 is never mapped.
+        if need + PAGE > n.memory.0 && !member.is_empty() {
             let names: Vec<String> = member.iter().map(|c| c.name.clone()).collect();
             return p.fail(format!(
-                "memory = {} cannot hold the segments of its channels ({}: {} in all)",
+                "memory = {} cannot hold the segments of its channels ({}: {} in all) after page 0, which is never mapped",
                 n.memory,
                 list(&names),
                 Bytes(need)
