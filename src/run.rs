@@ -135,7 +135,8 @@ fn describe(s: &Scenario, backend: Backend) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         match backend {
-            Backend::Rtl => "rtl (the generated core, Verilated; default parameters: 16-entry mapping caches)",
+            Backend::Rtl =>
+                "rtl (the generated core, Verilated; default parameters: 16-entry mapping caches)",
             Backend::Model => "golden model",
         }
     );

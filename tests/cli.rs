@@ -133,18 +133,44 @@ fn sim_errors_are_one_line_and_never_a_panic() {
     let bad = bad.to_str().unwrap();
     let quick = "examples/quickstart.toml";
     let cases: [(&[&str], i32, &str); 7] = [
-        (&["sim", "--scenario", bad], 1, "bad.toml:9:12: channels[0].readers[0]: node \"z\""),
-        (&["sim", "--scenario", "no/such.toml"], 1, "no/such.toml: cannot read"),
+        (
+            &["sim", "--scenario", bad],
+            1,
+            "bad.toml:9:12: channels[0].readers[0]: node \"z\"",
+        ),
+        (
+            &["sim", "--scenario", "no/such.toml"],
+            1,
+            "no/such.toml: cannot read",
+        ),
         (&["sim"], 2, "--scenario"),
         (&["sim", "--scenario", quick, "--colour"], 2, "'--colour'"),
-        (&["sim", "--scenario", quick, "--backend", "fpga"], 2, "'fpga'"),
         (
-            &["sim", "--scenario", "examples/many_to_many.toml", "--backend", "rtl"],
+            &["sim", "--scenario", quick, "--backend", "fpga"],
+            2,
+            "'fpga'",
+        ),
+        (
+            &[
+                "sim",
+                "--scenario",
+                "examples/many_to_many.toml",
+                "--backend",
+                "rtl",
+            ],
             1,
             "many_to_many.toml: sim.core",
         ),
         (
-            &["sim", "--scenario", quick, "--backend", "model", "--trace", "t.vcd"],
+            &[
+                "sim",
+                "--scenario",
+                quick,
+                "--backend",
+                "model",
+                "--trace",
+                "t.vcd",
+            ],
             1,
             "--trace needs the rtl backend",
         ),
@@ -153,7 +179,10 @@ fn sim_errors_are_one_line_and_never_a_panic() {
         let (code, out, err) = vassa(args);
         assert_eq!(code, status, "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("vassa: error: ") && err.contains(needle), "{args:?}: {err}");
+        assert!(
+            err.starts_with("vassa: error: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
         assert!(!err.contains("panicked") && out.is_empty(), "{args:?}");
     }
 }
@@ -176,9 +205,18 @@ fn sim_json_report_balances_and_dumps_memory() {
     let r: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
     assert_eq!(r["backend"], "model");
     assert_eq!(r["accounting"]["balanced"], true);
-    assert!(r["accounting"]["dropped_by_reason"]["drop_crc_epoch"].as_u64().unwrap() > 0);
+    assert!(
+        r["accounting"]["dropped_by_reason"]["drop_crc_epoch"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     assert_eq!(r["channels"][0]["sent"], 200);
-    assert!(r["checks"].as_array().unwrap().iter().all(|c| c["passed"] == true));
+    assert!(r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["passed"] == true));
     for node in ["src", "dst1", "dst2"] {
         assert!(dump.join(format!("{node}.mem")).is_file());
         assert!(dump.join(format!("{node}.json")).is_file());

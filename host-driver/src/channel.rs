@@ -16,7 +16,10 @@
 
 use crate::driver::{Attr, Driver, DriverError};
 use crate::fabric::Fabric;
-use crate::segment::{encode, Delivery, Layout, LayoutError, ReaderCursor};
+use crate::segment::{encode, poll_regions, skip_lost_regions, Delivery, Layout, LayoutError};
+use crate::segment::{ReaderCursor, SlotReader};
+use crate::view::{RegionInfo, SegmentInfo};
+use serde::{Deserialize, Serialize};
 use vassa_rtl::spec::packet::split_message;
 use vassa_rtl::spec::params::{PAGE_SHIFT, PAGE_SIZE};
 
@@ -30,7 +33,8 @@ pub const EPOCH: u8 = 1;
 pub const SEND_WAIT: u64 = 1_000_000;
 
 /// Who may write and read a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// One writer, one reader.
     Unicast,
@@ -69,6 +73,10 @@ pub enum ChannelError {
     NotAWriter { node: usize },
     #[error("node {node} does not read this channel")]
     NotAReader { node: usize },
+    #[error("node {node} neither writes nor reads this channel")]
+    NotAMember { node: usize },
+    #[error("node {node}: no message after waiting {waited} cycles")]
+    Timeout { node: usize, waited: u64 },
     #[error("the doorbell FIFO of node {node} stayed full")]
     Busy { node: usize },
     #[error(transparent)]
@@ -94,7 +102,7 @@ struct Open {
     layout: Layout,
     /// Physical base address of the segment, per node (writers and readers).
     base: Vec<Option<u32>>,
-    /// First NVA page.
+    /// First NVA page of the channel.
     nva: u32,
     /// Next sequence number per writer (by position in `spec.writers`).
     next_seq: Vec<u64>,
@@ -284,25 +292,51 @@ impl<F: Fabric> Channels<F> {
         ch: ChannelId,
         reader: usize,
     ) -> Result<Option<(usize, Delivery)>, ChannelError> {
+        self.next_for(ch, reader, poll_regions)
+    }
+
+    /// Like [`Channels::try_recv`], and when nothing else can arrive — the fabric is quiet
+    /// and no interrupt is pending, so no packet is in flight or parked on a miss — gives up
+    /// on the messages `reader` waits for: the oldest newer message that did arrive is
+    /// returned with the missing ones as its gap. Without this a lost packet stalls the reader
+    /// until the writer laps its slot. Returns `Ok(None)` while the fabric is busy.
+    pub fn try_recv_skip_lost(
+        &mut self,
+        ch: ChannelId,
+        reader: usize,
+    ) -> Result<Option<(usize, Delivery)>, ChannelError> {
+        if let Some(d) = self.try_recv(ch, reader)? {
+            return Ok(Some(d));
+        }
+        if !self.settled() {
+            return Ok(None);
+        }
+        self.next_for(ch, reader, skip_lost_regions)
+    }
+
+    /// The fabric is quiet and no interrupt is pending: nothing more can land anywhere until
+    /// the host acts.
+    pub fn settled(&self) -> bool {
+        let f = self.driver.fabric();
+        f.quiet() && (0..f.nodes()).all(|n| !f.irq(n))
+    }
+
+    /// Runs `scan` ([`poll_regions`] or [`skip_lost_regions`]) over `reader`'s cursors.
+    fn next_for(
+        &mut self,
+        ch: ChannelId,
+        reader: usize,
+        scan: RegionScan,
+    ) -> Result<Option<(usize, Delivery)>, ChannelError> {
         let Channels { driver, open, .. } = self;
         let c = &mut open[ch.0];
         let r =
             index_of(&c.spec.readers, reader).ok_or(ChannelError::NotAReader { node: reader })?;
         let base = c.base[reader].unwrap();
-        let layout = c.layout;
-        for (region, cursor) in c.cursors[r].iter_mut().enumerate() {
-            let fabric = driver.fabric_mut();
-            let got = cursor.poll(layout.slots, |i| {
-                let mut slot = vec![0u8; layout.slot_bytes as usize];
-                let at = base + layout.slot_offset(region as u32, i as u64 + 1);
-                fabric.mem_read(reader, at, &mut slot);
-                slot
-            });
-            if let Some(d) = got {
-                return Ok(Some((c.spec.writers[region], d)));
-            }
-        }
-        Ok(None)
+        let fabric = driver.fabric_mut();
+        let mut read = |at: u32, buf: &mut [u8]| fabric.mem_read(reader, base + at, buf);
+        let got = scan(&mut c.cursors[r], c.layout, &mut read);
+        Ok(got.map(|(region, d)| (c.spec.writers[region], d)))
     }
 
     /// Waits (running the network, servicing interrupts) up to `limit` cycles for the next
@@ -331,15 +365,38 @@ impl<F: Fabric> Channels<F> {
     pub fn reader_stats(&self, ch: ChannelId, reader: usize) -> Option<ReaderStats> {
         let c = &self.open[ch.0];
         let r = index_of(&c.spec.readers, reader)?;
-        Some(
-            c.cursors[r]
-                .iter()
-                .fold(ReaderStats::default(), |s, k| ReaderStats {
-                    delivered: s.delivered + (k.next - 1 - k.lost),
-                    lost: s.lost + k.lost,
-                    gaps: s.gaps + k.gaps,
-                }),
-        )
+        Some(ReaderStats::of(&c.cursors[r]))
+    }
+
+    /// What channel `ch` was opened with.
+    pub fn spec(&self, ch: ChannelId) -> &ChannelSpec {
+        &self.open[ch.0].spec
+    }
+
+    /// Where `node`'s copy of channel `ch`'s segment lies, for another process to map it
+    /// ([`crate::view::SegmentView`]).
+    pub fn segment(&self, ch: ChannelId, node: usize) -> Result<SegmentInfo, ChannelError> {
+        let c = &self.open[ch.0];
+        let base =
+            (c.base.get(node).copied().flatten()).ok_or(ChannelError::NotAMember { node })?;
+        let region_bytes = c.layout.slots * c.layout.slot_bytes;
+        Ok(SegmentInfo {
+            channel: ch.0,
+            kind: c.spec.kind,
+            node,
+            offset: base as u64,
+            bytes: c.spec.segment_bytes,
+            nva_page: c.nva,
+            layout: c.layout,
+            regions: (c.spec.writers.iter().enumerate())
+                .map(|(i, &writer)| RegionInfo {
+                    writer,
+                    offset: i as u32 * region_bytes,
+                    bytes: region_bytes,
+                })
+                .collect(),
+            readers: c.spec.readers.clone(),
+        })
     }
 
     /// Messages sent on `ch` by all its writers.
@@ -373,34 +430,32 @@ impl<F: Fabric> Channels<F> {
     }
 
     /// Gives up on the message `reader` waits for from each writer, when a newer one is
-    /// there: see [`ReaderCursor::skip_lost`] (call only when nothing is in flight). Returns
-    /// the first message found this way.
+    /// there: see [`ReaderCursor::skip_lost`] (call only when nothing is in flight, e.g.
+    /// [`Channels::settled`]). Returns the first message found this way.
     pub fn skip_lost(
         &mut self,
         ch: ChannelId,
         reader: usize,
     ) -> Result<Option<(usize, Delivery)>, ChannelError> {
-        let Channels { driver, open, .. } = self;
-        let c = &mut open[ch.0];
-        let r =
-            index_of(&c.spec.readers, reader).ok_or(ChannelError::NotAReader { node: reader })?;
-        let base = c.base[reader].unwrap();
-        let layout = c.layout;
-        for (region, cursor) in c.cursors[r].iter_mut().enumerate() {
-            let fabric = driver.fabric_mut();
-            let got = cursor.skip_lost(layout.slots, |i| {
-                let mut slot = vec![0u8; layout.slot_bytes as usize];
-                let at = base + layout.slot_offset(region as u32, i as u64 + 1);
-                fabric.mem_read(reader, at, &mut slot);
-                slot
-            });
-            if let Some(d) = got {
-                return Ok(Some((c.spec.writers[region], d)));
-            }
-        }
-        Ok(None)
+        self.next_for(ch, reader, skip_lost_regions)
     }
 }
+
+impl ReaderStats {
+    /// The totals of a reader's cursors (one per writer region).
+    pub fn of(cursors: &[ReaderCursor]) -> Self {
+        cursors
+            .iter()
+            .fold(ReaderStats::default(), |s, k| ReaderStats {
+                delivered: s.delivered + (k.next - 1 - k.lost),
+                lost: s.lost + k.lost,
+                gaps: s.gaps + k.gaps,
+            })
+    }
+}
+
+/// [`poll_regions`] or [`skip_lost_regions`].
+type RegionScan = fn(&mut [ReaderCursor], Layout, SlotReader) -> Option<(usize, Delivery)>;
 
 /// Position of `node` in a writer or reader list.
 fn index_of(list: &[usize], node: usize) -> Option<usize> {

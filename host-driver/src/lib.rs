@@ -9,6 +9,10 @@
 //!   ([`counters`]) and the notification queues.
 //! - [`channel`]: memory-based messaging channels (unicast, multicast, many-to-many) over a
 //!   driver: segment and NVA allocation, mappings, `send`, `recv`/`try_recv` with gaps.
+//! - [`endpoint`]: the channel API for programs: [`Net`] (shared handle to the channels),
+//!   [`Channel`], [`Sender::send`], [`Receiver::recv`] with a timeout in simulated time.
+//! - [`view`]: a channel segment mapped read-only from a node's memory file, as another
+//!   process reads it ([`SegmentView`], located by a [`SegmentInfo`]).
 //! - [`segment`]: how a channel's messages lie in its memory segment (slots with begin/end
 //!   stamps and a CRC) and how a reader finds the next complete message or a gap, lock-free.
 //! - [`scenario`]: scenario files for `vassa sim` (format, reading, validation, one-line
@@ -20,14 +24,18 @@ pub mod cache;
 pub mod channel;
 pub mod counters;
 pub mod driver;
+pub mod endpoint;
 pub mod fabric;
 pub mod memory;
 pub mod runner;
 pub mod scenario;
 pub mod segment;
+pub mod view;
 
 pub use driver::{
     Attr, CardInfo, Dir, Driver, DriverConfig, DriverError, Mapping, MissStats, Notification,
 };
+pub use endpoint::{Channel, Message, Net, Receiver, Sender};
 pub use fabric::{Fabric, ModelFabric, RtlFabric, Switch};
 pub use memory::Memory;
+pub use view::{SegmentInfo, SegmentView};

@@ -360,10 +360,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             }
             self.take_notifications();
             self.poll_all(false)?;
-            let quiet = {
-                let f = self.ch.driver.fabric();
-                f.quiet() && (0..f.nodes()).all(|n| !f.irq(n))
-            };
+            let quiet = self.ch.settled();
             if quiet {
                 self.poll_all(true)?;
                 if traffic_done {

@@ -22,6 +22,7 @@
 //! behind finds newer sequence numbers and reports the missing ones as a gap.
 
 use crc::{Crc, CRC_32_ISO_HDLC};
+use serde::{Deserialize, Serialize};
 
 const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 /// Bytes before the payload: begin stamp, length, CRC.
@@ -35,7 +36,7 @@ pub fn record_bytes(len: u32) -> u32 {
 }
 
 /// Where slots lie: `regions` regions of `slots` slots of `slot_bytes` each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {
     pub regions: u32,
     pub slots: u32,
@@ -257,6 +258,53 @@ impl ReaderCursor {
         self.next = seq + 1;
         Delivery { seq, payload, gap }
     }
+}
+
+/// Copies `buf.len()` bytes of a segment from byte offset `at` (a reader's own copy of the
+/// segment, wherever it lives).
+pub type SlotReader<'a> = &'a mut dyn FnMut(u32, &mut [u8]);
+
+/// The next message of a reader with one cursor per writer region (regions in order), reading
+/// the segment with `read`: [`ReaderCursor::poll`] on each region.
+pub fn poll_regions(
+    cursors: &mut [ReaderCursor],
+    layout: Layout,
+    read: SlotReader,
+) -> Option<(usize, Delivery)> {
+    scan_regions(cursors, layout, read, false)
+}
+
+/// [`ReaderCursor::skip_lost`] on each region in turn (same conditions: nothing can arrive).
+pub fn skip_lost_regions(
+    cursors: &mut [ReaderCursor],
+    layout: Layout,
+    read: SlotReader,
+) -> Option<(usize, Delivery)> {
+    scan_regions(cursors, layout, read, true)
+}
+
+fn scan_regions(
+    cursors: &mut [ReaderCursor],
+    layout: Layout,
+    read: SlotReader,
+    skip_lost: bool,
+) -> Option<(usize, Delivery)> {
+    for (region, cursor) in cursors.iter_mut().enumerate() {
+        let slot = |i: u32| {
+            let mut bytes = vec![0u8; layout.slot_bytes as usize];
+            read(layout.slot_offset(region as u32, i as u64 + 1), &mut bytes);
+            bytes
+        };
+        let got = if skip_lost {
+            cursor.skip_lost(layout.slots, slot)
+        } else {
+            cursor.poll(layout.slots, slot)
+        };
+        if let Some(d) = got {
+            return Some((region, d));
+        }
+    }
+    None
 }
 
 /// The oldest complete message with a sequence number of `want` or more in a region.

@@ -3,21 +3,11 @@
 
 mod common;
 
-use common::{driver, model, pattern, rtl};
+use common::{channel_spec as spec, driver, model, pattern, rtl};
 use vassa_driver::channel::{ChannelError, ChannelSpec, Channels, Kind};
 use vassa_driver::Fabric;
 
 const WAIT: u64 = 200_000;
-
-fn spec(kind: Kind, writers: &[usize], readers: &[usize]) -> ChannelSpec {
-    ChannelSpec {
-        kind,
-        writers: writers.to_vec(),
-        readers: readers.to_vec(),
-        segment_bytes: 8192,
-        max_message: 200,
-    }
-}
 
 /// Every message a reader gets is the one sent with that sequence number, in order, and with
 /// no reader falling behind none is lost.

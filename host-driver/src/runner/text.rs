@@ -75,7 +75,11 @@ pub fn summary(r: &Report) -> String {
             crate::scenario::Backend::Model => "model",
         },
         r.wall_seconds,
-        if r.finished { "" } else { ", stopped at max_cycles" }
+        if r.finished {
+            ""
+        } else {
+            ", stopped at max_cycles"
+        }
     );
     for c in &r.channels {
         let got: Vec<String> = c
@@ -177,7 +181,16 @@ pub fn tables(r: &Report) -> String {
         .collect();
     s += "Channels\n";
     s += &table(
-        &["channel", "kind", "sent", "reader", "delivered", "verified", "gaps", "missed"],
+        &[
+            "channel",
+            "kind",
+            "sent",
+            "reader",
+            "delivered",
+            "verified",
+            "gaps",
+            "missed",
+        ],
         &rows,
     );
     let rows: Vec<Vec<String>> = r

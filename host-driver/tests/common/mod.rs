@@ -2,6 +2,7 @@
 //! destination pages, through NVA pages; every source page holds a distinct byte pattern.
 #![allow(dead_code)]
 
+use vassa_driver::channel::{ChannelSpec, Kind};
 use vassa_driver::{Attr, Driver, DriverConfig, Fabric, ModelFabric, RtlFabric};
 use vassa_rtl::spec::params::{PAGE_SHIFT, PAGE_SIZE};
 
@@ -98,18 +99,32 @@ pub fn first_diff(a: &[u8], b: &[u8]) -> Option<usize> {
     a.iter().zip(b).position(|(x, y)| x != y)
 }
 
-/// Two tests running `$workload` (a function taking a fabric) on two Verilated cards and on
-/// two model cards.
+/// Two tests running `$workload` (a function taking a fabric) on two (or `$nodes`) Verilated
+/// cards and on as many model cards.
 #[macro_export]
 macro_rules! on_both_backends {
     ($rtl:ident, $model:ident, $workload:path) => {
+        on_both_backends!($rtl, $model, $workload, 2);
+    };
+    ($rtl:ident, $model:ident, $workload:path, $nodes:expr) => {
         #[test]
         fn $rtl() {
-            $workload(rtl(2));
+            $workload(rtl($nodes));
         }
         #[test]
         fn $model() {
-            $workload(model(2));
+            $workload(model($nodes));
         }
     };
+}
+
+/// A channel of `kind` with an 8 KiB segment and messages up to 200 bytes.
+pub fn channel_spec(kind: Kind, writers: &[usize], readers: &[usize]) -> ChannelSpec {
+    ChannelSpec {
+        kind,
+        writers: writers.to_vec(),
+        readers: readers.to_vec(),
+        segment_bytes: 8192,
+        max_message: 200,
+    }
 }
