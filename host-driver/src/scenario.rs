@@ -3,7 +3,7 @@
 //!
 //! [`Scenario::from_file`] reads and validates a file; every mistake is reported as one
 //! [`ScenarioError`] line naming the file, line, column and field. The format, with every
-//! field's default and limits, is documented in `host-driver/SCENARIO.md`; `examples/*.toml`
+//! field's default and limits, is documented in README.md ("Scenario files"); `examples/*.toml`
 //! are commented examples.
 
 mod error;
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use vassa_rtl::spec::params::PAGE_SIZE;
 
-/// Limits and defaults of the format (documented in SCENARIO.md).
+/// Limits and defaults of the format (documented in README.md, "Scenario files").
 pub mod limits {
     use super::PAGE_SIZE;
 

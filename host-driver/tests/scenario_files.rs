@@ -38,14 +38,18 @@ fn every_example_parses_and_validates() {
 
 #[test]
 fn the_documented_example_validates() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/SCENARIO.md"))
-        .expect("SCENARIO.md");
-    let block = doc
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = doc
+        .split("## Scenario files")
+        .nth(1)
+        .expect("a Scenario files section in README.md");
+    let block = section
         .split("```toml\n")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
-        .expect("a toml block in SCENARIO.md");
-    if let Err(e) = Scenario::from_str(block, "SCENARIO.md example") {
+        .expect("a toml block in README's Scenario files section");
+    if let Err(e) = Scenario::from_str(block, "README example") {
         panic!("{e}");
     }
 }
