@@ -197,7 +197,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         let mut ch = Channels::new(driver);
         let node = |n: &str| s.node_id(n).expect("validated node name");
         let mut ids = Vec::new();
-        for (i, c) in s.channels.iter().enumerate() {
+        for c in &s.channels {
             let spec = Spec {
                 kind: match c.kind {
                     ChannelKind::Unicast => Kind::Unicast,
