@@ -9,6 +9,12 @@
 //! reader finds the next one, or the gap the writer left when it lapped a slow reader, without
 //! any lock and without the writer ever waiting for a reader.
 //!
+//! A node that both writes and reads a channel (many-to-many) has two segments: the one it
+//! reads, RX-mapped like every reader's, and a second one it writes and sends from, TX-mapped.
+//! Its own packets come back through the switch into the first; in one shared segment such a
+//! copy, late whenever it parks on an RX miss, overwrote the newer record the writer had
+//! already staged in that slot, and the card then sent the old bytes under the new doorbell.
+//!
 //! Allocation: NVA pages are handed out in order from [`NVA_BASE_PAGE`]; each node's segment
 //! pages in order from [`PHYS_BASE_PAGE`] of its memory. Every channel charges its own traffic
 //! counter slot (channel index + 1; slot 0 is left to everything else) and maps with epoch
@@ -100,8 +106,11 @@ pub struct ReaderStats {
 struct Open {
     spec: ChannelSpec,
     layout: Layout,
-    /// Physical base address of the segment, per node (writers and readers).
+    /// Physical base address of the segment, per node (writers and readers): the one a
+    /// reader reads, and the one a writer that does not read sends from.
     base: Vec<Option<u32>>,
+    /// Per node: the segment a writer sends from (`base` unless the writer also reads).
+    tx_base: Vec<Option<u32>>,
     /// First NVA page of the channel.
     nva: u32,
     /// Next sequence number per writer (by position in `spec.writers`).
@@ -161,11 +170,9 @@ impl<F: Fabric> Channels<F> {
         let pages = spec.segment_bytes / PAGE_SIZE;
         let nodes = self.driver.nodes();
         let mut base = vec![None; nodes];
+        let mut tx_base = vec![None; nodes];
         let mut next_phys = self.next_phys.clone();
-        for &n in spec.writers.iter().chain(&spec.readers) {
-            if base[n].is_some() {
-                continue;
-            }
+        let mut alloc = |n: usize| {
             let first = next_phys[n];
             let end = (first + pages) as usize * PAGE_SIZE as usize;
             if end > self.driver.fabric().mem_size(n) {
@@ -174,8 +181,21 @@ impl<F: Fabric> Channels<F> {
                     bytes: spec.segment_bytes,
                 });
             }
-            base[n] = Some(first << PAGE_SHIFT);
             next_phys[n] = first + pages;
+            Ok(Some(first << PAGE_SHIFT))
+        };
+        for &n in spec.writers.iter().chain(&spec.readers) {
+            if base[n].is_none() {
+                base[n] = alloc(n)?;
+            }
+        }
+        for &w in &spec.writers {
+            // A writer that reads gets a segment of its own to send from (module doc).
+            tx_base[w] = if spec.readers.contains(&w) {
+                alloc(w)?
+            } else {
+                base[w]
+            };
         }
         let id = self.open.len();
         let nva = self.next_nva;
@@ -188,7 +208,7 @@ impl<F: Fabric> Channels<F> {
         };
         for p in 0..pages {
             for &w in &spec.writers {
-                let phys = (base[w].unwrap() >> PAGE_SHIFT) + p;
+                let phys = (tx_base[w].unwrap() >> PAGE_SHIFT) + p;
                 self.driver.map_tx(w, phys, nva + p, attr(false, false))?;
             }
             for &r in &spec.readers {
@@ -206,6 +226,7 @@ impl<F: Fabric> Channels<F> {
             spec,
             layout,
             base,
+            tx_base,
             nva,
             sent: 0,
         });
@@ -250,7 +271,7 @@ impl<F: Fabric> Channels<F> {
         let offset = c.layout.slot_offset(region as u32, seq);
         let mut record = vec![0u8; c.layout.slot_bytes as usize];
         let n = encode(&mut record, seq, payload);
-        let addr = c.base[writer].unwrap() + offset;
+        let addr = c.tx_base[writer].unwrap() + offset;
         c.next_seq[region] += 1;
         c.sent += 1;
         let asked = self.asked.entry((writer, c.counter_slot)).or_default();
@@ -415,18 +436,28 @@ impl<F: Fabric> Channels<F> {
         c.nva..c.nva + c.spec.segment_bytes / PAGE_SIZE
     }
 
-    /// Physical addresses of `ch`'s segment in `node`'s memory, if `node` writes or reads it.
+    /// Physical addresses of `ch`'s segment in `node`'s memory, if `node` writes or reads it:
+    /// the one it reads if it reads (see [`Channels::tx_segment_range`]).
     pub fn segment_range(&self, ch: ChannelId, node: usize) -> Option<std::ops::Range<u32>> {
         let c = &self.open[ch.0];
         let base = (*c.base.get(node)?)?;
         Some(base..base + c.spec.segment_bytes)
     }
 
-    /// Physical address of the slot record of message `seq` of `writer` (in its own segment).
+    /// Physical addresses of the segment `node` sends `ch`'s messages from, if it writes
+    /// `ch`: its [`Channels::segment_range`] unless it reads `ch` too.
+    pub fn tx_segment_range(&self, ch: ChannelId, node: usize) -> Option<std::ops::Range<u32>> {
+        let c = &self.open[ch.0];
+        let base = (*c.tx_base.get(node)?)?;
+        Some(base..base + c.spec.segment_bytes)
+    }
+
+    /// Physical address of the slot record of message `seq` of `writer` (in the segment it
+    /// sends from).
     pub fn slot_addr(&self, ch: ChannelId, writer: usize, seq: u64) -> Option<u32> {
         let c = &self.open[ch.0];
         let region = index_of(&c.spec.writers, writer)?;
-        Some(c.base[writer]? + c.layout.slot_offset(region as u32, seq))
+        Some(c.tx_base[writer]? + c.layout.slot_offset(region as u32, seq))
     }
 
     /// Gives up on the message `reader` waits for from each writer, when a newer one is

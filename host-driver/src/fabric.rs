@@ -20,6 +20,10 @@ use vassa_sim::model::CardModel;
 use vassa_sim::network::{Fate, InFlight, Network, SwitchStats};
 use vassa_sim::LinkWord;
 
+/// What decides the fate of each packet copy (see [`Switch::set_fault_hook`]): called with
+/// the cycle and the copy.
+pub type FaultHook = Box<dyn FnMut(u64, &mut InFlight) -> Fate>;
+
 /// Cards, their memories and the switch, with one clock.
 pub trait Fabric {
     /// Number of cards (nodes are `0..nodes()`).
@@ -88,7 +92,7 @@ pub trait Fabric {
 pub trait Switch {
     /// Sets the hook that sees (cycle, copy) for every packet copy the switch routes, before
     /// it is queued to its destination, and decides its fate (it may also change its words).
-    fn set_fault_hook(&mut self, hook: Box<dyn FnMut(u64, &mut InFlight) -> Fate>);
+    fn set_fault_hook(&mut self, hook: FaultHook);
     /// Puts `words` (framed as one packet: start on the first, end on the last) on `node`'s
     /// link RX no earlier than cycle `at`, bypassing the fault hook.
     fn inject(&mut self, node: usize, words: &[u32], at: u64);
@@ -239,7 +243,7 @@ impl Fabric for RtlFabric {
 }
 
 impl Switch for RtlFabric {
-    fn set_fault_hook(&mut self, hook: Box<dyn FnMut(u64, &mut InFlight) -> Fate>) {
+    fn set_fault_hook(&mut self, hook: FaultHook) {
         self.net.set_fault_hook(hook);
     }
 
@@ -277,7 +281,7 @@ pub struct ModelFabric {
     queue: VecDeque<(usize, Vec<u32>)>,
     /// Injected runs not yet due: (cycle, destination, words), in injection order.
     injections: Vec<(u64, usize, Vec<u32>)>,
-    fault: Option<Box<dyn FnMut(u64, &mut InFlight) -> Fate>>,
+    fault: Option<FaultHook>,
     /// Registers were written since the cards' TX paths were last run.
     dirty: bool,
     cycle: u64,
@@ -383,7 +387,7 @@ impl ModelFabric {
 }
 
 impl Switch for ModelFabric {
-    fn set_fault_hook(&mut self, hook: Box<dyn FnMut(u64, &mut InFlight) -> Fate>) {
+    fn set_fault_hook(&mut self, hook: FaultHook) {
         self.fault = Some(hook);
     }
 

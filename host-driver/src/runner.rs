@@ -261,6 +261,8 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
                     let spec = &s.channels[chan(c)];
                     let nva = ch.nva_pages(id);
                     let phys = ch.segment_range(id, n).expect("validated member");
+                    // A writer that also reads sends from a segment of its own.
+                    let tx_phys = ch.tx_segment_range(id, n).unwrap_or(phys.clone());
                     let chosen = |i: u32| e.page.is_none_or(|p| p == i as u64);
                     let mut keys = Vec::new();
                     for i in 0..nva.len() as u32 {
@@ -268,7 +270,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
                             continue;
                         }
                         if sides.contains(&Dir::Tx) && spec.writers.contains(&e.node) {
-                            keys.push((Dir::Tx, (phys.start >> PAGE_SHIFT) + i));
+                            keys.push((Dir::Tx, (tx_phys.start >> PAGE_SHIFT) + i));
                         }
                         if sides.contains(&Dir::Rx) && spec.readers.contains(&e.node) {
                             keys.push((Dir::Rx, nva.start + i));
@@ -796,9 +798,16 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             let mut ranges: Vec<_> = self
                 .ids
                 .iter()
-                .filter_map(|&id| self.ch.segment_range(id, n))
+                .flat_map(|&id| {
+                    [
+                        self.ch.segment_range(id, n),
+                        self.ch.tx_segment_range(id, n),
+                    ]
+                })
+                .flatten()
                 .collect();
             ranges.sort_by_key(|r| r.start);
+            ranges.dedup();
             let size = self.ch.driver.fabric().mem_size(n);
             let mut mem = vec![0u8; size];
             self.ch.driver.fabric_mut().mem_read(n, 0, &mut mem);

@@ -78,18 +78,29 @@ pub fn write<F: Fabric + Switch>(
             .channels
             .iter()
             .zip(ids)
-            .filter_map(|(c, &id)| {
-                let r = ch.segment_range(id, n)?;
-                let nva = ch.nva_pages(id);
-                Some(SegmentDump {
+            .flat_map(|(c, &id)| {
+                let (writes, reads) = (
+                    c.writers.contains(&node.name),
+                    c.readers.contains(&node.name),
+                );
+                let nva = ch.nva_pages(id).start;
+                let seg = |r: std::ops::Range<u32>, writes, reads| SegmentDump {
                     channel: c.name.clone(),
-                    writes: c.writers.contains(&node.name),
-                    reads: c.readers.contains(&node.name),
+                    writes,
+                    reads,
                     start: r.start,
                     end: r.end,
-                    nva_first_page: nva.start,
+                    nva_first_page: nva,
                     pages: (r.end - r.start) >> PAGE_SHIFT,
-                })
+                };
+                let rx = ch.segment_range(id, n);
+                let tx = ch.tx_segment_range(id, n);
+                match (rx, tx) {
+                    // A writer that also reads sends from a segment of its own.
+                    (Some(r), Some(t)) if r != t => vec![seg(r, false, true), seg(t, true, false)],
+                    (Some(r), _) => vec![seg(r, writes, reads)],
+                    _ => vec![],
+                }
             })
             .collect();
         let d = NodeDump {

@@ -135,7 +135,7 @@ impl LinkFaults {
     }
 
     /// The hook to hand to the switch.
-    pub fn into_hook(mut self) -> Box<dyn FnMut(u64, &mut InFlight) -> Fate> {
+    pub fn into_hook(mut self) -> crate::fabric::FaultHook {
         Box::new(move |cycle, copy| self.decide(cycle, copy))
     }
 }

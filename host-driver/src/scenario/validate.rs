@@ -264,7 +264,14 @@ fn memory(s: &Scenario) -> Check {
             .iter()
             .filter(|c| c.has_member(&n.name))
             .collect();
-        let need: u64 = member.iter().map(|c| c.segment.0).sum();
+        // A node that writes and reads a channel has a second segment to send from.
+        let need: u64 = member
+            .iter()
+            .map(|c| {
+                let both = c.writers.contains(&n.name) && c.readers.contains(&n.name);
+                c.segment.0 * (1 + both as u64)
+            })
+            .sum();
         // Segments are placed from page 1 on: page 0 is never mapped.
         if need + PAGE > n.memory.0 && !member.is_empty() {
             let names: Vec<String> = member.iter().map(|c| c.name.clone()).collect();
