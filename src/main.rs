@@ -39,6 +39,16 @@ enum BenchCommand {
     /// Simulator speed, link efficiency, one-way latency and the RX miss path, measured on the
     /// Verilated core (and rust-hdl's simulation of it, for speed).
     Sim(BenchSimArgs),
+    /// The channel API: host CPU per send on the model backend, end-to-end messages per second
+    /// on the model and the Verilated cards.
+    Channels(BenchChannelsArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchChannelsArgs {
+    /// A short run (under a second instead of about 25 s).
+    #[arg(long)]
+    quick: bool,
 }
 
 #[derive(clap::Args)]
@@ -198,6 +208,10 @@ fn main() {
         Command::Sim(args) => run::sim(args),
         Command::Gen(args) => gen(args).map(|()| 0),
         Command::Bench(BenchCommand::Sim(args)) => bench_sim(args).map(|()| 0),
+        Command::Bench(BenchCommand::Channels(args)) => {
+            print!("{}", vassa_driver::bench::channels(args.quick));
+            Ok(0)
+        }
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -266,24 +266,35 @@ impl<F: Fabric> Channels<F> {
             self.driver.run(64);
         }
         let max_payload = self.driver.info(writer).max_payload;
-        let c = &mut self.open[ch.0];
+        let Channels {
+            driver,
+            open,
+            asked,
+            ..
+        } = self;
+        let c = &mut open[ch.0];
         let seq = c.next_seq[region];
         let offset = c.layout.slot_offset(region as u32, seq);
-        let mut record = vec![0u8; c.layout.slot_bytes as usize];
-        let n = encode(&mut record, seq, payload);
+        let slot_bytes = c.layout.slot_bytes as usize;
         let addr = c.tx_base[writer].unwrap() + offset;
         c.next_seq[region] += 1;
         c.sent += 1;
-        let asked = self.asked.entry((writer, c.counter_slot)).or_default();
+        let fabric = driver.fabric_mut();
+        // Encoding in place saves a buffer and a copy per send; `encode` writes only the
+        // record's bytes, as the copy did.
+        let n = match fabric.mem_slice(writer) {
+            Some(mem) => encode(&mut mem[addr as usize..][..slot_bytes], seq, payload),
+            None => {
+                let mut record = vec![0u8; slot_bytes];
+                let n = encode(&mut record, seq, payload);
+                fabric.mem_write(writer, addr, &record[..n]);
+                n
+            }
+        };
+        let asked = asked.entry((writer, c.counter_slot)).or_default();
         *asked += split_message(addr, n as u32, max_payload).len() as u64;
         c.sent_mark[region][((seq - 1) % c.layout.slots as u64) as usize] = *asked;
-        self.driver
-            .fabric_mut()
-            .mem_write(writer, addr, &record[..n]);
-        if !self
-            .driver
-            .send_when_possible(writer, addr, n as u32, SEND_WAIT)
-        {
+        if !driver.send_when_possible(writer, addr, n as u32, SEND_WAIT) {
             return Err(ChannelError::Busy { node: writer });
         }
         Ok(seq)

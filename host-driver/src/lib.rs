@@ -15,11 +15,13 @@
 //!   process reads it ([`SegmentView`], located by a [`SegmentInfo`]).
 //! - [`segment`]: how a channel's messages lie in its memory segment (slots with begin/end
 //!   stamps and a CRC) and how a reader finds the next complete message or a gap, lock-free.
+//! - [`bench`]: measurements behind `vassa bench channels` (send cost, end-to-end rates).
 //! - [`scenario`]: scenario files for `vassa sim` (format, reading, validation, one-line
 //!   errors naming file, line and field).
 //! - [`runner`]: runs a scenario on either backend: traffic, faults, reading and checking
 //!   every message, the report with its accounting and checks, memory dumps.
 
+pub mod bench;
 pub mod cache;
 pub mod channel;
 pub mod counters;

@@ -21,10 +21,12 @@
 //! messages (CRC) is never returned. The writer never waits: a reader that falls a lap or more
 //! behind finds newer sequence numbers and reports the missing ones as a gap.
 
-use crc::{Crc, CRC_32_ISO_HDLC};
+use crc::{Crc, Table, CRC_32_ISO_HDLC};
 use serde::{Deserialize, Serialize};
 
-const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
+// Sixteen lanes (16 KiB of tables): with one lane the CRC was most of a send's host cost
+// (BENCHMARKS.md, channels).
+static CRC32: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISO_HDLC);
 /// Bytes before the payload: begin stamp, length, CRC.
 pub const HEAD_BYTES: u32 = 16;
 /// Bytes of the end stamp.
