@@ -136,7 +136,11 @@ pub struct Channels<F: Fabric> {
 }
 
 impl<F: Fabric> Channels<F> {
-    pub fn new(driver: Driver<F>) -> Self {
+    /// The channels of `driver`'s cards. Turns the driver's prefault on: a channel's mappings
+    /// go into free cache slots when it opens, so its first burst does not overflow a card's
+    /// few miss buffers; mappings beyond the caches are learnt on misses.
+    pub fn new(mut driver: Driver<F>) -> Self {
+        driver.set_prefault(true);
         let nodes = driver.nodes();
         Channels {
             driver,
@@ -148,7 +152,8 @@ impl<F: Fabric> Channels<F> {
     }
 
     /// Opens a channel: allocates its NVA pages and every member's segment, installs the
-    /// mappings in the driver's tables (the cards learn them on their first misses). Readers
+    /// mappings in the driver's tables (into free slots of the cards' caches at once, the rest on
+    /// their first misses). Readers
     /// are notified of every packet written (signal-on-write).
     pub fn open(&mut self, spec: ChannelSpec) -> Result<ChannelId, ChannelError> {
         self.open_with_signal(spec, true)

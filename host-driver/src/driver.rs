@@ -86,6 +86,9 @@ pub struct MissStats {
     pub evictions: u64,
     /// Misses for a key that was already cached (looked up just before its install).
     pub already_cached: u64,
+    /// Mappings installed when they were made, into a free cache slot (see
+    /// [`Driver::set_prefault`]).
+    pub prefaults: u64,
     /// ERROR flags seen (OR of every value read).
     pub error_flags: u32,
 }
@@ -183,6 +186,7 @@ pub struct Driver<F: Fabric> {
     nodes: Vec<NodeState>,
     next_poll: u64,
     polls: u64,
+    prefault: bool,
 }
 
 fn page_ok(node: usize, page: u32) -> Result<(), DriverError> {
@@ -243,6 +247,7 @@ impl<F: Fabric> Driver<F> {
             nodes,
             next_poll: 0,
             polls: 0,
+            prefault: false,
         };
         // Clear whatever the counters held; totals start here.
         d.poll_counters();
@@ -251,6 +256,13 @@ impl<F: Fabric> Driver<F> {
         }
         d.polls = 0;
         Ok(d)
+    }
+
+    /// With `on`, [`Driver::map`] also installs a new mapping into its card's cache when the
+    /// cache has a free slot (it never evicts for this); off by default, so every mapping is
+    /// learnt on a miss. Channels turn it on: see [`crate::channel`].
+    pub fn set_prefault(&mut self, on: bool) {
+        self.prefault = on;
     }
 
     pub fn fabric(&self) -> &F {
@@ -312,6 +324,13 @@ impl<F: Fabric> Driver<F> {
         );
         if let Some(slot) = table.cache.slot_of(key) {
             install(&mut self.fabric, node, dir, slot, key, &mapping);
+        } else if self.prefault && table.cache.occupied().count() < table.cache.entries() {
+            // A free cache slot: install now rather than on the first miss. Cold misses come
+            // in bursts (every page of a new channel at once) and a card parks only a few
+            // missed packets; the rest would be dropped (drop_miss_overflow).
+            let (slot, _) = table.cache.place(key, false);
+            install(&mut self.fabric, node, dir, slot, key, &mapping);
+            self.nodes[node].stats.prefaults += 1;
         }
         if dir == Dir::Rx {
             self.fabric.subscribe(key, node);

@@ -9,12 +9,20 @@ fn n(v: u64) -> String {
     let s = v.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
     out
+}
+
+/// A channel kind as the scenario file spells it.
+fn kind(k: crate::scenario::ChannelKind) -> String {
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Bytes per second with a unit.
@@ -105,7 +113,7 @@ pub fn summary(r: &Report) -> String {
             s,
             "Channel \"{}\" ({}): {} messages ({} bytes, {} packets) sent; {}; {} of {} deliveries checked byte for byte.",
             c.name,
-            format!("{:?}", c.kind).to_lowercase(),
+            kind(c.kind),
             n(c.sent),
             n(c.payload_bytes),
             n(c.packets),
@@ -168,7 +176,7 @@ pub fn tables(r: &Report) -> String {
             c.readers.iter().map(move |rr| {
                 vec![
                     c.name.clone(),
-                    format!("{:?}", c.kind).to_lowercase(),
+                    kind(c.kind),
                     n(c.sent),
                     rr.node.clone(),
                     n(rr.delivered),
