@@ -202,17 +202,7 @@ impl Twin {
     pub fn inject(&mut self, node: usize, words: &[u32]) {
         // The model applied every register write already: let the cards catch up first.
         self.bus_sync();
-        let n = words.len();
-        let run = words
-            .iter()
-            .enumerate()
-            .map(|(i, &data)| LinkWord {
-                valid: true,
-                sop: i == 0,
-                eop: i + 1 == n,
-                data,
-            })
-            .collect();
+        let run = LinkWord::framed(words);
         let at = self.net.cycle;
         self.net.inject(node, run, at);
         self.models[node].receive(words, &mut self.mems[node]);

@@ -100,21 +100,6 @@ pub trait Switch {
     fn switch_stats(&self) -> SwitchStats;
 }
 
-/// `words` as one framed run of link words.
-pub fn framed(words: &[u32]) -> Vec<LinkWord> {
-    let n = words.len();
-    words
-        .iter()
-        .enumerate()
-        .map(|(i, &data)| LinkWord {
-            valid: true,
-            sop: i == 0,
-            eop: i + 1 == n,
-            data,
-        })
-        .collect()
-}
-
 fn range(mem: &[u8], node: usize, addr: u32, len: usize) -> std::ops::Range<usize> {
     let a = addr as usize;
     assert!(
@@ -248,7 +233,7 @@ impl Switch for RtlFabric {
     }
 
     fn inject(&mut self, node: usize, words: &[u32], at: u64) {
-        self.net.inject(node, framed(words), at);
+        self.net.inject(node, LinkWord::framed(words), at);
     }
 
     fn switch_stats(&self) -> SwitchStats {
@@ -351,7 +336,7 @@ impl ModelFabric {
         let mut copy = InFlight {
             src: Some(src),
             dst,
-            words: framed(&words),
+            words: LinkWord::framed(&words),
         };
         let fate = hook(self.cycle, &mut copy);
         let words: Vec<u32> = copy.words.iter().map(|w| w.data).collect();

@@ -490,20 +490,16 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
     fn poll_all(&mut self, quiet: bool) -> Result<(), RunError> {
         for c in 0..self.s.channels.len() {
             for r in 0..self.s.channels[c].readers.len() {
-                let node = self.s.node_id(&self.s.channels[c].readers[r]).unwrap();
-                self.poll(c, node, quiet)?;
+                self.poll(c, r, quiet)?;
             }
         }
         Ok(())
     }
 
-    fn poll(&mut self, c: usize, node: usize, quiet: bool) -> Result<(), RunError> {
+    /// Reader `r` (by position in the channel's reader list) of channel `c` takes what came.
+    fn poll(&mut self, c: usize, r: usize, quiet: bool) -> Result<(), RunError> {
         let id = self.ids[c];
-        let r = self.s.channels[c]
-            .readers
-            .iter()
-            .position(|n| self.s.node_id(n) == Some(node))
-            .expect("a reader of the channel");
+        let node = self.ch.spec(id).readers[r];
         let err = |source| RunError::Channel {
             channel: self.s.channels[c].name.clone(),
             source,
@@ -527,11 +523,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
     }
 
     fn sent(&self, c: usize) -> u64 {
-        self.lengths
-            .iter()
-            .filter(|((ch, _), _)| *ch == c)
-            .map(|(_, v)| v.len() as u64)
-            .sum()
+        self.ch.sent(self.ids[c])
     }
 
     fn tally(&mut self, c: usize, r: usize, writer: usize, d: Delivery) {

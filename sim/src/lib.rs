@@ -169,6 +169,23 @@ pub struct LinkWord {
     pub data: u32,
 }
 
+impl LinkWord {
+    /// `words` as one framed run: start of packet on the first, end on the last.
+    pub fn framed(words: &[u32]) -> Vec<LinkWord> {
+        let n = words.len();
+        words
+            .iter()
+            .enumerate()
+            .map(|(i, &data)| LinkWord {
+                valid: true,
+                sop: i == 0,
+                eop: i + 1 == n,
+                data,
+            })
+            .collect()
+    }
+}
+
 /// A register-bus access waiting to be issued.
 #[derive(Debug, Clone, Copy)]
 enum BusOp {
