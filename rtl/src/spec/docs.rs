@@ -143,7 +143,73 @@ pub fn all_docs() -> Vec<(&'static str, String)> {
         ("registers.md", registers_md()),
         ("packet.md", packet_md()),
         ("parameters.md", parameters_md()),
+        ("host_link.md", host_link_md()),
     ]
+}
+
+/// The boards' host links: FrontPanel endpoints and the UART protocol.
+pub fn host_link_md() -> String {
+    use crate::spec::board::{fp, uart, BOARD_MAGIC};
+    let mut out = String::from(GENERATED);
+    out.push_str(
+        "# Board host links
+
+## FrontPanel endpoints (XEM6010)
+
+",
+    );
+    out.push_str("| address | kind | name | meaning |\n|---|---|---|---|\n");
+    let rows = fp::WIRE_INS
+        .iter()
+        .map(|e| ("wire in", e))
+        .chain(fp::WIRE_OUTS.iter().map(|e| ("wire out", e)))
+        .chain([
+            ("trigger in", &fp::TI_COMMAND),
+            ("trigger out", &fp::TO_EVENTS),
+            ("pipe in", &fp::PIPE_IN_MEM),
+            ("pipe out", &fp::PIPE_OUT_MEM),
+        ]);
+    for (kind, e) in rows {
+        out.push_str(&format!(
+            "| 0x{:02X} | {kind} | `{}` | {} |\n",
+            e.addr, e.name, e.doc
+        ));
+    }
+    for (title, fields) in [
+        ("command (trigger in 0x40)", &fp::COMMAND_BITS[..]),
+        ("events (trigger out 0x60)", &fp::EVENT_BITS[..]),
+        ("control (wire in 0x06)", &fp::CONTROL_BITS[..]),
+        ("status (wire out 0x22)", &fp::STATUS_BITS[..]),
+    ] {
+        out.push_str(&format!("\n### {title}\n\n"));
+        field_rows(&mut out, fields);
+    }
+    out.push_str(&format!(
+        "\nA memory command moves at most {} 32-bit words (the depth of each pipe FIFO). \
+         `magic` reads 0x{BOARD_MAGIC:04X}.\n",
+        fp::PIPE_CHUNK_WORDS
+    ));
+    out.push_str(&format!(
+        "\n## UART frames (Alchitry Cu)\n\n8N1 at {} baud by default. A request is an opcode byte and a \
+         4-byte little-endian address, then 4 data bytes for writes. Every request gets one reply: \
+         4 little-endian data bytes for reads and `info`, ACK (0x{:02X}) for writes, NAK (0x{:02X}) \
+         for an unknown opcode or an address outside memory.\n\n\
+         | opcode | request | reply |\n|---|---|---|\n\
+         | `{}` | register read: op, addr | data |\n\
+         | `{}` | register write: op, addr, data | ACK |\n\
+         | `{}` | memory word read: op, byte addr | data |\n\
+         | `{}` | memory word write: op, byte addr, data | ACK |\n\
+         | `{}` | info: op, 4 ignored bytes | magic (bits 15:0), memory KiB (bits 31:16) |\n",
+        uart::DEFAULT_BAUD,
+        uart::ACK,
+        uart::NAK,
+        uart::OP_REG_READ as char,
+        uart::OP_REG_WRITE as char,
+        uart::OP_MEM_READ as char,
+        uart::OP_MEM_WRITE as char,
+        uart::OP_INFO as char,
+    ));
+    out
 }
 
 #[cfg(test)]

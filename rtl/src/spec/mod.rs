@@ -3,6 +3,7 @@
 //! This module does not depend on rust-hdl: the driver and the golden model use it with
 //! `default-features = false`. The RTL reads every address, field position and size from here.
 
+pub mod board;
 pub mod docs;
 pub mod packet;
 pub mod params;
