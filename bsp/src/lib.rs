@@ -4,3 +4,5 @@
 //!   endpoints, ISE 14.7 project or yosys `synth_xilinx` utilization.
 //! - [`cu`]: Alchitry Cu (iCE40-HX8K): the core behind a UART bridge, open flow
 //!   yosys → nextpnr-ice40 → icepack.
+pub mod ise;
+pub mod ok;
