@@ -68,7 +68,7 @@ pub fn run_flow<B: Block>(
         ..Default::default()
     };
     let total = STEPS.len();
-    let mut begin = |index: usize, progress: &mut dyn FnMut(Progress)| {
+    let begin = |index: usize, progress: &mut dyn FnMut(Progress)| {
         progress(Progress::Started {
             step: STEPS[index],
             index: index + 1,
@@ -101,14 +101,7 @@ pub fn run_flow<B: Block>(
     let t = begin(1, &mut progress);
     let script = "read_verilog top.v; synth_ice40 -top top -json top.json; \
                   tee -q -o yosys_stat.txt stat";
-    let step = run_step(
-        out_dir,
-        STEPS[1],
-        "yosys",
-        &["-p", script],
-        "yosys.log",
-        t,
-    )?;
+    let step = run_step(out_dir, STEPS[1], "yosys", &["-p", script], "yosys.log", t)?;
     report.steps.push(step);
     let log = read(out_dir, "yosys.log")?;
     let synth = SynthReport::from_stat(&read(out_dir, "yosys_stat.txt")?);
@@ -149,7 +142,19 @@ pub fn run_flow<B: Block>(
         ],
         "nextpnr.log",
         t,
-    )?;
+    )
+    .map_err(|e| {
+        format!(
+            "{e}\nsynthesis used {} SB_LUT4, {} flip-flops, {} SB_RAM40_4K; the {} has {} logic \
+             cells and {} block RAMs",
+            synth.luts,
+            synth.flip_flops,
+            synth.block_rams,
+            part.name(),
+            part.logic_cells,
+            part.block_rams
+        )
+    })?;
     report.steps.push(step);
     progress(Progress::Finished {
         step: STEPS[2],
@@ -183,7 +188,11 @@ pub fn run_flow<B: Block>(
     report.utilization = vec![
         Utilization::new("logic cells (ICESTORM_LC)", lc, lc_avail),
         Utilization::new("LUT4 (SB_LUT4)", synth.luts as u64, part.logic_cells),
-        Utilization::new("flip-flops (SB_DFF*)", synth.flip_flops as u64, part.logic_cells),
+        Utilization::new(
+            "flip-flops (SB_DFF*)",
+            synth.flip_flops as u64,
+            part.logic_cells,
+        ),
         Utilization::new("block RAM (ICESTORM_RAM, 4 kbit)", ram, ram_avail),
         Utilization::new("I/O pins (SB_IO)", io, part.io_pins),
         Utilization::new("global buffers (SB_GB)", gb, gb_avail),
@@ -350,7 +359,10 @@ mod tests {
         assert!(r.cells.contains(&("ICESTORM_RAM".into(), 4, 32)));
         assert_eq!(r.clocks.len(), 1);
         let c = &r.clocks[0];
-        assert_eq!((c.name.as_str(), c.achieved_mhz, c.met), ("clock", Some(87.5), false));
+        assert_eq!(
+            (c.name.as_str(), c.achieved_mhz, c.met),
+            ("clock", Some(87.5), false)
+        );
         assert!(parse_nextpnr_report("{}", 100.0).is_err());
         assert!(parse_nextpnr_report("not json", 100.0).is_err());
     }

@@ -132,13 +132,18 @@ pub struct UartBridge {
 
     // Executor.
     state: DFF<BridgeState>,
-    x_op: DFF<Bits<8>>,
     x_addr: DFF<Bits<32>>,
     x_data: DFF<Bits<32>>,
     x_naks: DFF<Bits<8>>,
     x_result: DFF<Bits<32>>,
     x_len: DFF<Bits<3>>,
     x_wait: DFF<Bits<16>>,
+    // The frame decoded when it was taken (keeps the address compares off the bus outputs).
+    x_reg_read: DFF<Bit>,
+    x_reg_write: DFF<Bit>,
+    x_mem_read: DFF<Bit>,
+    x_mem_write: DFF<Bit>,
+    x_info: DFF<Bit>,
 
     // Reply register: bytes left to send, least significant first.
     r_data: DFF<Bits<32>>,
@@ -164,8 +169,8 @@ pub struct UartBridge {
     bit_time: Constant<Bits<16>>,
     timeout: Constant<Bits<24>>,
     wait_limit: Constant<Bits<16>>,
-    mem_bytes: Constant<Bits<32>>,
-    reg_space: Constant<Bits<32>>,
+    mem_refused: Constant<Bits<32>>,
+    reg_refused: Constant<Bits<32>>,
     info: Constant<Bits<32>>,
     op_reg_read: Constant<Bits<8>>,
     op_reg_write: Constant<Bits<8>>,
@@ -181,7 +186,7 @@ pub struct UartBridge {
 
 impl UartBridge {
     /// A bridge at `clocks_per_bit` core clocks a bit (4 ..= 65 535) to a card with
-    /// `mem_bytes` of memory (a non-zero multiple of 1 KiB, below 4 GiB), abandoning incomplete
+    /// `mem_bytes` of memory (a power of two, 1 KiB to 2 GiB), abandoning incomplete
     /// frames after [`DEFAULT_TIMEOUT_BITS`] idle bit times.
     pub fn new(clocks_per_bit: u32, mem_bytes: usize) -> Self {
         Self::with_timeout(clocks_per_bit, mem_bytes, DEFAULT_TIMEOUT_BITS)
@@ -194,8 +199,8 @@ impl UartBridge {
             "clocks_per_bit = {clocks_per_bit} must be 4 ..= 65535"
         );
         assert!(
-            mem_bytes > 0 && mem_bytes.is_multiple_of(1024) && (mem_bytes as u64) < (1 << 32),
-            "mem_bytes = {mem_bytes} must be a non-zero multiple of 1 KiB below 4 GiB"
+            mem_bytes.is_power_of_two() && mem_bytes >= 1024 && (mem_bytes as u64) < (1 << 32),
+            "mem_bytes = {mem_bytes} must be a power of two from 1 KiB to 2 GiB"
         );
         let timeout = clocks_per_bit as u64 * timeout_bits as u64;
         assert!(
@@ -248,13 +253,17 @@ impl UartBridge {
             p_data: Default::default(),
             p_naks: Default::default(),
             state: Default::default(),
-            x_op: Default::default(),
             x_addr: Default::default(),
             x_data: Default::default(),
             x_naks: Default::default(),
             x_result: Default::default(),
             x_len: Default::default(),
             x_wait: Default::default(),
+            x_reg_read: Default::default(),
+            x_reg_write: Default::default(),
+            x_mem_read: Default::default(),
+            x_mem_write: Default::default(),
+            x_info: Default::default(),
             r_data: Default::default(),
             r_left: Default::default(),
             tx_busy: Default::default(),
@@ -274,8 +283,8 @@ impl UartBridge {
             bit_time: Constant::new(((clocks_per_bit - 1) as u64).to_bits()),
             timeout: Constant::new(timeout.to_bits()),
             wait_limit: Constant::new(WAIT_LIMIT.to_bits()),
-            mem_bytes: word(mem_bytes as u64),
-            reg_space: word(REG_SPACE),
+            mem_refused: word(!(mem_bytes as u64 - 1) & 0xFFFF_FFFF | 3),
+            reg_refused: word(!(REG_SPACE - 1) & 0xFFFF_FFFF | 3),
             info: word(BOARD_MAGIC as u64 | mem_kib << 16),
             op_reg_read: byte(uart::OP_REG_READ),
             op_reg_write: byte(uart::OP_REG_WRITE),
@@ -295,10 +304,47 @@ impl Logic for UartBridge {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, rx_low1, rx_low, rx_state, rx_timer, rx_bits, rx_shift, f_count, f_need,
-            f_op, f_addr, f_data, f_idle, f_done, p_valid, p_op, p_addr, p_data, p_naks, state,
-            x_op, x_addr, x_data, x_naks, x_result, x_len, x_wait, r_data, r_left, tx_busy, tx_low,
-            tx_shift, tx_timer, tx_bits, replied_q, refused_q
+            self,
+            clock,
+            rx_low1,
+            rx_low,
+            rx_state,
+            rx_timer,
+            rx_bits,
+            rx_shift,
+            f_count,
+            f_need,
+            f_op,
+            f_addr,
+            f_data,
+            f_idle,
+            f_done,
+            p_valid,
+            p_op,
+            p_addr,
+            p_data,
+            p_naks,
+            state,
+            x_addr,
+            x_data,
+            x_naks,
+            x_result,
+            x_len,
+            x_wait,
+            x_reg_read,
+            x_reg_write,
+            x_mem_read,
+            x_mem_write,
+            x_info,
+            r_data,
+            r_left,
+            tx_busy,
+            tx_low,
+            tx_shift,
+            tx_timer,
+            tx_bits,
+            replied_q,
+            refused_q
         );
 
         // ---- Receiver ----
@@ -414,19 +460,27 @@ impl Logic for UartBridge {
         self.replied_q.d.next = false;
         self.refused_q.d.next = false;
         self.taking.next = false;
-        self.reg_ok.next = (self.x_addr.q.val() < self.reg_space.val())
-            & !self.x_addr.q.val().get_bits::<2>(0).any();
-        self.mem_ok.next = (self.x_addr.q.val() < self.mem_bytes.val())
-            & !self.x_addr.q.val().get_bits::<2>(0).any();
+        // Both spaces are powers of two: an address is in range and aligned when none of the
+        // refused bits (above the space, and the two low ones) is set. No comparator chains.
+        self.reg_ok.next = !(self.p_addr.q.val() & self.reg_refused.val()).any();
+        self.mem_ok.next = !(self.p_addr.q.val() & self.mem_refused.val()).any();
         self.x_wait.d.next = self.x_wait.q.val() + 1;
         match self.state.q.val() {
             BridgeState::Idle => {
                 if self.p_valid.q.val() {
                     self.taking.next = true;
-                    self.x_op.d.next = self.p_op.q.val();
                     self.x_addr.d.next = self.p_addr.q.val();
                     self.x_data.d.next = self.p_data.q.val();
                     self.x_naks.d.next = self.p_naks.q.val();
+                    self.x_reg_read.d.next =
+                        (self.p_op.q.val() == self.op_reg_read.val()) & self.reg_ok.val();
+                    self.x_reg_write.d.next =
+                        (self.p_op.q.val() == self.op_reg_write.val()) & self.reg_ok.val();
+                    self.x_mem_read.d.next =
+                        (self.p_op.q.val() == self.op_mem_read.val()) & self.mem_ok.val();
+                    self.x_mem_write.d.next =
+                        (self.p_op.q.val() == self.op_mem_write.val()) & self.mem_ok.val();
+                    self.x_info.d.next = self.p_op.q.val() == self.op_info.val();
                     self.state.d.next = BridgeState::Decode;
                 }
             }
@@ -435,18 +489,15 @@ impl Logic for UartBridge {
                 self.x_len.d.next = 1.into();
                 self.x_result.d.next = self.nak.val();
                 self.state.d.next = BridgeState::Reply;
-                if (self.x_op.q.val() == self.op_reg_read.val()) & self.reg_ok.val() {
+                if self.x_reg_read.q.val() {
                     self.bus_read.next = true;
                     self.state.d.next = BridgeState::RegRead;
-                } else if (self.x_op.q.val() == self.op_reg_write.val()) & self.reg_ok.val() {
+                } else if self.x_reg_write.q.val() {
                     self.bus_write.next = true;
                     self.x_result.d.next = self.ack.val();
-                } else if ((self.x_op.q.val() == self.op_mem_read.val())
-                    | (self.x_op.q.val() == self.op_mem_write.val()))
-                    & self.mem_ok.val()
-                {
+                } else if self.x_mem_read.q.val() | self.x_mem_write.q.val() {
                     self.state.d.next = BridgeState::MemRequest;
-                } else if self.x_op.q.val() == self.op_info.val() {
+                } else if self.x_info.q.val() {
                     self.x_len.d.next = 4.into();
                     self.x_result.d.next = self.info.val();
                 }
@@ -461,11 +512,11 @@ impl Logic for UartBridge {
                 }
             }
             BridgeState::MemRequest => {
-                self.host_mem_write.next = self.x_op.q.val() == self.op_mem_write.val();
-                self.host_mem_read.next = self.x_op.q.val() == self.op_mem_read.val();
+                self.host_mem_write.next = self.x_mem_write.q.val();
+                self.host_mem_read.next = self.x_mem_read.q.val();
                 if self.host_mem_ready.val() {
                     self.x_wait.d.next = 0.into();
-                    if self.x_op.q.val() == self.op_mem_write.val() {
+                    if self.x_mem_write.q.val() {
                         self.x_result.d.next = self.ack.val();
                         self.state.d.next = BridgeState::Reply;
                     } else {
@@ -565,14 +616,12 @@ impl Logic for UartBridge {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::testbench::{lint_check, yosys_check, Bench, XorShift};
-    use std::collections::{HashMap, VecDeque};
-
-    /// Clocks per bit in the tests: rust-hdl's simulation is slow, so the line is fast.
-    pub const CPB: usize = 4;
+/// The host's side of the UART link for simulations: a serial line model that turns request
+/// bytes into RX levels and decodes the bridge's TX, and helpers to build frames. Used by the
+/// bridge's tests and by board tops' tests.
+pub mod host_model {
+    use crate::spec::board::uart;
+    use std::collections::VecDeque;
 
     /// The host's end of the serial line: turns bytes into line levels, one per clock, and
     /// decodes the bridge's TX line back into bytes.
@@ -707,6 +756,25 @@ pub(crate) mod tests {
     pub fn word(bytes: &[u8]) -> u32 {
         u32::from_le_bytes(bytes.try_into().expect("a 4-byte reply"))
     }
+
+    /// The reply bytes a request gets when it is accepted.
+    pub fn reply_len(op: u8) -> usize {
+        match op {
+            uart::OP_REG_WRITE | uart::OP_MEM_WRITE => 1,
+            _ => 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_model::*;
+    use super::*;
+    use crate::testbench::{lint_check, yosys_check, Bench, XorShift};
+    use std::collections::{HashMap, VecDeque};
+
+    /// Clocks per bit in the tests: rust-hdl's simulation is slow, so the line is fast.
+    const CPB: usize = 4;
 
     /// What the fake card saw, in order.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
