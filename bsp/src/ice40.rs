@@ -324,7 +324,8 @@ pub fn parse_nextpnr_report(json: &str, target_mhz: f64) -> Result<NextpnrReport
 }
 
 /// The last "Critical path report for clock '<net>'" block of a nextpnr log (after routing),
-/// without the `Info: ` prefixes, ending with its logic/routing summary line.
+/// without the `Info: ` prefixes and the source locations of each cell ("Defined in:" and the
+/// `file:line` lines under it), ending with its logic/routing summary line.
 pub fn critical_path(log: &str, net: &str) -> Option<String> {
     let head = format!("Critical path report for clock '{net}'");
     let lines: Vec<&str> = log.lines().collect();
@@ -332,8 +333,12 @@ pub fn critical_path(log: &str, net: &str) -> Option<String> {
     let mut out = Vec::new();
     for l in &lines[start..] {
         let l = l.strip_prefix("Info: ").unwrap_or(l);
-        if l.trim().is_empty() && out.len() > 1 {
+        let t = l.trim();
+        if t.is_empty() && out.len() > 1 {
             break;
+        }
+        if t == "Defined in:" || (!t.contains(' ') && t.contains(".v:")) {
+            continue;
         }
         out.push(l.to_string());
         if l.contains("ns logic,") && l.contains("ns routing") {
@@ -373,11 +378,12 @@ mod tests {
                    Info: old\nInfo: 1.0 ns logic, 2.0 ns routing\n\n\
                    Info: Critical path report for clock 'c$g' (posedge -> posedge):\n\
                    Info: curr total\nInfo:  0.5  0.5  Source a\n\
+                   Info:                Defined in:\nInfo:                  top.v:44.16-63.6\n\
                    Info: 3.0 ns logic, 9.0 ns routing\n\nInfo: Max frequency\n";
         let p = critical_path(log, "c$g").unwrap();
         assert!(p.starts_with("Critical path report for clock 'c$g'"), "{p}");
         assert!(p.contains("Source a") && p.ends_with("3.0 ns logic, 9.0 ns routing"));
-        assert!(!p.contains("old"));
+        assert!(!p.contains("old") && !p.contains("Defined") && !p.contains("top.v"));
         assert_eq!(critical_path(log, "other"), None);
     }
 }
