@@ -4,5 +4,9 @@
 //!   endpoints, ISE 14.7 project or yosys `synth_xilinx` utilization.
 //! - [`cu`]: Alchitry Cu (iCE40-HX8K): the core behind a UART bridge, open flow
 //!   yosys → nextpnr-ice40 → icepack.
+
+pub mod cu;
+pub mod ice40;
 pub mod ise;
 pub mod ok;
+pub mod report;

@@ -1,0 +1,389 @@
+//! The open iCE40 flow: rust-hdl Verilog and PCF → yosys `synth_ice40` → `nextpnr-ice40` →
+//! `icepack`, with every step's log kept in the output directory and the results parsed into a
+//! [`FlowReport`].
+//!
+//! Files in the output directory: `top.v`, `top.pcf`, `yosys.log`, `yosys_stat.txt`,
+//! `top.json` (netlist), `nextpnr.log`, `nextpnr_report.json`, `top.asc`, `icepack.log` and
+//! the bitstream `top.bin`. Place and route runs with `--timing-allow-fail`: a clock that
+//! misses its target is reported (with its critical path), not an error.
+
+use crate::report::{ClockReport, FlowReport, OutputFile, Progress, StepReport, Utilization};
+use rust_hdl::core::check_error::check_all;
+use rust_hdl::fpga::toolchains::icestorm::generate_pcf;
+use rust_hdl::prelude::*;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use vassa_rtl::hwcheck::SynthReport;
+
+/// An iCE40 device in a package, as nextpnr names them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ice40Part {
+    /// nextpnr's device flag without dashes: `hx8k`.
+    pub device: &'static str,
+    pub package: &'static str,
+    /// Logic cells (a LUT4 and a flip-flop each).
+    pub logic_cells: u64,
+    /// 4-kbit block RAMs (SB_RAM40_4K).
+    pub block_rams: u64,
+    /// User I/O pins of the package.
+    pub io_pins: u64,
+}
+
+/// The Alchitry Cu's FPGA: iCE40-HX8K in the cb132 package (95 user I/Os).
+pub const HX8K_CB132: Ice40Part = Ice40Part {
+    device: "hx8k",
+    package: "cb132",
+    logic_cells: 7680,
+    block_rams: 32,
+    io_pins: 95,
+};
+
+impl Ice40Part {
+    /// E.g. "iCE40-HX8K cb132".
+    pub fn name(&self) -> String {
+        format!("iCE40-{} {}", self.device.to_uppercase(), self.package)
+    }
+}
+
+/// The steps of the flow, in order, as [`Progress`] names them.
+pub const STEPS: [&str; 4] = ["generate", "synthesize", "place and route", "pack"];
+
+/// Runs the flow on `top` (its pins constrained with rust-hdl `add_location`) into `out_dir`
+/// for `part` with every clock targeted at `target_mhz`. Errors name the step that failed and
+/// its log file.
+pub fn run_flow<B: Block>(
+    mut top: B,
+    out_dir: &Path,
+    part: &Ice40Part,
+    target_mhz: f64,
+    mut progress: impl FnMut(Progress),
+) -> Result<FlowReport, String> {
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+    let mut report = FlowReport {
+        part: part.name(),
+        flow: "yosys synth_ice40 → nextpnr-ice40 → icepack".into(),
+        ..Default::default()
+    };
+    let total = STEPS.len();
+    let begin = |index: usize, progress: &mut dyn FnMut(Progress)| {
+        progress(Progress::Started {
+            step: STEPS[index],
+            index: index + 1,
+            total,
+        });
+        Instant::now()
+    };
+
+    // 1. Verilog and pin constraints.
+    let t = begin(0, &mut progress);
+    top.connect_all();
+    check_all(&top).map_err(|e| format!("generate: the design does not check: {e:?}"))?;
+    let verilog = generate_verilog(&top);
+    let pcf = generate_pcf(&top);
+    write(out_dir, "top.v", &verilog)?;
+    write(out_dir, "top.pcf", &pcf)?;
+    let seconds = t.elapsed().as_secs_f64();
+    report.steps.push(StepReport {
+        name: STEPS[0].into(),
+        command: "rust-hdl generate_verilog, generate_pcf".into(),
+        seconds,
+        log: String::new(),
+    });
+    progress(Progress::Finished {
+        step: STEPS[0],
+        seconds,
+    });
+
+    // 2. Synthesis.
+    let t = begin(1, &mut progress);
+    let script = "read_verilog top.v; synth_ice40 -top top -json top.json; \
+                  tee -q -o yosys_stat.txt stat";
+    let step = run_step(out_dir, STEPS[1], "yosys", &["-p", script], "yosys.log", t)?;
+    report.steps.push(step);
+    let log = read(out_dir, "yosys.log")?;
+    let synth = SynthReport::from_stat(&read(out_dir, "yosys_stat.txt")?);
+    if log.contains("Latch inferred") || synth.latches > 0 {
+        return Err(format!(
+            "synthesize: latches inferred; see {}",
+            out_dir.join("yosys.log").display()
+        ));
+    }
+    progress(Progress::Finished {
+        step: STEPS[1],
+        seconds: report.steps[1].seconds,
+    });
+
+    // 3. Place and route.
+    let t = begin(2, &mut progress);
+    let freq = format!("{target_mhz}");
+    let device = format!("--{}", part.device);
+    let step = run_step(
+        out_dir,
+        STEPS[2],
+        "nextpnr-ice40",
+        &[
+            &device,
+            "--package",
+            part.package,
+            "--pcf",
+            "top.pcf",
+            "--json",
+            "top.json",
+            "--asc",
+            "top.asc",
+            "--freq",
+            &freq,
+            "--timing-allow-fail",
+            "--report",
+            "nextpnr_report.json",
+        ],
+        "nextpnr.log",
+        t,
+    )
+    .map_err(|e| {
+        format!(
+            "{e}\nsynthesis used {} SB_LUT4, {} flip-flops, {} SB_RAM40_4K; the {} has {} logic \
+             cells and {} block RAMs",
+            synth.luts,
+            synth.flip_flops,
+            synth.block_rams,
+            part.name(),
+            part.logic_cells,
+            part.block_rams
+        )
+    })?;
+    report.steps.push(step);
+    progress(Progress::Finished {
+        step: STEPS[2],
+        seconds: report.steps[2].seconds,
+    });
+    let pnr_json = read(out_dir, "nextpnr_report.json")?;
+    let pnr_log = read(out_dir, "nextpnr.log")?;
+    let pnr = parse_nextpnr_report(&pnr_json, target_mhz)?;
+
+    // 4. Bitstream.
+    let t = begin(3, &mut progress);
+    let step = run_step(
+        out_dir,
+        STEPS[3],
+        "icepack",
+        &["top.asc", "top.bin"],
+        "icepack.log",
+        t,
+    )?;
+    report.steps.push(step);
+    progress(Progress::Finished {
+        step: STEPS[3],
+        seconds: report.steps[3].seconds,
+    });
+
+    let used = |k: &str| pnr.cells.iter().find(|c| c.0 == k).map(|c| (c.1, c.2));
+    let (lc, lc_avail) = used("ICESTORM_LC").unwrap_or((0, part.logic_cells));
+    let (ram, ram_avail) = used("ICESTORM_RAM").unwrap_or((0, part.block_rams));
+    let (io, _) = used("SB_IO").unwrap_or((0, 0));
+    let (gb, gb_avail) = used("SB_GB").unwrap_or((0, 8));
+    report.utilization = vec![
+        Utilization::new("logic cells (ICESTORM_LC)", lc, lc_avail),
+        Utilization::new("LUT4 (SB_LUT4)", synth.luts as u64, part.logic_cells),
+        Utilization::new(
+            "flip-flops (SB_DFF*)",
+            synth.flip_flops as u64,
+            part.logic_cells,
+        ),
+        Utilization::new("block RAM (ICESTORM_RAM, 4 kbit)", ram, ram_avail),
+        Utilization::new("I/O pins (SB_IO)", io, part.io_pins),
+        Utilization::new("global buffers (SB_GB)", gb, gb_avail),
+    ];
+    report.clocks = pnr.clocks;
+    let missed: Vec<String> = report
+        .clocks
+        .iter()
+        .filter(|c| !c.met)
+        .filter_map(|c| critical_path(&pnr_log, &c.net))
+        .collect();
+    if !missed.is_empty() {
+        report.critical_path = Some(missed.join("\n\n"));
+    }
+    for (kind, file) in [
+        ("bitstream", "top.bin"),
+        ("verilog", "top.v"),
+        ("constraints", "top.pcf"),
+        ("netlist", "top.json"),
+        ("placed and routed", "top.asc"),
+        ("timing and utilization (nextpnr)", "nextpnr_report.json"),
+    ] {
+        let path = out_dir.join(file);
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        report.outputs.push(OutputFile {
+            kind: kind.into(),
+            path: path.display().to_string(),
+            bytes,
+        });
+    }
+    Ok(report)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<(), String> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn read(dir: &Path, name: &str) -> Result<String, String> {
+    let path = dir.join(name);
+    std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Runs one tool in `dir` with stdout and stderr to `log`; an error names the step, the tool,
+/// the log and its last lines.
+fn run_step(
+    dir: &Path,
+    step: &str,
+    tool: &str,
+    args: &[&str],
+    log: &str,
+    started: Instant,
+) -> Result<StepReport, String> {
+    let log_path: PathBuf = dir.join(log);
+    let file = File::create(&log_path)
+        .map_err(|e| format!("{step}: cannot create {}: {e}", log_path.display()))?;
+    let err_file = file
+        .try_clone()
+        .map_err(|e| format!("{step}: {}: {e}", log_path.display()))?;
+    let status = Command::new(tool)
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err_file)
+        .status()
+        .map_err(|e| {
+            format!("{step}: cannot run {tool}: {e} (install it with scripts/setup-tools.sh)")
+        })?;
+    let command = format!("{tool} {}", args.join(" "));
+    if !status.success() {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(8).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(format!(
+            "{step}: {tool} failed ({status}); see {}\n{}",
+            log_path.display(),
+            tail.join("\n")
+        ));
+    }
+    Ok(StepReport {
+        name: step.into(),
+        command,
+        seconds: started.elapsed().as_secs_f64(),
+        log: log_path.display().to_string(),
+    })
+}
+
+/// What nextpnr's `--report` JSON holds that we use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextpnrReport {
+    /// (cell type, used, available), in the report's order.
+    pub cells: Vec<(String, u64, u64)>,
+    pub clocks: Vec<ClockReport>,
+}
+
+/// Parses nextpnr's `--report` JSON (`utilization`, `fmax`). A clock's name is its net up to
+/// the first `$` (`clock$SB_IO_IN_$glb_clk` is `clock`); it met timing if it reached
+/// `target_mhz` (or the constraint nextpnr recorded).
+pub fn parse_nextpnr_report(json: &str, target_mhz: f64) -> Result<NextpnrReport, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("nextpnr report: {e}"))?;
+    let mut cells = Vec::new();
+    if let Some(u) = v["utilization"].as_object() {
+        for (k, c) in u {
+            let used = c["used"].as_u64().unwrap_or(0);
+            let available = c["available"].as_u64().unwrap_or(0);
+            cells.push((k.clone(), used, available));
+        }
+    }
+    let mut clocks = Vec::new();
+    if let Some(f) = v["fmax"].as_object() {
+        for (net, c) in f {
+            let achieved = c["achieved"].as_f64();
+            let target = c["constraint"].as_f64().unwrap_or(target_mhz);
+            clocks.push(ClockReport {
+                name: net.split('$').next().unwrap_or(net).to_string(),
+                net: net.clone(),
+                target_mhz: target,
+                achieved_mhz: achieved,
+                met: achieved.is_some_and(|a| a >= target),
+            });
+        }
+    }
+    if cells.is_empty() {
+        return Err("nextpnr report: no utilization".into());
+    }
+    Ok(NextpnrReport { cells, clocks })
+}
+
+/// The last "Critical path report for clock '<net>'" block of a nextpnr log (after routing),
+/// without the `Info: ` prefixes and the source locations of each cell ("Defined in:" and the
+/// `file:line` lines under it), ending with its logic/routing summary line.
+pub fn critical_path(log: &str, net: &str) -> Option<String> {
+    let head = format!("Critical path report for clock '{net}'");
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines.iter().rposition(|l| l.contains(&head))?;
+    let mut out = Vec::new();
+    for l in &lines[start..] {
+        let l = l.strip_prefix("Info: ").unwrap_or(l);
+        let t = l.trim();
+        if t.is_empty() && out.len() > 1 {
+            break;
+        }
+        if t == "Defined in:" || (!t.contains(' ') && t.contains(".v:")) {
+            continue;
+        }
+        out.push(l.to_string());
+        if l.contains("ns logic,") && l.contains("ns routing") {
+            break;
+        }
+    }
+    Some(out.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT: &str = r#"{"critical_paths": [], "fmax": {"clock$SB_IO_IN_$glb_clk":
+        {"achieved": 87.5, "constraint": 100}}, "utilization": {"ICESTORM_LC": {"available":
+        7680, "used": 43}, "ICESTORM_RAM": {"available": 32, "used": 4}, "SB_IO": {"available":
+        256, "used": 11}}}"#;
+
+    #[test]
+    fn parses_utilization_and_fmax() {
+        let r = parse_nextpnr_report(REPORT, 100.0).unwrap();
+        assert!(r.cells.contains(&("ICESTORM_LC".into(), 43, 7680)));
+        assert!(r.cells.contains(&("ICESTORM_RAM".into(), 4, 32)));
+        assert_eq!(r.clocks.len(), 1);
+        let c = &r.clocks[0];
+        assert_eq!(
+            (c.name.as_str(), c.achieved_mhz, c.met),
+            ("clock", Some(87.5), false)
+        );
+        assert!(parse_nextpnr_report("{}", 100.0).is_err());
+        assert!(parse_nextpnr_report("not json", 100.0).is_err());
+    }
+
+    #[test]
+    fn takes_the_last_critical_path_of_a_clock() {
+        let log = "Info: Critical path report for clock 'c$g' (posedge -> posedge):\n\
+                   Info: old\nInfo: 1.0 ns logic, 2.0 ns routing\n\n\
+                   Info: Critical path report for clock 'c$g' (posedge -> posedge):\n\
+                   Info: curr total\nInfo:  0.5  0.5  Source a\n\
+                   Info:                Defined in:\nInfo:                  top.v:44.16-63.6\n\
+                   Info: 3.0 ns logic, 9.0 ns routing\n\nInfo: Max frequency\n";
+        let p = critical_path(log, "c$g").unwrap();
+        assert!(p.starts_with("Critical path report for clock 'c$g'"), "{p}");
+        assert!(p.contains("Source a") && p.ends_with("3.0 ns logic, 9.0 ns routing"));
+        assert!(!p.contains("old") && !p.contains("Defined") && !p.contains("top.v"));
+        assert_eq!(critical_path(log, "other"), None);
+    }
+}

@@ -1,0 +1,1035 @@
+//! `UartBridge`: the Alchitry Cu's host link. A UART (8N1) carries the request frames of
+//! [`crate::spec::board::uart`] to a card's register bus and host memory word port, and
+//! carries one reply back for every request.
+//!
+//! rust-hdl-widgets 0.46 has no UART, so the receiver and transmitter are here. The line rate is
+//! a constructor argument in core clocks per bit (100 at 1 Mbaud and 100 MHz).
+//!
+//! ## Receiver
+//! The RX pin goes through two synchronizer flip-flops. A low level in idle starts a byte; it
+//! is confirmed half a bit later (else it was a glitch), then the 8 data bits and the stop bit
+//! are sampled in the middle of their bit times. The receiver is idle again right after the
+//! middle of the stop bit, so the next start bit is never missed. A byte whose stop bit is low
+//! is a *framing error*.
+//!
+//! ## Frames, replies and resynchronisation
+//! Bytes assemble into a frame: the opcode, then [`uart::request_len`] − 1 bytes of
+//! little-endian address and data. A completed frame waits in a one-deep pending register while
+//! the executor runs the previous one. Every request gets exactly one reply, in request order:
+//! - `r`/`m`/`i`: 4 little-endian data bytes; `w`/`M`: ACK; refused: NAK.
+//! - **Unknown opcode**: a byte in the opcode position that is no opcode is a one-byte request
+//!   and gets one NAK.
+//! - **Address refused**: a register address ≥ 4096 or not a multiple of 4; a memory address
+//!   not below the card's memory size or not a multiple of 4.
+//! - **Framing error**: the frame in progress (or the lone byte, in the opcode position) ends
+//!   and gets one NAK.
+//! - **Idle gap**: a frame started but left incomplete for [`DEFAULT_TIMEOUT_BITS`] bit times
+//!   (constructor argument) ends and gets one NAK.
+//! - **No answer**: a bus read or memory operation not answered within 65 535 clocks gets a NAK
+//!   (the card always answers; this only keeps the one-reply rule unconditional).
+//!
+//! So a host that lost track sends nothing for longer than the idle gap, reads the replies
+//! still coming (NAKs), and starts again on a frame boundary.
+//!
+//! A frame that completes while the pending register is still full (only possible when the
+//! host streams requests faster than replies drain: the reply to a lone garbage byte takes as
+//! long on the line as the byte itself, so a host clock a little faster than ours gains on us)
+//! is not executed: it is counted, and the same number of NAKs follow the pending frame's reply,
+//! so the count and order of replies still match the requests. The count saturates at 255.
+
+use crate::spec::board::{uart, BOARD_MAGIC};
+use rust_hdl::prelude::*;
+
+/// Default idle gap, in bit times, after which an incomplete frame is abandoned with a NAK:
+/// 1 ms at 1 Mbaud.
+pub const DEFAULT_TIMEOUT_BITS: u32 = 1000;
+
+/// Clocks the bridge waits for the card to take or answer an operation before it NAKs.
+const WAIT_LIMIT: u64 = 0xFFFF;
+
+/// Register bus addresses are 12 bits: the register address space is 4 KiB.
+const REG_SPACE: u64 = 1 << 12;
+
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+pub enum UartRxState {
+    Idle,
+    Start,
+    Data,
+    Stop,
+}
+
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+pub enum BridgeState {
+    /// Waiting for a pending frame.
+    Idle,
+    /// Decode the frame; start the bus or memory operation, or prepare the reply.
+    Decode,
+    /// Register read issued; waiting for `bus_rvalid`.
+    RegRead,
+    /// Memory request held until `host_mem_ready`.
+    MemRequest,
+    /// Memory read taken; waiting for `host_mem_rvalid`.
+    MemRead,
+    /// The reply waits for the reply register to empty.
+    Reply,
+    /// NAKs owed for frames that completed while the pending register was full.
+    Naks,
+}
+
+#[derive(LogicBlock)]
+pub struct UartBridge {
+    pub clock: Signal<In, Clock>,
+    /// Serial input (idle high), from the host's TX.
+    pub rx: Signal<In, Bit>,
+    /// Serial output (idle high), to the host's RX.
+    pub tx: Signal<Out, Bit>,
+
+    // Register bus master.
+    pub bus_addr: Signal<Out, Bits<12>>,
+    pub bus_wdata: Signal<Out, Bits<32>>,
+    pub bus_write: Signal<Out, Bit>,
+    pub bus_read: Signal<Out, Bit>,
+    pub bus_rdata: Signal<In, Bits<32>>,
+    pub bus_rvalid: Signal<In, Bit>,
+
+    // Host memory word port master (a request is taken when asserted with ready).
+    pub host_mem_addr: Signal<Out, Bits<32>>,
+    pub host_mem_wdata: Signal<Out, Bits<32>>,
+    pub host_mem_write: Signal<Out, Bit>,
+    pub host_mem_read: Signal<Out, Bit>,
+    pub host_mem_ready: Signal<In, Bit>,
+    pub host_mem_rdata: Signal<In, Bits<32>>,
+    pub host_mem_rvalid: Signal<In, Bit>,
+
+    /// One-cycle pulse per request answered (its reply queued), for LEDs.
+    pub replied: Signal<Out, Bit>,
+    /// One-cycle pulse per NAK queued.
+    pub refused: Signal<Out, Bit>,
+
+    // Receiver. The synchronizers hold the inverted line so that their reset value 0 is idle.
+    rx_low1: DFF<Bit>,
+    rx_low: DFF<Bit>,
+    rx_state: DFF<UartRxState>,
+    rx_timer: DFF<Bits<16>>,
+    rx_bits: DFF<Bits<4>>,
+    rx_shift: DFF<Bits<8>>,
+
+    // Frame assembly.
+    f_count: DFF<Bits<4>>,
+    f_need: DFF<Bits<4>>,
+    f_op: DFF<Bits<8>>,
+    f_addr: DFF<Bits<32>>,
+    f_data: DFF<Bits<32>>,
+    f_idle: DFF<Bits<24>>,
+    f_done: DFF<Bit>,
+
+    // Pending frame, and NAKs owed after it.
+    p_valid: DFF<Bit>,
+    p_op: DFF<Bits<8>>,
+    p_addr: DFF<Bits<32>>,
+    p_data: DFF<Bits<32>>,
+    p_naks: DFF<Bits<8>>,
+
+    // Executor.
+    state: DFF<BridgeState>,
+    x_addr: DFF<Bits<32>>,
+    x_data: DFF<Bits<32>>,
+    x_naks: DFF<Bits<8>>,
+    x_result: DFF<Bits<32>>,
+    x_len: DFF<Bits<3>>,
+    x_wait: DFF<Bits<16>>,
+    // The frame decoded when it was taken (keeps the address compares off the bus outputs).
+    x_reg_read: DFF<Bit>,
+    x_reg_write: DFF<Bit>,
+    x_mem_read: DFF<Bit>,
+    x_mem_write: DFF<Bit>,
+    x_info: DFF<Bit>,
+
+    // Reply register: bytes left to send, least significant first.
+    r_data: DFF<Bits<32>>,
+    r_left: DFF<Bits<3>>,
+
+    // Transmitter. `tx_low` holds the inverted line so that its reset value 0 is idle.
+    tx_busy: DFF<Bit>,
+    tx_low: DFF<Bit>,
+    tx_shift: DFF<Bits<9>>,
+    tx_timer: DFF<Bits<16>>,
+    tx_bits: DFF<Bits<4>>,
+    replied_q: DFF<Bit>,
+    refused_q: DFF<Bit>,
+
+    rx_byte: Signal<Local, Bit>,
+    rx_framing: Signal<Local, Bit>,
+    taking: Signal<Local, Bit>,
+    reg_ok: Signal<Local, Bit>,
+    mem_ok: Signal<Local, Bit>,
+    tx_free: Signal<Local, Bit>,
+
+    half_bit: Constant<Bits<16>>,
+    bit_time: Constant<Bits<16>>,
+    timeout: Constant<Bits<24>>,
+    wait_limit: Constant<Bits<16>>,
+    mem_refused: Constant<Bits<32>>,
+    reg_refused: Constant<Bits<32>>,
+    info: Constant<Bits<32>>,
+    op_reg_read: Constant<Bits<8>>,
+    op_reg_write: Constant<Bits<8>>,
+    op_mem_read: Constant<Bits<8>>,
+    op_mem_write: Constant<Bits<8>>,
+    op_info: Constant<Bits<8>>,
+    short_len: Constant<Bits<4>>,
+    long_len: Constant<Bits<4>>,
+    ack: Constant<Bits<32>>,
+    nak: Constant<Bits<32>>,
+    stop_bit: Constant<Bits<9>>,
+}
+
+impl UartBridge {
+    /// A bridge at `clocks_per_bit` core clocks a bit (4 ..= 65 535) to a card with
+    /// `mem_bytes` of memory (a power of two, 1 KiB to 2 GiB), abandoning incomplete
+    /// frames after [`DEFAULT_TIMEOUT_BITS`] idle bit times.
+    pub fn new(clocks_per_bit: u32, mem_bytes: usize) -> Self {
+        Self::with_timeout(clocks_per_bit, mem_bytes, DEFAULT_TIMEOUT_BITS)
+    }
+
+    /// Like [`UartBridge::new`] with the idle gap in bit times (at least 20: two bytes).
+    pub fn with_timeout(clocks_per_bit: u32, mem_bytes: usize, timeout_bits: u32) -> Self {
+        assert!(
+            (4..=0xFFFF).contains(&clocks_per_bit),
+            "clocks_per_bit = {clocks_per_bit} must be 4 ..= 65535"
+        );
+        assert!(
+            mem_bytes.is_power_of_two() && mem_bytes >= 1024 && (mem_bytes as u64) < (1 << 32),
+            "mem_bytes = {mem_bytes} must be a power of two from 1 KiB to 2 GiB"
+        );
+        let timeout = clocks_per_bit as u64 * timeout_bits as u64;
+        assert!(
+            timeout_bits >= 20 && timeout < (1 << 24),
+            "timeout of {timeout_bits} bits must be at least 20 bits and below 2^24 clocks"
+        );
+        let mem_kib = (mem_bytes / 1024) as u64;
+        assert!(mem_kib < 1 << 16, "memory size in KiB must fit 16 bits");
+        let len = |op| uart::request_len(op).expect("an opcode of the spec") as u64;
+        assert!(len(uart::OP_REG_READ) == len(uart::OP_MEM_READ));
+        assert!(len(uart::OP_REG_READ) == len(uart::OP_INFO));
+        assert!(len(uart::OP_REG_WRITE) == len(uart::OP_MEM_WRITE));
+        let byte = |b: u8| Constant::new((b as u64).to_bits());
+        let word = |w: u64| Constant::new(w.to_bits());
+        UartBridge {
+            clock: Default::default(),
+            rx: Default::default(),
+            tx: Default::default(),
+            bus_addr: Default::default(),
+            bus_wdata: Default::default(),
+            bus_write: Default::default(),
+            bus_read: Default::default(),
+            bus_rdata: Default::default(),
+            bus_rvalid: Default::default(),
+            host_mem_addr: Default::default(),
+            host_mem_wdata: Default::default(),
+            host_mem_write: Default::default(),
+            host_mem_read: Default::default(),
+            host_mem_ready: Default::default(),
+            host_mem_rdata: Default::default(),
+            host_mem_rvalid: Default::default(),
+            replied: Default::default(),
+            refused: Default::default(),
+            rx_low1: Default::default(),
+            rx_low: Default::default(),
+            rx_state: Default::default(),
+            rx_timer: Default::default(),
+            rx_bits: Default::default(),
+            rx_shift: Default::default(),
+            f_count: Default::default(),
+            f_need: Default::default(),
+            f_op: Default::default(),
+            f_addr: Default::default(),
+            f_data: Default::default(),
+            f_idle: Default::default(),
+            f_done: Default::default(),
+            p_valid: Default::default(),
+            p_op: Default::default(),
+            p_addr: Default::default(),
+            p_data: Default::default(),
+            p_naks: Default::default(),
+            state: Default::default(),
+            x_addr: Default::default(),
+            x_data: Default::default(),
+            x_naks: Default::default(),
+            x_result: Default::default(),
+            x_len: Default::default(),
+            x_wait: Default::default(),
+            x_reg_read: Default::default(),
+            x_reg_write: Default::default(),
+            x_mem_read: Default::default(),
+            x_mem_write: Default::default(),
+            x_info: Default::default(),
+            r_data: Default::default(),
+            r_left: Default::default(),
+            tx_busy: Default::default(),
+            tx_low: Default::default(),
+            tx_shift: Default::default(),
+            tx_timer: Default::default(),
+            tx_bits: Default::default(),
+            replied_q: Default::default(),
+            refused_q: Default::default(),
+            rx_byte: Default::default(),
+            rx_framing: Default::default(),
+            taking: Default::default(),
+            reg_ok: Default::default(),
+            mem_ok: Default::default(),
+            tx_free: Default::default(),
+            half_bit: Constant::new(((clocks_per_bit / 2 - 1) as u64).to_bits()),
+            bit_time: Constant::new(((clocks_per_bit - 1) as u64).to_bits()),
+            timeout: Constant::new(timeout.to_bits()),
+            wait_limit: Constant::new(WAIT_LIMIT.to_bits()),
+            mem_refused: word(!(mem_bytes as u64 - 1) & 0xFFFF_FFFF | 3),
+            reg_refused: word(!(REG_SPACE - 1) & 0xFFFF_FFFF | 3),
+            info: word(BOARD_MAGIC as u64 | mem_kib << 16),
+            op_reg_read: byte(uart::OP_REG_READ),
+            op_reg_write: byte(uart::OP_REG_WRITE),
+            op_mem_read: byte(uart::OP_MEM_READ),
+            op_mem_write: byte(uart::OP_MEM_WRITE),
+            op_info: byte(uart::OP_INFO),
+            short_len: Constant::new(len(uart::OP_REG_READ).to_bits()),
+            long_len: Constant::new(len(uart::OP_REG_WRITE).to_bits()),
+            ack: word(uart::ACK as u64),
+            nak: word(uart::NAK as u64),
+            stop_bit: Constant::new(0x100u64.to_bits()),
+        }
+    }
+}
+
+impl Logic for UartBridge {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            rx_low1,
+            rx_low,
+            rx_state,
+            rx_timer,
+            rx_bits,
+            rx_shift,
+            f_count,
+            f_need,
+            f_op,
+            f_addr,
+            f_data,
+            f_idle,
+            f_done,
+            p_valid,
+            p_op,
+            p_addr,
+            p_data,
+            p_naks,
+            state,
+            x_addr,
+            x_data,
+            x_naks,
+            x_result,
+            x_len,
+            x_wait,
+            x_reg_read,
+            x_reg_write,
+            x_mem_read,
+            x_mem_write,
+            x_info,
+            r_data,
+            r_left,
+            tx_busy,
+            tx_low,
+            tx_shift,
+            tx_timer,
+            tx_bits,
+            replied_q,
+            refused_q
+        );
+
+        // ---- Receiver ----
+        self.rx_low1.d.next = !self.rx.val();
+        self.rx_low.d.next = self.rx_low1.q.val();
+        self.rx_byte.next = false;
+        self.rx_framing.next = false;
+        if self.rx_timer.q.val().any() {
+            self.rx_timer.d.next = self.rx_timer.q.val() - 1;
+        }
+        match self.rx_state.q.val() {
+            UartRxState::Idle => {
+                if self.rx_low.q.val() {
+                    self.rx_timer.d.next = self.half_bit.val();
+                    self.rx_state.d.next = UartRxState::Start;
+                }
+            }
+            UartRxState::Start => {
+                if !self.rx_timer.q.val().any() {
+                    if self.rx_low.q.val() {
+                        self.rx_timer.d.next = self.bit_time.val();
+                        self.rx_bits.d.next = 8.into();
+                        self.rx_state.d.next = UartRxState::Data;
+                    } else {
+                        self.rx_state.d.next = UartRxState::Idle;
+                    }
+                }
+            }
+            UartRxState::Data => {
+                if !self.rx_timer.q.val().any() {
+                    self.rx_shift.d.next = (self.rx_shift.q.val() >> 1)
+                        | (bit_cast::<8, 1>((!self.rx_low.q.val()).into()) << 7);
+                    self.rx_bits.d.next = self.rx_bits.q.val() - 1;
+                    self.rx_timer.d.next = self.bit_time.val();
+                    if self.rx_bits.q.val() == 1 {
+                        self.rx_state.d.next = UartRxState::Stop;
+                    }
+                }
+            }
+            UartRxState::Stop => {
+                if !self.rx_timer.q.val().any() {
+                    self.rx_byte.next = true;
+                    self.rx_framing.next = self.rx_low.q.val();
+                    self.rx_state.d.next = UartRxState::Idle;
+                }
+            }
+            _ => {
+                self.rx_state.d.next = UartRxState::Idle;
+            }
+        }
+
+        // ---- Frame assembly ----
+        // A completed frame (or a refused byte) sets f_done; the next cycle hands it on.
+        self.f_done.d.next = false;
+        if self.f_count.q.val().any() {
+            self.f_idle.d.next = self.f_idle.q.val() + 1;
+        }
+        if self.rx_byte.val() {
+            self.f_idle.d.next = 0.into();
+            if self.rx_framing.val() {
+                // Not an opcode: the executor refuses it.
+                self.f_op.d.next = 0.into();
+                self.f_count.d.next = 0.into();
+                self.f_done.d.next = true;
+            } else if !self.f_count.q.val().any() {
+                self.f_op.d.next = self.rx_shift.q.val();
+                if (self.rx_shift.q.val() == self.op_reg_read.val())
+                    | (self.rx_shift.q.val() == self.op_mem_read.val())
+                    | (self.rx_shift.q.val() == self.op_info.val())
+                {
+                    self.f_need.d.next = self.short_len.val();
+                    self.f_count.d.next = 1.into();
+                } else if (self.rx_shift.q.val() == self.op_reg_write.val())
+                    | (self.rx_shift.q.val() == self.op_mem_write.val())
+                {
+                    self.f_need.d.next = self.long_len.val();
+                    self.f_count.d.next = 1.into();
+                } else {
+                    self.f_done.d.next = true;
+                }
+            } else {
+                if self.f_count.q.val() < self.short_len.val() {
+                    self.f_addr.d.next = (self.f_addr.q.val() >> 8)
+                        | (bit_cast::<32, 8>(self.rx_shift.q.val()) << 24);
+                } else {
+                    self.f_data.d.next = (self.f_data.q.val() >> 8)
+                        | (bit_cast::<32, 8>(self.rx_shift.q.val()) << 24);
+                }
+                if (self.f_count.q.val() + 1) == self.f_need.q.val() {
+                    self.f_count.d.next = 0.into();
+                    self.f_done.d.next = true;
+                } else {
+                    self.f_count.d.next = self.f_count.q.val() + 1;
+                }
+            }
+        } else if self.f_idle.q.val() == self.timeout.val() {
+            // Idle gap inside a frame: abandon it.
+            self.f_op.d.next = 0.into();
+            self.f_count.d.next = 0.into();
+            self.f_idle.d.next = 0.into();
+            self.f_done.d.next = true;
+        }
+
+        // ---- Executor ----
+        self.bus_addr.next = self.x_addr.q.val().get_bits::<12>(0);
+        self.bus_wdata.next = self.x_data.q.val();
+        self.host_mem_addr.next = self.x_addr.q.val();
+        self.host_mem_wdata.next = self.x_data.q.val();
+        self.bus_write.next = false;
+        self.bus_read.next = false;
+        self.host_mem_write.next = false;
+        self.host_mem_read.next = false;
+        self.replied_q.d.next = false;
+        self.refused_q.d.next = false;
+        self.taking.next = false;
+        // Both spaces are powers of two: an address is in range and aligned when none of the
+        // refused bits (above the space, and the two low ones) is set. No comparator chains.
+        self.reg_ok.next = !(self.p_addr.q.val() & self.reg_refused.val()).any();
+        self.mem_ok.next = !(self.p_addr.q.val() & self.mem_refused.val()).any();
+        self.x_wait.d.next = self.x_wait.q.val() + 1;
+        match self.state.q.val() {
+            BridgeState::Idle => {
+                if self.p_valid.q.val() {
+                    self.taking.next = true;
+                    self.x_addr.d.next = self.p_addr.q.val();
+                    self.x_data.d.next = self.p_data.q.val();
+                    self.x_naks.d.next = self.p_naks.q.val();
+                    self.x_reg_read.d.next =
+                        (self.p_op.q.val() == self.op_reg_read.val()) & self.reg_ok.val();
+                    self.x_reg_write.d.next =
+                        (self.p_op.q.val() == self.op_reg_write.val()) & self.reg_ok.val();
+                    self.x_mem_read.d.next =
+                        (self.p_op.q.val() == self.op_mem_read.val()) & self.mem_ok.val();
+                    self.x_mem_write.d.next =
+                        (self.p_op.q.val() == self.op_mem_write.val()) & self.mem_ok.val();
+                    self.x_info.d.next = self.p_op.q.val() == self.op_info.val();
+                    self.state.d.next = BridgeState::Decode;
+                }
+            }
+            BridgeState::Decode => {
+                self.x_wait.d.next = 0.into();
+                self.x_len.d.next = 1.into();
+                self.x_result.d.next = self.nak.val();
+                self.state.d.next = BridgeState::Reply;
+                if self.x_reg_read.q.val() {
+                    self.bus_read.next = true;
+                    self.state.d.next = BridgeState::RegRead;
+                } else if self.x_reg_write.q.val() {
+                    self.bus_write.next = true;
+                    self.x_result.d.next = self.ack.val();
+                } else if self.x_mem_read.q.val() | self.x_mem_write.q.val() {
+                    self.state.d.next = BridgeState::MemRequest;
+                } else if self.x_info.q.val() {
+                    self.x_len.d.next = 4.into();
+                    self.x_result.d.next = self.info.val();
+                }
+            }
+            BridgeState::RegRead => {
+                if self.bus_rvalid.val() {
+                    self.x_len.d.next = 4.into();
+                    self.x_result.d.next = self.bus_rdata.val();
+                    self.state.d.next = BridgeState::Reply;
+                } else if self.x_wait.q.val() == self.wait_limit.val() {
+                    self.state.d.next = BridgeState::Reply;
+                }
+            }
+            BridgeState::MemRequest => {
+                self.host_mem_write.next = self.x_mem_write.q.val();
+                self.host_mem_read.next = self.x_mem_read.q.val();
+                if self.host_mem_ready.val() {
+                    self.x_wait.d.next = 0.into();
+                    if self.x_mem_write.q.val() {
+                        self.x_result.d.next = self.ack.val();
+                        self.state.d.next = BridgeState::Reply;
+                    } else {
+                        self.state.d.next = BridgeState::MemRead;
+                    }
+                } else if self.x_wait.q.val() == self.wait_limit.val() {
+                    self.state.d.next = BridgeState::Reply;
+                }
+            }
+            BridgeState::MemRead => {
+                if self.host_mem_rvalid.val() {
+                    self.x_len.d.next = 4.into();
+                    self.x_result.d.next = self.host_mem_rdata.val();
+                    self.state.d.next = BridgeState::Reply;
+                } else if self.x_wait.q.val() == self.wait_limit.val() {
+                    self.state.d.next = BridgeState::Reply;
+                }
+            }
+            BridgeState::Reply => {
+                if !self.r_left.q.val().any() {
+                    self.r_data.d.next = self.x_result.q.val();
+                    self.r_left.d.next = self.x_len.q.val();
+                    self.replied_q.d.next = true;
+                    self.refused_q.d.next =
+                        (self.x_len.q.val() == 1) & (self.x_result.q.val() == self.nak.val());
+                    if self.x_naks.q.val().any() {
+                        self.state.d.next = BridgeState::Naks;
+                    } else {
+                        self.state.d.next = BridgeState::Idle;
+                    }
+                }
+            }
+            BridgeState::Naks => {
+                if !self.r_left.q.val().any() {
+                    self.r_data.d.next = self.nak.val();
+                    self.r_left.d.next = 1.into();
+                    self.replied_q.d.next = true;
+                    self.refused_q.d.next = true;
+                    self.x_naks.d.next = self.x_naks.q.val() - 1;
+                    if self.x_naks.q.val() == 1 {
+                        self.state.d.next = BridgeState::Idle;
+                    }
+                }
+            }
+            _ => {
+                self.state.d.next = BridgeState::Idle;
+            }
+        }
+
+        // ---- Pending frame ----
+        if self.taking.val() {
+            self.p_valid.d.next = false;
+            self.p_naks.d.next = 0.into();
+        }
+        if self.f_done.q.val() {
+            if !self.p_valid.q.val() | self.taking.val() {
+                self.p_valid.d.next = true;
+                self.p_op.d.next = self.f_op.q.val();
+                self.p_addr.d.next = self.f_addr.q.val();
+                self.p_data.d.next = self.f_data.q.val();
+                self.p_naks.d.next = 0.into();
+            } else if self.p_naks.q.val() != 255 {
+                self.p_naks.d.next = self.p_naks.q.val() + 1;
+            }
+        }
+
+        // ---- Transmitter ----
+        self.tx.next = !self.tx_low.q.val();
+        self.replied.next = self.replied_q.q.val();
+        self.refused.next = self.refused_q.q.val();
+        if self.tx_timer.q.val().any() {
+            self.tx_timer.d.next = self.tx_timer.q.val() - 1;
+        }
+        self.tx_free.next =
+            !self.tx_busy.q.val() | (!self.tx_timer.q.val().any() & !self.tx_bits.q.val().any());
+        if self.tx_free.val() & self.r_left.q.val().any() {
+            // Start bit, then 8 data bits from the reply's low byte and the stop bit.
+            self.tx_busy.d.next = true;
+            self.tx_low.d.next = true;
+            self.tx_shift.d.next =
+                bit_cast::<9, 8>(self.r_data.q.val().get_bits::<8>(0)) | self.stop_bit.val();
+            self.tx_timer.d.next = self.bit_time.val();
+            self.tx_bits.d.next = 9.into();
+            self.r_data.d.next = self.r_data.q.val() >> 8;
+            self.r_left.d.next = self.r_left.q.val() - 1;
+        } else if self.tx_busy.q.val() & !self.tx_timer.q.val().any() {
+            if self.tx_bits.q.val().any() {
+                self.tx_low.d.next = !self.tx_shift.q.val().get_bit(0);
+                self.tx_shift.d.next = self.tx_shift.q.val() >> 1;
+                self.tx_bits.d.next = self.tx_bits.q.val() - 1;
+                self.tx_timer.d.next = self.bit_time.val();
+            } else {
+                self.tx_busy.d.next = false;
+                self.tx_low.d.next = false;
+            }
+        }
+    }
+}
+
+/// The host's side of the UART link for simulations: a serial line model that turns request
+/// bytes into RX levels and decodes the bridge's TX, and helpers to build frames. Used by the
+/// bridge's tests and by board tops' tests.
+pub mod host_model {
+    use crate::spec::board::uart;
+    use std::collections::VecDeque;
+
+    /// The host's end of the serial line: turns bytes into line levels, one per clock, and
+    /// decodes the bridge's TX line back into bytes.
+    pub struct SerialHost {
+        cpb: usize,
+        out: VecDeque<bool>,
+        /// Clocks since the falling edge of the start bit being decoded.
+        decoding: Option<usize>,
+        shift: u8,
+        last: bool,
+        pub received: Vec<u8>,
+    }
+
+    impl SerialHost {
+        pub fn new(cpb: usize) -> Self {
+            SerialHost {
+                cpb,
+                out: VecDeque::new(),
+                decoding: None,
+                shift: 0,
+                last: true,
+                received: Vec::new(),
+            }
+        }
+
+        fn push_bit(&mut self, level: bool) {
+            self.out.extend(std::iter::repeat_n(level, self.cpb));
+        }
+
+        /// Queues a byte, 8N1; `stop` false sends a low stop bit (a framing error).
+        pub fn send_byte(&mut self, byte: u8, stop: bool) {
+            self.push_bit(false);
+            for i in 0..8 {
+                self.push_bit(byte >> i & 1 == 1);
+            }
+            self.push_bit(stop);
+            if !stop {
+                // Give the line back: high for a bit so the next start bit is an edge.
+                self.push_bit(true);
+            }
+        }
+
+        pub fn send(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.send_byte(b, true);
+            }
+        }
+
+        pub fn sending(&self) -> bool {
+            !self.out.is_empty()
+        }
+
+        /// The RX level for the next clock.
+        pub fn level(&mut self) -> bool {
+            self.out.pop_front().unwrap_or(true)
+        }
+
+        /// Samples the bridge's TX line once a clock.
+        pub fn observe(&mut self, tx: bool) {
+            match self.decoding {
+                None => {
+                    if self.last && !tx {
+                        self.decoding = Some(0);
+                    }
+                }
+                Some(t) => {
+                    let t = t + 1;
+                    self.decoding = Some(t);
+                    let half = self.cpb / 2;
+                    if t == half {
+                        assert!(!tx, "start bit glitch on TX");
+                    } else if t > half && (t - half).is_multiple_of(self.cpb) {
+                        let bit = (t - half) / self.cpb;
+                        if bit <= 8 {
+                            self.shift = self.shift >> 1 | (tx as u8) << 7;
+                        } else {
+                            assert!(tx, "framing error on TX");
+                            self.received.push(self.shift);
+                            self.decoding = None;
+                        }
+                    }
+                }
+            }
+            self.last = tx;
+        }
+    }
+
+    /// Something with a UART on one clock: takes the RX level of a clock, returns TX after it.
+    pub trait UartDut {
+        fn cycle(&mut self, rx: bool) -> bool;
+    }
+
+    /// Sends `bytes`, then runs until `replies` reply bytes arrived in all (panics after
+    /// `limit` clocks) and returns the new bytes.
+    pub fn exchange<D: UartDut>(
+        dut: &mut D,
+        host: &mut SerialHost,
+        bytes: &[u8],
+        replies: usize,
+        limit: usize,
+    ) -> Vec<u8> {
+        let start = host.received.len();
+        host.send(bytes);
+        for _ in 0..limit {
+            let level = host.level();
+            let tx = dut.cycle(level);
+            host.observe(tx);
+            if host.received.len() >= start + replies && !host.sending() {
+                // Run on a little to catch stray extra replies.
+                for _ in 0..12 * host.cpb {
+                    let tx = dut.cycle(true);
+                    host.observe(tx);
+                }
+                return host.received[start..].to_vec();
+            }
+        }
+        panic!(
+            "no reply in {limit} clocks: got {:02x?}",
+            &host.received[start..]
+        );
+    }
+
+    pub fn frame(op: u8, addr: u32, data: Option<u32>) -> Vec<u8> {
+        let mut f = vec![op];
+        f.extend(addr.to_le_bytes());
+        if let Some(d) = data {
+            f.extend(d.to_le_bytes());
+        }
+        f
+    }
+
+    pub fn word(bytes: &[u8]) -> u32 {
+        u32::from_le_bytes(bytes.try_into().expect("a 4-byte reply"))
+    }
+
+    /// The reply bytes a request gets when it is accepted.
+    pub fn reply_len(op: u8) -> usize {
+        match op {
+            uart::OP_REG_WRITE | uart::OP_MEM_WRITE => 1,
+            _ => 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_model::*;
+    use super::*;
+    use crate::testbench::{lint_check, yosys_check, Bench, XorShift};
+    use std::collections::{HashMap, VecDeque};
+
+    /// Clocks per bit in the tests: rust-hdl's simulation is slow, so the line is fast.
+    const CPB: usize = 4;
+
+    /// What the fake card saw, in order.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Op {
+        RegWrite(u32, u32),
+        RegRead(u32),
+        MemWrite(u32, u32),
+        MemRead(u32),
+    }
+
+    const MEM_BYTES: usize = 4096;
+
+    /// The bridge against a software register file and memory with random `ready`.
+    struct FakeCard {
+        b: Bench<UartBridge>,
+        regs: HashMap<u32, u32>,
+        mem: Vec<u32>,
+        rng: XorShift,
+        ready_pct: u64,
+        reg_reply: Option<u32>,
+        mem_replies: VecDeque<(u32, u32)>,
+        ops: Vec<Op>,
+        replied: usize,
+        refused: usize,
+    }
+
+    impl FakeCard {
+        fn new(timeout_bits: u32) -> Self {
+            let b = Bench::new(
+                UartBridge::with_timeout(CPB as u32, MEM_BYTES, timeout_bits),
+                |u| &mut u.clock,
+            );
+            FakeCard {
+                b,
+                regs: HashMap::new(),
+                mem: (0..MEM_BYTES as u32 / 4)
+                    .map(|i| i.wrapping_mul(0x0101_0101))
+                    .collect(),
+                rng: XorShift(0x1234_5678),
+                ready_pct: 60,
+                reg_reply: None,
+                mem_replies: VecDeque::new(),
+                ops: Vec::new(),
+                replied: 0,
+                refused: 0,
+            }
+        }
+    }
+
+    impl UartDut for FakeCard {
+        fn cycle(&mut self, rx: bool) -> bool {
+            let u = &mut self.b.uut;
+            u.rx.next = rx;
+            u.bus_rvalid.next = self.reg_reply.is_some();
+            u.bus_rdata.next = (self.reg_reply.take().unwrap_or(0xDEAD_BEEF) as u64).into();
+            let ready = self.rng.chance(self.ready_pct);
+            u.host_mem_ready.next = ready;
+            let mem_reply = match self.mem_replies.front_mut() {
+                Some((0, _)) => self.mem_replies.pop_front().map(|(_, v)| v),
+                Some((delay, _)) => {
+                    *delay -= 1;
+                    None
+                }
+                None => None,
+            };
+            let u = &mut self.b.uut;
+            u.host_mem_rvalid.next = mem_reply.is_some();
+            u.host_mem_rdata.next = (mem_reply.unwrap_or(0xBAD0_BAD0) as u64).into();
+            self.b.settle();
+            let u = &self.b.uut;
+            let (addr, wdata) = (u.bus_addr.val().index() as u32, u.bus_wdata.val().to_u32());
+            if u.bus_write.val() {
+                self.ops.push(Op::RegWrite(addr, wdata));
+                self.regs.insert(addr, wdata);
+            }
+            if u.bus_read.val() {
+                self.ops.push(Op::RegRead(addr));
+                self.reg_reply = Some(self.regs.get(&addr).copied().unwrap_or(0));
+            }
+            let (maddr, mdata) = (
+                u.host_mem_addr.val().to_u32(),
+                u.host_mem_wdata.val().to_u32(),
+            );
+            assert!(!(u.host_mem_write.val() && u.host_mem_read.val()));
+            if ready && u.host_mem_write.val() {
+                self.ops.push(Op::MemWrite(maddr, mdata));
+                self.mem[maddr as usize / 4] = mdata;
+            }
+            if ready && u.host_mem_read.val() {
+                self.ops.push(Op::MemRead(maddr));
+                let delay = (self.rng.next_u64() % 3) as u32;
+                self.mem_replies
+                    .push_back((delay, self.mem[maddr as usize / 4]));
+            }
+            self.b.step();
+            self.replied += self.b.uut.replied.val() as usize;
+            self.refused += self.b.uut.refused.val() as usize;
+            self.b.uut.tx.val()
+        }
+    }
+
+    const LIMIT: usize = 200 * CPB * 10;
+
+    #[test]
+    fn every_opcode_round_trips() {
+        let mut card = FakeCard::new(DEFAULT_TIMEOUT_BITS);
+        card.b.record();
+        let mut host = SerialHost::new(CPB);
+        let ack = vec![uart::ACK];
+        let w = frame(uart::OP_REG_WRITE, 0x24, Some(0xA5A5_0F0F));
+        assert_eq!(exchange(&mut card, &mut host, &w, 1, LIMIT), ack);
+        let r = frame(uart::OP_REG_READ, 0x24, None);
+        assert_eq!(
+            word(&exchange(&mut card, &mut host, &r, 4, LIMIT)),
+            0xA5A5_0F0F
+        );
+        let mw = frame(uart::OP_MEM_WRITE, 0xFFC, Some(0x1234_5678));
+        assert_eq!(exchange(&mut card, &mut host, &mw, 1, LIMIT), ack);
+        let mr = frame(uart::OP_MEM_READ, 0xFFC, None);
+        assert_eq!(
+            word(&exchange(&mut card, &mut host, &mr, 4, LIMIT)),
+            0x1234_5678
+        );
+        let mr = frame(uart::OP_MEM_READ, 0x10, None);
+        assert_eq!(
+            word(&exchange(&mut card, &mut host, &mr, 4, LIMIT)),
+            0x0404_0404
+        );
+        let info = frame(uart::OP_INFO, 0, None);
+        let got = word(&exchange(&mut card, &mut host, &info, 4, LIMIT));
+        assert_eq!(got, BOARD_MAGIC as u32 | (MEM_BYTES as u32 / 1024) << 16);
+        assert_eq!(
+            card.ops,
+            [
+                Op::RegWrite(0x24, 0xA5A5_0F0F),
+                Op::RegRead(0x24),
+                Op::MemWrite(0xFFC, 0x1234_5678),
+                Op::MemRead(0xFFC),
+                Op::MemRead(0x10),
+            ]
+        );
+        assert_eq!((card.replied, card.refused), (6, 0));
+        card.b.replay("uart_bridge");
+    }
+
+    #[test]
+    fn refused_requests_get_one_nak_each_and_touch_nothing() {
+        let mut card = FakeCard::new(DEFAULT_TIMEOUT_BITS);
+        let mut host = SerialHost::new(CPB);
+        let nak = vec![uart::NAK];
+        for f in [
+            vec![b'x'],
+            vec![0x00],
+            frame(uart::OP_REG_READ, 0x1000, None),
+            frame(uart::OP_REG_WRITE, 0x22, Some(1)),
+            frame(uart::OP_REG_WRITE, 0x8000_0000, Some(1)),
+            frame(uart::OP_MEM_READ, MEM_BYTES as u32, None),
+            frame(uart::OP_MEM_WRITE, 0xFFFF_FFFC, Some(7)),
+            frame(uart::OP_MEM_WRITE, 0x102, Some(7)),
+        ] {
+            assert_eq!(
+                exchange(&mut card, &mut host, &f, 1, LIMIT),
+                nak,
+                "{f:02x?}"
+            );
+        }
+        assert_eq!(card.ops, []);
+        assert_eq!((card.replied, card.refused), (8, 8));
+    }
+
+    #[test]
+    fn back_to_back_frames_are_answered_in_order() {
+        let mut card = FakeCard::new(DEFAULT_TIMEOUT_BITS);
+        let mut host = SerialHost::new(CPB);
+        let mut bytes = Vec::new();
+        for i in 0..4u32 {
+            bytes.extend(frame(uart::OP_MEM_WRITE, 4 * i, Some(0x100 + i)));
+            bytes.extend(frame(uart::OP_MEM_READ, 4 * i, None));
+        }
+        bytes.push(b'?');
+        bytes.extend(frame(uart::OP_INFO, 0, None));
+        let got = exchange(&mut card, &mut host, &bytes, 4 * 5 + 1 + 4, 10 * LIMIT);
+        let mut want = Vec::new();
+        for i in 0..4u32 {
+            want.push(uart::ACK);
+            want.extend((0x100 + i).to_le_bytes());
+        }
+        want.push(uart::NAK);
+        want.extend((BOARD_MAGIC as u32 | 4 << 16).to_le_bytes());
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn garbage_then_a_valid_frame() {
+        let mut card = FakeCard::new(DEFAULT_TIMEOUT_BITS);
+        let mut host = SerialHost::new(CPB);
+        // A byte with a framing error, then a garbage byte, then a frame.
+        host.send_byte(b'r', false);
+        let mut bytes = vec![0xFF];
+        bytes.extend(frame(uart::OP_REG_WRITE, 0x30, Some(99)));
+        let got = exchange(&mut card, &mut host, &bytes, 3, LIMIT);
+        assert_eq!(got, [uart::NAK, uart::NAK, uart::ACK]);
+        assert_eq!(card.ops, [Op::RegWrite(0x30, 99)]);
+    }
+
+    #[test]
+    fn an_idle_gap_abandons_a_frame_with_one_nak() {
+        let timeout_bits = 24;
+        let mut card = FakeCard::new(timeout_bits);
+        let mut host = SerialHost::new(CPB);
+        // Three bytes of a 5-byte read, then silence: one NAK after the gap.
+        let r = frame(uart::OP_REG_READ, 0x40, None);
+        assert_eq!(
+            exchange(&mut card, &mut host, &r[..3], 1, LIMIT),
+            [uart::NAK]
+        );
+        // The bridge is back on a frame boundary.
+        assert_eq!(exchange(&mut card, &mut host, &r, 4, LIMIT), [0; 4]);
+        // A frame with a framing error inside is refused as a whole (one NAK, not five).
+        host.send(&r[..2]);
+        host.send_byte(r[2], false);
+        let got = exchange(&mut card, &mut host, &r[3..], 1, LIMIT);
+        assert_eq!(got, [uart::NAK, uart::NAK, uart::NAK]);
+        assert_eq!(card.ops, [Op::RegRead(0x40)]);
+    }
+
+    #[test]
+    fn frames_arriving_while_the_card_stalls_are_counted_and_nakd_in_order() {
+        let mut card = FakeCard::new(DEFAULT_TIMEOUT_BITS);
+        let mut host = SerialHost::new(CPB);
+        card.ready_pct = 0;
+        // The write stalls; a read waits in the pending register; three garbage bytes find it
+        // full and are owed NAKs.
+        let mut bytes = frame(uart::OP_MEM_WRITE, 8, Some(5));
+        bytes.extend(frame(uart::OP_MEM_READ, 8, None));
+        bytes.extend([1, 2, 3]);
+        host.send(&bytes);
+        for _ in 0..(bytes.len() + 2) * 10 * CPB {
+            let level = host.level();
+            let tx = card.cycle(level);
+            host.observe(tx);
+        }
+        assert!(host.received.is_empty());
+        card.ready_pct = 100;
+        let got = exchange(&mut card, &mut host, &[], 1 + 4 + 3, LIMIT);
+        let mut want = vec![uart::ACK];
+        want.extend(5u32.to_le_bytes());
+        want.extend([uart::NAK; 3]);
+        assert_eq!(got, want);
+        assert_eq!((card.replied, card.refused), (5, 3));
+    }
+
+    #[test]
+    fn verilog_is_clean() {
+        yosys_check("uart_bridge", UartBridge::new(100, 8192));
+        lint_check("uart_bridge", UartBridge::new(100, 8192));
+    }
+}
