@@ -51,6 +51,15 @@ pub const CLOCKS_PER_BIT: u32 = (CLOCK_HZ / uart::DEFAULT_BAUD as u64) as u32;
 pub const USB_RX_PAD: &str = "P14";
 pub const USB_TX_PAD: &str = "M9";
 
+/// The USB-serial pins, constrained to their pads: (`usb_rx`, `usb_tx`).
+pub fn usb_serial_pins() -> (Signal<In, Bit>, Signal<Out, Bit>) {
+    let mut usb_rx = Signal::<In, Bit>::default();
+    usb_rx.add_location(0, USB_RX_PAD);
+    let mut usb_tx = Signal::<Out, Bit>::default();
+    usb_tx.add_location(0, USB_TX_PAD);
+    (usb_rx, usb_tx)
+}
+
 #[derive(LogicBlock)]
 pub struct CuTop {
     pub clock: Signal<In, Clock>,
@@ -70,10 +79,7 @@ impl CuTop {
         clocks_per_bit: u32,
         stretch_cycles: u32,
     ) -> Self {
-        let mut usb_rx = Signal::<In, Bit>::default();
-        usb_rx.add_location(0, USB_RX_PAD);
-        let mut usb_tx = Signal::<Out, Bit>::default();
-        usb_tx.add_location(0, USB_TX_PAD);
+        let (usb_rx, usb_tx) = usb_serial_pins();
         CuTop {
             clock: pins::clock(),
             usb_rx,

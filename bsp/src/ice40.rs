@@ -144,15 +144,26 @@ pub fn run_flow<B: Block>(
         t,
     )
     .map_err(|e| {
+        // Packing reports the device use before placement: say what did not fit.
+        let log = std::fs::read_to_string(out_dir.join("nextpnr.log")).unwrap_or_default();
+        let packed: Vec<String> = packed_utilisation(&log)
+            .iter()
+            .filter(|(_, used, _)| *used > 0)
+            .map(|(cell, used, available)| {
+                let pct = 100.0 * *used as f64 / (*available).max(1) as f64;
+                format!("{cell} {used}/{available} ({pct:.0} %)")
+            })
+            .collect();
         format!(
-            "{e}\nsynthesis used {} SB_LUT4, {} flip-flops, {} SB_RAM40_4K; the {} has {} logic \
-             cells and {} block RAMs",
+            "{e}\npacked design: {}\nsynthesis: {} SB_LUT4, {} flip-flops, {} SB_RAM40_4K",
+            if packed.is_empty() {
+                "-".to_string()
+            } else {
+                packed.join(", ")
+            },
             synth.luts,
             synth.flip_flops,
             synth.block_rams,
-            part.name(),
-            part.logic_cells,
-            part.block_rams
         )
     })?;
     report.steps.push(step);
@@ -323,6 +334,36 @@ pub fn parse_nextpnr_report(json: &str, target_mhz: f64) -> Result<NextpnrReport
     Ok(NextpnrReport { cells, clocks })
 }
 
+/// The "Device utilisation" table nextpnr prints after packing (the last one in the log):
+/// (cell type, used, available). Present even when placement then fails.
+pub fn packed_utilisation(log: &str) -> Vec<(String, u64, u64)> {
+    let lines: Vec<&str> = log.lines().collect();
+    let Some(start) = lines
+        .iter()
+        .rposition(|l| l.contains("Device utilisation:"))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for l in &lines[start + 1..] {
+        let l = l.strip_prefix("Info:").unwrap_or(l).trim();
+        let Some((cell, rest)) = l.split_once(':') else {
+            break;
+        };
+        let mut nums = rest
+            .split(|c: char| c == '/' || c.is_whitespace())
+            .filter(|w| !w.is_empty());
+        match (
+            nums.next().and_then(|w| w.parse().ok()),
+            nums.next().and_then(|w| w.parse().ok()),
+        ) {
+            (Some(used), Some(available)) => out.push((cell.trim().to_string(), used, available)),
+            _ => break,
+        }
+    }
+    out
+}
+
 /// The last "Critical path report for clock '<net>'" block of a nextpnr log (after routing),
 /// without the `Info: ` prefixes and the source locations of each cell ("Defined in:" and the
 /// `file:line` lines under it), ending with its logic/routing summary line.
@@ -370,6 +411,20 @@ mod tests {
         );
         assert!(parse_nextpnr_report("{}", 100.0).is_err());
         assert!(parse_nextpnr_report("not json", 100.0).is_err());
+    }
+
+    #[test]
+    fn reads_the_packed_device_use_from_the_log() {
+        let log = "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:  8736/ 7680   113%\n\
+                   Info: \t        ICESTORM_RAM:    55/   32   171%\n\nInfo: Placed 11 cells\n";
+        assert_eq!(
+            packed_utilisation(log),
+            [
+                ("ICESTORM_LC".to_string(), 8736, 7680),
+                ("ICESTORM_RAM".to_string(), 55, 32)
+            ]
+        );
+        assert!(packed_utilisation("nothing").is_empty());
     }
 
     #[test]

@@ -115,10 +115,7 @@ struct BridgeTop {
 
 impl BridgeTop {
     fn new() -> Self {
-        let mut usb_rx = Signal::default();
-        usb_rx.add_location(0, cu::USB_RX_PAD);
-        let mut usb_tx = Signal::default();
-        usb_tx.add_location(0, cu::USB_TX_PAD);
+        let (usb_rx, usb_tx) = cu::usb_serial_pins();
         BridgeTop {
             clock: rust_hdl_bsp_alchitry_cu::pins::clock(),
             usb_rx,
