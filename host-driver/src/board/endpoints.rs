@@ -113,7 +113,7 @@ pub trait Endpoints {
 
 /// Checks that a pipe transfer of `len` bytes is whole 16-bit words.
 pub fn check_pipe_len(op: &'static str, addr: u8, len: usize) -> Result<(), EndpointError> {
-    if len % 2 == 0 {
+    if len.is_multiple_of(2) {
         Ok(())
     } else {
         Err(EndpointError::Invalid {

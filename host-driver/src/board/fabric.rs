@@ -155,7 +155,7 @@ fn bit(f: Field) -> u16 {
 }
 
 fn pipe_ok(addr: u32, bytes: usize) -> Result<(), BoardError> {
-    if addr % 4 == 0 && bytes % 4 == 0 && (4..=CHUNK_BYTES).contains(&bytes) {
+    if addr.is_multiple_of(4) && bytes.is_multiple_of(4) && (4..=CHUNK_BYTES).contains(&bytes) {
         Ok(())
     } else {
         Err(BoardError::BadCommand { addr, bytes })

@@ -75,7 +75,7 @@ impl FakeBoard {
         let addr = self.mem_addr();
         let fits = words >= 1
             && words as u32 <= fp::PIPE_CHUNK_WORDS
-            && addr % 4 == 0
+            && addr.is_multiple_of(4)
             && addr as usize + words as usize * 4 <= self.mem.len();
         let refuse = |b: &mut Self| {
             b.errors = b.errors.saturating_add(1);
