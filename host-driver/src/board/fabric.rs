@@ -11,8 +11,10 @@
 //!   `mem_read_data`. Byte ranges are widened to whole words; a partial word at either edge is
 //!   read first and written back with the host's bytes merged in (read-modify-write: a byte
 //!   of that word the card writes in between is lost, as with any word-wide bus).
-//! - An `error` event (the board refused a memory command) is [`BoardError::Refused`]; the
-//!   protocol then flushes both pipe FIFOs so the next command starts clean.
+//! - An `error` event (the board refused the command and did nothing: a memory range outside
+//!   it, short pipe data, a register address above the 12-bit bus) is
+//!   [`BoardError::Refused`]; the protocol then flushes both pipe FIFOs (`flush`, answered by
+//!   `mem_done`) so the next command starts clean.
 //! - Every wait for an event is bounded by [`BoardConfig::timeout`] core cycles of
 //!   [`Endpoints`] time ([`BoardError::Timeout`]).
 //!
@@ -51,7 +53,7 @@ pub enum BoardError {
         event: &'static str,
         waited: u64,
     },
-    #[error("{op} of {words} words at {addr:#x} refused by the board (`error` event; {errors} refused since configuration)")]
+    #[error("{op} of {words} word(s) at {addr:#x} refused by the board (`error` event; {errors} refused since configuration)")]
     Refused {
         op: &'static str,
         addr: u32,
@@ -62,7 +64,7 @@ pub enum BoardError {
     OutOfRange { addr: u32, len: usize, mem: usize },
     #[error("memory command at {addr:#x} of {bytes} bytes: needs a word address and 1 to {} whole words", fp::PIPE_CHUNK_WORDS)]
     BadCommand { addr: u32, bytes: usize },
-    #[error("register address {addr:#x} does not fit the 16-bit reg_addr wire")]
+    #[error("register address {addr:#x} does not fit the 16-bit reg_addr wire (the board refuses any above 0xfff)")]
     BadRegister { addr: u32 },
 }
 
@@ -195,7 +197,7 @@ impl<E: Endpoints> BoardFabric<E> {
             stats: BoardStats::default(),
         };
         f.note_status();
-        f.trigger(fp::CMD_FLUSH)?;
+        f.flush()?;
         f.set_loopback(config.loopback)?;
         Ok(f)
     }
@@ -272,7 +274,7 @@ impl<E: Endpoints> BoardFabric<E> {
         self.reg_addr(addr)?;
         self.send_wires()?;
         self.trigger(fp::CMD_REG_READ)?;
-        self.wait("register read", addr, fp::EV_REG_DONE)?;
+        self.command_wait("register read", addr, 1, fp::EV_REG_DONE)?;
         self.stats.reg_reads += 1;
         self.ep.update_wire_outs()?;
         self.note_status();
@@ -288,7 +290,7 @@ impl<E: Endpoints> BoardFabric<E> {
         self.send_wires()?;
         self.trigger(fp::CMD_REG_WRITE)?;
         self.tx_maybe_busy = true;
-        self.wait("register write", addr, fp::EV_REG_DONE)?;
+        self.command_wait("register write", addr, 1, fp::EV_REG_DONE)?;
         self.stats.reg_writes += 1;
         Ok(())
     }
@@ -366,13 +368,13 @@ impl<E: Endpoints> BoardFabric<E> {
         self.mem_wires(addr, bytes.len())?;
         if let Err(e) = self.ep.write_to_pipe_in(fp::PIPE_IN_MEM.addr, bytes) {
             // Part of the data may be in the FIFO: empty it for the next command.
-            let _ = self.trigger(fp::CMD_FLUSH);
+            let _ = self.flush();
             return Err(e.into());
         }
         self.stats.pipe_bytes_in += bytes.len() as u64;
         self.trigger(fp::CMD_MEM_WRITE)?;
         self.stats.mem_writes += 1;
-        self.mem_wait("memory write", addr, bytes.len())
+        self.command_wait("memory write", addr, bytes.len() / 4, fp::EV_MEM_DONE)
     }
 
     /// One `mem_read` command: whole words (1 to `PIPE_CHUNK_WORDS`) at word address `addr`
@@ -382,9 +384,9 @@ impl<E: Endpoints> BoardFabric<E> {
         self.mem_wires(addr, buf.len())?;
         self.trigger(fp::CMD_MEM_READ)?;
         self.stats.mem_reads += 1;
-        self.mem_wait("memory read", addr, buf.len())?;
+        self.command_wait("memory read", addr, buf.len() / 4, fp::EV_MEM_DONE)?;
         if let Err(e) = self.ep.read_from_pipe_out(fp::PIPE_OUT_MEM.addr, buf) {
-            let _ = self.trigger(fp::CMD_FLUSH);
+            let _ = self.flush();
             return Err(e.into());
         }
         self.stats.pipe_bytes_out += buf.len() as u64;
@@ -398,25 +400,32 @@ impl<E: Endpoints> BoardFabric<E> {
         self.send_wires()
     }
 
-    /// Waits for `mem_done`; an `error` event instead is [`BoardError::Refused`] (after which
-    /// both FIFOs are flushed).
-    fn mem_wait(&mut self, op: &'static str, addr: u32, bytes: usize) -> Result<(), BoardError> {
-        let got = self.wait_any(
-            op,
-            addr,
-            bit(fp::EV_MEM_DONE) | bit(fp::EV_ERROR),
-            "mem_done",
-        )?;
+    /// Empties both pipe FIFOs (`flush`, answered by `mem_done`).
+    pub fn flush(&mut self) -> Result<(), BoardError> {
+        self.trigger(fp::CMD_FLUSH)?;
+        self.wait("flush", 0, fp::EV_MEM_DONE)
+    }
+
+    /// Waits for `done` after a command; an `error` event instead (the board refused the
+    /// command and did nothing) is [`BoardError::Refused`], after which both FIFOs are flushed.
+    fn command_wait(
+        &mut self,
+        op: &'static str,
+        addr: u32,
+        words: usize,
+        done: Field,
+    ) -> Result<(), BoardError> {
+        let got = self.wait_any(op, addr, bit(done) | bit(fp::EV_ERROR), done.name)?;
         if got & bit(fp::EV_ERROR) == 0 {
             return Ok(());
         }
         self.stats.refused += 1;
-        self.trigger(fp::CMD_FLUSH)?;
+        self.flush()?;
         let errors = self.board_errors()?;
         Err(BoardError::Refused {
             op,
             addr,
-            words: (bytes / 4) as u32,
+            words: words as u32,
             errors,
         })
     }

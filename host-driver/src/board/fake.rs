@@ -84,6 +84,9 @@ impl FakeBoard {
         match bit {
             b if b == fp::CMD_REG_WRITE.lsb || b == fp::CMD_REG_READ.lsb => {
                 let a = w[fp::WI_REG_ADDR.addr as usize] as u32;
+                if a > 0xFFF {
+                    return refuse(self);
+                }
                 if b == fp::CMD_REG_WRITE.lsb {
                     let v = (w[fp::WI_REG_WDATA_HI.addr as usize] as u32) << 16
                         | w[fp::WI_REG_WDATA_LO.addr as usize] as u32;
@@ -122,6 +125,7 @@ impl FakeBoard {
             b if b == fp::CMD_FLUSH.lsb => {
                 self.pipe_in.clear();
                 self.pipe_out.clear();
+                self.pending_events |= fp::EV_MEM_DONE.mask() as u16;
             }
             _ => {}
         }
@@ -248,6 +252,17 @@ fn registers_round_trip_and_unchanged_wires_are_not_resent() {
         f.try_read_reg(0x1_0000),
         Err(BoardError::BadRegister { addr: 0x1_0000 })
     );
+    // Above the 12-bit bus: the board refuses, the host says so.
+    assert_eq!(
+        f.try_write_reg(0x1000, 1),
+        Err(BoardError::Refused {
+            op: "register write",
+            addr: 0x1000,
+            words: 1,
+            errors: 1
+        })
+    );
+    assert_eq!(f.read_reg(0, 0x40), 0xDEAD_BEEF, "the link still works");
 }
 
 #[test]
