@@ -251,9 +251,11 @@ impl<E: Endpoints> BoardFabric<E> {
         &self.ep
     }
 
-    /// The endpoints themselves. What is done through them bypasses the protocol's wire and
-    /// event bookkeeping: for diagnostics and tests.
+    /// The endpoints themselves, for diagnostics and tests. Events fetched through them are
+    /// not seen by the protocol; wire-ins set through them are overwritten (the next command
+    /// sends every wire-in again).
     pub fn endpoints_mut(&mut self) -> &mut E {
+        self.wires_dirty = true;
         &mut self.ep
     }
 
