@@ -2,6 +2,7 @@
 //! files (`sim`) and the demo, and benchmark.
 
 mod run;
+mod synth;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -29,6 +30,9 @@ enum Command {
     Sim(run::SimArgs),
     /// Write the core's Verilog and a parameters report, and/or the generated docs.
     Gen(GenArgs),
+    /// Build a board image: the Alchitry Cu's bitstream through the open iCE40 flow, with a
+    /// resource and timing report.
+    Synth(synth::SynthArgs),
     /// Run benchmarks and print markdown tables (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -69,9 +73,25 @@ struct GenArgs {
     /// Directory for the generated markdown (register map, packet format, parameters).
     #[arg(long)]
     docs: Option<PathBuf>,
-    /// TOML file of generator parameters; flags below override it.
+    /// Directory for the boards' pin constraints (UCF, PCF), generated from the board tops.
     #[arg(long)]
-    params: Option<PathBuf>,
+    constraints: Option<PathBuf>,
+    #[command(flatten)]
+    params: ParamArgs,
+    /// Lint the generated core with `verilator --lint-only -Wall` (documented waivers only).
+    #[arg(long, requires = "out")]
+    lint: bool,
+    /// Synthesize the core with yosys for Spartan-6 (xc6s) and iCE40 and report resource use.
+    #[arg(long, requires = "out")]
+    synth: bool,
+}
+
+/// Generator parameters: a TOML file, then flags that override it.
+#[derive(clap::Args)]
+pub struct ParamArgs {
+    /// TOML file of generator parameters; flags below override it.
+    #[arg(long = "params")]
+    file: Option<PathBuf>,
     #[arg(long)]
     tx_cache_entries: Option<u32>,
     #[arg(long)]
@@ -84,17 +104,11 @@ struct GenArgs {
     miss_buffer_packets: Option<u32>,
     #[arg(long)]
     counter_slots: Option<u32>,
-    /// Lint the generated core with `verilator --lint-only -Wall` (documented waivers only).
-    #[arg(long, requires = "out")]
-    lint: bool,
-    /// Synthesize the core with yosys for Spartan-6 (xc6s) and iCE40 and report resource use.
-    #[arg(long, requires = "out")]
-    synth: bool,
 }
 
-impl GenArgs {
-    fn params(&self) -> Result<CoreParams> {
-        let mut p = match &self.params {
+impl ParamArgs {
+    pub fn params(&self) -> Result<CoreParams> {
+        let mut p = match &self.file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
@@ -129,9 +143,14 @@ fn write_file(dir: &Path, name: &str, text: &str) -> Result<()> {
 }
 
 fn gen(args: &GenArgs) -> Result<()> {
-    let params = args.params()?;
-    if args.out.is_none() && args.docs.is_none() {
-        bail!("nothing to do: give --out DIR and/or --docs DIR");
+    let params = args.params.params()?;
+    if args.out.is_none() && args.docs.is_none() && args.constraints.is_none() {
+        bail!("nothing to do: give --out DIR, --docs DIR and/or --constraints DIR");
+    }
+    if let Some(dir) = &args.constraints {
+        for (name, text) in vassa_bsp::constraints::all() {
+            write_file(dir, name, &text)?;
+        }
     }
     if let Some(dir) = &args.docs {
         for (name, text) in vassa_rtl::spec::docs::all_docs() {
@@ -207,6 +226,7 @@ fn main() {
         Command::Demo(args) => run::demo(args),
         Command::Sim(args) => run::sim(args),
         Command::Gen(args) => gen(args).map(|()| 0),
+        Command::Synth(args) => synth::synth(args).map(|()| 0),
         Command::Bench(BenchCommand::Sim(args)) => bench_sim(args).map(|()| 0),
         Command::Bench(BenchCommand::Channels(args)) => {
             print!("{}", vassa_driver::bench::channels(args.quick));

@@ -239,3 +239,31 @@ fn demo_on_the_model_prints_its_story_and_passes() {
     }
     assert!(!out.contains("FAILED"), "{out}");
 }
+
+#[test]
+fn constraints_flag_writes_the_board_pin_files() {
+    let dir = scratch("constraints");
+    let (code, _, err) = vassa(&["gen", "--constraints", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let pcf = std::fs::read_to_string(dir.join("alchitry_cu.pcf")).unwrap();
+    assert!(pcf.contains("set_io clock P7"), "{pcf}");
+}
+
+#[test]
+fn synth_refuses_unknown_boards_and_bad_parameters_in_one_line() {
+    let (code, _, err) = vassa(&["synth", "--board", "de10", "--out", "/tmp/x"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("de10"), "{err}");
+    let (code, _, err) = vassa(&[
+        "synth",
+        "--board",
+        "cu",
+        "--out",
+        "/tmp/x",
+        "--rx-cache-entries",
+        "12",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("power of two"), "{err}");
+}

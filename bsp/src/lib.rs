@@ -5,6 +5,7 @@
 //! - [`cu`]: Alchitry Cu (iCE40-HX8K): the core behind a UART bridge, open flow
 //!   yosys → nextpnr-ice40 → icepack.
 
+pub mod constraints;
 pub mod cu;
 pub mod ice40;
 pub mod ise;

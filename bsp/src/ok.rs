@@ -463,3 +463,34 @@ endmodule
         }
     }
 }
+
+#[cfg(all(test, not(feature = "frontpanel")))]
+mod tests {
+    use super::*;
+    use rust_hdl::prelude::*;
+
+    #[test]
+    fn endpoint_wrappers_instantiate_the_ok_primitives_at_their_addresses() {
+        let mut uut = TopWrap::new(WireIn::new(0x06));
+        uut.uut.ok1.connect();
+        uut.connect_all();
+        let verilog = filter_blackbox_directives(&generate_verilog(&uut));
+        assert!(verilog.contains("module WireIn_6"), "{verilog}");
+        assert!(
+            verilog.contains("okWireIn mod_ep(.ok1(ok1), .ep_addr(8'h6)"),
+            "{verilog}"
+        );
+        let report = vassa_rtl::hwcheck::yosys_synth(
+            &format!("{verilog}\n{OK_PRIMITIVES}"),
+            "top",
+            vassa_rtl::hwcheck::Family::Xc6s,
+        );
+        assert!(report.is_ok(), "{report:?}");
+    }
+
+    #[test]
+    #[should_panic(expected = "outside 0x20..0x40")]
+    fn an_endpoint_outside_its_range_is_refused() {
+        WireOut::new(0x06);
+    }
+}

@@ -1,0 +1,8 @@
+//! The boards' pin constraint files, generated from the board tops (pins, I/O standards and
+//! clock periods attached to their signals). `vassa gen --constraints constraints` writes
+//! them; a test checks that the checked-in copies in constraints/ match.
+
+/// File name → contents of every board's constraints.
+pub fn all() -> Vec<(&'static str, String)> {
+    vec![("alchitry_cu.pcf", crate::cu::pcf())]
+}
