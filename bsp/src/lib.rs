@@ -7,4 +7,6 @@
 
 pub mod cu;
 pub mod ice40;
+pub mod ise;
+pub mod ok;
 pub mod report;

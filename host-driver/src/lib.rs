@@ -3,6 +3,9 @@
 //! - [`fabric`]: card access. The [`Fabric`] trait is a network of cards plus its switch
 //!   (register bus, physical memory by copy, irq lines, switch subscriptions, simulated time);
 //!   backends [`RtlFabric`] (Verilated cards) and [`ModelFabric`] (golden models and a router).
+//! - [`board`]: [`board::BoardFabric`], one card on an FPGA board behind FrontPanel endpoints
+//!   (registers over wires and triggers, memory over pipes), over a simulated board or, with
+//!   feature `frontpanel`, the real XEM6010.
 //! - [`memory`]: a node's memory, on the heap or a file mapped with `memmap2`.
 //! - [`driver`]: [`Driver`], the driver core: host mapping tables, the card caches as managed
 //!   subsets ([`cache`]: the replacement policy), the miss service routine, the counter poller
@@ -22,6 +25,7 @@
 //!   every message, the report with its accounting and checks, memory dumps.
 
 pub mod bench;
+pub mod board;
 pub mod cache;
 pub mod channel;
 pub mod counters;

@@ -25,7 +25,7 @@
 //!   Outcomes in order: ring overrun (or job queue full), malformed, crc/epoch, miss (park, or
 //!   miss-overflow), epoch mismatch, protection, write job. A dropped ring packet is the newest
 //!   in the ring: the write pointer goes back to its start. A write job of a ring packet enters
-//!   the job queue (three [`LeanFifo`]s in lockstep: physical address; signal, counter slot and
+//!   the job queue (a [`RowFifo`] of 72-bit entries: physical address; signal, counter slot and
 //!   NVA page; length); a retried packet's write job waits in one register.
 //! - The [`LineWriter`] takes ring jobs first, then the retried packet's job. Its `done` frees
 //!   the packet's words (ring: the free pointer moves past them; miss buffer: the buffer) and
@@ -53,9 +53,9 @@
 //!   that is itself a one-word packet); pending pulses are counted and come out one per cycle.
 
 use crate::crc32::Crc32Step;
-use crate::lean_fifo::LeanFifo;
 use crate::line_writer::LineWriter;
 use crate::packet_ram::{PacketRam, PACKET_RAM_ADDR_BITS};
+use crate::row_fifo::RowFifo;
 use crate::spec::packet::{
     decode, epoch_seed, Header, CRC_INIT_STATE, EPOCH_SEED_BASE, H1_EPOCH, H1_LENGTH, HEADER_WORDS,
     TRAILER_WORDS,
@@ -70,8 +70,14 @@ const TAG_BITS: usize = 4;
 /// RAM addresses and ring pointers (the pointers run modulo 2^14, the ring is smaller).
 const RA: usize = PACKET_RAM_ADDR_BITS;
 
-/// Job queue of ring packets waiting for the writer: 16 entries.
-type JobFifo<const W: usize> = LeanFifo<W, 4, 5>;
+/// Job queue of ring packets waiting for the writer: 16 entries of 72 bits (physical byte
+/// address in 31:0, the meta word in 58:32, length in 71:59), three 24-bit block RAM rows per
+/// entry (two iCE40 block RAMs instead of five). One job is pushed per link packet (at least
+/// four cycles apart), and the head is refilled three cycles after a pop, within the four link
+/// cycles of the shortest packet.
+type JobQueue = RowFifo<JOB_BITS>;
+const JOB_BITS: usize = 72;
+const JOB_ROWS: usize = 3;
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum RxState {
@@ -147,12 +153,16 @@ pub struct Depacketizer {
     ram: PacketRam,
     lw: LineWriter,
     crc: Crc32Step,
-    /// Job queue of ring packets: physical byte address.
-    jq_addr: JobFifo<32>,
-    /// Job queue: signal (bit 26), counter slot (25:20), NVA page (19:0).
-    jq_meta: JobFifo<27>,
-    /// Job queue: length.
-    jq_len: JobFifo<13>,
+    /// Job queue of ring packets.
+    jq: JobQueue,
+    /// The job queue head: physical byte address.
+    jq_addr: Signal<Local, Bits<32>>,
+    /// The job queue head: signal (bit 26), counter slot (25:20), NVA page (19:0).
+    jq_meta: Signal<Local, Bits<27>>,
+    /// The job queue head: length.
+    jq_len: Signal<Local, Bits<13>>,
+    /// The meta word of a job being pushed.
+    jq_meta_in: Signal<Local, Bits<27>>,
 
     // Receive FSM.
     rx_state: DFF<RxState>,
@@ -396,9 +406,11 @@ impl Depacketizer {
             notify_slot: Default::default(),
             parked: Default::default(),
             crc: Default::default(),
+            jq: RowFifo::new(JOB_ROWS),
             jq_addr: Default::default(),
             jq_meta: Default::default(),
             jq_len: Default::default(),
+            jq_meta_in: Default::default(),
             rx_state: Default::default(),
             widx: Default::default(),
             crc_q: Default::default(),
@@ -659,7 +671,7 @@ impl Logic for Depacketizer {
             ev_nt_len,
             ev_nt_slot
         );
-        clock!(self, clock, ram, lw, jq_addr, jq_meta, jq_len);
+        clock!(self, clock, ram, lw, jq);
         // Pulses are low unless set below.
         self.lk_valid.d.next = false;
         self.v_valid.d.next = false;
@@ -963,9 +975,7 @@ impl Logic for Depacketizer {
             .get_bits::<20>(self.c_page_shift.val().index());
         self.ev_miss_tag.d.next = self.op_buf.val();
         if self.op_go.val() {
-            if self.op_link.val()
-                & self.pk_ring.q.val()
-                & (self.ovr_now.val() | self.jq_len.full.val())
+            if self.op_link.val() & self.pk_ring.q.val() & (self.ovr_now.val() | self.jq.full.val())
             {
                 self.ev_ovr.d.next = true;
                 self.lrel.next = true;
@@ -1022,17 +1032,15 @@ impl Logic for Depacketizer {
             self.mj_slot.d.next = self.op_slot.val();
             self.mj_sig.d.next = self.op_sig.val();
         }
-        self.jq_addr.write.next = self.jq_push.val();
-        self.jq_addr.data_in.next = self.op_paddr.val();
-        self.jq_meta.write.next = self.jq_push.val();
-        self.jq_meta.data_in.next = (bit_cast::<27, 6>(self.op_slot.val()) << 20)
+        self.jq.write.next = self.jq_push.val();
+        self.jq_meta_in.next = (bit_cast::<27, 6>(self.op_slot.val()) << 20)
             | bit_cast::<27, 20>(
                 self.op_nva
                     .val()
                     .get_bits::<20>(self.c_page_shift.val().index()),
             );
         if self.op_sig.val() {
-            self.jq_meta.data_in.next = (bit_cast::<27, 6>(self.op_slot.val()) << 20)
+            self.jq_meta_in.next = (bit_cast::<27, 6>(self.op_slot.val()) << 20)
                 | bit_cast::<27, 20>(
                     self.op_nva
                         .val()
@@ -1040,8 +1048,9 @@ impl Logic for Depacketizer {
                 )
                 | self.c_meta_sig.val();
         }
-        self.jq_len.write.next = self.jq_push.val();
-        self.jq_len.data_in.next = self.op_len.val();
+        self.jq.data_in.next = (bit_cast::<JOB_BITS, 13>(self.op_len.val()) << 59)
+            | (bit_cast::<JOB_BITS, 27>(self.jq_meta_in.val()) << 32)
+            | bit_cast::<JOB_BITS, 32>(self.op_paddr.val());
 
         // ---- Resolves from the host (ignored unless the tag waits for one).
         self.res_hit.next = false;
@@ -1129,13 +1138,16 @@ impl Logic for Depacketizer {
         }
 
         // ---- Line writer: ring jobs first, then a retried packet's job.
-        self.jq_any.next = !self.jq_len.empty.val();
-        self.jq_words.next = (bit_cast::<RA, 13>(self.jq_len.data_out.val()) + 3) >> 2;
+        self.jq_addr.next = self.jq.data_out.val().get_bits::<32>(0);
+        self.jq_meta.next = self.jq.data_out.val().get_bits::<27>(32);
+        self.jq_len.next = self.jq.data_out.val().get_bits::<13>(59);
+        self.jq_any.next = !self.jq.empty.val();
+        self.jq_words.next = (bit_cast::<RA, 13>(self.jq_len.val()) + 3) >> 2;
         self.lw.job_valid.next = self.jq_any.val() | self.mj_valid.q.val();
         self.lw.job_ring.next = self.jq_any.val();
         self.job_base_sel.next = self.r_rd.q.val() & self.c_ring_mask.val();
-        self.job_addr_sel.next = self.jq_addr.data_out.val();
-        self.job_len_sel.next = self.jq_len.data_out.val();
+        self.job_addr_sel.next = self.jq_addr.val();
+        self.job_len_sel.next = self.jq_len.val();
         if !self.jq_any.val() {
             self.job_base_sel.next = self.c_ring_words.val()
                 + (bit_cast::<RA, TAG_BITS>(self.mj_buf.q.val()) << self.c_slot_shift.val());
@@ -1146,21 +1158,18 @@ impl Logic for Depacketizer {
         self.lw.job_addr.next = self.job_addr_sel.val();
         self.lw.job_length.next = self.job_len_sel.val();
         self.lw_pop.next = self.lw.job_valid.val() & self.lw.job_ready.val();
-        self.jq_addr.read.next = self.lw_pop.val() & self.jq_any.val();
-        self.jq_meta.read.next = self.lw_pop.val() & self.jq_any.val();
-        self.jq_len.read.next = self.lw_pop.val() & self.jq_any.val();
+        self.jq.read.next = self.lw_pop.val() & self.jq_any.val();
         if self.lw_pop.val() {
             if self.jq_any.val() {
                 self.r_rd.d.next = self.r_rd.q.val() + self.jq_words.val();
                 self.wj_ring.d.next = true;
                 self.wj_words.d.next = self.jq_words.val();
-                self.wj_nva.d.next =
-                    (bit_cast::<32, 20>(self.jq_meta.data_out.val().get_bits::<20>(0))
-                        << self.c_page_shift.val())
-                        | (self.jq_addr.data_out.val() & self.c_off_mask.val());
-                self.wj_len.d.next = self.jq_len.data_out.val();
-                self.wj_slot.d.next = self.jq_meta.data_out.val().get_bits::<6>(20);
-                self.wj_sig.d.next = self.jq_meta.data_out.val().get_bit(26);
+                self.wj_nva.d.next = (bit_cast::<32, 20>(self.jq_meta.val().get_bits::<20>(0))
+                    << self.c_page_shift.val())
+                    | (self.jq_addr.val() & self.c_off_mask.val());
+                self.wj_len.d.next = self.jq_len.val();
+                self.wj_slot.d.next = self.jq_meta.val().get_bits::<6>(20);
+                self.wj_sig.d.next = self.jq_meta.val().get_bit(26);
             } else {
                 self.mj_valid.d.next = false;
                 self.wj_ring.d.next = false;
@@ -1682,10 +1691,7 @@ mod tests {
                 }
             }
             let u = &self.b.uut;
-            assert!(
-                u.jq_len.empty.val() && !u.mj_valid.q.val(),
-                "jobs left over"
-            );
+            assert!(u.jq.empty.val() && !u.mj_valid.q.val(), "jobs left over");
             let (wp, rd, fr) = (u.r_wp.q.val(), u.r_rd.q.val(), u.r_fr.q.val());
             assert!(
                 wp == rd && rd == fr,

@@ -157,6 +157,218 @@ pub fn yosys_synth(verilog: &str, top: &str, family: Family) -> Result<SynthRepo
     result
 }
 
+/// A port of a module, as declared in rust-hdl's Verilog (`input wire [7:0] name;`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub name: String,
+    pub input: bool,
+    pub width: usize,
+}
+
+/// The ports of module `top` in `verilog`, in declaration order.
+pub fn module_ports(verilog: &str, top: &str) -> Vec<Port> {
+    let mut ports = Vec::new();
+    let mut inside = false;
+    for line in verilog.lines() {
+        let line = line.trim();
+        if !inside {
+            inside = line.starts_with(&format!("module {top}("));
+            continue;
+        }
+        if line.starts_with("endmodule") {
+            break;
+        }
+        let words: Vec<&str> = line.trim_end_matches(';').split_whitespace().collect();
+        let input = match words.first() {
+            Some(&"input") => true,
+            Some(&"output") => false,
+            _ => continue,
+        };
+        let width = words
+            .iter()
+            .find_map(|w| w.strip_prefix('[').and_then(|w| w.strip_suffix(":0]")))
+            .and_then(|msb| msb.parse::<usize>().ok())
+            .map_or(1, |msb| msb + 1);
+        if let Some(name) = words.last() {
+            ports.push(Port {
+                name: name.to_string(),
+                input,
+                width,
+            });
+        }
+    }
+    ports
+}
+
+/// Bits of the pseudo-random source that drives a placed module's inputs.
+const HARNESS_SOURCE_BITS: usize = 64;
+
+/// Verilog of a module `vassa_place_harness(clk, din, dout)` that instantiates `top` (whose
+/// clock input is `clock`) with every other input driven from a 64-bit shift register fed by
+/// pin `din` (input bit `i` is shift bit `i % 64`) and every output XOR-folded, four bits per
+/// LUT and register per level, into pin `dout`: few pins, every core path between registers.
+pub fn place_harness(verilog: &str, top: &str) -> Result<String, String> {
+    let ports = module_ports(verilog, top);
+    if !ports
+        .iter()
+        .any(|p| p.input && p.name == "clock" && p.width == 1)
+    {
+        return Err(format!("module {top} has no 1-bit input `clock`"));
+    }
+    let n = HARNESS_SOURCE_BITS;
+    let mut v = format!(
+        "module vassa_place_harness(input wire clk, input wire din, output wire dout);\n\
+         reg [{m}:0] src = {n}'h0;\nalways @(posedge clk) src <= {{src[{m2}:0], din}};\n",
+        m = n - 1,
+        m2 = n - 2
+    );
+    let mut conns = vec![".clock(clk)".to_string()];
+    let (mut next_in, mut outs) = (0usize, Vec::new());
+    for p in ports.iter().filter(|p| p.name != "clock") {
+        if p.input {
+            let bits: Vec<String> = (0..p.width)
+                .rev()
+                .map(|b| format!("src[{}]", (next_in + b) % n))
+                .collect();
+            next_in += p.width;
+            conns.push(format!(".{}({{{}}})", p.name, bits.join(", ")));
+        } else {
+            v += &format!("wire [{}:0] o_{};\n", p.width - 1, p.name);
+            conns.push(format!(".{0}(o_{0})", p.name));
+            outs.extend((0..p.width).map(|b| format!("o_{}[{b}]", p.name)));
+        }
+    }
+    v += &format!("{top} core({});\n", conns.join(", "));
+    let mut level = 0;
+    while outs.len() > 1 {
+        let next: Vec<String> = (0..outs.len().div_ceil(4))
+            .map(|i| format!("x{level}[{i}]"))
+            .collect();
+        v += &format!(
+            "reg [{}:0] x{level} = 0;\nalways @(posedge clk) begin\n",
+            next.len() - 1
+        );
+        for (i, group) in outs.chunks(4).enumerate() {
+            v += &format!("    x{level}[{i}] <= {};\n", group.join(" ^ "));
+        }
+        v += "end\n";
+        outs = next;
+        level += 1;
+    }
+    let last = outs.pop().ok_or("module has no outputs")?;
+    v += &format!("assign dout = {last};\nendmodule\n");
+    Ok(v)
+}
+
+/// What nextpnr-ice40 reports for a placed and routed design.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlaceReport {
+    /// `ICESTORM_LC` used (LUT4 + flip-flop + carry cells after packing).
+    pub logic_cells: u32,
+    /// `ICESTORM_RAM` used.
+    pub block_rams: u32,
+    /// Achieved fmax in MHz per clock, as nextpnr names the clock nets.
+    pub fmax_mhz: Vec<(String, f64)>,
+    /// nextpnr's critical path report(s), verbatim.
+    pub critical_path: String,
+}
+
+impl PlaceReport {
+    /// Parses nextpnr-ice40's log: the last utilization and fmax lines win (nextpnr prints
+    /// them after placement and again after routing).
+    pub fn from_log(log: &str) -> Self {
+        let mut report = PlaceReport::default();
+        let mut critical = Vec::new();
+        let (mut in_path, mut batch_done) = (false, false);
+        for line in log.lines() {
+            let text = line.trim_start_matches("Info:").trim();
+            let count = |t: &str| {
+                t.split_whitespace()
+                    .nth(1)
+                    .and_then(|w| w.trim_end_matches('/').parse::<u32>().ok())
+            };
+            if text.starts_with("ICESTORM_LC:") {
+                report.logic_cells = count(text).unwrap_or(0);
+            } else if text.starts_with("ICESTORM_RAM:") {
+                report.block_rams = count(text).unwrap_or(0);
+            } else if let Some(rest) = text.strip_prefix("Max frequency for clock '") {
+                if let Some((clock, tail)) = rest.split_once("': ") {
+                    if let Some(mhz) = tail.split_whitespace().next().and_then(|w| w.parse().ok()) {
+                        report.fmax_mhz.retain(|(c, _)| c != clock);
+                        report.fmax_mhz.push((clock.to_string(), mhz));
+                    }
+                }
+            }
+            // A batch of critical path reports is followed by the fmax lines; a later batch
+            // (after routing) replaces an earlier one (after placement).
+            if text.starts_with("Critical path report for clock") {
+                if batch_done {
+                    critical.clear();
+                    batch_done = false;
+                }
+                in_path = true;
+            } else if in_path && text.is_empty() {
+                in_path = false;
+            } else if text.starts_with("Max frequency for clock") {
+                batch_done = true;
+            }
+            if in_path {
+                critical.push(text.to_string());
+            }
+        }
+        report.critical_path = critical.join("\n");
+        report
+    }
+
+    /// The lowest fmax over all clocks.
+    pub fn fmax(&self) -> Option<f64> {
+        self.fmax_mhz.iter().map(|c| c.1).reduce(f64::min)
+    }
+}
+
+/// Places and routes `verilog` (top module `top`, clock input `clock`) on an iCE40-HX8K in
+/// the cb132 package inside [`place_harness`]: yosys `synth_ice40`, then `nextpnr-ice40 --hx8k`
+/// with a 100 MHz target (timing failures allowed, so the report shows what was reached).
+/// The counts include the harness: 64 source flip-flops and about one logic cell per four
+/// output bits.
+pub fn ice40_place(verilog: &str, top: &str) -> Result<PlaceReport, String> {
+    let harness = place_harness(verilog, top)?;
+    let dir = scratch_dir("place");
+    let result = (|| {
+        std::fs::write(dir.join("design.v"), verilog).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("harness.v"), &harness).map_err(|e| e.to_string())?;
+        run(
+            Command::new("yosys").current_dir(&dir).args([
+                "-q",
+                "-l",
+                "yosys.log",
+                "-p",
+                "read_verilog design.v harness.v; \
+                 synth_ice40 -top vassa_place_harness -json design.json",
+            ]),
+            "yosys",
+        )?;
+        let (_, log) = run(
+            Command::new("nextpnr-ice40").current_dir(&dir).args([
+                "--hx8k",
+                "--package",
+                "cb132",
+                "--json",
+                "design.json",
+                "--freq",
+                "100",
+                "--timing-allow-fail",
+                "--seed",
+                "1",
+            ]),
+            "nextpnr-ice40",
+        )?;
+        Ok(PlaceReport::from_log(&log))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +400,35 @@ mod tests {
         let unused = "module top(input wire clock, input wire spare, output reg q);\n\
             initial q = 0;\nalways @(posedge clock) q <= ~q;\nendmodule\n";
         assert!(verilator_lint(unused, "top").is_err());
+    }
+
+    #[test]
+    fn ports_are_parsed_and_the_harness_places() {
+        // rust-hdl declares ports after a plain port list.
+        let counter = "module top(clock,q);\n    input wire  clock;\n    output reg  [7:0] q;\n\
+            initial q = 0;\nalways @(posedge clock) q <= q + 8'd1;\nendmodule // top\n";
+        let ports = module_ports(counter, "top");
+        assert_eq!(
+            ports,
+            vec![
+                Port {
+                    name: "clock".into(),
+                    input: true,
+                    width: 1
+                },
+                Port {
+                    name: "q".into(),
+                    input: false,
+                    width: 8
+                },
+            ]
+        );
+        let r = ice40_place(counter, "top").unwrap();
+        assert!(r.logic_cells >= 8 && r.logic_cells < 200, "{r:?}");
+        assert_eq!(r.block_rams, 0);
+        let fmax = r.fmax().expect("an fmax");
+        assert!(fmax > 50.0, "{r:?}");
+        assert!(r.critical_path.contains("Critical path"), "{r:?}");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub mod packetizer;
 #[cfg(feature = "hdl")]
 pub mod regfile;
 #[cfg(feature = "hdl")]
+pub mod row_fifo;
+#[cfg(feature = "hdl")]
 pub mod testbench;
 #[cfg(feature = "hdl")]
 pub mod tx_mmu;

@@ -7,6 +7,7 @@
 
 use crate::lean_fifo::LeanFifo;
 use crate::notify_queue::NotifyQueue;
+use crate::row_fifo::RowFifo;
 use crate::spec::params::{
     CoreParams, DOORBELL_FIFO_DEPTH, MISS_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PAGE_SHIFT,
 };
@@ -34,6 +35,20 @@ const _: () = {
 
 /// The host-side FIFOs: 16 words of 32 bits on block RAM.
 type HostFifo = LeanFifo<32, 4, 5>;
+/// Bits of a queued doorbell: the address and the low 17 bits of the `DB_PUSH` word.
+const DB_BITS: usize = 49;
+/// The doorbell FIFO stores an entry in two block RAM rows (two iCE40 block RAMs instead of
+/// four); it takes a push every other cycle, and a doorbell is two register writes
+/// (`DB_ADDR`, `DB_PUSH`). A `DB_PUSH` in the cycle right after another one finds the FIFO
+/// busy and is refused like a push into a full FIFO (`ERROR.db_overflow`).
+type DoorbellFifo = RowFifo<DB_BITS>;
+const DOORBELL_ROWS: usize = 2;
+const _: () = assert!(
+    rm::DB_PUSH_LENGTH.lsb == 0
+        && rm::DB_PUSH_LENGTH.width == 16
+        && rm::DB_PUSH_USER.lsb == 16
+        && DOORBELL_FIFO_DEPTH as usize == crate::row_fifo::ROW_FIFO_DEPTH
+);
 
 /// A register offset as a bus-address constant.
 fn at(r: Register) -> Constant<Bits<12>> {
@@ -112,8 +127,8 @@ pub struct RegFile {
 
     // FIFOs: doorbell address and length/user words travel in lockstep, as do notification
     // NVA and length/slot words.
-    db_addr_fifo: HostFifo,
-    db_meta_fifo: HostFifo,
+    /// Doorbells: address in bits 31:0, the `DB_PUSH` word's length and user bits above.
+    db_fifo: DoorbellFifo,
     miss_fifo: HostFifo,
     notify: NotifyQueue,
     db_used: DFF<Bits<5>>,
@@ -193,7 +208,6 @@ pub struct RegFile {
     v_miss_dir_tx: Constant<Bits<32>>,
     v_resolve_drop: Constant<Bits<32>>,
     v_resolve_tx: Constant<Bits<32>>,
-    v_db_user: Constant<Bits<32>>,
     v_fifo_depth: Constant<Bits<5>>,
     s_parked: Constant<Bits<32>>,
     s_db_used: Constant<Bits<32>>,
@@ -280,8 +294,7 @@ impl RegFile {
             tx_busy: Default::default(),
             rx_parked: Default::default(),
             bad_doorbell: Default::default(),
-            db_addr_fifo: Default::default(),
-            db_meta_fifo: Default::default(),
+            db_fifo: RowFifo::new(DOORBELL_ROWS),
             miss_fifo: Default::default(),
             notify: Default::default(),
             db_used: Default::default(),
@@ -355,7 +368,6 @@ impl RegFile {
             v_miss_dir_tx: bit(rm::MISS_DIR_TX),
             v_resolve_drop: bit(rm::RESOLVE_DROP),
             v_resolve_tx: bit(rm::RESOLVE_TX),
-            v_db_user: bit(rm::DB_PUSH_USER),
             v_fifo_depth: Constant::new((DOORBELL_FIFO_DEPTH as u64).into()),
             s_parked: lsb(rm::STATUS_PARKED),
             s_db_used: lsb(rm::STATUS_DB_USED),
@@ -402,7 +414,7 @@ impl Logic for RegFile {
             rvalid,
             counter_wait
         );
-        clock!(self, clock, db_addr_fifo, db_meta_fifo, miss_fifo, notify);
+        clock!(self, clock, db_fifo, miss_fifo, notify);
 
         // ---- Outputs from registers.
         self.node_id.next = self.node_id_q.q.val();
@@ -432,14 +444,14 @@ impl Logic for RegFile {
         self.tx_resolve_pulse.d.next = false;
 
         // ---- Doorbell FIFO: pushed by DB_PUSH, popped by the TX MMU.
-        self.db_valid.next = !self.db_addr_fifo.empty.val();
-        self.db_addr.next = self.db_addr_fifo.data_out.val();
-        self.db_length.next = self.db_meta_fifo.data_out.val().get_bits::<16>(0);
-        self.db_user.next = (self.db_meta_fifo.data_out.val() & self.v_db_user.val()).any();
-        self.db_addr_fifo.read.next = self.db_ready.val() & !self.db_addr_fifo.empty.val();
-        self.db_meta_fifo.read.next = self.db_ready.val() & !self.db_addr_fifo.empty.val();
-        self.db_addr_fifo.data_in.next = self.db_addr_q.q.val();
-        self.db_meta_fifo.data_in.next = self.bus_wdata.val();
+        self.db_valid.next = !self.db_fifo.empty.val();
+        self.db_addr.next = self.db_fifo.data_out.val().get_bits::<32>(0);
+        self.db_length.next = self.db_fifo.data_out.val().get_bits::<16>(32);
+        self.db_user.next = self.db_fifo.data_out.val().get_bit(48);
+        self.db_fifo.read.next = self.db_ready.val() & !self.db_fifo.empty.val();
+        self.db_fifo.data_in.next =
+            (bit_cast::<DB_BITS, 17>(self.bus_wdata.val().get_bits::<17>(0)) << 32)
+                | bit_cast::<DB_BITS, 32>(self.db_addr_q.q.val());
         self.db_push.next = false;
         self.irq_clear.next = 0.into();
         self.error_clear.next = 0.into();
@@ -523,8 +535,7 @@ impl Logic for RegFile {
                 self.db_push.next = true;
             }
         }
-        self.db_addr_fifo.write.next = self.db_push.val() & !self.db_addr_fifo.full.val();
-        self.db_meta_fifo.write.next = self.db_push.val() & !self.db_addr_fifo.full.val();
+        self.db_fifo.write.next = self.db_push.val() & !self.db_fifo.full.val();
 
         // ---- Errors and interrupt causes: W1C clears, and a set in the same cycle wins.
         self.err_notify.next = 0.into();
@@ -536,7 +547,7 @@ impl Logic for RegFile {
             self.err_bad_db.next = self.v_err_bad_doorbell.val();
         }
         self.err_db_overflow.next = 0.into();
-        if self.db_push.val() & self.db_addr_fifo.full.val() {
+        if self.db_push.val() & self.db_fifo.full.val() {
             self.err_db_overflow.next = self.v_err_db_overflow.val();
         }
         self.error_q.d.next = (self.error_q.q.val() & !self.error_clear.val())
@@ -649,10 +660,10 @@ impl Logic for RegFile {
         }
 
         // ---- FIFO levels for STATUS and DB_STATUS.
-        if self.db_addr_fifo.write.val() & !self.db_addr_fifo.read.val() {
+        if self.db_fifo.write.val() & !self.db_fifo.read.val() {
             self.db_used.d.next = self.db_used.q.val() + 1;
         }
-        if !self.db_addr_fifo.write.val() & self.db_addr_fifo.read.val() {
+        if !self.db_fifo.write.val() & self.db_fifo.read.val() {
             self.db_used.d.next = self.db_used.q.val() - 1;
         }
         if self.miss_fifo.write.val() & !self.miss_fifo.read.val() {
@@ -802,8 +813,9 @@ mod tests {
             b.uut.db_ready.next = true;
             b.step();
             b.uut.db_ready.next = false;
+            // The next doorbell is at the head two cycles after a pop (two RAM rows).
+            b.step();
         }
-        b.step();
         assert!(
             !b.uut.db_valid.val(),
             "the overflowing doorbell was discarded"
