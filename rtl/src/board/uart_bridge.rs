@@ -6,11 +6,12 @@
 //! a constructor argument in core clocks per bit (100 at 1 Mbaud and 100 MHz).
 //!
 //! ## Receiver
-//! The RX pin goes through two synchronizer flip-flops. A low level in idle starts a byte; it
-//! is confirmed half a bit later (else it was a glitch), then the 8 data bits and the stop bit
-//! are sampled in the middle of their bit times. The receiver is idle again right after the
-//! middle of the stop bit, so the next start bit is never missed. A byte whose stop bit is low
-//! is a *framing error*.
+//! The RX pin goes through two synchronizer flip-flops. A falling edge in idle (low after the
+//! line was seen high) starts a byte; it is confirmed half a bit later (else it was a glitch),
+//! then the 8 data bits and the stop bit are sampled in the middle of their bit times. The
+//! receiver is idle again right after the middle of the stop bit, so the next start bit is never
+//! missed. A byte whose stop bit is low is a *framing error*; the receiver then waits for the
+//! line to go high, so a break (line held low) is one framing error, not a stream of them.
 //!
 //! ## Frames, replies and resynchronisation
 //! Bytes assemble into a frame: the opcode, then [`uart::request_len`] − 1 bytes of
@@ -109,6 +110,7 @@ pub struct UartBridge {
     // Receiver. The synchronizers hold the inverted line so that their reset value 0 is idle.
     rx_low1: DFF<Bit>,
     rx_low: DFF<Bit>,
+    rx_armed: DFF<Bit>,
     rx_state: DFF<UartRxState>,
     rx_timer: DFF<Bits<16>>,
     rx_bits: DFF<Bits<4>>,
@@ -236,6 +238,7 @@ impl UartBridge {
             refused: Default::default(),
             rx_low1: Default::default(),
             rx_low: Default::default(),
+            rx_armed: Default::default(),
             rx_state: Default::default(),
             rx_timer: Default::default(),
             rx_bits: Default::default(),
@@ -308,6 +311,7 @@ impl Logic for UartBridge {
             clock,
             rx_low1,
             rx_low,
+            rx_armed,
             rx_state,
             rx_timer,
             rx_bits,
@@ -357,7 +361,10 @@ impl Logic for UartBridge {
         }
         match self.rx_state.q.val() {
             UartRxState::Idle => {
-                if self.rx_low.q.val() {
+                if !self.rx_low.q.val() {
+                    self.rx_armed.d.next = true;
+                } else if self.rx_armed.q.val() {
+                    self.rx_armed.d.next = false;
                     self.rx_timer.d.next = self.half_bit.val();
                     self.rx_state.d.next = UartRxState::Start;
                 }
@@ -649,6 +656,14 @@ pub mod host_model {
 
         fn push_bit(&mut self, level: bool) {
             self.out.extend(std::iter::repeat_n(level, self.cpb));
+        }
+
+        /// Queues a break: the line low for `bits` bit times, then high for one.
+        pub fn send_break(&mut self, bits: usize) {
+            for _ in 0..bits {
+                self.push_bit(false);
+            }
+            self.push_bit(true);
         }
 
         /// Queues a byte, 8N1; `stop` false sends a low stop bit (a framing error).
@@ -977,6 +992,17 @@ mod tests {
         bytes.extend(frame(uart::OP_REG_WRITE, 0x30, Some(99)));
         let got = exchange(&mut card, &mut host, &bytes, 3, LIMIT);
         assert_eq!(got, [uart::NAK, uart::NAK, uart::ACK]);
+        // A break (30 bit times low) is one framing error: one NAK.
+        host.send_break(30);
+        let got = exchange(
+            &mut card,
+            &mut host,
+            &frame(uart::OP_INFO, 0, None),
+            5,
+            LIMIT,
+        );
+        assert_eq!((got.len(), got[0]), (5, uart::NAK), "{got:02x?}");
+        assert_eq!(word(&got[1..]), BOARD_MAGIC as u32 | 4 << 16);
         assert_eq!(card.ops, [Op::RegWrite(0x30, 99)]);
     }
 
