@@ -4,6 +4,8 @@
 pub mod spec;
 
 #[cfg(feature = "hdl")]
+pub mod board;
+#[cfg(feature = "hdl")]
 pub mod core;
 #[cfg(feature = "hdl")]
 pub mod counters;
