@@ -18,6 +18,10 @@ use std::process::Command;
 use vassa_rtl::spec::params::CoreParams;
 
 const TOP: &str = "vassa_core";
+/// Top module of the Verilated FrontPanelCard.
+const FP_TOP: &str = "vassa_fp_card";
+/// LED pulse stretch of the simulated FrontPanelCard (core cycles): short, so tests see pulses.
+const FP_LED_STRETCH_CYCLES: u32 = 64;
 
 struct Port {
     name: String,
@@ -25,10 +29,10 @@ struct Port {
     bits: u32,
 }
 
-/// Reads the port declarations of the top module (rust-hdl writes one per line).
-fn ports(verilog: &str) -> Vec<Port> {
+/// Reads the port declarations of module `top` (rust-hdl writes one per line).
+fn ports(verilog: &str, top: &str) -> Vec<Port> {
     let module = verilog
-        .split(&format!("module {TOP}("))
+        .split(&format!("module {top}("))
         .nth(1)
         .expect("top module in the generated Verilog");
     let body = &module[..module.find("endmodule").unwrap()];
@@ -87,26 +91,15 @@ fn run(cmd: &mut Command, what: &str) {
     }
 }
 
-fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=csrc/two_cards.cpp");
-    let fst = std::env::var_os("CARGO_FEATURE_FST").is_some();
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    let root = verilator_root();
-    let params = CoreParams::default();
-    let verilog = vassa_rtl::core::core_verilog(&params);
-    std::fs::write(out.join(format!("{TOP}.v")), &verilog).unwrap();
-    std::fs::write(
-        out.join("waivers.vlt"),
-        vassa_rtl::hwcheck::VERILATOR_WAIVERS,
-    )
-    .unwrap();
-
-    let obj = out.join("obj");
+/// Verilates `top` (Verilog already in `$OUT_DIR/{top}.v`) into `$OUT_DIR/{obj}` and copies
+/// the model archive to `lib{top}_model.a` there (linked by [`link_model`] after the shim).
+/// Returns the object directory.
+fn verilate(out: &Path, top: &str, obj: &str, fst: bool) -> PathBuf {
+    let obj = out.join(obj);
     let _ = std::fs::remove_dir_all(&obj);
     run(
         Command::new("verilator")
-            .current_dir(&out)
+            .current_dir(out)
             .args([
                 "--cc",
                 "--build",
@@ -120,16 +113,59 @@ fn main() {
                 "OPT_FAST=-O2 OPT_GLOBAL=-O2",
                 if fst { "--trace-fst" } else { "--trace" },
             ])
-            .args(["--top-module", TOP, "--Mdir"])
+            .args(["--top-module", top, "--Mdir"])
             .arg(&obj)
             .arg("waivers.vlt")
-            .arg(format!("{TOP}.v")),
-        "verilator",
+            .arg(format!("{top}.v")),
+        &format!("verilator ({top})"),
     );
+    // Verilator names the archive without the `lib` prefix the linker looks for.
+    std::fs::copy(
+        obj.join(format!("V{top}__ALL.a")),
+        obj.join(format!("lib{top}_model.a")),
+    )
+    .unwrap();
+    obj
+}
 
-    let ports = ports(&verilog);
-    write_shim(&out, &ports, fst);
-    write_rust(&out, &ports);
+fn link_model(obj: &Path, top: &str) {
+    println!("cargo:rustc-link-search=native={}", obj.display());
+    println!("cargo:rustc-link-lib=static={top}_model");
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=csrc/two_cards.cpp");
+    let fst = std::env::var_os("CARGO_FEATURE_FST").is_some();
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let root = verilator_root();
+    let params = CoreParams::default();
+    std::fs::write(
+        out.join("waivers.vlt"),
+        vassa_rtl::hwcheck::VERILATOR_WAIVERS,
+    )
+    .unwrap();
+
+    // The core alone (`Model`, `Card`).
+    let verilog = vassa_rtl::core::core_verilog(&params);
+    std::fs::write(out.join(format!("{TOP}.v")), &verilog).unwrap();
+    let obj = verilate(&out, TOP, "obj", fst);
+    let core_ports = ports(&verilog, TOP);
+    write_shim(&out, &core_ports, fst);
+    write_rust(&out, &core_ports);
+
+    // The XEM6010's FrontPanelCard (`board::BoardSim`).
+    let fp_verilog = vassa_rtl::board::frontpanel_card::frontpanel_card_verilog(
+        &params,
+        vassa_rtl::board::XEM6010_MEM_BYTES,
+        FP_LED_STRETCH_CYCLES,
+        FP_TOP,
+    );
+    std::fs::write(out.join(format!("{FP_TOP}.v")), &fp_verilog).unwrap();
+    let fp_obj = verilate(&out, FP_TOP, "fp_obj", fst);
+    let fp_ports = ports(&fp_verilog, FP_TOP);
+    write_fp_shim(&out, &fp_ports, fst);
+    write_fp_rust(&out, &fp_ports);
 
     let include = root.join("include");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -140,9 +176,11 @@ fn main() {
         .warnings(false)
         .include(&out)
         .include(&obj)
+        .include(&fp_obj)
         .include(&include)
         .include(include.join("vltstd"))
         .file(out.join("shim.cpp"))
+        .file(out.join("fp_shim.cpp"))
         .file(manifest.join("csrc/two_cards.cpp"))
         .file(include.join("verilated.cpp"))
         .file(include.join("verilated_threads.cpp"))
@@ -152,14 +190,8 @@ fn main() {
             "verilated_vcd_c.cpp"
         }))
         .compile("vassa_shim");
-    // Verilator names the archive without the `lib` prefix the linker looks for.
-    std::fs::copy(
-        obj.join(format!("V{TOP}__ALL.a")),
-        obj.join("libvassa_core_model.a"),
-    )
-    .unwrap();
-    println!("cargo:rustc-link-search=native={}", obj.display());
-    println!("cargo:rustc-link-lib=static=vassa_core_model");
+    link_model(&obj, TOP);
+    link_model(&fp_obj, FP_TOP);
     println!("cargo:rustc-link-lib=dylib=stdc++");
     println!("cargo:rustc-link-lib=dylib=pthread");
     if fst {
@@ -224,84 +256,18 @@ fn write_shim(out: &Path, ports: &[Port], fst: bool) {
     h += "  m->clock = 1;\n  m->eval();\n  if (c->tr) c->tr->dump(t + 1);\n}\n";
     std::fs::write(out.join("shim.h"), h).unwrap();
 
-    let mut s = "// Generated by vassa-sim's build.rs.\n#include \"shim.h\"\n\
-         extern \"C\" {\n\
-         void* vassa_new() { Card* c = new Card; c->ctx = new VerilatedContext; \
-         c->ctx->traceEverOn(true); c->m = new V"
-        .to_string();
-    s += TOP;
-    s += "{c->ctx}; c->tr = nullptr; return c; }\n\
-         void vassa_free(void* p) { Card* c = (Card*)p; c->m->final(); \
-         if (c->tr) { c->tr->close(); delete c->tr; } delete c->m; delete c->ctx; delete c; }\n\
-         void vassa_eval(void* p) { ((Card*)p)->m->eval(); }\n\
-         void vassa_cycle(void* p, const VassaIn* in, VassaOut* out, uint64_t t) { \
-         vassa_cycle_inline((Card*)p, in, out, t); }\n\
-         int vassa_trace_open(void* p, const char* path) { Card* c = (Card*)p; \
-         if (c->tr) return 0; c->tr = new VassaTracer; c->m->trace(c->tr, 99); \
-         c->tr->open(path); return c->tr->isOpen() ? 1 : 0; }\n\
-         void vassa_trace_dump(void* p, uint64_t t) { Card* c = (Card*)p; if (c->tr) c->tr->dump(t); }\n\
-         void vassa_trace_close(void* p) { Card* c = (Card*)p; \
-         if (c->tr) { c->tr->close(); delete c->tr; c->tr = nullptr; } }\n";
-    for p in ports {
-        let t = c_type(p.bits);
-        if p.input {
-            writeln!(
-                s,
-                "void vassa_set_{n}(void* p, {t} v) {{ ((Card*)p)->m->{n} = v; }}",
-                n = p.name
-            )
-            .unwrap();
-        } else {
-            writeln!(
-                s,
-                "{t} vassa_get_{n}(void* p) {{ return ((Card*)p)->m->{n}; }}",
-                n = p.name
-            )
-            .unwrap();
-        }
-    }
+    let mut s =
+        "// Generated by vassa-sim's build.rs.\n#include \"shim.h\"\nextern \"C\" {\n".to_string();
+    s += &handle_cpp("vassa", "Card", TOP, "VassaTracer");
+    s += "void vassa_cycle(void* p, const VassaIn* in, VassaOut* out, uint64_t t) { \
+          vassa_cycle_inline((Card*)p, in, out, t); }\n";
+    s += &accessors_cpp("vassa", "Card", ports);
     s += "}\n";
     std::fs::write(out.join("shim.cpp"), s).unwrap();
 }
 
 fn write_rust(out: &Path, ports: &[Port]) {
-    let mut decls = String::from("// Generated by vassa-sim's build.rs.\nextern \"C\" {\n");
-    let mut methods = String::from("impl Model {\n");
-    for p in ports {
-        let masked = if p.bits == 32 {
-            "v".to_string()
-        } else {
-            format!("v & {:#x}", mask(p.bits))
-        };
-        if p.input {
-            writeln!(
-                decls,
-                "    fn vassa_set_{}(p: *mut c_void, v: u32);",
-                p.name
-            )
-            .unwrap();
-            writeln!(
-                methods,
-                "    /// Drives input `{n}` ({b} bits; higher bits are dropped).\n    \
-                 pub fn set_{n}(&mut self, v: u32) {{ unsafe {{ vassa_set_{n}(self.raw, {masked}) }} }}",
-                n = p.name,
-                b = p.bits
-            )
-            .unwrap();
-        } else {
-            writeln!(decls, "    fn vassa_get_{}(p: *mut c_void) -> u32;", p.name).unwrap();
-            writeln!(
-                methods,
-                "    /// Output `{n}` ({b} bits).\n    \
-                 pub fn {n}(&self) -> u32 {{ unsafe {{ vassa_get_{n}(self.raw) }} }}",
-                n = p.name,
-                b = p.bits
-            )
-            .unwrap();
-        }
-    }
-    decls += "}\n";
-    methods += "}\n";
+    let accessors = accessors_rust("vassa", "Model", ports);
     // The structs of `vassa_cycle`, field for field as in shim.h.
     let mut structs = String::from(
         "/// Every input port but the clock, as `vassa_cycle` takes them (higher bits than the \
@@ -327,5 +293,131 @@ fn write_rust(out: &Path, ports: &[Port]) {
         .unwrap();
     }
     structs += "}\n";
-    std::fs::write(out.join("ports.rs"), decls + &methods + &structs).unwrap();
+    std::fs::write(out.join("ports.rs"), accessors + &structs).unwrap();
+}
+
+/// `new`, `free`, `eval` and the trace functions of a model handle `{handle}` (a struct of
+/// `ctx`, `m`, `tr`), named `{prefix}_*`.
+fn handle_cpp(prefix: &str, handle: &str, top: &str, tracer: &str) -> String {
+    format!(
+        "void* {prefix}_new() {{ {handle}* c = new {handle}; c->ctx = new VerilatedContext; \
+         c->ctx->traceEverOn(true); c->m = new V{top}{{c->ctx}}; c->tr = nullptr; return c; }}\n\
+         void {prefix}_free(void* p) {{ {handle}* c = ({handle}*)p; c->m->final(); \
+         if (c->tr) {{ c->tr->close(); delete c->tr; }} delete c->m; delete c->ctx; delete c; }}\n\
+         void {prefix}_eval(void* p) {{ (({handle}*)p)->m->eval(); }}\n\
+         int {prefix}_trace_open(void* p, const char* path) {{ {handle}* c = ({handle}*)p; \
+         if (c->tr) return 0; c->tr = new {tracer}; c->m->trace(c->tr, 99); \
+         c->tr->open(path); return c->tr->isOpen() ? 1 : 0; }}\n\
+         void {prefix}_trace_dump(void* p, uint64_t t) {{ {handle}* c = ({handle}*)p; \
+         if (c->tr) c->tr->dump(t); }}\n\
+         void {prefix}_trace_close(void* p) {{ {handle}* c = ({handle}*)p; \
+         if (c->tr) {{ c->tr->close(); delete c->tr; c->tr = nullptr; }} }}\n"
+    )
+}
+
+/// One C accessor per port: `{prefix}_set_<input>`, `{prefix}_get_<output>`.
+fn accessors_cpp(prefix: &str, handle: &str, ports: &[Port]) -> String {
+    let mut s = String::new();
+    for p in ports {
+        let t = c_type(p.bits);
+        if p.input {
+            writeln!(
+                s,
+                "void {prefix}_set_{n}(void* p, {t} v) {{ (({handle}*)p)->m->{n} = v; }}",
+                n = p.name
+            )
+            .unwrap();
+        } else {
+            writeln!(
+                s,
+                "{t} {prefix}_get_{n}(void* p) {{ return (({handle}*)p)->m->{n}; }}",
+                n = p.name
+            )
+            .unwrap();
+        }
+    }
+    s
+}
+
+/// The Rust side of [`accessors_cpp`]: FFI declarations and one method per port on `ty`
+/// (`set_<input>`, `<output>`), which holds the handle in `raw`.
+fn accessors_rust(prefix: &str, ty: &str, ports: &[Port]) -> String {
+    let mut decls = String::from("// Generated by vassa-sim's build.rs.\nextern \"C\" {\n");
+    let mut methods = format!("impl {ty} {{\n");
+    for p in ports {
+        let masked = if p.bits == 32 {
+            "v".to_string()
+        } else {
+            format!("v & {:#x}", mask(p.bits))
+        };
+        if p.input {
+            writeln!(
+                decls,
+                "    fn {prefix}_set_{}(p: *mut c_void, v: u32);",
+                p.name
+            )
+            .unwrap();
+            writeln!(
+                methods,
+                "    /// Drives input `{n}` ({b} bits; higher bits are dropped).\n    \
+                 pub fn set_{n}(&mut self, v: u32) {{ unsafe {{ {prefix}_set_{n}(self.raw, {masked}) }} }}",
+                n = p.name,
+                b = p.bits
+            )
+            .unwrap();
+        } else {
+            writeln!(
+                decls,
+                "    fn {prefix}_get_{}(p: *mut c_void) -> u32;",
+                p.name
+            )
+            .unwrap();
+            writeln!(
+                methods,
+                "    /// Output `{n}` ({b} bits).\n    \
+                 pub fn {n}(&self) -> u32 {{ unsafe {{ {prefix}_get_{n}(self.raw) }} }}",
+                n = p.name,
+                b = p.bits
+            )
+            .unwrap();
+        }
+    }
+    decls + "}\n" + &methods + "}\n"
+}
+
+/// The FrontPanelCard's shim: a handle, eval, tracing and one accessor per port (two clocks,
+/// so no batched cycle: `board::BoardSim` drives the clocks itself). Symbols `vassa_fp_*`.
+fn write_fp_shim(out: &Path, ports: &[Port], fst: bool) {
+    let (trace_h, tracer) = if fst {
+        ("verilated_fst_c.h", "VerilatedFstC")
+    } else {
+        ("verilated_vcd_c.h", "VerilatedVcdC")
+    };
+    let mut s = format!(
+        "// Generated by vassa-sim's build.rs.\n#include \"V{FP_TOP}.h\"\n\
+         #include \"verilated.h\"\n#include \"{trace_h}\"\n#include <cstdint>\n\
+         struct FpCard {{ VerilatedContext* ctx; V{FP_TOP}* m; {tracer}* tr; }};\n\
+         extern \"C\" {{\n"
+    );
+    s += &handle_cpp("vassa_fp", "FpCard", FP_TOP, tracer);
+    s += &accessors_cpp("vassa_fp", "FpCard", ports);
+    s += "}\n";
+    std::fs::write(out.join("fp_shim.cpp"), s).unwrap();
+}
+
+/// `fp_ports.rs`: the FFI declarations and one method per port on `board::FpModel`, and the
+/// build constants of the simulated card.
+fn write_fp_rust(out: &Path, ports: &[Port]) {
+    let consts = format!(
+        "/// Card memory of the simulated FrontPanelCard (bytes).\n\
+         pub const FP_MEM_BYTES: usize = {};\n\
+         /// LED pulse stretch of the simulated FrontPanelCard (core cycles).\n\
+         pub const FP_LED_STRETCH_CYCLES: u32 = {FP_LED_STRETCH_CYCLES};\n",
+        vassa_rtl::board::XEM6010_MEM_BYTES
+    );
+    std::fs::write(
+        out.join("fp_ports.rs"),
+        accessors_rust("vassa_fp", "FpModel", ports) + &consts,
+    )
+    .unwrap();
 }

@@ -15,6 +15,7 @@ pub mod endpoints;
 pub mod fabric;
 #[cfg(feature = "frontpanel")]
 pub mod frontpanel;
+pub mod sim;
 
 #[cfg(test)]
 mod fake;
@@ -23,3 +24,4 @@ pub use endpoints::{EndpointError, Endpoints, CORE_CLOCK_HZ};
 pub use fabric::{BoardConfig, BoardError, BoardFabric, BoardStats, CHUNK_BYTES};
 #[cfg(feature = "frontpanel")]
 pub use frontpanel::FrontPanel;
+pub use sim::SimEndpoints;

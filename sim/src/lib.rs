@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::ffi::c_void;
 
 pub mod bench;
+pub mod board;
 pub mod model;
 pub mod network;
 

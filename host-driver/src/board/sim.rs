@@ -2,31 +2,31 @@
 //! behind its FrontPanel bridge, with the `ti_clk` (48 MHz) and core (100 MHz) clocks.
 //!
 //! The calls keep FrontPanel's semantics: wire-ins are held here until
-//! [`Endpoints::update_wire_ins`], which hands them to the simulation and lets them reach the
-//! FPGA (a real update is a USB transaction that completes before the next call starts);
-//! [`Endpoints::update_wire_outs`] samples every wire-out of the contract at once and
-//! [`Endpoints::get_wire_out`] reads that sample; [`Endpoints::update_trigger_outs`] fetches
-//! the `events` bits that pulsed since the previous fetch. Pipes move one 16-bit word per
-//! `ti_clk` cycle. Time is the simulation's core clock.
+//! [`Endpoints::update_wire_ins`], which hands the changed ones to the simulation (each takes
+//! effect at a `ti_clk` edge before the next call); [`Endpoints::update_trigger_outs`] fetches
+//! the `events` bits that pulsed since the previous fetch; pipes move one 16-bit word per
+//! `ti_clk` cycle. Every simulated call costs a few `ti_clk` cycles, and the simulation only
+//! has one call per wire, so to keep tests fast a wire-out is sampled at its first
+//! [`Endpoints::get_wire_out`] after [`Endpoints::update_wire_outs`] (a few `ti_clk` cycles
+//! after the update, where the real API samples all of them at the update: the protocol reads
+//! a wire-out only while it is stable). Time is the simulation's core clock.
 
 use super::endpoints::{check_pipe_len, EndpointError, Endpoints};
+use std::cell::{Cell, RefCell};
 use vassa_rtl::spec::board::fp;
 use vassa_sim::board::BoardSim;
-
-/// Core cycles [`SimEndpoints::update_wire_ins`] runs so that the new values have crossed a
-/// `ti_clk` edge (two `ti_clk` periods at 48 MHz, rounded up).
-pub const WIRE_SETTLE_CYCLES: u64 = 5;
 
 /// FrontPanel `ok_InvalidEndpoint`.
 const INVALID_ENDPOINT: i32 = -9;
 
 /// The endpoints of a simulated board.
 pub struct SimEndpoints {
-    sim: BoardSim,
-    /// Wire-ins set since the last update.
-    pending: Vec<(u8, u16)>,
-    /// Wire-outs as sampled by the last update (index: address − 0x20).
-    wire_outs: [u16; 0x20],
+    sim: RefCell<BoardSim>,
+    /// Wire-ins as set, and as last handed to the simulation.
+    wire_ins: [Option<u16>; 0x20],
+    applied: [Option<u16>; 0x20],
+    /// Wire-outs sampled since the last update (index: address − 0x20).
+    wire_outs: [Cell<Option<u16>>; 0x20],
     /// `events` bits of the last trigger-out fetch.
     events: u16,
 }
@@ -57,51 +57,63 @@ impl SimEndpoints {
 
     pub fn with_sim(sim: BoardSim) -> Self {
         SimEndpoints {
-            sim,
-            pending: Vec::new(),
-            wire_outs: [0; 0x20],
+            sim: RefCell::new(sim),
+            wire_ins: [None; 0x20],
+            applied: [None; 0x20],
+            wire_outs: Default::default(),
             events: 0,
         }
     }
 
     /// The simulation (link words, LEDs, memory size).
-    pub fn sim(&self) -> &BoardSim {
-        &self.sim
+    pub fn sim(&self) -> std::cell::Ref<'_, BoardSim> {
+        self.sim.borrow()
     }
 
     pub fn sim_mut(&mut self) -> &mut BoardSim {
-        &mut self.sim
+        self.sim.get_mut()
     }
 }
 
 impl Endpoints for SimEndpoints {
     fn set_wire_in(&mut self, addr: u8, value: u16) -> Result<(), EndpointError> {
         in_range("SetWireInValue", addr, 0x00)?;
-        self.pending.retain(|&(a, _)| a != addr);
-        self.pending.push((addr, value));
+        self.wire_ins[addr as usize] = Some(value);
         Ok(())
     }
 
     fn update_wire_ins(&mut self) -> Result<(), EndpointError> {
-        for (addr, value) in self.pending.drain(..) {
-            self.sim.set_wire_in(addr, value);
+        let sim = self.sim.get_mut();
+        for (addr, (set, applied)) in self.wire_ins.iter().zip(&mut self.applied).enumerate() {
+            if let Some(v) = *set {
+                if *applied != Some(v) {
+                    sim.set_wire_in(addr as u8, v);
+                    *applied = Some(v);
+                }
+            }
         }
-        self.sim.run(WIRE_SETTLE_CYCLES);
         Ok(())
     }
 
     fn update_wire_outs(&mut self) -> Result<(), EndpointError> {
-        for w in fp::WIRE_OUTS {
-            self.wire_outs[(w.addr - 0x20) as usize] = self.sim.wire_out(w.addr);
+        for w in &self.wire_outs {
+            w.set(None);
         }
         Ok(())
     }
 
     fn get_wire_out(&self, addr: u8) -> u16 {
-        match addr.checked_sub(0x20) {
-            Some(i) if i < 0x20 => self.wire_outs[i as usize],
-            _ => 0,
+        // The bridge drives only the contract's wire-outs; the others read 0, as on the board.
+        if !fp::WIRE_OUTS.iter().any(|w| w.addr == addr) {
+            return 0;
         }
+        let i = addr - 0x20;
+        let cached = &self.wire_outs[i as usize];
+        cached.get().unwrap_or_else(|| {
+            let v = self.sim.borrow_mut().wire_out(addr);
+            cached.set(Some(v));
+            v
+        })
     }
 
     fn activate_trigger_in(&mut self, addr: u8, bit: u32) -> Result<(), EndpointError> {
@@ -113,12 +125,12 @@ impl Endpoints for SimEndpoints {
                 code: INVALID_ENDPOINT,
             });
         }
-        self.sim.activate_trigger_in(addr, bit);
+        self.sim.get_mut().activate_trigger_in(addr, bit);
         Ok(())
     }
 
     fn update_trigger_outs(&mut self) -> Result<(), EndpointError> {
-        self.events = self.sim.trigger_out(fp::TO_EVENTS.addr);
+        self.events = self.sim.get_mut().trigger_out(fp::TO_EVENTS.addr);
         Ok(())
     }
 
@@ -133,7 +145,7 @@ impl Endpoints for SimEndpoints {
         let words: Vec<u16> = (data.chunks(2))
             .map(|h| u16::from_le_bytes([h[0], h[1]]))
             .collect();
-        self.sim.write_pipe_in(addr, &words);
+        self.sim.get_mut().write_pipe_in(addr, &words);
         Ok(())
     }
 
@@ -141,7 +153,7 @@ impl Endpoints for SimEndpoints {
         const OP: &str = "ReadFromPipeOut";
         in_range(OP, addr, 0xA0)?;
         check_pipe_len(OP, addr, data.len())?;
-        let words = self.sim.read_pipe_out(addr, data.len() / 2);
+        let words = self.sim.get_mut().read_pipe_out(addr, data.len() / 2);
         if words.len() * 2 != data.len() {
             return Err(EndpointError::Short {
                 op: OP,
@@ -157,10 +169,10 @@ impl Endpoints for SimEndpoints {
     }
 
     fn now_core_cycles(&self) -> u64 {
-        self.sim.core_cycles()
+        self.sim.borrow().core_cycles()
     }
 
     fn advance(&mut self, core_cycles: u64) {
-        self.sim.run(core_cycles);
+        self.sim.get_mut().run(core_cycles);
     }
 }

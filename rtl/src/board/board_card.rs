@@ -35,17 +35,7 @@ use rust_hdl::prelude::*;
 /// rate.
 pub const DROP_WINDOW_CYCLES: u32 = 512;
 
-/// Activity bit numbers (see the module documentation).
-pub mod led {
-    pub const SENT: u32 = 0;
-    pub const RECEIVED: u32 = 1;
-    pub const IRQ: u32 = 2;
-    pub const DROP: u32 = 3;
-    pub const LOOPBACK: u32 = 4;
-    pub const HOST_MEM: u32 = 5;
-    pub const HOST_REG: u32 = 6;
-    pub const HEARTBEAT: u32 = 7;
-}
+pub use crate::spec::board::led;
 
 #[derive(LogicBlock)]
 pub struct BoardCard {

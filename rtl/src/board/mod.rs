@@ -12,6 +12,8 @@
 pub mod board_card;
 pub mod byte_ram;
 pub mod card_memory;
+pub mod frontpanel_bridge;
+pub mod frontpanel_card;
 pub mod uart_bridge;
 
 /// Card memory of the XEM6010 build: 64 KiB of block RAM (32 of the xc6slx45's 116 RAMB16).

@@ -71,7 +71,7 @@ pub mod fp {
     pub const WO_ERRORS: Endpoint = ep(
         "errors",
         0x27,
-        "memory operations refused since configuration (saturates)",
+        "commands refused since configuration (saturates at 0xFFFF)",
     );
 
     /// Trigger-in endpoint, clocked by the core clock (the OK block does the crossing).
@@ -111,34 +111,40 @@ pub mod fp {
         name: "reg_write",
         lsb: 0,
         width: 1,
-        doc: "write reg_wdata to reg_addr; `reg_done` when the bus took it",
+        doc: "write reg_wdata to reg_addr; `reg_done` when the bus took it (`error` if \
+              reg_addr has bits above the 12-bit bus address)",
     };
     pub const CMD_REG_READ: Field = Field {
         name: "reg_read",
         lsb: 1,
         width: 1,
-        doc: "read reg_addr; `reg_done` when reg_rdata holds the value",
+        doc: "read reg_addr; `reg_done` when reg_rdata holds the value (`error` if reg_addr \
+              has bits above the 12-bit bus address)",
     };
     pub const CMD_MEM_WRITE: Field = Field {
         name: "mem_write",
         lsb: 2,
         width: 1,
         doc: "move mem_words words from the pipe-in FIFO to memory at mem_addr; `mem_done` \
-              (or `error` if the FIFO holds fewer than 2·mem_words halves or the range leaves \
-              memory: nothing is written then and the FIFO is flushed)",
+              (or `error` if the FIFO holds fewer than 2·mem_words halves, the range leaves \
+              memory, mem_words is 0 or above PIPE_CHUNK_WORDS, mem_addr is not a multiple of \
+              4 or `pipe_in_overflow` is set: nothing is written then and the FIFO is \
+              emptied)",
     };
     pub const CMD_MEM_READ: Field = Field {
         name: "mem_read",
         lsb: 3,
         width: 1,
         doc: "read mem_words words at mem_addr into the pipe-out FIFO; `mem_done` when all \
-              are there (or `error` if the range leaves memory or the FIFO is not empty)",
+              are there (or `error` if the range is invalid as for `mem_write` or the FIFO is \
+              not empty)",
     };
     pub const CMD_FLUSH: Field = Field {
         name: "flush",
         lsb: 4,
         width: 1,
-        doc: "empty both pipe FIFOs (after a host-side error)",
+        doc: "empty both pipe FIFOs and clear the pipe error status bits (after a \
+              host-side error); `mem_done` when done",
     };
     pub const COMMAND_BITS: [Field; 5] = [
         CMD_REG_WRITE,
@@ -171,7 +177,9 @@ pub mod fp {
         name: "error",
         lsb: 3,
         width: 1,
-        doc: "a memory command was refused (see its bit above); `errors` counts them",
+        doc: "a command was refused (see its bit above; also any command while one is in \
+              progress, and a trigger with several bits or an unknown bit); nothing was \
+              done for it; `errors` counts them",
     };
     pub const EVENT_BITS: [Field; 4] = [EV_REG_DONE, EV_MEM_DONE, EV_IRQ, EV_ERROR];
 
@@ -203,11 +211,52 @@ pub mod fp {
         width: 1,
         doc: "loopback is on",
     };
-    pub const STATUS_BITS: [Field; 3] = [STATUS_IRQ, STATUS_BUSY, STATUS_LOOPBACK];
+    pub const STATUS_PIPE_IN_OVERFLOW: Field = Field {
+        name: "pipe_in_overflow",
+        lsb: 3,
+        width: 1,
+        doc: "pipe-in data arrived while its FIFO was full and was lost; `mem_write` is \
+              refused until a `flush` clears this",
+    };
+    pub const STATUS_PIPE_OUT_UNDERFLOW: Field = Field {
+        name: "pipe_out_underflow",
+        lsb: 4,
+        width: 1,
+        doc: "the host read the pipe-out while its FIFO was empty (those words are not \
+              data); a `flush` clears this",
+    };
+    pub const STATUS_BITS: [Field; 5] = [
+        STATUS_IRQ,
+        STATUS_BUSY,
+        STATUS_LOOPBACK,
+        STATUS_PIPE_IN_OVERFLOW,
+        STATUS_PIPE_OUT_UNDERFLOW,
+    ];
 
     /// 32-bit words one memory command moves at most: the depth of each pipe FIFO in 32-bit
     /// words (the FIFOs hold 16-bit halves, twice as many).
     pub const PIPE_CHUNK_WORDS: u32 = 256;
+}
+
+/// Bits of a board card's activity output (the LEDs; rtl `board::board_card`). Event bits
+/// stay lit for one to one and a half LED stretch times after the event.
+pub mod led {
+    /// A packet was sent (TX end of packet).
+    pub const SENT: u32 = 0;
+    /// A packet was received (RX end of packet into the core).
+    pub const RECEIVED: u32 = 1;
+    /// The interrupt line is high.
+    pub const IRQ: u32 = 2;
+    /// A received packet was not written to memory in time (dropped, or parked on a miss).
+    pub const DROP: u32 = 3;
+    /// Loopback is on (a level).
+    pub const LOOPBACK: u32 = 4;
+    /// The host read or wrote card memory.
+    pub const HOST_MEM: u32 = 5;
+    /// The host read or wrote a register.
+    pub const HOST_REG: u32 = 6;
+    /// Heartbeat: toggles every 4 stretch times while the bitstream runs.
+    pub const HEARTBEAT: u32 = 7;
 }
 
 /// Value of the `magic` wire-out and of the UART `info` reply: "VA".
