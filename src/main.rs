@@ -30,8 +30,8 @@ enum Command {
     Sim(run::SimArgs),
     /// Write the core's Verilog and a parameters report, and/or the generated docs.
     Gen(GenArgs),
-    /// Build a board image: the Alchitry Cu's bitstream through the open iCE40 flow, with a
-    /// resource and timing report.
+    /// Build a board image: the XEM6010's ISE project (yosys utilization without ISE) or the
+    /// Alchitry Cu's bitstream through the open iCE40 flow, with a resource and timing report.
     Synth(synth::SynthArgs),
     /// Run benchmarks and print markdown tables (see BENCHMARKS.md).
     #[command(subcommand)]

@@ -4,5 +4,8 @@
 
 /// File name → contents of every board's constraints.
 pub fn all() -> Vec<(&'static str, String)> {
-    vec![("alchitry_cu.pcf", crate::cu::pcf())]
+    vec![
+        ("xem6010.ucf", crate::xem6010::ucf(&crate::xem6010::top())),
+        ("alchitry_cu.pcf", crate::cu::pcf()),
+    ]
 }

@@ -11,3 +11,4 @@ pub mod ice40;
 pub mod ise;
 pub mod ok;
 pub mod report;
+pub mod xem6010;
