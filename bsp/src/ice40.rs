@@ -7,14 +7,13 @@
 //! the bitstream `top.bin`. Place and route runs with `--timing-allow-fail`: a clock that
 //! misses its target is reported (with its critical path), not an error.
 
-use crate::report::{ClockReport, FlowReport, OutputFile, Progress, StepReport, Utilization};
+use crate::report::{ClockReport, FlowReport, OutputFile, Progress, Utilization};
 use rust_hdl::core::check_error::check_all;
 use rust_hdl::fpga::toolchains::icestorm::generate_pcf;
 use rust_hdl::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 use vassa_rtl::hwcheck::SynthReport;
 
 /// An iCE40 device in a package, as nextpnr names them.
@@ -67,129 +66,94 @@ pub fn run_flow<B: Block>(
         flow: "yosys synth_ice40 → nextpnr-ice40 → icepack".into(),
         ..Default::default()
     };
-    let total = STEPS.len();
-    let begin = |index: usize, progress: &mut dyn FnMut(Progress)| {
-        progress(Progress::Started {
-            step: STEPS[index],
-            index: index + 1,
-            total,
-        });
-        Instant::now()
-    };
+    let progress: &mut dyn FnMut(Progress) = &mut progress;
 
     // 1. Verilog and pin constraints.
-    let t = begin(0, &mut progress);
-    top.connect_all();
-    check_all(&top).map_err(|e| format!("generate: the design does not check: {e:?}"))?;
-    let verilog = generate_verilog(&top);
-    let pcf = generate_pcf(&top);
-    write(out_dir, "top.v", &verilog)?;
-    write(out_dir, "top.pcf", &pcf)?;
-    let seconds = t.elapsed().as_secs_f64();
-    report.steps.push(StepReport {
-        name: STEPS[0].into(),
-        command: "rust-hdl generate_verilog, generate_pcf".into(),
-        seconds,
-        log: String::new(),
-    });
-    progress(Progress::Finished {
-        step: STEPS[0],
-        seconds,
-    });
+    report.step(&STEPS, 0, progress, |_| {
+        top.connect_all();
+        check_all(&top).map_err(|e| format!("the design does not check: {e:?}"))?;
+        write(out_dir, "top.v", &generate_verilog(&top))?;
+        write(out_dir, "top.pcf", &generate_pcf(&top))?;
+        Ok((
+            "rust-hdl generate_verilog, generate_pcf".into(),
+            String::new(),
+        ))
+    })?;
 
     // 2. Synthesis.
-    let t = begin(1, &mut progress);
-    let script = "read_verilog top.v; synth_ice40 -top top -json top.json; \
-                  tee -q -o yosys_stat.txt stat";
-    let step = run_step(out_dir, STEPS[1], "yosys", &["-p", script], "yosys.log", t)?;
-    report.steps.push(step);
-    let log = read(out_dir, "yosys.log")?;
-    let synth = SynthReport::from_stat(&read(out_dir, "yosys_stat.txt")?);
-    if log.contains("Latch inferred") || synth.latches > 0 {
-        return Err(format!(
-            "synthesize: latches inferred; see {}",
-            out_dir.join("yosys.log").display()
-        ));
-    }
-    progress(Progress::Finished {
-        step: STEPS[1],
-        seconds: report.steps[1].seconds,
-    });
+    let mut synth = SynthReport::default();
+    report.step(&STEPS, 1, progress, |_| {
+        let script = "read_verilog top.v; synth_ice40 -top top -json top.json; \
+                      tee -q -o yosys_stat.txt stat";
+        let ran = run_tool(out_dir, "yosys", &["-p", script], "yosys.log")?;
+        let log = read(out_dir, "yosys.log")?;
+        synth = SynthReport::from_stat(&read(out_dir, "yosys_stat.txt")?);
+        if log.contains("Latch inferred") || synth.latches > 0 {
+            return Err(format!(
+                "latches inferred; see {}",
+                out_dir.join("yosys.log").display()
+            ));
+        }
+        Ok(ran)
+    })?;
 
     // 3. Place and route.
-    let t = begin(2, &mut progress);
-    let freq = format!("{target_mhz}");
-    let device = format!("--{}", part.device);
-    let step = run_step(
-        out_dir,
-        STEPS[2],
-        "nextpnr-ice40",
-        &[
-            &device,
-            "--package",
-            part.package,
-            "--pcf",
-            "top.pcf",
-            "--json",
-            "top.json",
-            "--asc",
-            "top.asc",
-            "--freq",
-            &freq,
-            "--timing-allow-fail",
-            "--report",
-            "nextpnr_report.json",
-        ],
-        "nextpnr.log",
-        t,
-    )
-    .map_err(|e| {
-        // Packing reports the device use before placement: say what did not fit.
-        let log = std::fs::read_to_string(out_dir.join("nextpnr.log")).unwrap_or_default();
-        let packed: Vec<String> = packed_utilisation(&log)
-            .iter()
-            .filter(|(_, used, _)| *used > 0)
-            .map(|(cell, used, available)| {
-                let pct = 100.0 * *used as f64 / (*available).max(1) as f64;
-                format!("{cell} {used}/{available} ({pct:.0} %)")
-            })
-            .collect();
-        format!(
-            "{e}\npacked design: {}\nsynthesis: {} SB_LUT4, {} flip-flops, {} SB_RAM40_4K",
-            if packed.is_empty() {
-                "-".to_string()
-            } else {
-                packed.join(", ")
-            },
-            synth.luts,
-            synth.flip_flops,
-            synth.block_rams,
+    report.step(&STEPS, 2, progress, |_| {
+        let freq = format!("{target_mhz}");
+        let device = format!("--{}", part.device);
+        run_tool(
+            out_dir,
+            "nextpnr-ice40",
+            &[
+                &device,
+                "--package",
+                part.package,
+                "--pcf",
+                "top.pcf",
+                "--json",
+                "top.json",
+                "--asc",
+                "top.asc",
+                "--freq",
+                &freq,
+                "--timing-allow-fail",
+                "--report",
+                "nextpnr_report.json",
+            ],
+            "nextpnr.log",
         )
+        .map_err(|e| {
+            // Packing reports the device use before placement: say what did not fit.
+            let log = std::fs::read_to_string(out_dir.join("nextpnr.log")).unwrap_or_default();
+            let packed: Vec<String> = packed_utilisation(&log)
+                .iter()
+                .filter(|(_, used, _)| *used > 0)
+                .map(|(cell, used, available)| {
+                    let pct = 100.0 * *used as f64 / (*available).max(1) as f64;
+                    format!("{cell} {used}/{available} ({pct:.0} %)")
+                })
+                .collect();
+            format!(
+                "{e}\npacked design: {}\nsynthesis: {} SB_LUT4, {} flip-flops, {} SB_RAM40_4K",
+                if packed.is_empty() {
+                    "-".to_string()
+                } else {
+                    packed.join(", ")
+                },
+                synth.luts,
+                synth.flip_flops,
+                synth.block_rams,
+            )
+        })
     })?;
-    report.steps.push(step);
-    progress(Progress::Finished {
-        step: STEPS[2],
-        seconds: report.steps[2].seconds,
-    });
     let pnr_json = read(out_dir, "nextpnr_report.json")?;
     let pnr_log = read(out_dir, "nextpnr.log")?;
     let pnr = parse_nextpnr_report(&pnr_json, target_mhz)?;
 
     // 4. Bitstream.
-    let t = begin(3, &mut progress);
-    let step = run_step(
-        out_dir,
-        STEPS[3],
-        "icepack",
-        &["top.asc", "top.bin"],
-        "icepack.log",
-        t,
-    )?;
-    report.steps.push(step);
-    progress(Progress::Finished {
-        step: STEPS[3],
-        seconds: report.steps[3].seconds,
-    });
+    report.step(&STEPS, 3, progress, |_| {
+        run_tool(out_dir, "icepack", &["top.asc", "top.bin"], "icepack.log")
+    })?;
 
     let used = |k: &str| pnr.cells.iter().find(|c| c.0 == k).map(|c| (c.1, c.2));
     let (lc, lc_avail) = used("ICESTORM_LC").unwrap_or((0, part.logic_cells));
@@ -226,13 +190,9 @@ pub fn run_flow<B: Block>(
         ("placed and routed", "top.asc"),
         ("timing and utilization (nextpnr)", "nextpnr_report.json"),
     ] {
-        let path = out_dir.join(file);
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        report.outputs.push(OutputFile {
-            kind: kind.into(),
-            path: path.display().to_string(),
-            bytes,
-        });
+        report
+            .outputs
+            .push(OutputFile::of(kind, &out_dir.join(file)));
     }
     Ok(report)
 }
@@ -247,22 +207,15 @@ fn read(dir: &Path, name: &str) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// Runs one tool in `dir` with stdout and stderr to `log`; an error names the step, the tool,
-/// the log and its last lines.
-fn run_step(
-    dir: &Path,
-    step: &str,
-    tool: &str,
-    args: &[&str],
-    log: &str,
-    started: Instant,
-) -> Result<StepReport, String> {
+/// Runs one tool in `dir` with stdout and stderr to `log`; returns the command line and the
+/// log's path, or an error naming the tool, the log and its last lines.
+fn run_tool(dir: &Path, tool: &str, args: &[&str], log: &str) -> Result<(String, String), String> {
     let log_path: PathBuf = dir.join(log);
     let file = File::create(&log_path)
-        .map_err(|e| format!("{step}: cannot create {}: {e}", log_path.display()))?;
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let err_file = file
         .try_clone()
-        .map_err(|e| format!("{step}: {}: {e}", log_path.display()))?;
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
     let status = Command::new(tool)
         .current_dir(dir)
         .args(args)
@@ -270,26 +223,21 @@ fn run_step(
         .stdout(file)
         .stderr(err_file)
         .status()
-        .map_err(|e| {
-            format!("{step}: cannot run {tool}: {e} (install it with scripts/setup-tools.sh)")
-        })?;
-    let command = format!("{tool} {}", args.join(" "));
+        .map_err(|e| format!("cannot run {tool}: {e} (install it with scripts/setup-tools.sh)"))?;
     if !status.success() {
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(8).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Err(format!(
-            "{step}: {tool} failed ({status}); see {}\n{}",
+            "{tool} failed ({status}); see {}\n{}",
             log_path.display(),
             tail.join("\n")
         ));
     }
-    Ok(StepReport {
-        name: step.into(),
-        command,
-        seconds: started.elapsed().as_secs_f64(),
-        log: log_path.display().to_string(),
-    })
+    Ok((
+        format!("{tool} {}", args.join(" ")),
+        log_path.display().to_string(),
+    ))
 }
 
 /// What nextpnr's `--report` JSON holds that we use.

@@ -53,6 +53,7 @@ endmodule
 pub mod standin {
     //! Port-for-port stand-ins of rust-hdl-ok-core's blocks (see the module above).
 
+    use crate::xem6010::lvcmos33;
     use rust_hdl::prelude::*;
 
     /// The XEM6010's FrontPanel host interface pins.
@@ -63,13 +64,6 @@ pub mod standin {
         pub sig_inout: Signal<InOut, Bits<16>>,
         pub sig_aa: Signal<InOut, Bit>,
         pub sig_mux: Signal<Out, Bit>,
-    }
-
-    fn lvcmos33<D: Direction, T: Synth>(signal: &mut Signal<D, T>, pins: &[&str]) {
-        for (ndx, pin) in pins.iter().enumerate() {
-            signal.add_location(ndx, pin);
-            signal.add_signal_type(ndx, SignalType::LowVoltageCMOS_3v3);
-        }
     }
 
     /// Adds `timing` to bits `from..count` of `signal`.
@@ -90,11 +84,8 @@ pub mod standin {
     impl OpalKellyHostInterface {
         /// Pins and timing of the XEM6010's host interface (Opal Kelly's XEM6010 UCF).
         pub fn xem_6010() -> Self {
-            let mut hi_in = Signal::<In, Bits<8>>::default();
-            lvcmos33(
-                &mut hi_in,
-                &["Y12", "AB20", "AB7", "AB8", "AA4", "AB4", "Y3", "AB3"],
-            );
+            let mut hi_in: Signal<In, Bits<8>> =
+                lvcmos33(&["Y12", "AB20", "AB7", "AB8", "AA4", "AB4", "Y3", "AB3"]);
             let host_clock = hi_in.id();
             let input = |offset_nanoseconds: f64, valid_duration_nanoseconds: f64| {
                 Timing::InputTiming(InputTimingConstraint {
@@ -124,23 +115,16 @@ pub mod standin {
                 })),
             });
             constrain(&mut hi_in, 1, 8, input(14.3, 20.83));
-            let mut hi_out = Signal::<Out, Bits<2>>::default();
-            lvcmos33(&mut hi_out, &["Y19", "AA8"]);
+            let mut hi_out: Signal<Out, Bits<2>> = lvcmos33(&["Y19", "AA8"]);
             constrain(&mut hi_out, 0, 2, output(11.93));
-            let mut hi_inout = Signal::<InOut, Bits<16>>::default();
-            lvcmos33(
-                &mut hi_inout,
-                &[
-                    "AB12", "AA12", "Y13", "AB18", "AA18", "V15", "AB2", "AA2", "Y7", "Y4", "W4",
-                    "AB6", "AA6", "U13", "U14", "AA20",
-                ],
-            );
+            let mut hi_inout: Signal<InOut, Bits<16>> = lvcmos33(&[
+                "AB12", "AA12", "Y13", "AB18", "AA18", "V15", "AB2", "AA2", "Y7", "Y4", "W4",
+                "AB6", "AA6", "U13", "U14", "AA20",
+            ]);
             constrain(&mut hi_inout, 0, 16, output(11.63));
             constrain(&mut hi_inout, 0, 16, input(9.83, 9.83));
-            let mut hi_aa = Signal::<InOut, Bit>::default();
-            lvcmos33(&mut hi_aa, &["W11"]);
-            let mut hi_mux = Signal::<Out, Bit>::default();
-            lvcmos33(&mut hi_mux, &["AA22"]);
+            let hi_aa: Signal<InOut, Bit> = lvcmos33(&["W11"]);
+            let hi_mux: Signal<Out, Bit> = lvcmos33(&["AA22"]);
             OpalKellyHostInterface {
                 sig_in: hi_in,
                 sig_out: hi_out,

@@ -80,6 +80,17 @@ pub struct OutputFile {
     pub bytes: u64,
 }
 
+impl OutputFile {
+    /// The file at `path`, with its size now (0 if it is missing).
+    pub fn of(kind: &str, path: &std::path::Path) -> Self {
+        OutputFile {
+            kind: kind.into(),
+            path: path.display().to_string(),
+            bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        }
+    }
+}
+
 /// The result of a board flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct FlowReport {
@@ -97,6 +108,38 @@ pub struct FlowReport {
 }
 
 impl FlowReport {
+    /// Runs step `index` of a flow whose steps are `steps`: tells `progress` when it starts
+    /// and ends and records it with its time. `run` returns the command it ran and its log
+    /// file; an error is prefixed with the step's name and stops the flow.
+    pub fn step<F>(
+        &mut self,
+        steps: &[&'static str],
+        index: usize,
+        progress: &mut dyn FnMut(Progress),
+        run: F,
+    ) -> Result<(), String>
+    where
+        F: FnOnce(&mut Self) -> Result<(String, String), String>,
+    {
+        let step = steps[index];
+        progress(Progress::Started {
+            step,
+            index: index + 1,
+            total: steps.len(),
+        });
+        let started = std::time::Instant::now();
+        let (command, log) = run(self).map_err(|e| format!("{step}: {e}"))?;
+        let seconds = started.elapsed().as_secs_f64();
+        self.steps.push(StepReport {
+            name: step.into(),
+            command,
+            seconds,
+            log,
+        });
+        progress(Progress::Finished { step, seconds });
+        Ok(())
+    }
+
     /// The row for a resource whose name contains `key` (e.g. "ICESTORM_LC").
     pub fn resource(&self, key: &str) -> Option<&Utilization> {
         self.utilization.iter().find(|u| u.resource.contains(key))

@@ -17,10 +17,9 @@
 
 use crate::ise::{self, Tools, XEM6010_LX45};
 use crate::ok::*;
-use crate::report::{ClockReport, FlowReport, OutputFile, Progress, StepReport, Utilization};
+use crate::report::{ClockReport, FlowReport, OutputFile, Progress, Utilization};
 use rust_hdl::prelude::*;
 use std::path::Path;
-use std::time::Instant;
 use vassa_rtl::board::frontpanel_card::FrontPanelCard;
 use vassa_rtl::board::{LED_STRETCH_CYCLES, XEM6010_MEM_BYTES};
 use vassa_rtl::hwcheck::{yosys_synth, Family};
@@ -44,7 +43,8 @@ const LED_PINS: [&str; 8] = [
 ];
 const CLOCK_PIN: &str = "AB13";
 
-fn pins<D: Direction, T: Synth>(pins: &[&str]) -> Signal<D, T> {
+/// A signal on `pins` (bit i on `pins[i]`), 3.3 V LVCMOS like every XEM6010 user I/O.
+pub(crate) fn lvcmos33<D: Direction, T: Synth>(pins: &[&str]) -> Signal<D, T> {
     let mut signal = Signal::default();
     for (ndx, pin) in pins.iter().enumerate() {
         signal.add_location(ndx, pin);
@@ -54,7 +54,7 @@ fn pins<D: Direction, T: Synth>(pins: &[&str]) -> Signal<D, T> {
 }
 
 fn system_clock() -> Signal<In, Clock> {
-    let mut clock = pins(&[CLOCK_PIN]);
+    let mut clock = lvcmos33(&[CLOCK_PIN]);
     clock.add_constraint(PinConstraint {
         index: 0,
         constraint: Constraint::Timing(Timing::Periodic(PeriodicTiming {
@@ -118,15 +118,15 @@ impl Xem6010Top {
             hi: OpalKellyHostInterface::xem_6010(),
             ok_host: OpalKellyHost::xem_6010(),
             clock: system_clock(),
-            led: pins(&LED_PINS),
-            link_tx_data: pins(&LINK_TX_PINS[..32]),
-            link_tx_valid: pins(&LINK_TX_PINS[32..33]),
-            link_tx_sop: pins(&LINK_TX_PINS[33..34]),
-            link_tx_eop: pins(&LINK_TX_PINS[34..35]),
-            link_rx_data: pins(&LINK_RX_PINS[..32]),
-            link_rx_valid: pins(&LINK_RX_PINS[32..33]),
-            link_rx_sop: pins(&LINK_RX_PINS[33..34]),
-            link_rx_eop: pins(&LINK_RX_PINS[34..35]),
+            led: lvcmos33(&LED_PINS),
+            link_tx_data: lvcmos33(&LINK_TX_PINS[..32]),
+            link_tx_valid: lvcmos33(&LINK_TX_PINS[32..33]),
+            link_tx_sop: lvcmos33(&LINK_TX_PINS[33..34]),
+            link_tx_eop: lvcmos33(&LINK_TX_PINS[34..35]),
+            link_rx_data: lvcmos33(&LINK_RX_PINS[..32]),
+            link_rx_valid: lvcmos33(&LINK_RX_PINS[32..33]),
+            link_rx_sop: lvcmos33(&LINK_RX_PINS[33..34]),
+            link_rx_eop: lvcmos33(&LINK_RX_PINS[34..35]),
             wi_reg_addr: WireIn::new(fp::WI_REG_ADDR.addr),
             wi_reg_wdata_lo: WireIn::new(fp::WI_REG_WDATA_LO.addr),
             wi_reg_wdata_hi: WireIn::new(fp::WI_REG_WDATA_HI.addr),
@@ -302,96 +302,60 @@ pub fn synth(
         ),
         ..Default::default()
     };
-    let step = |index: usize,
-                command: String,
-                log: String,
-                report: &mut FlowReport,
-                progress: &mut dyn FnMut(Progress),
-                run: &mut dyn FnMut(&mut FlowReport) -> Result<(), String>| {
-        progress(Progress::Started {
-            step: STEPS[index],
-            index: index + 1,
-            total: STEPS.len(),
-        });
-        let t = Instant::now();
-        run(report).map_err(|e| format!("{}: {e}", STEPS[index]))?;
-        let seconds = t.elapsed().as_secs_f64();
-        report.steps.push(StepReport {
-            name: STEPS[index].into(),
-            command,
-            seconds,
-            log,
-        });
-        progress(Progress::Finished {
-            step: STEPS[index],
-            seconds,
-        });
-        Ok::<(), String>(())
-    };
+    let progress: &mut dyn FnMut(Progress) = &mut progress;
 
     let (mut verilog, mut ucf) = (String::new(), String::new());
-    step(
-        0,
-        "rust-hdl generate_verilog, generate_ucf".into(),
-        String::new(),
-        &mut report,
-        &mut progress,
-        &mut |_| {
-            let mut top = Xem6010Top::new(params, mem_bytes);
-            top.connect_all();
-            verilog = self::verilog(&top);
-            ucf = self::ucf(&top);
-            Ok(())
-        },
-    )?;
+    report.step(&STEPS, 0, progress, |_| {
+        let mut top = Xem6010Top::new(params, mem_bytes);
+        top.connect_all();
+        verilog = self::verilog(&top);
+        ucf = self::ucf(&top);
+        Ok((
+            "rust-hdl generate_verilog, generate_ucf".into(),
+            String::new(),
+        ))
+    })?;
     let mut missing = Vec::new();
-    step(
-        1,
-        "top.v, top.ucf, top.tcl for xtclsh; Opal Kelly assets from FP_PATH".into(),
-        out_dir.join("top.tcl").display().to_string(),
-        &mut report,
-        &mut progress,
-        &mut |report| {
-            missing = ise::write_project(out_dir, &verilog, &ucf, tools.frontpanel_hdl.as_deref())?;
-            if !missing.is_empty() {
-                report.notes.push(format!(
-                    "FrontPanel HDL not found (set FP_PATH to the FrontPanel HDL directory holding \
-                     XEM6010-LX45/): copy {} into {} before running ISE.",
-                    missing.join(", "),
-                    out_dir.display()
-                ));
-            }
-            Ok(())
-        },
-    )?;
+    report.step(&STEPS, 1, progress, |report| {
+        missing = ise::write_project(out_dir, &verilog, &ucf, tools.frontpanel_hdl.as_deref())?;
+        if !missing.is_empty() {
+            report.notes.push(format!(
+                "FrontPanel HDL not found (set FP_PATH to the FrontPanel HDL directory holding \
+                 XEM6010-LX45/): copy {} into {} before running ISE.",
+                missing.join(", "),
+                out_dir.display()
+            ));
+        }
+        Ok((
+            "top.v, top.ucf, top.tcl for xtclsh; Opal Kelly assets from FP_PATH".into(),
+            out_dir.join("top.tcl").display().to_string(),
+        ))
+    })?;
     match (&tools.xtclsh, missing.is_empty()) {
         (Some(xtclsh), true) => {
             report.flow = "ISE 14.7 (xtclsh)".into();
-            step(
-                2,
-                format!("{} top.tcl", xtclsh.display()),
-                out_dir.join("top.out").display().to_string(),
-                &mut report,
-                &mut progress,
-                &mut |report| {
-                    let r = ise::run_xtclsh(xtclsh, out_dir)?;
-                    for (name, used, available) in &r.utilization {
-                        report
-                            .utilization
-                            .push(Utilization::new(name, *used, *available));
-                    }
-                    let achieved = r.min_period_ns.map(|p| 1000.0 / p);
-                    report.clocks.push(ClockReport {
-                        name: "core (SystemClk)".into(),
-                        net: "SystemClk".into(),
-                        target_mhz: 100.0,
-                        achieved_mhz: achieved,
-                        met: r.constraints_met,
-                    });
-                    report.outputs.push(output_file("bitstream", &r.bitstream));
-                    Ok(())
-                },
-            )?;
+            report.step(&STEPS, 2, progress, |report| {
+                let r = ise::run_xtclsh(xtclsh, out_dir)?;
+                for (name, used, available) in &r.utilization {
+                    report
+                        .utilization
+                        .push(Utilization::new(name, *used, *available));
+                }
+                report.clocks.push(ClockReport {
+                    name: "core (SystemClk)".into(),
+                    net: "SystemClk".into(),
+                    target_mhz: 100.0,
+                    achieved_mhz: r.min_period_ns.map(|p| 1000.0 / p),
+                    met: r.constraints_met,
+                });
+                report
+                    .outputs
+                    .push(OutputFile::of("bitstream", &r.bitstream));
+                Ok((
+                    format!("{} top.tcl", xtclsh.display()),
+                    out_dir.join("top.out").display().to_string(),
+                ))
+            })?;
         }
         (xtclsh, _) => {
             report.flow = "yosys synth_xilinx -family xc6s (utilization only)".into();
@@ -403,49 +367,40 @@ pub fn synth(
                             utilization from yosys instead."
                     .into(),
             });
-            step(
-                2,
-                "yosys synth_xilinx -family xc6s -flatten (OK primitives as black boxes)".into(),
-                String::new(),
-                &mut report,
-                &mut progress,
-                &mut |report| {
-                    let design = format!("{verilog}\n{}", crate::ok::OK_PRIMITIVES);
-                    let r = yosys_synth(&design, "top", Family::Xc6s)?;
-                    let ramb16 = r
-                        .cells
-                        .iter()
-                        .fold(0.0, |sum, (cell, n)| match cell.as_str() {
-                            "RAMB16BWER" => sum + f64::from(*n),
-                            "RAMB8BWER" => sum + f64::from(*n) / 2.0,
-                            _ => sum,
-                        });
-                    report.utilization = vec![
-                        Utilization::new("LUTs", r.luts.into(), LX45_LUTS),
-                        Utilization::new("flip-flops", r.flip_flops.into(), LX45_FLIP_FLOPS),
-                        Utilization::new("RAMB16 (RAMB8 = ½)", ramb16.ceil() as u64, LX45_RAMB16),
-                    ];
-                    report.notes.push(format!(
-                        "{} LUT RAM cells (RAM32M/RAM64X1D…) besides the LUTs. yosys has no \
-                         Spartan-6 place and route: no clock figures (targets: core 100 MHz, \
-                         ti_clk 48 MHz).",
-                        r.lut_rams
-                    ));
-                    Ok(())
-                },
-            )?;
+            report.step(&STEPS, 2, progress, |report| {
+                let design = format!("{verilog}\n{}", crate::ok::OK_PRIMITIVES);
+                let r = yosys_synth(&design, "top", Family::Xc6s)?;
+                let ramb16 = r
+                    .cells
+                    .iter()
+                    .fold(0.0, |sum, (cell, n)| match cell.as_str() {
+                        "RAMB16BWER" => sum + f64::from(*n),
+                        "RAMB8BWER" => sum + f64::from(*n) / 2.0,
+                        _ => sum,
+                    });
+                report.utilization = vec![
+                    Utilization::new("LUTs", r.luts.into(), LX45_LUTS),
+                    Utilization::new("flip-flops", r.flip_flops.into(), LX45_FLIP_FLOPS),
+                    Utilization::new("RAMB16 (RAMB8 = ½)", ramb16.ceil() as u64, LX45_RAMB16),
+                ];
+                report.notes.push(format!(
+                    "{} LUT RAM cells (RAM32M/RAM64X1D…) besides the LUTs. yosys has no \
+                     Spartan-6 place and route: no clock figures (targets: core 100 MHz, \
+                     ti_clk 48 MHz).",
+                    r.lut_rams
+                ));
+                Ok((
+                    "yosys synth_xilinx -family xc6s -flatten (OK primitives as black boxes)"
+                        .into(),
+                    String::new(),
+                ))
+            })?;
         }
     }
     for name in ["top.v", "top.ucf", "top.tcl"] {
-        report.outputs.push(output_file(name, &out_dir.join(name)));
+        report
+            .outputs
+            .push(OutputFile::of(name, &out_dir.join(name)));
     }
     Ok(report)
-}
-
-fn output_file(kind: &str, path: &Path) -> OutputFile {
-    OutputFile {
-        kind: kind.into(),
-        path: path.display().to_string(),
-        bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-    }
 }
