@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the hardware tools VASSA needs (Debian packages) when any is missing:
-# Verilator, yosys, nextpnr-ice40, icestorm (icepack), Icarus Verilog, and zlib's headers
-# (FST traces: vassa-sim's `fst` feature).
+# Verilator, yosys, nextpnr-ice40, icestorm (icepack), Icarus Verilog, zlib's headers
+# (FST traces: vassa-sim's `fst` feature) and libclang (bindgen, for the driver's `frontpanel`
+# feature checked against host-driver/ok-sdk-stub).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
@@ -18,6 +19,7 @@ for tool in "${!PACKAGE_OF[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$tool]}")
 done
 [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+compgen -G "/usr/lib/llvm-*/lib/libclang.so" >/dev/null || missing+=(libclang-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup-tools: installing ${missing[*]}" >&2

@@ -3,8 +3,9 @@
 # Kelly's proprietary SDK: builds a stand-in SDK (okFrontPanel.h here, a libokFrontPanel.so whose
 # every call fails) and points rust-hdl-ok-frontpanel-sys's build script at it. Needs a C
 # compiler and libclang (Debian: libclang-dev) for bindgen.
-#   check.sh          cargo check -p vassa-driver --features frontpanel
-#   check.sh --test   also runs the feature's tests linked against the stub (no device opens)
+#   check.sh          cargo check -p vassa-driver --features frontpanel --all-targets
+#   check.sh --test   instead builds the feature's tests, links them against the stub and runs
+#                     them (no device opens); it reuses `cargo test`'s build, so CI uses it
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -14,8 +15,9 @@ cp "$here/okFrontPanel.h" "$sdk/"
 ${CC:-cc} -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC -o "$sdk/libokFrontPanel.so" "$here/okFrontPanel_stub.c"
 cd "$root"
 export OK_FRONTPANEL_DIR="$sdk"
-cargo check -p vassa-driver --features frontpanel --all-targets
 if [ "${1:-}" = "--test" ]; then
     LD_LIBRARY_PATH="$sdk${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
         cargo test -p vassa-driver --features frontpanel --lib board::frontpanel
+else
+    cargo check -p vassa-driver --features frontpanel --all-targets
 fi

@@ -11,7 +11,7 @@ use crate::mapping_cache::MappingCache;
 use crate::packetizer::Packetizer;
 use crate::regfile::RegFile;
 use crate::spec::params::CoreParams;
-use crate::spec::regmap::global_counter_index;
+use crate::spec::regmap::{global_counter_index, GLOBAL_COUNTERS};
 use crate::tx_mmu::TxMmu;
 use rust_hdl::prelude::*;
 
@@ -26,6 +26,9 @@ pub struct VassaCore {
     pub bus_rdata: Signal<Out, Bits<32>>,
     pub bus_rvalid: Signal<Out, bool>,
     pub irq: Signal<Out, bool>,
+    /// High in each cycle a `drop_*` global counter counts (a packet or descriptor dropped), for
+    /// a board's activity LED: the counters themselves are read-and-clear and belong to the host.
+    pub drop_event: Signal<Out, bool>,
     // Memory read port.
     pub mem_rd_req_valid: Signal<Out, bool>,
     pub mem_rd_req_addr: Signal<Out, Bits<32>>,
@@ -70,6 +73,8 @@ pub struct VassaCore {
     ev_bad_doorbell: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
     // Event bit masks, from the counter order in the spec.
     m_misses: Constant<Bits<GLOBAL_EVENT_BITS>>,
+    // Every `drop_*` global counter.
+    m_drops: Constant<Bits<GLOBAL_EVENT_BITS>>,
     m_crc_epoch: Constant<Bits<GLOBAL_EVENT_BITS>>,
     m_protection: Constant<Bits<GLOBAL_EVENT_BITS>>,
     m_miss_dropped: Constant<Bits<GLOBAL_EVENT_BITS>>,
@@ -84,6 +89,15 @@ pub struct VassaCore {
 
 fn event_mask(name: &str) -> Constant<Bits<GLOBAL_EVENT_BITS>> {
     Constant::new((1u64 << global_counter_index(name)).into())
+}
+
+/// One bit per global counter whose name starts with `drop_`.
+fn drop_counters_mask() -> u64 {
+    GLOBAL_COUNTERS
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.name.starts_with("drop_"))
+        .fold(0, |mask, (i, _)| mask | 1 << i)
 }
 
 impl VassaCore {
@@ -101,6 +115,7 @@ impl VassaCore {
             bus_rdata: Default::default(),
             bus_rvalid: Default::default(),
             irq: Default::default(),
+            drop_event: Default::default(),
             mem_rd_req_valid: Default::default(),
             mem_rd_req_addr: Default::default(),
             mem_rd_req_len: Default::default(),
@@ -139,6 +154,7 @@ impl VassaCore {
             ev_notify_lost: Default::default(),
             ev_bad_doorbell: Default::default(),
             m_misses: event_mask("misses"),
+            m_drops: Constant::new(drop_counters_mask().into()),
             m_crc_epoch: event_mask("drop_crc_epoch"),
             m_protection: event_mask("drop_protection"),
             m_miss_dropped: event_mask("drop_miss_dropped"),
@@ -344,6 +360,7 @@ impl Logic for VassaCore {
             | self.ev_rx_overrun.val()
             | self.ev_notify_lost.val()
             | self.ev_bad_doorbell.val();
+        self.drop_event.next = (self.counters.global_events.val() & self.m_drops.val()).any();
     }
 }
 

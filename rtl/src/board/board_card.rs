@@ -13,12 +13,8 @@
 //! - bit 0: a packet sent (TX end of packet);
 //! - bit 1: a packet received (RX end of packet into the core);
 //! - bit 2: the interrupt line is high (stretched after it falls);
-//! - bit 3: a received packet that was not written: no memory write followed its end of packet
-//!   within [`DROP_WINDOW_CYCLES`]. `VassaCore` does not export its drop counter events, so
-//!   this is a proxy: it lights for every drop reason that concerns a received packet and also
-//!   for a packet parked on a miss (not written until the driver resolves it); it misses
-//!   `drop_tx_cancel`, `notify_lost` and `bad_doorbells`, and a drop while other packets are
-//!   being written;
+//! - bit 3: a packet or descriptor was dropped (`VassaCore::drop_event`: any `drop_*` counter
+//!   counted);
 //! - bit 4: loopback is on (a level, not stretched);
 //! - bit 5: the host accessed memory (a host word-port read or write was taken);
 //! - bit 6: the host accessed a register (bus read or write);
@@ -28,12 +24,6 @@ use super::card_memory::CardMemory;
 use crate::core::VassaCore;
 use crate::spec::params::CoreParams;
 use rust_hdl::prelude::*;
-
-/// Cycles after a received packet's end within which a memory write must follow for it not to
-/// count as dropped (activity bit 3). A delivered packet's first write beat follows its end of
-/// packet by 4 cycles when the writer is idle; 512 covers the receive ring's backlog at line
-/// rate.
-pub const DROP_WINDOW_CYCLES: u32 = 512;
 
 pub use crate::spec::board::led;
 
@@ -81,8 +71,6 @@ pub struct BoardCard {
     count_lo: DFF<Bits<8>>,
     count_hi: DFF<Bits<8>>,
     beat: DFF<Bits<3>>,
-    drop_window: DFF<Bits<16>>,
-    drop_event: Signal<Local, bool>,
     events: Signal<Local, Bits<8>>,
     tick_period: Constant<Bits<32>>,
     m_sent: Constant<Bits<8>>,
@@ -93,7 +81,6 @@ pub struct BoardCard {
     m_host_mem: Constant<Bits<8>>,
     m_host_reg: Constant<Bits<8>>,
     m_heartbeat: Constant<Bits<8>>,
-    drop_window_cycles: Constant<Bits<16>>,
     _mem_bytes: usize,
 }
 
@@ -144,8 +131,6 @@ impl BoardCard {
             count_lo: Default::default(),
             count_hi: Default::default(),
             beat: Default::default(),
-            drop_window: Default::default(),
-            drop_event: Default::default(),
             events: Default::default(),
             m_sent: led_mask(led::SENT),
             m_received: led_mask(led::RECEIVED),
@@ -156,7 +141,6 @@ impl BoardCard {
             m_host_reg: led_mask(led::HOST_REG),
             m_heartbeat: led_mask(led::HEARTBEAT),
             tick_period: Constant::new(((stretch_cycles / 2).max(1) as u64 - 1).into()),
-            drop_window_cycles: Constant::new((DROP_WINDOW_CYCLES as u64).into()),
             _mem_bytes: mem_bytes,
         }
     }
@@ -170,17 +154,7 @@ impl Logic for BoardCard {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self,
-            clock,
-            rx_valid,
-            rx_sop,
-            rx_eop,
-            rx_data,
-            prescale,
-            count_lo,
-            count_hi,
-            beat,
-            drop_window
+            self, clock, rx_valid, rx_sop, rx_eop, rx_data, prescale, count_lo, count_hi, beat
         );
         clock!(self, clock, core, mem);
 
@@ -240,16 +214,6 @@ impl Logic for BoardCard {
             self.prescale.d.next = 0.into();
             self.beat.d.next = self.beat.q.val() + 1;
         }
-        // Received packet not written within the window (see the module documentation).
-        self.drop_event.next = false;
-        if self.rx_valid.q.val() & self.rx_eop.q.val() {
-            self.drop_window.d.next = self.drop_window_cycles.val();
-        } else if self.core.mem_wr_valid.val() {
-            self.drop_window.d.next = 0.into();
-        } else if self.drop_window.q.val() != 0 {
-            self.drop_window.d.next = self.drop_window.q.val() - 1;
-            self.drop_event.next = self.drop_window.q.val() == 1;
-        }
         self.events.next = 0.into();
         if self.core.link_tx_valid.val() & self.core.link_tx_eop.val() {
             self.events.next = self.events.val() | self.m_sent.val();
@@ -260,7 +224,7 @@ impl Logic for BoardCard {
         if self.core.irq.val() {
             self.events.next = self.events.val() | self.m_irq.val();
         }
-        if self.drop_event.val() {
+        if self.core.drop_event.val() {
             self.events.next = self.events.val() | self.m_drop.val();
         }
         if self.mem.host_mem_ready.val() & (self.host_mem_read.val() | self.host_mem_write.val()) {
@@ -355,14 +319,12 @@ mod tests {
         b.uut.host_mem_rdata.val().to_u64() as u32
     }
 
-    /// A message written through the host port is sent by a doorbell, comes back through the
-    /// loopback, lands in memory at the RX mapping and lights the activity LEDs.
-    #[test]
-    fn loopback_delivers_a_message_into_block_ram() {
-        let mut b = bench(8);
+    /// Maps physical page 1 -> NVA page 0x40 (TX) and NVA page 0x40 -> physical page 2 (RX,
+    /// writable or not), writes ten words into page 1, rings a doorbell for 32 bytes at 0x1004
+    /// and runs 150 cycles. Returns the words and the activity bits seen.
+    fn send_through_loopback(b: &mut Bench<BoardCard>, rx_writable: bool) -> (Vec<u32>, u8) {
         b.uut.loopback.next = true;
-        assert_eq!(read(&mut b, rm::ID.offset), rm::MAGIC);
-        // TX: physical page 1 -> NVA page 0x40; RX: NVA page 0x40 -> physical page 2.
+        assert_eq!(read(b, rm::ID.offset), rm::MAGIC);
         for (addr, value) in rm::install_writes(true, 0, 1, 0x40, rm::map_attr(false, false, 0, 3))
             .into_iter()
             .chain(rm::install_writes(
@@ -370,23 +332,32 @@ mod tests {
                 0,
                 0x40,
                 2,
-                rm::map_attr(true, false, 0, 3),
+                rm::map_attr(rx_writable, false, 0, 3),
             ))
         {
-            write(&mut b, addr, value);
+            write(b, addr, value);
         }
-        write(&mut b, rm::CONTROL.offset, rm::CONTROL_TX_ENABLE.mask());
+        write(b, rm::CONTROL.offset, rm::CONTROL_TX_ENABLE.mask());
         let words: Vec<u32> = (0..10u32).map(|i| 0x0101_0101 * i + 0x00C0_FFEE).collect();
         for (i, w) in words.iter().enumerate() {
-            host_write(&mut b, 0x1000 + 4 * i as u32, *w);
+            host_write(b, 0x1000 + 4 * i as u32, *w);
         }
-        write(&mut b, rm::DB_ADDR.offset, 0x1004);
-        write(&mut b, rm::DB_PUSH.offset, 32);
+        write(b, rm::DB_ADDR.offset, 0x1004);
+        write(b, rm::DB_PUSH.offset, 32);
         let mut seen = 0u8;
         for _ in 0..150 {
             b.step();
             seen |= (b.uut.activity.val().to_u64() as u8) & 0x7F;
         }
+        (words, seen)
+    }
+
+    /// A message written through the host port is sent by a doorbell, comes back through the
+    /// loopback, lands in memory at the RX mapping and lights the activity LEDs.
+    #[test]
+    fn loopback_delivers_a_message_into_block_ram() {
+        let mut b = bench(8);
+        let (words, seen) = send_through_loopback(&mut b, true);
         for (i, w) in words[1..9].iter().enumerate() {
             assert_eq!(host_read(&mut b, 0x2004 + 4 * i as u32), *w, "word {i}");
         }
@@ -403,6 +374,20 @@ mod tests {
         b.uut.loopback.next = false;
         b.steps(20);
         assert_eq!(b.uut.activity.val().to_u64() & 0x3F, 0, "LEDs go dark");
+    }
+
+    /// A packet for a read-only RX mapping is dropped: the drop LED lights, and the drop is the
+    /// one the host's counter reports.
+    #[test]
+    fn a_dropped_packet_lights_the_drop_led() {
+        let mut b = bench(8);
+        let (_, seen) = send_through_loopback(&mut b, false);
+        assert_ne!(seen & (1 << led::RECEIVED), 0, "received: {seen:#010b}");
+        assert_ne!(seen & (1 << led::DROP), 0, "drop: {seen:#010b}");
+        let protection =
+            rm::global_counter_addr(rm::global_counter_index("drop_protection") as u32);
+        assert_eq!(read(&mut b, protection), 1);
+        assert_eq!(host_read(&mut b, 0x2004), 0, "nothing written");
     }
 
     #[test]

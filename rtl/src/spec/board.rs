@@ -247,7 +247,7 @@ pub mod led {
     pub const RECEIVED: u32 = 1;
     /// The interrupt line is high.
     pub const IRQ: u32 = 2;
-    /// A received packet was not written to memory in time (dropped, or parked on a miss).
+    /// A packet or descriptor was dropped (any `drop_*` counter counted it).
     pub const DROP: u32 = 3;
     /// Loopback is on (a level).
     pub const LOOPBACK: u32 = 4;
