@@ -12,8 +12,8 @@
 //! | `usb_tx` | M9 | out | FPGA data to the USB-serial |
 //! | `leds[0..8]` | J11 K11 K12 K14 L12 L14 M12 N14 | out | `BoardCard` activity (below) |
 //!
-//! LEDs (`board_card::led`): 0 packet sent, 1 packet received, 2 interrupt, 3 received packet
-//! dropped, 4 loopback on, 5 host memory access, 6 host register access, 7 heartbeat.
+//! LEDs (`board_card::led`): 0 packet sent, 1 packet received, 2 interrupt, 3 packet or
+//! descriptor dropped, 4 loopback on, 5 host memory access, 6 host register access, 7 heartbeat.
 //!
 //! **Loopback only.** The card's link TX feeds its own RX (`loopback` is tied on): the link is
 //! 32 bits wide with valid, start and end in each direction, 70 pins a card, which the Cu's
