@@ -47,19 +47,24 @@
 //!   cycles there are at most `W/3 + W/5 + 2` RX ops and `W/4 + 3` TX ops, so at least
 //!   `13W/60 - 5` cycles without an event op. A flush needs at most three of those (the host
 //!   may win one, and the cycle after a host read of the same pair is blocked), and a pair
-//!   is flushed within `NPAIRS` flushes of the pointer: within `W = 100` cycles. 100 < 127
-//!   (long-run RX is at most one per four cycles, one link packet each, so the real bound is
-//!   lower still). `hammered_globals_lose_nothing` runs that worst case.
+//!   is flushed within [`GLOBAL_PAIRS`] (5) flushes of the pointer, 15 such cycles: within
+//!   `W = 92` cycles, so a pending count stays below 100 < 127 (long-run RX is at most one per
+//!   four cycles, one link packet each, so the real bound is lower still; the worst-case test
+//!   `hammered_globals_lose_nothing` sees 26). The tests check before every clock edge that
+//!   no event would be dropped.
 //!
 //! # Host read-and-clear
 //! A read waits while an event of its own slot and direction is held or queued (or arrives in
 //! that cycle), so every event up to the strobe cycle is in the value and none can follow the
 //! clear in the next cycle. A global read is one flush of its pair that also clears its
-//! word: the answer includes the pending events, those of the clearing cycle too. Latency: [`READ_LATENCY`] cycles from strobe to `read_valid` when nothing is in
-//! flight; each cycle with an event op adds one, as does a flush the host yields to, a
-//! collision, or an event of the read slot (a TX slot read waits at most for its queue, about
-//! eight cycles; RX slots and globals for the RX runs above). Addresses outside both windows
-//! answer 0 after [`UNMAPPED_READ_LATENCY`] cycle. Counters wrap at 32 bits.
+//! word: the answer includes the pending events, those of the clearing cycle too.
+//!
+//! Latency: [`READ_LATENCY`] cycles from strobe to `read_valid` when nothing is in flight;
+//! each cycle with an event op adds one, as does a flush the host yields to, a collision, or
+//! an event of the read slot in flight. The bound follows from the event spacing above (18
+//! cycles in the worst-case test); the register file waits for `read_valid` however long.
+//! Addresses outside both windows answer 0 after [`UNMAPPED_READ_LATENCY`] cycle. Counters
+//! wrap at 32 bits.
 
 use crate::packet_ram::{PacketRam, PACKET_RAM_ADDR_BITS};
 use crate::spec::packet::H1_LENGTH;
