@@ -550,7 +550,13 @@ impl Logic for RegFile {
         if self.db_push.val() & self.db_fifo.full.val() {
             self.err_db_overflow.next = self.v_err_db_overflow.val();
         }
-        self.error_q.d.next = (self.error_q.q.val() & !self.error_clear.val())
+        // Only the defined bits hold a value (the others are constant 0, and yosys cannot prove
+        // that of `q & !clear`: 29 flip-flops each in ERROR and IRQ_STATUS otherwise).
+        self.error_q.d.next = (self.error_q.q.val()
+            & !self.error_clear.val()
+            & (self.v_err_notify_overflow.val()
+                | self.v_err_bad_doorbell.val()
+                | self.v_err_db_overflow.val()))
             | self.err_notify.val()
             | self.err_bad_db.val()
             | self.err_db_overflow.val();
@@ -567,11 +573,12 @@ impl Logic for RegFile {
         if self.error_q.q.val().any() {
             self.irq_error.next = self.v_irq_error.val();
         }
-        self.irq_status_q.d.next =
-            (self.irq_status_q.q.val() & !self.irq_clear.val() & !self.v_irq_error.val())
-                | self.irq_miss.val()
-                | self.irq_signal.val()
-                | self.irq_error.val();
+        self.irq_status_q.d.next = (self.irq_status_q.q.val()
+            & !self.irq_clear.val()
+            & (self.v_irq_miss.val() | self.v_irq_signal.val()))
+            | self.irq_miss.val()
+            | self.irq_signal.val()
+            | self.irq_error.val();
 
         self.status_busy.next = 0.into();
         if self.tx_busy.val() {
