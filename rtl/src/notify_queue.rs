@@ -18,8 +18,11 @@ const _: () = {
     assert!(STATUS_NOTIFY_USED.width == 5);
 };
 
-/// Two 16-word FIFOs in lockstep: NVAs, and the `NOTIFY_POP` word without its valid bit.
-type RecordFifo = LeanFifo<32, 4, 5>;
+/// One 16-entry FIFO of whole records (NVA in 31:0, length in 44:32, slot in 50:45): one set
+/// of pointers (two FIFOs in lockstep each kept their own). 51 bits take four iCE40 block RAMs
+/// either way: a record may arrive every cycle, and a block RAM writes 16 bits a cycle.
+type RecordFifo = LeanFifo<RECORD_BITS, 4, 5>;
+const RECORD_BITS: usize = 51;
 
 #[derive(LogicBlock)]
 pub struct NotifyQueue {
@@ -43,12 +46,13 @@ pub struct NotifyQueue {
     /// Records stored (0..=16).
     pub level: Signal<Out, Bits<5>>,
 
-    nvas: RecordFifo,
-    metas: RecordFifo,
+    records: RecordFifo,
     used: DFF<Bits<5>>,
     store: Signal<Local, bool>,
     take: Signal<Local, bool>,
     slot_lsb: Constant<Bits<32>>,
+    rec_length_lsb: Constant<Bits<8>>,
+    rec_slot_lsb: Constant<Bits<8>>,
 }
 
 impl Default for NotifyQueue {
@@ -66,12 +70,13 @@ impl Default for NotifyQueue {
             head_nva: Default::default(),
             head_meta: Default::default(),
             level: Default::default(),
-            nvas: Default::default(),
-            metas: Default::default(),
+            records: Default::default(),
             used: Default::default(),
             store: Default::default(),
             take: Default::default(),
             slot_lsb: Constant::new((NOTIFY_SLOT.lsb as u64).into()),
+            rec_length_lsb: Constant::new(32u64.into()),
+            rec_slot_lsb: Constant::new(45u64.into()),
         }
     }
 }
@@ -80,21 +85,29 @@ impl Logic for NotifyQueue {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, used);
-        clock!(self, clock, nvas, metas);
-        self.store.next = self.push.val() & !self.nvas.full.val();
-        self.take.next = self.pop.val() & !self.nvas.empty.val();
-        self.nvas.write.next = self.store.val();
-        self.metas.write.next = self.store.val();
-        self.nvas.data_in.next = self.nva.val();
-        self.metas.data_in.next = bit_cast::<32, 13>(self.length.val())
-            | (bit_cast::<32, 6>(self.slot.val()) << self.slot_lsb.val());
-        self.nvas.read.next = self.take.val();
-        self.metas.read.next = self.take.val();
+        clock!(self, clock, records);
+        self.store.next = self.push.val() & !self.records.full.val();
+        self.take.next = self.pop.val() & !self.records.empty.val();
+        self.records.write.next = self.store.val();
+        self.records.data_in.next = bit_cast::<RECORD_BITS, 32>(self.nva.val())
+            | (bit_cast::<RECORD_BITS, 13>(self.length.val()) << self.rec_length_lsb.val())
+            | (bit_cast::<RECORD_BITS, 6>(self.slot.val()) << self.rec_slot_lsb.val());
+        self.records.read.next = self.take.val();
         self.pushed.next = self.store.val();
-        self.lost.next = self.push.val() & self.nvas.full.val();
-        self.head_valid.next = !self.nvas.empty.val();
-        self.head_nva.next = self.nvas.data_out.val();
-        self.head_meta.next = self.metas.data_out.val();
+        self.lost.next = self.push.val() & self.records.full.val();
+        self.head_valid.next = !self.records.empty.val();
+        self.head_nva.next = self.records.data_out.val().get_bits::<32>(0);
+        self.head_meta.next = bit_cast::<32, 13>(
+            self.records
+                .data_out
+                .val()
+                .get_bits::<13>(self.rec_length_lsb.val().index()),
+        ) | (bit_cast::<32, 6>(
+            self.records
+                .data_out
+                .val()
+                .get_bits::<6>(self.rec_slot_lsb.val().index()),
+        ) << self.slot_lsb.val());
         self.level.next = self.used.q.val();
         if self.store.val() & !self.take.val() {
             self.used.d.next = self.used.q.val() + 1;

@@ -127,7 +127,9 @@ pub struct RegFile {
 
     // FIFOs: doorbell address and length/user words travel in lockstep, as do notification
     // NVA and length/slot words.
-    /// Doorbells: address in bits 31:0, the `DB_PUSH` word's length and user bits above.
+    /// Doorbells: the `DB_PUSH` word's length and user bits in 16:0, the address above. Row 1
+    /// (address bits 31:8) is written in the cycle after the push straight from `db_addr_q`,
+    /// which a `DB_ADDR` write in that cycle changes only at its end (`held_input`).
     db_fifo: DoorbellFifo,
     miss_fifo: HostFifo,
     notify: NotifyQueue,
@@ -294,7 +296,7 @@ impl RegFile {
             tx_busy: Default::default(),
             rx_parked: Default::default(),
             bad_doorbell: Default::default(),
-            db_fifo: RowFifo::new(DOORBELL_ROWS),
+            db_fifo: RowFifo::new(DOORBELL_ROWS).held_input(),
             miss_fifo: Default::default(),
             notify: Default::default(),
             db_used: Default::default(),
@@ -445,13 +447,12 @@ impl Logic for RegFile {
 
         // ---- Doorbell FIFO: pushed by DB_PUSH, popped by the TX MMU.
         self.db_valid.next = !self.db_fifo.empty.val();
-        self.db_addr.next = self.db_fifo.data_out.val().get_bits::<32>(0);
-        self.db_length.next = self.db_fifo.data_out.val().get_bits::<16>(32);
-        self.db_user.next = self.db_fifo.data_out.val().get_bit(48);
+        self.db_addr.next = self.db_fifo.data_out.val().get_bits::<32>(17);
+        self.db_length.next = self.db_fifo.data_out.val().get_bits::<16>(0);
+        self.db_user.next = self.db_fifo.data_out.val().get_bit(16);
         self.db_fifo.read.next = self.db_ready.val() & !self.db_fifo.empty.val();
-        self.db_fifo.data_in.next =
-            (bit_cast::<DB_BITS, 17>(self.bus_wdata.val().get_bits::<17>(0)) << 32)
-                | bit_cast::<DB_BITS, 32>(self.db_addr_q.q.val());
+        self.db_fifo.data_in.next = bit_cast::<DB_BITS, 17>(self.bus_wdata.val().get_bits::<17>(0))
+            | (bit_cast::<DB_BITS, 32>(self.db_addr_q.q.val()) << 17);
         self.db_push.next = false;
         self.irq_clear.next = 0.into();
         self.error_clear.next = 0.into();
@@ -550,7 +551,13 @@ impl Logic for RegFile {
         if self.db_push.val() & self.db_fifo.full.val() {
             self.err_db_overflow.next = self.v_err_db_overflow.val();
         }
-        self.error_q.d.next = (self.error_q.q.val() & !self.error_clear.val())
+        // Only the defined bits hold a value (the others are constant 0, and yosys cannot prove
+        // that of `q & !clear`: 29 flip-flops each in ERROR and IRQ_STATUS otherwise).
+        self.error_q.d.next = (self.error_q.q.val()
+            & !self.error_clear.val()
+            & (self.v_err_notify_overflow.val()
+                | self.v_err_bad_doorbell.val()
+                | self.v_err_db_overflow.val()))
             | self.err_notify.val()
             | self.err_bad_db.val()
             | self.err_db_overflow.val();
@@ -567,11 +574,12 @@ impl Logic for RegFile {
         if self.error_q.q.val().any() {
             self.irq_error.next = self.v_irq_error.val();
         }
-        self.irq_status_q.d.next =
-            (self.irq_status_q.q.val() & !self.irq_clear.val() & !self.v_irq_error.val())
-                | self.irq_miss.val()
-                | self.irq_signal.val()
-                | self.irq_error.val();
+        self.irq_status_q.d.next = (self.irq_status_q.q.val()
+            & !self.irq_clear.val()
+            & (self.v_irq_miss.val() | self.v_irq_signal.val()))
+            | self.irq_miss.val()
+            | self.irq_signal.val()
+            | self.irq_error.val();
 
         self.status_busy.next = 0.into();
         if self.tx_busy.val() {
@@ -788,7 +796,7 @@ mod tests {
         b.record();
         let depth = DOORBELL_FIFO_DEPTH;
         for i in 0..=depth {
-            write(&mut b, rm::DB_ADDR.offset, 0x1000 + i);
+            write(&mut b, rm::DB_ADDR.offset, 0x1000 + i * 0x0301_0501);
             write(
                 &mut b,
                 rm::DB_PUSH.offset,
@@ -807,7 +815,10 @@ mod tests {
         assert!(!b.uut.irq.val(), "error cause follows ERROR");
         for i in 0..depth {
             assert!(b.uut.db_valid.val());
-            assert_eq!(b.uut.db_addr.val().to_u64() as u32, 0x1000 + i);
+            assert_eq!(
+                b.uut.db_addr.val().to_u64() as u32,
+                0x1000 + i * 0x0301_0501
+            );
             assert_eq!(b.uut.db_length.val().index() as u32, i + 1);
             assert_eq!(b.uut.db_user.val(), i & 1 == 1);
             b.uut.db_ready.next = true;

@@ -15,6 +15,11 @@
 //!   is at the head from cycle `t + rows + 1` (like a `LeanFifo`, `t + 2`, when `rows == 1`);
 //!   after a pop the next entry is at the head `rows` cycles later.
 //!
+//! A producer that holds the bits of rows 1.. on `data_in` for the `rows - 1` cycles after an
+//! accepted write (the doorbell FIFO: they come from a register the host cannot change sooner)
+//! takes [`RowFifo::held_input`]: the rows are written from `data_in` and the staging register
+//! (one flip-flop per bit, a logic cell each on iCE40) goes away.
+//!
 //! The RAM never reads a row in the cycle it is written (the fetch trails the writer by at
 //! least one cycle), so it is a [`PacketRam::without_collisions`]: no bypass logic.
 
@@ -71,6 +76,7 @@ pub struct RowFifo<const W: usize> {
     rows3: Constant<Bit>,
     rows4: Constant<Bit>,
     half: Constant<Bits<5>>,
+    held: Constant<Bit>,
     _rows: usize,
 }
 
@@ -125,8 +131,17 @@ impl<const W: usize> RowFifo<W> {
             rows3: Constant::new(rows >= 3),
             rows4: Constant::new(rows >= 4),
             half: Constant::new((ROW_FIFO_DEPTH as u64).into()),
+            held: Constant::new(false),
             _rows: rows,
         }
+    }
+
+    /// The producer holds `data_in`'s bits above row 0 for the `rows - 1` cycles after an
+    /// accepted write (bits of row 0 may change): rows 1.. are written from `data_in`, with no
+    /// staging register.
+    pub fn held_input(mut self) -> Self {
+        self.held = Constant::new(true);
+        self
     }
 
     /// Rows per entry.
@@ -156,20 +171,38 @@ impl<const W: usize> Logic for RowFifo<W> {
                 | bit_cast::<6, 2>(self.wrow.q.val()),
         );
         self.ram.write_data.next = bit_cast::<32, W>(self.stage.q.val());
+        if self.held.val() {
+            self.ram.write_data.next = bit_cast::<32, W>(self.data_in.val() >> self.row_bits.val());
+            if self.wrow.q.val() == 2 {
+                self.ram.write_data.next = bit_cast::<32, W>(
+                    self.data_in.val() >> (self.row_bits.val() + self.row_bits.val()),
+                );
+            }
+            if self.wrow.q.val() == 3 {
+                self.ram.write_data.next = bit_cast::<32, W>(
+                    self.data_in.val()
+                        >> (self.row_bits.val() + self.row_bits.val() + self.row_bits.val()),
+                );
+            }
+        }
         if self.accept.val() {
             self.ram.write_enable.next = true;
             self.ram.write_address.next = bit_cast::<PACKET_RAM_ADDR_BITS, 6>(
                 bit_cast::<6, 4>(bit_cast::<4, 5>(self.walloc.q.val())) << 2,
             );
             self.ram.write_data.next = bit_cast::<32, W>(self.data_in.val());
-            self.stage.d.next = self.data_in.val() >> self.row_bits.val();
+            if !self.held.val() {
+                self.stage.d.next = self.data_in.val() >> self.row_bits.val();
+            }
             self.walloc.d.next = self.walloc.q.val() + 1;
             if self.multi.val() {
                 self.wrow.d.next = 1.into();
             }
         } else if self.busy.val() {
             self.ram.write_enable.next = true;
-            self.stage.d.next = self.stage.q.val() >> self.row_bits.val();
+            if !self.held.val() {
+                self.stage.d.next = self.stage.q.val() >> self.row_bits.val();
+            }
             self.wrow.d.next = self.wrow.q.val() + 1;
             if self.wrow.q.val() == self.last_row.val() {
                 self.wrow.d.next = 0.into();
@@ -259,7 +292,20 @@ mod tests {
     /// Random writes and reads against a queue model: order, data, `full` and the latencies
     /// documented above. Returns the bench for a Verilog replay.
     fn exercise<const W: usize>(rows: usize, seed: u64, cycles: u64) -> Bench<RowFifo<W>> {
-        let mut b = Bench::new(RowFifo::<W>::new(rows), |f| &mut f.clock);
+        exercise_with::<W>(RowFifo::new(rows), false, seed, cycles)
+    }
+
+    /// With `held`, the bits above row 0 of an accepted word stay on `data_in` while the
+    /// FIFO writes its other rows (the `held_input` contract); the rest is random.
+    fn exercise_with<const W: usize>(
+        fifo: RowFifo<W>,
+        held: bool,
+        seed: u64,
+        cycles: u64,
+    ) -> Bench<RowFifo<W>> {
+        let rows = fifo.rows();
+        let row_mask = (1u64 << W.div_ceil(rows)) - 1;
+        let mut b = Bench::new(fifo, |f| &mut f.clock);
         b.record();
         let mask = if W >= 64 { u64::MAX } else { (1u64 << W) - 1 };
         let mut rng = XorShift(seed);
@@ -267,10 +313,14 @@ mod tests {
         let mut model: VecDeque<(u64, u64)> = VecDeque::new();
         let mut busy_until = 0u64;
         let mut head_ready_at = 0u64;
+        let mut accepted = 0u64;
         for cycle in 0..cycles {
             let write = rng.chance(55);
             let read = rng.chance(45);
-            let data = rng.next_u64() & mask;
+            let mut data = rng.next_u64() & mask;
+            if held && cycle < busy_until {
+                data = (accepted & !row_mask) | (data & row_mask);
+            }
             b.uut.write.next = write;
             b.uut.data_in.next = data.into();
             b.uut.read.next = read;
@@ -291,6 +341,7 @@ mod tests {
             if write && !full {
                 model.push_back((data, cycle + rows as u64 + 1));
                 busy_until = cycle + rows as u64;
+                accepted = data;
             }
             b.step();
         }
@@ -307,6 +358,26 @@ mod tests {
         exercise::<72>(3, 5, 1500).replay_qualified("row_fifo_3", Q);
         exercise::<49>(2, 7, 1500).replay_qualified("row_fifo_2", Q);
         exercise::<20>(1, 9, 1000).replay_qualified("row_fifo_1", Q);
+    }
+
+    #[test]
+    fn held_input_needs_no_staging_register() {
+        for (rows, seed) in [(2usize, 11u64), (4, 13)] {
+            exercise_with::<49>(RowFifo::new(rows).held_input(), true, seed, 1500)
+                .replay_qualified(&format!("row_fifo_held_{rows}"), Q);
+        }
+        let flops = |f: RowFifo<49>| {
+            let mut f = f;
+            f.connect_all();
+            crate::hwcheck::yosys_synth(&generate_verilog(&f), "top", crate::hwcheck::Family::Ice40)
+                .unwrap()
+                .flip_flops
+        };
+        let (staged, held) = (flops(RowFifo::new(2)), flops(RowFifo::new(2).held_input()));
+        assert!(
+            held + 24 <= staged,
+            "{held} flip-flops held, {staged} staged"
+        );
     }
 
     #[test]
