@@ -215,15 +215,13 @@ pub struct Depacketizer {
     // Retry of a parked packet.
     rt_state: DFF<RetryState>,
     rt_buf: DFF<Bits<TAG_BITS>>,
-    rt_nva: DFF<Bits<32>>,
-    rt_len: DFF<Bits<13>>,
-    rt_epoch: DFF<Bits<8>>,
     rr_hit: DFF<Bit>,
     rr_page: DFF<Bits<20>>,
     rr_writable: DFF<Bit>,
     rr_signal: DFF<Bit>,
     rr_slot: DFF<Bits<6>>,
-    rr_epoch: DFF<Bits<8>>,
+    /// The mapping's epoch is the parked packet's.
+    rr_ep_ok: DFF<Bit>,
     // Per miss buffer: state bits and the header of the parked packet.
     mbusy: Vec<DFF<Bit>>,
     waiting: Vec<DFF<Bit>>,
@@ -243,7 +241,6 @@ pub struct Depacketizer {
     // The job in the writer.
     wj_ring: DFF<Bit>,
     wj_buf: DFF<Bits<TAG_BITS>>,
-    wj_words: DFF<Bits<RA>>,
     wj_nva: DFF<Bits<32>>,
     wj_len: DFF<Bits<13>>,
     wj_slot: DFF<Bits<6>>,
@@ -263,8 +260,6 @@ pub struct Depacketizer {
     ev_del_bytes: DFF<Bits<13>>,
     ev_nt: DFF<Bit>,
     ev_nt_nva: DFF<Bits<32>>,
-    ev_nt_len: DFF<Bits<13>>,
-    ev_nt_slot: DFF<Bits<6>>,
 
     // Combinational helpers.
     in_recv: Signal<Local, Bit>,
@@ -279,9 +274,11 @@ pub struct Depacketizer {
     rt_any: Signal<Local, Bit>,
     rt_pick: Signal<Local, Bits<TAG_BITS>>,
     rt_issue: Signal<Local, Bit>,
-    rs_nva: Signal<Local, Bits<32>>,
-    rs_len: Signal<Local, Bits<13>>,
-    rs_epoch: Signal<Local, Bits<8>>,
+    rs_page: Signal<Local, Bits<20>>,
+    /// The header of the parked packet being retried.
+    rb_nva: Signal<Local, Bits<32>>,
+    rb_len: Signal<Local, Bits<13>>,
+    rb_epoch: Signal<Local, Bits<8>>,
     len_in: Signal<Local, Bits<13>>,
     ep32: Signal<Local, Bits<32>>,
     exp_trailer: Signal<Local, Bits<32>>,
@@ -298,13 +295,12 @@ pub struct Depacketizer {
     op_buf: Signal<Local, Bits<TAG_BITS>>,
     op_nva: Signal<Local, Bits<32>>,
     op_len: Signal<Local, Bits<13>>,
-    op_epoch: Signal<Local, Bits<8>>,
     op_hit: Signal<Local, Bit>,
+    op_ep_ok: Signal<Local, Bit>,
     op_page: Signal<Local, Bits<20>>,
     op_wr: Signal<Local, Bit>,
     op_sig: Signal<Local, Bit>,
     op_slot: Signal<Local, Bits<6>>,
-    op_mepoch: Signal<Local, Bits<8>>,
     op_end: Signal<Local, Bits<14>>,
     op_paddr: Signal<Local, Bits<32>>,
     park: Signal<Local, Bit>,
@@ -455,15 +451,12 @@ impl Depacketizer {
             v_crc_ok: Default::default(),
             rt_state: Default::default(),
             rt_buf: Default::default(),
-            rt_nva: Default::default(),
-            rt_len: Default::default(),
-            rt_epoch: Default::default(),
             rr_hit: Default::default(),
             rr_page: Default::default(),
             rr_writable: Default::default(),
             rr_signal: Default::default(),
             rr_slot: Default::default(),
-            rr_epoch: Default::default(),
+            rr_ep_ok: Default::default(),
             nparked: Default::default(),
             mj_valid: Default::default(),
             mj_buf: Default::default(),
@@ -474,7 +467,6 @@ impl Depacketizer {
             mj_sig: Default::default(),
             wj_ring: Default::default(),
             wj_buf: Default::default(),
-            wj_words: Default::default(),
             wj_nva: Default::default(),
             wj_len: Default::default(),
             wj_slot: Default::default(),
@@ -493,8 +485,6 @@ impl Depacketizer {
             ev_del_bytes: Default::default(),
             ev_nt: Default::default(),
             ev_nt_nva: Default::default(),
-            ev_nt_len: Default::default(),
-            ev_nt_slot: Default::default(),
             in_recv: Default::default(),
             in_stray: Default::default(),
             rt_is_idle: Default::default(),
@@ -507,9 +497,10 @@ impl Depacketizer {
             rt_any: Default::default(),
             rt_pick: Default::default(),
             rt_issue: Default::default(),
-            rs_nva: Default::default(),
-            rs_len: Default::default(),
-            rs_epoch: Default::default(),
+            rs_page: Default::default(),
+            rb_nva: Default::default(),
+            rb_len: Default::default(),
+            rb_epoch: Default::default(),
             len_in: Default::default(),
             ep32: Default::default(),
             exp_trailer: Default::default(),
@@ -526,13 +517,12 @@ impl Depacketizer {
             op_buf: Default::default(),
             op_nva: Default::default(),
             op_len: Default::default(),
-            op_epoch: Default::default(),
             op_hit: Default::default(),
+            op_ep_ok: Default::default(),
             op_page: Default::default(),
             op_wr: Default::default(),
             op_sig: Default::default(),
             op_slot: Default::default(),
-            op_mepoch: Default::default(),
             op_end: Default::default(),
             op_paddr: Default::default(),
             park: Default::default(),
@@ -630,15 +620,12 @@ impl Logic for Depacketizer {
             v_crc_ok,
             rt_state,
             rt_buf,
-            rt_nva,
-            rt_len,
-            rt_epoch,
             rr_hit,
             rr_page,
             rr_writable,
             rr_signal,
             rr_slot,
-            rr_epoch,
+            rr_ep_ok,
             nparked,
             mj_valid,
             mj_buf,
@@ -649,7 +636,6 @@ impl Logic for Depacketizer {
             mj_sig,
             wj_ring,
             wj_buf,
-            wj_words,
             wj_nva,
             wj_len,
             wj_slot,
@@ -667,9 +653,7 @@ impl Logic for Depacketizer {
             ev_del_slot,
             ev_del_bytes,
             ev_nt,
-            ev_nt_nva,
-            ev_nt_len,
-            ev_nt_slot
+            ev_nt_nva
         );
         clock!(self, clock, ram, lw, jq);
         // Pulses are low unless set below.
@@ -723,14 +707,23 @@ impl Logic for Depacketizer {
                 self.rt_pick.next = i.to_bits();
             }
         }
-        self.rs_nva.next = 0.into();
-        self.rs_len.next = 0.into();
-        self.rs_epoch.next = 0.into();
+        // The header of a parked packet stays in its miss buffer's registers until the buffer
+        // is freed, so the retry reads it there.
+        self.rs_page.next = 0.into();
+        self.rb_nva.next = 0.into();
+        self.rb_len.next = 0.into();
+        self.rb_epoch.next = 0.into();
         for i in 0..self._n {
             if self.rt_pick.val() == i.to_bits() {
-                self.rs_nva.next = self.m_nva[i].q.val();
-                self.rs_len.next = self.m_len[i].q.val();
-                self.rs_epoch.next = self.m_epoch[i].q.val();
+                self.rs_page.next = self.m_nva[i]
+                    .q
+                    .val()
+                    .get_bits::<20>(self.c_page_shift.val().index());
+            }
+            if self.rt_buf.q.val() == i.to_bits() {
+                self.rb_nva.next = self.m_nva[i].q.val();
+                self.rb_len.next = self.m_len[i].q.val();
+                self.rb_epoch.next = self.m_epoch[i].q.val();
             }
         }
 
@@ -843,16 +836,10 @@ impl Logic for Depacketizer {
         } else if self.rt_any.val() & self.rt_is_idle.val() {
             self.rt_issue.next = true;
             self.lk_valid.d.next = true;
-            self.lk_key.d.next = self
-                .rs_nva
-                .val()
-                .get_bits::<20>(self.c_page_shift.val().index());
+            self.lk_key.d.next = self.rs_page.val();
             self.lk_tag.d.next = self.rt_pick.val();
             self.lk_link.d.next = false;
             self.rt_buf.d.next = self.rt_pick.val();
-            self.rt_nva.d.next = self.rs_nva.val();
-            self.rt_len.d.next = self.rs_len.val();
-            self.rt_epoch.d.next = self.rs_epoch.val();
             self.rt_state.d.next = RetryState::Wait;
         }
         self.lookup_valid.next = self.lk_valid.q.val();
@@ -895,7 +882,7 @@ impl Logic for Depacketizer {
             self.rr_writable.d.next = self.result_writable.val();
             self.rr_signal.d.next = self.result_signal.val();
             self.rr_slot.d.next = self.result_counter_slot.val();
-            self.rr_epoch.d.next = self.result_epoch.val();
+            self.rr_ep_ok.d.next = self.result_epoch.val() == self.rb_epoch.val();
             self.rt_state.d.next = RetryState::Ready;
         }
 
@@ -935,28 +922,26 @@ impl Logic for Depacketizer {
         self.op_buf.next = self.pk_mbuf.q.val();
         self.op_nva.next = self.hdr_nva.q.val();
         self.op_len.next = self.hdr_len.q.val();
-        self.op_epoch.next = self.hdr_epoch.q.val();
         self.op_hit.next = self.lr_hit.q.val();
+        self.op_ep_ok.next = self.hdr_epoch.q.val() == self.lr_epoch.q.val();
         self.op_page.next = self.lr_page.q.val();
         self.op_wr.next = self.lr_writable.q.val();
         self.op_sig.next = self.lr_signal.q.val();
         self.op_slot.next = self.lr_slot.q.val();
-        self.op_mepoch.next = self.lr_epoch.q.val();
         if self.v_valid.q.val() {
             self.op_go.next = true;
             self.op_link.next = true;
         } else if self.rt_is_ready.val() & !self.mj_valid.q.val() {
             self.op_go.next = true;
             self.op_buf.next = self.rt_buf.q.val();
-            self.op_nva.next = self.rt_nva.q.val();
-            self.op_len.next = self.rt_len.q.val();
-            self.op_epoch.next = self.rt_epoch.q.val();
+            self.op_nva.next = self.rb_nva.val();
+            self.op_len.next = self.rb_len.val();
             self.op_hit.next = self.rr_hit.q.val();
+            self.op_ep_ok.next = self.rr_ep_ok.q.val();
             self.op_page.next = self.rr_page.q.val();
             self.op_wr.next = self.rr_writable.q.val();
             self.op_sig.next = self.rr_signal.q.val();
             self.op_slot.next = self.rr_slot.q.val();
-            self.op_mepoch.next = self.rr_epoch.q.val();
             self.rt_state.d.next = RetryState::Idle;
         }
         self.op_end.next = bit_cast::<14, 32>(self.op_nva.val() & self.c_off_mask.val())
@@ -998,7 +983,7 @@ impl Logic for Depacketizer {
                     self.rewait.next = true;
                     self.ev_miss.d.next = true;
                 }
-            } else if self.op_epoch.val() != self.op_mepoch.val() {
+            } else if !self.op_ep_ok.val() {
                 self.ev_crc.d.next = true;
                 if self.op_link.val() {
                     self.lrel.next = true;
@@ -1093,9 +1078,9 @@ impl Logic for Depacketizer {
             }
             if self.park.val() & (self.op_buf.val() == i.to_bits()) {
                 self.waiting[i].d.next = true;
-                self.m_nva[i].d.next = self.op_nva.val();
-                self.m_len[i].d.next = self.op_len.val();
-                self.m_epoch[i].d.next = self.op_epoch.val();
+                self.m_nva[i].d.next = self.hdr_nva.q.val();
+                self.m_len[i].d.next = self.hdr_len.q.val();
+                self.m_epoch[i].d.next = self.hdr_epoch.q.val();
             }
             if self.rewait.val() & (self.op_buf.val() == i.to_bits()) {
                 self.waiting[i].d.next = true;
@@ -1163,7 +1148,6 @@ impl Logic for Depacketizer {
             if self.jq_any.val() {
                 self.r_rd.d.next = self.r_rd.q.val() + self.jq_words.val();
                 self.wj_ring.d.next = true;
-                self.wj_words.d.next = self.jq_words.val();
                 self.wj_nva.d.next = (bit_cast::<32, 20>(self.jq_meta.val().get_bits::<20>(0))
                     << self.c_page_shift.val())
                     | (self.jq_addr.val() & self.c_off_mask.val());
@@ -1182,17 +1166,14 @@ impl Logic for Depacketizer {
         }
         if self.lw.done.val() {
             if self.wj_ring.q.val() {
-                self.r_fr.d.next = self.r_fr.q.val() + self.wj_words.q.val();
+                // No job was taken since this one, so the read pointer is just past it.
+                self.r_fr.d.next = self.r_rd.q.val();
             }
             self.ev_del.d.next = true;
             self.ev_del_slot.d.next = self.wj_slot.q.val();
             self.ev_del_bytes.d.next = self.wj_len.q.val();
-            if self.wj_sig.q.val() {
-                self.ev_nt.d.next = true;
-                self.ev_nt_nva.d.next = self.wj_nva.q.val();
-                self.ev_nt_len.d.next = self.wj_len.q.val();
-                self.ev_nt_slot.d.next = self.wj_slot.q.val();
-            }
+            self.ev_nt.d.next = self.wj_sig.q.val();
+            self.ev_nt_nva.d.next = self.wj_nva.q.val();
         }
         self.ram.read_address.next = self.lw.ram_read_address.val();
         self.lw.ram_read_data.next = self.ram.read_data.val();
@@ -1217,8 +1198,9 @@ impl Logic for Depacketizer {
         self.delivered_bytes.next = self.ev_del_bytes.q.val();
         self.notify_valid.next = self.ev_nt.q.val();
         self.notify_nva.next = self.ev_nt_nva.q.val();
-        self.notify_length.next = self.ev_nt_len.q.val();
-        self.notify_slot.next = self.ev_nt_slot.q.val();
+        // A notification is a delivery with more detail (only meaningful with `notify_valid`).
+        self.notify_length.next = self.ev_del_bytes.q.val();
+        self.notify_slot.next = self.ev_del_slot.q.val();
     }
 }
 
