@@ -26,7 +26,11 @@
 //!   miss-overflow), epoch mismatch, protection, write job. A dropped ring packet is the newest
 //!   in the ring: the write pointer goes back to its start. A write job of a ring packet enters
 //!   the job queue (a [`RowFifo`] of 72-bit entries: physical address; signal, counter slot and
-//!   NVA page; length); a retried packet's write job waits in one register.
+//!   NVA page; length).
+//! - Retries go one at a time, from lookup to the end of the packet's write: a parked packet's
+//!   header stays in its miss buffer's registers until the buffer is freed, so the retry, its
+//!   write job and its delivery read it there and keep only the lookup result, instead of
+//!   copying the header at every stage (registers are most of this block's logic cells).
 //! - The [`LineWriter`] takes ring jobs first, then the retried packet's job. Its `done` frees
 //!   the packet's words (ring: the free pointer moves past them; miss buffer: the buffer) and
 //!   raises `delivered_*` (and `notify_*` for mappings with `signal`). Ring words are freed
@@ -96,6 +100,10 @@ pub enum RetryState {
     Wait,
     /// Result captured, waiting for the verdict stage.
     Ready,
+    /// Write job of the retried packet waiting for the writer.
+    Job,
+    /// The writer is writing the retried packet.
+    Write,
 }
 
 #[derive(LogicBlock)]
@@ -230,17 +238,8 @@ pub struct Depacketizer {
     m_len: Vec<DFF<Bits<13>>>,
     m_epoch: Vec<DFF<Bits<8>>>,
     nparked: DFF<Bits<4>>,
-    // Write job of a retried packet, waiting for the writer.
-    mj_valid: DFF<Bit>,
-    mj_buf: DFF<Bits<TAG_BITS>>,
-    mj_addr: DFF<Bits<32>>,
-    mj_nva: DFF<Bits<32>>,
-    mj_len: DFF<Bits<13>>,
-    mj_slot: DFF<Bits<6>>,
-    mj_sig: DFF<Bit>,
-    // The job in the writer.
-    wj_ring: DFF<Bit>,
-    wj_buf: DFF<Bits<TAG_BITS>>,
+    // The ring job in the writer (a retried packet's job is described by the retry's
+    // registers and its miss buffer).
     wj_nva: DFF<Bits<32>>,
     wj_len: DFF<Bits<13>>,
     wj_slot: DFF<Bits<6>>,
@@ -266,6 +265,8 @@ pub struct Depacketizer {
     in_stray: Signal<Local, Bit>,
     rt_is_idle: Signal<Local, Bit>,
     rt_is_ready: Signal<Local, Bit>,
+    rt_is_job: Signal<Local, Bit>,
+    rt_is_write: Signal<Local, Bit>,
     alloc_any: Signal<Local, Bit>,
     alloc_buf: Signal<Local, Bits<TAG_BITS>>,
     take: Signal<Local, Bit>,
@@ -297,10 +298,7 @@ pub struct Depacketizer {
     op_len: Signal<Local, Bits<13>>,
     op_hit: Signal<Local, Bit>,
     op_ep_ok: Signal<Local, Bit>,
-    op_page: Signal<Local, Bits<20>>,
     op_wr: Signal<Local, Bit>,
-    op_sig: Signal<Local, Bit>,
-    op_slot: Signal<Local, Bits<6>>,
     op_end: Signal<Local, Bits<14>>,
     op_paddr: Signal<Local, Bits<32>>,
     park: Signal<Local, Bit>,
@@ -458,15 +456,6 @@ impl Depacketizer {
             rr_slot: Default::default(),
             rr_ep_ok: Default::default(),
             nparked: Default::default(),
-            mj_valid: Default::default(),
-            mj_buf: Default::default(),
-            mj_addr: Default::default(),
-            mj_nva: Default::default(),
-            mj_len: Default::default(),
-            mj_slot: Default::default(),
-            mj_sig: Default::default(),
-            wj_ring: Default::default(),
-            wj_buf: Default::default(),
             wj_nva: Default::default(),
             wj_len: Default::default(),
             wj_slot: Default::default(),
@@ -489,6 +478,8 @@ impl Depacketizer {
             in_stray: Default::default(),
             rt_is_idle: Default::default(),
             rt_is_ready: Default::default(),
+            rt_is_job: Default::default(),
+            rt_is_write: Default::default(),
             alloc_any: Default::default(),
             alloc_buf: Default::default(),
             take: Default::default(),
@@ -519,10 +510,7 @@ impl Depacketizer {
             op_len: Default::default(),
             op_hit: Default::default(),
             op_ep_ok: Default::default(),
-            op_page: Default::default(),
             op_wr: Default::default(),
-            op_sig: Default::default(),
-            op_slot: Default::default(),
             op_end: Default::default(),
             op_paddr: Default::default(),
             park: Default::default(),
@@ -627,15 +615,6 @@ impl Logic for Depacketizer {
             rr_slot,
             rr_ep_ok,
             nparked,
-            mj_valid,
-            mj_buf,
-            mj_addr,
-            mj_nva,
-            mj_len,
-            mj_slot,
-            mj_sig,
-            wj_ring,
-            wj_buf,
             wj_nva,
             wj_len,
             wj_slot,
@@ -682,12 +661,20 @@ impl Logic for Depacketizer {
         }
         self.rt_is_idle.next = false;
         self.rt_is_ready.next = false;
+        self.rt_is_job.next = false;
+        self.rt_is_write.next = false;
         match self.rt_state.q.val() {
             RetryState::Idle => {
                 self.rt_is_idle.next = true;
             }
             RetryState::Ready => {
                 self.rt_is_ready.next = true;
+            }
+            RetryState::Job => {
+                self.rt_is_job.next = true;
+            }
+            RetryState::Write => {
+                self.rt_is_write.next = true;
             }
             _ => {}
         }
@@ -924,30 +911,25 @@ impl Logic for Depacketizer {
         self.op_len.next = self.hdr_len.q.val();
         self.op_hit.next = self.lr_hit.q.val();
         self.op_ep_ok.next = self.hdr_epoch.q.val() == self.lr_epoch.q.val();
-        self.op_page.next = self.lr_page.q.val();
         self.op_wr.next = self.lr_writable.q.val();
-        self.op_sig.next = self.lr_signal.q.val();
-        self.op_slot.next = self.lr_slot.q.val();
         if self.v_valid.q.val() {
             self.op_go.next = true;
             self.op_link.next = true;
-        } else if self.rt_is_ready.val() & !self.mj_valid.q.val() {
+        } else if self.rt_is_ready.val() {
             self.op_go.next = true;
             self.op_buf.next = self.rt_buf.q.val();
             self.op_nva.next = self.rb_nva.val();
             self.op_len.next = self.rb_len.val();
             self.op_hit.next = self.rr_hit.q.val();
             self.op_ep_ok.next = self.rr_ep_ok.q.val();
-            self.op_page.next = self.rr_page.q.val();
             self.op_wr.next = self.rr_writable.q.val();
-            self.op_sig.next = self.rr_signal.q.val();
-            self.op_slot.next = self.rr_slot.q.val();
             self.rt_state.d.next = RetryState::Idle;
         }
         self.op_end.next = bit_cast::<14, 32>(self.op_nva.val() & self.c_off_mask.val())
             + bit_cast::<14, 13>(self.op_len.val());
-        self.op_paddr.next = (bit_cast::<32, 20>(self.op_page.val()) << self.c_page_shift.val())
-            | (self.op_nva.val() & self.c_off_mask.val());
+        // Physical address of a link packet's write job.
+        self.op_paddr.next = (bit_cast::<32, 20>(self.lr_page.q.val()) << self.c_page_shift.val())
+            | (self.hdr_nva.q.val() & self.c_off_mask.val());
         self.rrel.next = false;
         self.park.next = false;
         self.rewait.next = false;
@@ -1009,31 +991,28 @@ impl Logic for Depacketizer {
         }
         self.unpark.next = self.rrel.val() | self.mj_set.val();
         if self.mj_set.val() {
-            self.mj_valid.d.next = true;
-            self.mj_buf.d.next = self.op_buf.val();
-            self.mj_addr.d.next = self.op_paddr.val();
-            self.mj_nva.d.next = self.op_nva.val();
-            self.mj_len.d.next = self.op_len.val();
-            self.mj_slot.d.next = self.op_slot.val();
-            self.mj_sig.d.next = self.op_sig.val();
+            self.rt_state.d.next = RetryState::Job;
         }
         self.jq.write.next = self.jq_push.val();
-        self.jq_meta_in.next = (bit_cast::<27, 6>(self.op_slot.val()) << 20)
+        // A link packet's write job.
+        self.jq_meta_in.next = (bit_cast::<27, 6>(self.lr_slot.q.val()) << 20)
             | bit_cast::<27, 20>(
-                self.op_nva
+                self.hdr_nva
+                    .q
                     .val()
                     .get_bits::<20>(self.c_page_shift.val().index()),
             );
-        if self.op_sig.val() {
-            self.jq_meta_in.next = (bit_cast::<27, 6>(self.op_slot.val()) << 20)
+        if self.lr_signal.q.val() {
+            self.jq_meta_in.next = (bit_cast::<27, 6>(self.lr_slot.q.val()) << 20)
                 | bit_cast::<27, 20>(
-                    self.op_nva
+                    self.hdr_nva
+                        .q
                         .val()
                         .get_bits::<20>(self.c_page_shift.val().index()),
                 )
                 | self.c_meta_sig.val();
         }
-        self.jq.data_in.next = (bit_cast::<JOB_BITS, 13>(self.op_len.val()) << 59)
+        self.jq.data_in.next = (bit_cast::<JOB_BITS, 13>(self.hdr_len.q.val()) << 59)
             | (bit_cast::<JOB_BITS, 27>(self.jq_meta_in.val()) << 32)
             | bit_cast::<JOB_BITS, 32>(self.op_paddr.val());
 
@@ -1070,7 +1049,7 @@ impl Logic for Depacketizer {
             if self.rrel.val() & (self.op_buf.val() == i.to_bits()) {
                 self.mbusy[i].d.next = false;
             }
-            if self.lw.done.val() & !self.wj_ring.q.val() & (self.wj_buf.q.val() == i.to_bits()) {
+            if self.lw.done.val() & self.rt_is_write.val() & (self.rt_buf.q.val() == i.to_bits()) {
                 self.mbusy[i].d.next = false;
             }
             if self.take_miss.val() & (self.alloc_buf.val() == i.to_bits()) {
@@ -1128,16 +1107,18 @@ impl Logic for Depacketizer {
         self.jq_len.next = self.jq.data_out.val().get_bits::<13>(59);
         self.jq_any.next = !self.jq.empty.val();
         self.jq_words.next = (bit_cast::<RA, 13>(self.jq_len.val()) + 3) >> 2;
-        self.lw.job_valid.next = self.jq_any.val() | self.mj_valid.q.val();
+        self.lw.job_valid.next = self.jq_any.val() | self.rt_is_job.val();
         self.lw.job_ring.next = self.jq_any.val();
         self.job_base_sel.next = self.r_rd.q.val() & self.c_ring_mask.val();
         self.job_addr_sel.next = self.jq_addr.val();
         self.job_len_sel.next = self.jq_len.val();
         if !self.jq_any.val() {
             self.job_base_sel.next = self.c_ring_words.val()
-                + (bit_cast::<RA, TAG_BITS>(self.mj_buf.q.val()) << self.c_slot_shift.val());
-            self.job_addr_sel.next = self.mj_addr.q.val();
-            self.job_len_sel.next = self.mj_len.q.val();
+                + (bit_cast::<RA, TAG_BITS>(self.rt_buf.q.val()) << self.c_slot_shift.val());
+            self.job_addr_sel.next = (bit_cast::<32, 20>(self.rr_page.q.val())
+                << self.c_page_shift.val())
+                | (self.rb_nva.val() & self.c_off_mask.val());
+            self.job_len_sel.next = self.rb_len.val();
         }
         self.lw.job_base.next = self.job_base_sel.val();
         self.lw.job_addr.next = self.job_addr_sel.val();
@@ -1147,7 +1128,6 @@ impl Logic for Depacketizer {
         if self.lw_pop.val() {
             if self.jq_any.val() {
                 self.r_rd.d.next = self.r_rd.q.val() + self.jq_words.val();
-                self.wj_ring.d.next = true;
                 self.wj_nva.d.next = (bit_cast::<32, 20>(self.jq_meta.val().get_bits::<20>(0))
                     << self.c_page_shift.val())
                     | (self.jq_addr.val() & self.c_off_mask.val());
@@ -1155,25 +1135,25 @@ impl Logic for Depacketizer {
                 self.wj_slot.d.next = self.jq_meta.val().get_bits::<6>(20);
                 self.wj_sig.d.next = self.jq_meta.val().get_bit(26);
             } else {
-                self.mj_valid.d.next = false;
-                self.wj_ring.d.next = false;
-                self.wj_buf.d.next = self.mj_buf.q.val();
-                self.wj_nva.d.next = self.mj_nva.q.val();
-                self.wj_len.d.next = self.mj_len.q.val();
-                self.wj_slot.d.next = self.mj_slot.q.val();
-                self.wj_sig.d.next = self.mj_sig.q.val();
+                self.rt_state.d.next = RetryState::Write;
             }
         }
         if self.lw.done.val() {
-            if self.wj_ring.q.val() {
+            self.ev_del.d.next = true;
+            if self.rt_is_write.val() {
+                self.rt_state.d.next = RetryState::Idle;
+                self.ev_del_slot.d.next = self.rr_slot.q.val();
+                self.ev_del_bytes.d.next = self.rb_len.val();
+                self.ev_nt.d.next = self.rr_signal.q.val();
+                self.ev_nt_nva.d.next = self.rb_nva.val();
+            } else {
                 // No job was taken since this one, so the read pointer is just past it.
                 self.r_fr.d.next = self.r_rd.q.val();
+                self.ev_del_slot.d.next = self.wj_slot.q.val();
+                self.ev_del_bytes.d.next = self.wj_len.q.val();
+                self.ev_nt.d.next = self.wj_sig.q.val();
+                self.ev_nt_nva.d.next = self.wj_nva.q.val();
             }
-            self.ev_del.d.next = true;
-            self.ev_del_slot.d.next = self.wj_slot.q.val();
-            self.ev_del_bytes.d.next = self.wj_len.q.val();
-            self.ev_nt.d.next = self.wj_sig.q.val();
-            self.ev_nt_nva.d.next = self.wj_nva.q.val();
         }
         self.ram.read_address.next = self.lw.ram_read_address.val();
         self.lw.ram_read_data.next = self.ram.read_data.val();
@@ -1673,7 +1653,7 @@ mod tests {
                 }
             }
             let u = &self.b.uut;
-            assert!(u.jq.empty.val() && !u.mj_valid.q.val(), "jobs left over");
+            assert!(u.jq.empty.val(), "jobs left over");
             let (wp, rd, fr) = (u.r_wp.q.val(), u.r_rd.q.val(), u.r_fr.q.val());
             assert!(
                 wp == rd && rd == fr,
