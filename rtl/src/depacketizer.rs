@@ -332,6 +332,11 @@ pub struct Depacketizer {
     /// Signal bit of a job queue meta word.
     c_meta_sig: Constant<Bits<27>>,
     c_ring_mask: Constant<Bits<RA>>,
+    /// The ring pointers run modulo twice the ring (one wrap bit), so their higher bits are
+    /// constant zero and synthesis drops them.
+    c_ptr_mask: Constant<Bits<RA>>,
+    /// Miss buffer addresses stay below the RAM's depth rounded up to a power of two.
+    c_addr_mask: Constant<Bits<RA>>,
     c_hdr_words: Constant<Bits<WIDX_BITS>>,
     c_wlim: Constant<Bits<WIDX_BITS>>,
     c_widx_max: Constant<Bits<WIDX_BITS>>,
@@ -545,6 +550,10 @@ impl Depacketizer {
             c_ring_words: Constant::new(ring.into()),
             c_meta_sig: Constant::new((1u64 << 26).into()),
             c_ring_mask: Constant::new((ring - 1).into()),
+            c_ptr_mask: Constant::new((2 * ring - 1).into()),
+            c_addr_mask: Constant::new(
+                ((params.rx_buffer_words() as u64).next_power_of_two() - 1).into(),
+            ),
             c_hdr_words: Constant::new(hdr.into()),
             c_wlim: Constant::new((hdr + stride).into()),
             c_widx_max: Constant::new(((1u64 << WIDX_BITS) - 1).into()),
@@ -869,7 +878,8 @@ impl Logic for Depacketizer {
         // ---- Payload stores, two cycles behind the link.
         self.d2_en.d.next = self.d1_en.q.val();
         self.d2_data.d.next = self.d1_data.q.val();
-        self.r_room.next = (self.r_wp.q.val() - self.r_fr.q.val()) < self.c_ring_words.val();
+        self.r_room.next = ((self.r_wp.q.val() - self.r_fr.q.val()) & self.c_ptr_mask.val())
+            < self.c_ring_words.val();
         self.st_ring.next = self.d2_en.q.val() & self.pk_ring.q.val();
         self.ram.write_enable.next = false;
         self.ram.write_address.next = self.r_wp.q.val() & self.c_ring_mask.val();
@@ -877,7 +887,7 @@ impl Logic for Depacketizer {
         if self.st_ring.val() {
             if self.r_room.val() {
                 self.ram.write_enable.next = true;
-                self.r_wp.d.next = self.r_wp.q.val() + 1;
+                self.r_wp.d.next = (self.r_wp.q.val() + 1) & self.c_ptr_mask.val();
             } else {
                 self.pk_ovr.d.next = true;
             }
@@ -885,7 +895,7 @@ impl Logic for Depacketizer {
         if self.d2_en.q.val() & self.pk_miss.q.val() {
             self.ram.write_enable.next = true;
             self.ram.write_address.next = self.mptr.q.val();
-            self.mptr.d.next = self.mptr.q.val() + 1;
+            self.mptr.d.next = (self.mptr.q.val() + 1) & self.c_addr_mask.val();
         }
         self.ovr_now.next = self.pk_ovr.q.val() | (self.st_ring.val() & !self.r_room.val());
         // A new packet has no destination until its lookup result.
@@ -1120,7 +1130,8 @@ impl Logic for Depacketizer {
         self.jq.read.next = self.lw_pop.val() & self.jq_any.val();
         if self.lw_pop.val() {
             if self.jq_any.val() {
-                self.r_rd.d.next = self.r_rd.q.val() + self.jq_words.val();
+                self.r_rd.d.next =
+                    (self.r_rd.q.val() + self.jq_words.val()) & self.c_ptr_mask.val();
                 self.wj_nva.d.next = (bit_cast::<32, 20>(self.jq_meta.val().get_bits::<20>(0))
                     << self.c_page_shift.val())
                     | (self.jq_addr.val() & self.c_off_mask.val());
