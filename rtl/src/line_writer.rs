@@ -55,8 +55,8 @@ pub struct LineWriter {
     beats: DFF<Bits<BEAT_BITS>>,
     shift: DFF<Bits<2>>,
     first: DFF<Bit>,
-    /// Byte lane of the job's last byte (the strobes of the first beat follow from `shift`).
-    last_lane: DFF<Bits<2>>,
+    first_strb: DFF<Bits<4>>,
+    last_strb: DFF<Bits<4>>,
     // Combinational helpers.
     is_last: Signal<Local, Bit>,
     advance: Signal<Local, Bit>,
@@ -74,9 +74,6 @@ pub struct LineWriter {
     line_mask: Constant<Bits<32>>,
     /// `rx_ring_words() - 1`.
     ring_mask: Constant<Bits<PACKET_RAM_ADDR_BITS>>,
-    /// `rx_buffer_words()` rounded up to a power of two, minus 1: read addresses stay below it,
-    /// so synthesis drops the higher address bits.
-    addr_mask: Constant<Bits<PACKET_RAM_ADDR_BITS>>,
 }
 
 impl LineWriter {
@@ -107,7 +104,8 @@ impl LineWriter {
             beats: Default::default(),
             shift: Default::default(),
             first: Default::default(),
-            last_lane: Default::default(),
+            first_strb: Default::default(),
+            last_strb: Default::default(),
             is_last: Default::default(),
             advance: Default::default(),
             rnext: Default::default(),
@@ -119,9 +117,6 @@ impl LineWriter {
             end_lane: Default::default(),
             line_mask: Constant::new(((params.line_bytes - 4) as u64).into()),
             ring_mask: Constant::new(((params.rx_ring_words() - 1) as u64).into()),
-            addr_mask: Constant::new(
-                ((params.rx_buffer_words() as u64).next_power_of_two() - 1).into(),
-            ),
         }
     }
 }
@@ -129,7 +124,10 @@ impl LineWriter {
 impl Logic for LineWriter {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, active, raddr, ring, prev, waddr, beats, shift, first, last_lane);
+        dff_setup!(
+            self, clock, active, raddr, ring, prev, waddr, beats, shift, first, first_strb,
+            last_strb
+        );
         self.is_last.next = self.beats.q.val() == 1;
         self.advance.next = self.active.q.val() & self.wr_ready.val();
         self.done.next = self.advance.val() & self.is_last.val();
@@ -149,23 +147,11 @@ impl Logic for LineWriter {
         }
         self.strb_first.next = 15.into();
         if self.first.q.val() {
-            if self.shift.q.val() == 1 {
-                self.strb_first.next = 14.into();
-            } else if self.shift.q.val() == 2 {
-                self.strb_first.next = 12.into();
-            } else if self.shift.q.val() == 3 {
-                self.strb_first.next = 8.into();
-            }
+            self.strb_first.next = self.first_strb.q.val();
         }
         self.strb_last.next = 15.into();
         if self.is_last.val() {
-            if self.last_lane.q.val() == 0 {
-                self.strb_last.next = 1.into();
-            } else if self.last_lane.q.val() == 1 {
-                self.strb_last.next = 3.into();
-            } else if self.last_lane.q.val() == 2 {
-                self.strb_last.next = 7.into();
-            }
+            self.strb_last.next = self.last_strb.q.val();
         }
         self.wr_strb.next = self.strb_first.val() & self.strb_last.val();
         self.wr_last.next = self.is_last.val()
@@ -173,7 +159,7 @@ impl Logic for LineWriter {
 
         // Read address: held while the beat stalls, next word when it is accepted.
         self.read_addr.next = self.raddr.q.val();
-        self.rnext.next = (self.raddr.q.val() + 1) & self.addr_mask.val();
+        self.rnext.next = self.raddr.q.val() + 1;
         if self.ring.q.val() {
             self.rnext.next = (self.raddr.q.val() + 1) & self.ring_mask.val();
         }
@@ -205,7 +191,24 @@ impl Logic for LineWriter {
                 bit_cast::<BEAT_BITS, PACKET_RAM_ADDR_BITS>(self.end_off.val() >> 2) + 1;
             self.first.d.next = true;
             self.shift.d.next = self.start_lane.val();
-            self.last_lane.d.next = self.end_lane.val();
+            if self.start_lane.val() == 1 {
+                self.first_strb.d.next = 14.into();
+            } else if self.start_lane.val() == 2 {
+                self.first_strb.d.next = 12.into();
+            } else if self.start_lane.val() == 3 {
+                self.first_strb.d.next = 8.into();
+            } else {
+                self.first_strb.d.next = 15.into();
+            }
+            if self.end_lane.val() == 0 {
+                self.last_strb.d.next = 1.into();
+            } else if self.end_lane.val() == 1 {
+                self.last_strb.d.next = 3.into();
+            } else if self.end_lane.val() == 2 {
+                self.last_strb.d.next = 7.into();
+            } else {
+                self.last_strb.d.next = 15.into();
+            }
         }
         self.ram_read_address.next = self.read_addr.val();
     }
@@ -491,7 +494,7 @@ mod tests {
                         let payload: Vec<u8> = (0..len).map(|_| next() as u8).collect();
                         let words = (len as u32).div_ceil(4);
                         // Ring jobs follow each other around the ring (wrapping); the others
-                        // read contiguously above it, within the buffer RAM.
+                        // read contiguously above it.
                         let ring = next() % 2 == 0;
                         let j = Job {
                             base: if ring { ring_base } else { ring_words + base },
@@ -503,7 +506,7 @@ mod tests {
                             ring_base = (ring_base + words) % ring_words;
                         } else {
                             base = (base + words + (next() % 3) as u32)
-                                % (params.rx_buffer_words() - 1100 - ring_words);
+                                % ((1 << 14) - 1100 - ring_words);
                         }
                         j
                     })
