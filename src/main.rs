@@ -84,6 +84,10 @@ struct GenArgs {
     /// Synthesize the core with yosys for Spartan-6 (xc6s) and iCE40 and report resource use.
     #[arg(long, requires = "out")]
     synth: bool,
+    /// Place and route the core alone on an iCE40-HX8K (nextpnr-ice40, 100 MHz target) and
+    /// report logic cells, block RAMs and fmax; the critical path goes to critical_path.txt.
+    #[arg(long, requires = "out")]
+    place: bool,
 }
 
 /// Generator parameters: a TOML file, then flags that override it.
@@ -182,9 +186,42 @@ fn gen(args: &GenArgs) -> Result<()> {
                 report += &line;
             }
         }
+        if args.place {
+            let r = vassa_rtl::hwcheck::ice40_place(&verilog, "vassa_core")
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let text = place_summary(&r);
+            print!("{text}");
+            report += &text;
+            write_file(dir, "critical_path.txt", &r.critical_path)?;
+        }
         write_file(dir, "params.txt", &report)?;
     }
     Ok(())
+}
+
+/// What `gen --place` prints: use, fmax against the 100 MHz goal, the critical path's ends.
+fn place_summary(r: &vassa_rtl::hwcheck::PlaceReport) -> String {
+    let fmax = r
+        .fmax()
+        .map_or("no clock timed".to_string(), |f| format!("{f:.1} MHz"));
+    // nextpnr names a path's cells after the registers they implement.
+    let cell = |line: Option<&str>| {
+        line.and_then(|l| l.split_whitespace().last())
+            .unwrap_or("?")
+            .to_string()
+    };
+    let path = &r.critical_path;
+    let from = cell(path.lines().find(|l| l.contains("Source")));
+    let to = cell(path.lines().rfind(|l| l.contains("Setup")));
+    format!(
+        "\niCE40-HX8K place and route (the core alone, its ports in a 2-pin harness; counts \
+         include the harness's ~130 cells):\n  logic cells {} of 7680 ({:.0} %), block RAMs {} of \
+         32, fmax {fmax} (goal 100 MHz)\n  critical path from {from}\n                to {to} \
+         (critical_path.txt)\n",
+        r.logic_cells,
+        100.0 * r.logic_cells as f64 / 7680.0,
+        r.block_rams
+    )
 }
 
 fn bench_sim(args: &BenchSimArgs) -> Result<()> {

@@ -267,3 +267,37 @@ fn synth_refuses_unknown_boards_and_bad_parameters_in_one_line() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("power of two"), "{err}");
 }
+
+/// `gen --place` places and routes the core on an iCE40-HX8K and reports what nextpnr reached
+/// (small parameters keep it under a minute).
+#[test]
+fn gen_place_reports_use_fmax_and_the_critical_path() {
+    let out = scratch("place");
+    let (code, stdout, err) = vassa(&[
+        "gen",
+        "--out",
+        out.to_str().unwrap(),
+        "--place",
+        "--tx-cache-entries",
+        "2",
+        "--rx-cache-entries",
+        "2",
+        "--counter-slots",
+        "4",
+        "--max-payload",
+        "64",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("iCE40-HX8K place and route"), "{stdout}");
+    let fmax: f64 = stdout
+        .split("fmax ")
+        .nth(1)
+        .and_then(|t| t.split(" MHz").next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no fmax in {stdout}"));
+    assert!(fmax > 1.0 && fmax < 1000.0, "{fmax}");
+    let path = std::fs::read_to_string(out.join("critical_path.txt")).unwrap();
+    assert!(path.contains("Source") && path.contains("Setup"), "{path}");
+    let report = std::fs::read_to_string(out.join("params.txt")).unwrap();
+    assert!(report.contains("critical path from core."), "{report}");
+}
