@@ -199,8 +199,9 @@ fn gen(args: &GenArgs) -> Result<()> {
     Ok(())
 }
 
-/// What `gen --place` prints: use, fmax against the 100 MHz goal, the critical path's ends.
+/// What `gen --place` prints: use, fmax against the target, the critical path's ends.
 fn place_summary(r: &vassa_rtl::hwcheck::PlaceReport) -> String {
+    use vassa_rtl::hwcheck::PLACE_TARGET_MHZ;
     let fmax = r
         .fmax()
         .map_or("no clock timed".to_string(), |f| format!("{f:.1} MHz"));
@@ -213,14 +214,13 @@ fn place_summary(r: &vassa_rtl::hwcheck::PlaceReport) -> String {
     let path = &r.critical_path;
     let from = cell(path.lines().find(|l| l.contains("Source")));
     let to = cell(path.lines().rfind(|l| l.contains("Setup")));
+    let ((lc, lc_avail), (ram, ram_avail)) = (r.logic_cells, r.block_rams);
     format!(
         "\niCE40-HX8K place and route (the core alone, its ports in a 2-pin harness; counts \
-         include the harness's ~130 cells):\n  logic cells {} of 7680 ({:.0} %), block RAMs {} of \
-         32, fmax {fmax} (goal 100 MHz)\n  critical path from {from}\n                to {to} \
-         (critical_path.txt)\n",
-        r.logic_cells,
-        100.0 * r.logic_cells as f64 / 7680.0,
-        r.block_rams
+         include the harness's ~130 cells):\n  logic cells {lc} of {lc_avail} ({:.0} %), block \
+         RAMs {ram} of {ram_avail}, fmax {fmax} (goal {PLACE_TARGET_MHZ} MHz)\n  critical path \
+         from {from}\n                to {to} (critical_path.txt)\n",
+        100.0 * lc as f64 / lc_avail.max(1) as f64,
     )
 }
 

@@ -14,7 +14,7 @@ use rust_hdl::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use vassa_rtl::hwcheck::SynthReport;
+use vassa_rtl::hwcheck::{critical_path, NextpnrReport, SynthReport};
 
 /// An iCE40 device in a package, as nextpnr names them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,18 +148,17 @@ pub fn run_flow<B: Block>(
     })?;
     let pnr_json = read(out_dir, "nextpnr_report.json")?;
     let pnr_log = read(out_dir, "nextpnr.log")?;
-    let pnr = parse_nextpnr_report(&pnr_json, target_mhz)?;
+    let pnr = NextpnrReport::parse(&pnr_json)?;
 
     // 4. Bitstream.
     report.step(&STEPS, 3, progress, |_| {
         run_tool(out_dir, "icepack", &["top.asc", "top.bin"], "icepack.log")
     })?;
 
-    let used = |k: &str| pnr.cells.iter().find(|c| c.0 == k).map(|c| (c.1, c.2));
-    let (lc, lc_avail) = used("ICESTORM_LC").unwrap_or((0, part.logic_cells));
-    let (ram, ram_avail) = used("ICESTORM_RAM").unwrap_or((0, part.block_rams));
-    let (io, _) = used("SB_IO").unwrap_or((0, 0));
-    let (gb, gb_avail) = used("SB_GB").unwrap_or((0, 8));
+    let (lc, lc_avail) = pnr.cell("ICESTORM_LC").unwrap_or((0, part.logic_cells));
+    let (ram, ram_avail) = pnr.cell("ICESTORM_RAM").unwrap_or((0, part.block_rams));
+    let (io, _) = pnr.cell("SB_IO").unwrap_or((0, 0));
+    let (gb, gb_avail) = pnr.cell("SB_GB").unwrap_or((0, 8));
     report.utilization = vec![
         Utilization::new("logic cells (ICESTORM_LC)", lc, lc_avail),
         Utilization::new("LUT4 (SB_LUT4)", synth.luts as u64, part.logic_cells),
@@ -172,7 +171,7 @@ pub fn run_flow<B: Block>(
         Utilization::new("I/O pins (SB_IO)", io, part.io_pins),
         Utilization::new("global buffers (SB_GB)", gb, gb_avail),
     ];
-    report.clocks = pnr.clocks;
+    report.clocks = clock_reports(&pnr, target_mhz);
     let missed: Vec<String> = report
         .clocks
         .iter()
@@ -240,46 +239,23 @@ fn run_tool(dir: &Path, tool: &str, args: &[&str], log: &str) -> Result<(String,
     ))
 }
 
-/// What nextpnr's `--report` JSON holds that we use.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NextpnrReport {
-    /// (cell type, used, available), in the report's order.
-    pub cells: Vec<(String, u64, u64)>,
-    pub clocks: Vec<ClockReport>,
-}
-
-/// Parses nextpnr's `--report` JSON (`utilization`, `fmax`). A clock's name is its net up to
+/// The clocks of nextpnr's report as the flow reports them. A clock's name is its net up to
 /// the first `$` (`clock$SB_IO_IN_$glb_clk` is `clock`); it met timing if it reached
 /// `target_mhz` (or the constraint nextpnr recorded).
-pub fn parse_nextpnr_report(json: &str, target_mhz: f64) -> Result<NextpnrReport, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("nextpnr report: {e}"))?;
-    let mut cells = Vec::new();
-    if let Some(u) = v["utilization"].as_object() {
-        for (k, c) in u {
-            let used = c["used"].as_u64().unwrap_or(0);
-            let available = c["available"].as_u64().unwrap_or(0);
-            cells.push((k.clone(), used, available));
-        }
-    }
-    let mut clocks = Vec::new();
-    if let Some(f) = v["fmax"].as_object() {
-        for (net, c) in f {
-            let achieved = c["achieved"].as_f64();
-            let target = c["constraint"].as_f64().unwrap_or(target_mhz);
-            clocks.push(ClockReport {
-                name: net.split('$').next().unwrap_or(net).to_string(),
-                net: net.clone(),
+pub fn clock_reports(pnr: &NextpnrReport, target_mhz: f64) -> Vec<ClockReport> {
+    pnr.clocks
+        .iter()
+        .map(|c| {
+            let target = c.constraint_mhz.unwrap_or(target_mhz);
+            ClockReport {
+                name: c.net.split('$').next().unwrap_or(&c.net).to_string(),
+                net: c.net.clone(),
                 target_mhz: target,
-                achieved_mhz: achieved,
-                met: achieved.is_some_and(|a| a >= target),
-            });
-        }
-    }
-    if cells.is_empty() {
-        return Err("nextpnr report: no utilization".into());
-    }
-    Ok(NextpnrReport { cells, clocks })
+                achieved_mhz: c.achieved_mhz,
+                met: c.achieved_mhz.is_some_and(|a| a >= target),
+            }
+        })
+        .collect()
 }
 
 /// The "Device utilisation" table nextpnr prints after packing (the last one in the log):
@@ -312,31 +288,6 @@ pub fn packed_utilisation(log: &str) -> Vec<(String, u64, u64)> {
     out
 }
 
-/// The last "Critical path report for clock '<net>'" block of a nextpnr log (after routing),
-/// without the `Info: ` prefixes and the source locations of each cell ("Defined in:" and the
-/// `file:line` lines under it), ending with its logic/routing summary line.
-pub fn critical_path(log: &str, net: &str) -> Option<String> {
-    let head = format!("Critical path report for clock '{net}'");
-    let lines: Vec<&str> = log.lines().collect();
-    let start = lines.iter().rposition(|l| l.contains(&head))?;
-    let mut out = Vec::new();
-    for l in &lines[start..] {
-        let l = l.strip_prefix("Info: ").unwrap_or(l);
-        let t = l.trim();
-        if t.is_empty() && out.len() > 1 {
-            break;
-        }
-        if t == "Defined in:" || (!t.contains(' ') && t.contains(".v:")) {
-            continue;
-        }
-        out.push(l.to_string());
-        if l.contains("ns logic,") && l.contains("ns routing") {
-            break;
-        }
-    }
-    Some(out.join("\n"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,18 +298,15 @@ mod tests {
         256, "used": 11}}}"#;
 
     #[test]
-    fn parses_utilization_and_fmax() {
-        let r = parse_nextpnr_report(REPORT, 100.0).unwrap();
-        assert!(r.cells.contains(&("ICESTORM_LC".into(), 43, 7680)));
-        assert!(r.cells.contains(&("ICESTORM_RAM".into(), 4, 32)));
-        assert_eq!(r.clocks.len(), 1);
-        let c = &r.clocks[0];
+    fn clocks_are_named_and_judged_against_their_target() {
+        let r = NextpnrReport::parse(REPORT).unwrap();
+        let clocks = clock_reports(&r, 100.0);
+        assert_eq!(clocks.len(), 1);
+        let c = &clocks[0];
         assert_eq!(
             (c.name.as_str(), c.achieved_mhz, c.met),
             ("clock", Some(87.5), false)
         );
-        assert!(parse_nextpnr_report("{}", 100.0).is_err());
-        assert!(parse_nextpnr_report("not json", 100.0).is_err());
     }
 
     #[test]
@@ -373,20 +321,5 @@ mod tests {
             ]
         );
         assert!(packed_utilisation("nothing").is_empty());
-    }
-
-    #[test]
-    fn takes_the_last_critical_path_of_a_clock() {
-        let log = "Info: Critical path report for clock 'c$g' (posedge -> posedge):\n\
-                   Info: old\nInfo: 1.0 ns logic, 2.0 ns routing\n\n\
-                   Info: Critical path report for clock 'c$g' (posedge -> posedge):\n\
-                   Info: curr total\nInfo:  0.5  0.5  Source a\n\
-                   Info:                Defined in:\nInfo:                  top.v:44.16-63.6\n\
-                   Info: 3.0 ns logic, 9.0 ns routing\n\nInfo: Max frequency\n";
-        let p = critical_path(log, "c$g").unwrap();
-        assert!(p.starts_with("Critical path report for clock 'c$g'"), "{p}");
-        assert!(p.contains("Source a") && p.ends_with("3.0 ns logic, 9.0 ns routing"));
-        assert!(!p.contains("old") && !p.contains("Defined") && !p.contains("top.v"));
-        assert_eq!(critical_path(log, "other"), None);
     }
 }

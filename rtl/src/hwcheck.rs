@@ -260,68 +260,120 @@ pub fn place_harness(verilog: &str, top: &str) -> Result<String, String> {
     Ok(v)
 }
 
-/// What nextpnr-ice40 reports for a placed and routed design.
+/// What nextpnr's `--report` JSON holds that we use. The JSON, unlike the log, gives each
+/// clock's fmax after routing in one place whether or not it met its target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextpnrReport {
+    /// (cell type, used, available), in the report's order.
+    pub cells: Vec<(String, u64, u64)>,
+    pub clocks: Vec<NextpnrClock>,
+}
+
+/// One clock net of a [`NextpnrReport`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextpnrClock {
+    /// The net nextpnr timed (e.g. `clock$SB_IO_IN_$glb_clk`).
+    pub net: String,
+    /// Maximum frequency after routing, MHz.
+    pub achieved_mhz: Option<f64>,
+    /// The target nextpnr timed against, MHz.
+    pub constraint_mhz: Option<f64>,
+}
+
+impl NextpnrReport {
+    /// Parses the JSON (`utilization`, `fmax`); a report without utilization is an error.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("nextpnr report: {e}"))?;
+        let mut cells = Vec::new();
+        if let Some(u) = v["utilization"].as_object() {
+            for (k, c) in u {
+                let used = c["used"].as_u64().unwrap_or(0);
+                let available = c["available"].as_u64().unwrap_or(0);
+                cells.push((k.clone(), used, available));
+            }
+        }
+        if cells.is_empty() {
+            return Err("nextpnr report: no utilization".into());
+        }
+        let clocks = v["fmax"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(net, c)| NextpnrClock {
+                net: net.clone(),
+                achieved_mhz: c["achieved"].as_f64(),
+                constraint_mhz: c["constraint"].as_f64(),
+            })
+            .collect();
+        Ok(NextpnrReport { cells, clocks })
+    }
+
+    /// (used, available) of a cell type.
+    pub fn cell(&self, kind: &str) -> Option<(u64, u64)> {
+        self.cells.iter().find(|c| c.0 == kind).map(|c| (c.1, c.2))
+    }
+}
+
+/// The last "Critical path report for clock '<net>'" block of a nextpnr log (after routing),
+/// without the `Info: ` prefixes and the source locations of each cell ("Defined in:" and the
+/// `file:line` lines under it), ending with its logic/routing summary line.
+pub fn critical_path(log: &str, net: &str) -> Option<String> {
+    let head = format!("Critical path report for clock '{net}'");
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines.iter().rposition(|l| l.contains(&head))?;
+    let mut out = Vec::new();
+    for l in &lines[start..] {
+        let l = l.strip_prefix("Info: ").unwrap_or(l);
+        let t = l.trim();
+        if t.is_empty() && out.len() > 1 {
+            break;
+        }
+        if t == "Defined in:" || (!t.contains(' ') && t.contains(".v:")) {
+            continue;
+        }
+        out.push(l.to_string());
+        if l.contains("ns logic,") && l.contains("ns routing") {
+            break;
+        }
+    }
+    Some(out.join("\n"))
+}
+
+/// Target of [`ice40_place`], MHz.
+pub const PLACE_TARGET_MHZ: u32 = 100;
+
+/// What [`ice40_place`] reached.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlaceReport {
-    /// `ICESTORM_LC` used (LUT4 + flip-flop + carry cells after packing).
-    pub logic_cells: u32,
-    /// `ICESTORM_RAM` used.
-    pub block_rams: u32,
+    /// `ICESTORM_LC` (LUT4 + flip-flop + carry cells after packing): used, available.
+    pub logic_cells: (u64, u64),
+    /// `ICESTORM_RAM`: used, available.
+    pub block_rams: (u64, u64),
     /// Achieved fmax in MHz per clock, as nextpnr names the clock nets.
     pub fmax_mhz: Vec<(String, f64)>,
-    /// nextpnr's critical path report(s), verbatim.
+    /// nextpnr's critical path report of each clock (see [`critical_path`]).
     pub critical_path: String,
 }
 
 impl PlaceReport {
-    /// Parses nextpnr-ice40's log: the last utilization and fmax lines win (nextpnr prints
-    /// them after placement and again after routing).
-    pub fn from_log(log: &str) -> Self {
-        let mut report = PlaceReport::default();
-        let mut critical = Vec::new();
-        let (mut in_path, mut batch_done) = (false, false);
-        for line in log.lines() {
-            // A clock that misses its target is reported after routing as a warning.
-            let text = line
-                .trim_start_matches("Info:")
-                .trim_start_matches("Warning:")
-                .trim();
-            let count = |t: &str| {
-                t.split_whitespace()
-                    .nth(1)
-                    .and_then(|w| w.trim_end_matches('/').parse::<u32>().ok())
-            };
-            if text.starts_with("ICESTORM_LC:") {
-                report.logic_cells = count(text).unwrap_or(0);
-            } else if text.starts_with("ICESTORM_RAM:") {
-                report.block_rams = count(text).unwrap_or(0);
-            } else if let Some(rest) = text.strip_prefix("Max frequency for clock '") {
-                if let Some((clock, tail)) = rest.split_once("': ") {
-                    if let Some(mhz) = tail.split_whitespace().next().and_then(|w| w.parse().ok()) {
-                        report.fmax_mhz.retain(|(c, _)| c != clock);
-                        report.fmax_mhz.push((clock.to_string(), mhz));
-                    }
-                }
-            }
-            // A batch of critical path reports is followed by the fmax lines; a later batch
-            // (after routing) replaces an earlier one (after placement).
-            if text.starts_with("Critical path report for clock") {
-                if batch_done {
-                    critical.clear();
-                    batch_done = false;
-                }
-                in_path = true;
-            } else if in_path && text.is_empty() {
-                in_path = false;
-            } else if text.starts_with("Max frequency for clock") {
-                batch_done = true;
-            }
-            if in_path {
-                critical.push(text.to_string());
-            }
+    /// From nextpnr's `--report` JSON and its log (for the critical paths).
+    pub fn new(report: &NextpnrReport, log: &str) -> Self {
+        PlaceReport {
+            logic_cells: report.cell("ICESTORM_LC").unwrap_or_default(),
+            block_rams: report.cell("ICESTORM_RAM").unwrap_or_default(),
+            fmax_mhz: report
+                .clocks
+                .iter()
+                .filter_map(|c| Some((c.net.clone(), c.achieved_mhz?)))
+                .collect(),
+            critical_path: report
+                .clocks
+                .iter()
+                .filter_map(|c| critical_path(log, &c.net))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
         }
-        report.critical_path = critical.join("\n");
-        report
     }
 
     /// The lowest fmax over all clocks.
@@ -332,7 +384,7 @@ impl PlaceReport {
 
 /// Places and routes `verilog` (top module `top`, clock input `clock`) on an iCE40-HX8K in
 /// the cb132 package inside [`place_harness`]: yosys `synth_ice40`, then `nextpnr-ice40 --hx8k`
-/// with a 100 MHz target (timing failures allowed, so the report shows what was reached).
+/// at [`PLACE_TARGET_MHZ`] (timing failures allowed, so the report shows what was reached).
 /// The counts include the harness: 64 source flip-flops and about one logic cell per four
 /// output bits.
 pub fn ice40_place(verilog: &str, top: &str) -> Result<PlaceReport, String> {
@@ -352,6 +404,7 @@ pub fn ice40_place(verilog: &str, top: &str) -> Result<PlaceReport, String> {
             ]),
             "yosys",
         )?;
+        let freq = PLACE_TARGET_MHZ.to_string();
         let (_, log) = run(
             Command::new("nextpnr-ice40").current_dir(&dir).args([
                 "--hx8k",
@@ -360,14 +413,17 @@ pub fn ice40_place(verilog: &str, top: &str) -> Result<PlaceReport, String> {
                 "--json",
                 "design.json",
                 "--freq",
-                "100",
+                &freq,
                 "--timing-allow-fail",
                 "--seed",
                 "1",
+                "--report",
+                "report.json",
             ]),
             "nextpnr-ice40",
         )?;
-        Ok(PlaceReport::from_log(&log))
+        let json = std::fs::read_to_string(dir.join("report.json")).map_err(|e| e.to_string())?;
+        Ok(PlaceReport::new(&NextpnrReport::parse(&json)?, &log))
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -380,21 +436,58 @@ mod tests {
     const COUNTER: &str = "module top(input wire clock, output reg [7:0] q);\n\
         initial q = 0;\nalways @(posedge clock) q <= q + 8'd1;\nendmodule // top\n";
 
-    /// With `--timing-allow-fail`, the routed fmax of a failing clock is a warning line; it,
-    /// not the placement estimate before it, is the result.
+    const REPORT: &str = r#"{"critical_paths": [], "fmax": {"clock$SB_IO_IN_$glb_clk":
+        {"achieved": 56.4, "constraint": 100}}, "utilization": {"ICESTORM_LC": {"available":
+        7680, "used": 43}, "ICESTORM_RAM": {"available": 32, "used": 4}, "SB_IO": {"available":
+        256, "used": 11}}}"#;
+
     #[test]
-    fn the_routed_fmax_wins_even_when_it_fails() {
-        let log = "Info: Max frequency for clock 'clk': 48.77 MHz (FAIL at 100.00 MHz)\n\
-                   Info: Critical path report for clock 'clk' (posedge -> posedge):\n\
-                   Info:  0.5  0.5  Source a.O\n\nInfo: Program finished normally.\n\
-                   Warning: Max frequency for clock 'clk': 56.40 MHz (FAIL at 100.00 MHz)\n";
-        let r = PlaceReport::from_log(log);
-        assert_eq!(r.fmax_mhz, vec![("clk".to_string(), 56.40)]);
+    fn parses_utilization_and_fmax() {
+        let r = NextpnrReport::parse(REPORT).unwrap();
+        assert!(r.cells.contains(&("ICESTORM_LC".into(), 43, 7680)));
+        assert_eq!(r.cell("ICESTORM_RAM"), Some((4, 32)));
+        assert_eq!(
+            r.clocks,
+            [NextpnrClock {
+                net: "clock$SB_IO_IN_$glb_clk".into(),
+                achieved_mhz: Some(56.4),
+                constraint_mhz: Some(100.0)
+            }]
+        );
+        assert!(NextpnrReport::parse("{}").is_err());
+        assert!(NextpnrReport::parse("not json").is_err());
+    }
+
+    /// A clock that missed its target still reports its routed fmax and its critical path.
+    #[test]
+    fn a_failing_clock_reports_its_fmax_and_path() {
+        let log = "Info: Critical path report for clock 'clock$SB_IO_IN_$glb_clk' (posedge -> \
+                   posedge):\nInfo:  0.5  0.5  Source a.O\nInfo: 5.8 ns logic, 11.9 ns routing\n\n\
+                   Warning: Max frequency for clock 'clock$SB_IO_IN_$glb_clk': 56.40 MHz\n";
+        let r = PlaceReport::new(&NextpnrReport::parse(REPORT).unwrap(), log);
+        assert_eq!(r.logic_cells, (43, 7680));
+        assert_eq!(r.block_rams, (4, 32));
+        assert_eq!(r.fmax(), Some(56.4));
         assert!(
             r.critical_path.contains("Source a.O"),
             "{}",
             r.critical_path
         );
+    }
+
+    #[test]
+    fn takes_the_last_critical_path_of_a_clock() {
+        let log = "Info: Critical path report for clock 'c$g' (posedge -> posedge):\n\
+                   Info: old\nInfo: 1.0 ns logic, 2.0 ns routing\n\n\
+                   Info: Critical path report for clock 'c$g' (posedge -> posedge):\n\
+                   Info: curr total\nInfo:  0.5  0.5  Source a\n\
+                   Info:                Defined in:\nInfo:                  top.v:44.16-63.6\n\
+                   Info: 3.0 ns logic, 9.0 ns routing\n\nInfo: Max frequency\n";
+        let p = critical_path(log, "c$g").unwrap();
+        assert!(p.starts_with("Critical path report for clock 'c$g'"), "{p}");
+        assert!(p.contains("Source a") && p.ends_with("3.0 ns logic, 9.0 ns routing"));
+        assert!(!p.contains("old") && !p.contains("Defined") && !p.contains("top.v"));
+        assert_eq!(critical_path(log, "other"), None);
     }
 
     #[test]
@@ -445,8 +538,8 @@ mod tests {
             ]
         );
         let r = ice40_place(counter, "top").unwrap();
-        assert!(r.logic_cells >= 8 && r.logic_cells < 200, "{r:?}");
-        assert_eq!(r.block_rams, 0);
+        assert!(r.logic_cells.0 >= 8 && r.logic_cells.0 < 200, "{r:?}");
+        assert_eq!(r.block_rams.0, 0);
         let fmax = r.fmax().expect("an fmax");
         assert!(fmax > 50.0, "{r:?}");
         assert!(r.critical_path.contains("Critical path"), "{r:?}");
