@@ -125,8 +125,7 @@ pub struct RegFile {
     pub rx_parked: Signal<In, Bits<4>>,
     pub bad_doorbell: Signal<In, bool>,
 
-    // FIFOs: doorbell address and length/user words travel in lockstep, as do notification
-    // NVA and length/slot words.
+    // FIFOs: one record per entry (a doorbell, a miss record, a notification).
     /// Doorbells: the `DB_PUSH` word's length and user bits in 16:0, the address above. Row 1
     /// (address bits 31:8) is written in the cycle after the push straight from `db_addr_q`,
     /// which a `DB_ADDR` write in that cycle changes only at its end (`held_input`).
