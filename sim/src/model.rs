@@ -28,7 +28,8 @@ pub struct Mapping {
     pub epoch: u8,
 }
 
-/// A fully associative mapping cache: a key is never in two entries.
+/// A fully associative mapping cache. Keys are unique by the driver's contract; if two valid
+/// entries hold one key, the highest-numbered entry wins (as in the RTL).
 #[derive(Debug, Clone)]
 pub struct MappingCacheModel {
     entries: Vec<Option<Mapping>>,
@@ -45,14 +46,7 @@ impl MappingCacheModel {
     pub fn op(&mut self, op: u32, slot: u32, m: Mapping) {
         let slot = slot as usize;
         match op {
-            rm::MAP_OP_INSTALL if slot < self.entries.len() => {
-                for e in self.entries.iter_mut() {
-                    if e.is_some_and(|x| x.key == m.key) {
-                        *e = None;
-                    }
-                }
-                self.entries[slot] = Some(m);
-            }
+            rm::MAP_OP_INSTALL if slot < self.entries.len() => self.entries[slot] = Some(m),
             rm::MAP_OP_INVALIDATE if slot < self.entries.len() => self.entries[slot] = None,
             rm::MAP_OP_FLUSH => self.entries.iter_mut().for_each(|e| *e = None),
             _ => {}
@@ -62,6 +56,7 @@ impl MappingCacheModel {
     pub fn lookup(&self, key: u32) -> Option<Mapping> {
         self.entries
             .iter()
+            .rev()
             .flatten()
             .find(|m| m.key == key)
             .copied()
