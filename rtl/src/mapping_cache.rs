@@ -8,15 +8,17 @@
 //! wide N:1 mux.
 //!
 //! Pipeline (one lookup may start every cycle, [`LOOKUP_LATENCY`] = 2):
-//! - edge 1: the lookup request *and the host op* are registered;
+//! - edge 1: the lookup request is registered;
 //! - cycle 2: the registered key is compared with every entry; the matching entry's row
-//!   addresses the value RAMs. The registered op is applied at the end of this same cycle.
+//!   addresses the value RAMs.
 //! - edge 2: the RAMs' registered read and the result registers load together; the value
 //!   outputs are the RAM outputs.
 //!
-//! Delaying the op by one register is what makes a result consistent: a lookup compared in
-//! cycle 2 sees the keys *before* the op applied at the end of that cycle. An op strobed in
-//! cycle t therefore affects lookups presented from cycle t + 1 on.
+//! A host op is applied at the end of its strobe cycle, so a lookup compared in that cycle
+//! sees the keys before it and a lookup compared later sees them after it: an op strobed in
+//! cycle t affects lookups presented from cycle t on, and every result reflects one cycle's
+//! state. The op is not registered here: its ports come from the register file's registers
+//! (a second copy cost 66 flip-flops, a logic cell each on iCE40).
 //!
 //! Value RAM rows (why the RAMs need no read-during-write logic and the outputs no zeroing):
 //! - each entry has two rows and a bank bit naming the current one; an install writes the other
@@ -104,17 +106,10 @@ pub struct MappingCache {
     pub result_signal: Signal<Out, bool>,
     pub result_counter_slot: Signal<Out, Bits<COUNTER_SLOT_BITS>>,
     pub result_epoch: Signal<Out, Bits<EPOCH_BITS>>,
-    // Stage 1: registered request and op.
+    // Stage 1: registered request.
     req_valid: DFF<bool>,
     req_key: DFF<Bits<PAGE_BITS>>,
     req_tag: DFF<Bits<TAG_BITS>>,
-    op_pending: DFF<bool>,
-    op_code_r: DFF<Bits<OP_BITS>>,
-    op_slot_r: DFF<Bits<SLOT_BITS>>,
-    op_slot_ok: DFF<bool>,
-    op_key_r: DFF<Bits<PAGE_BITS>>,
-    op_page_r: DFF<Bits<PAGE_BITS>>,
-    op_attr_r: DFF<Bits<ATTR_WIDTH>>,
     // Entries: keys, valid bits and row banks in registers, values in RAM.
     keys: Vec<DFF<Bits<PAGE_BITS>>>,
     valid: Vec<DFF<bool>>,
@@ -126,6 +121,9 @@ pub struct MappingCache {
     hit_slot: Signal<Local, Bits<SLOT_BITS>>,
     hit_bank: Signal<Local, bool>,
     read_row: Signal<Local, Bits<ROW_BITS>>,
+    // The host op, applied in the cycle of its strobe.
+    op_attr: Signal<Local, Bits<ATTR_WIDTH>>,
+    op_slot_ok: Signal<Local, bool>,
     write_row: Signal<Local, Bits<ROW_BITS>>,
     // Result registers (the value fields come straight from the RAMs' read registers).
     res_valid: DFF<bool>,
@@ -184,13 +182,6 @@ impl MappingCache {
             req_valid: Default::default(),
             req_key: Default::default(),
             req_tag: Default::default(),
-            op_pending: Default::default(),
-            op_code_r: Default::default(),
-            op_slot_r: Default::default(),
-            op_slot_ok: Default::default(),
-            op_key_r: Default::default(),
-            op_page_r: Default::default(),
-            op_attr_r: Default::default(),
             keys: (0..entries).map(|_| Default::default()).collect(),
             valid: (0..entries).map(|_| Default::default()).collect(),
             bank: (0..entries).map(|_| Default::default()).collect(),
@@ -200,6 +191,8 @@ impl MappingCache {
             hit_slot: Default::default(),
             hit_bank: Default::default(),
             read_row: Default::default(),
+            op_attr: Default::default(),
+            op_slot_ok: Default::default(),
             write_row: Default::default(),
             res_valid: Default::default(),
             res_tag: Default::default(),
@@ -229,8 +222,8 @@ impl Logic for MappingCache {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, req_valid, req_key, req_tag, op_pending, op_code_r, op_slot_r, op_slot_ok,
-            op_key_r, op_page_r, op_attr_r, res_valid, res_tag, res_key, res_hit, res_slot
+            self, clock, req_valid, req_key, req_tag, res_valid, res_tag, res_key, res_hit,
+            res_slot
         );
         self.pages.clock.next = self.clock.val();
         self.attrs.clock.next = self.clock.val();
@@ -243,18 +236,13 @@ impl Logic for MappingCache {
             self.bank[i].d.next = self.bank[i].q.val();
         }
 
-        // Stage 1: register the request and the op (see the module doc for why the op waits).
+        // Stage 1: register the request.
         self.req_valid.d.next = self.lookup_valid.val();
         self.req_key.d.next = self.lookup_key.val();
         self.req_tag.d.next = self.lookup_tag.val();
-        self.op_pending.d.next = self.op_valid.val();
-        self.op_code_r.d.next = self.op_code.val();
-        self.op_slot_r.d.next = self.op_slot.val();
-        self.op_slot_ok.d.next =
+        self.op_slot_ok.next =
             bit_cast::<COUNT_BITS, SLOT_BITS>(self.op_slot.val()) < self.entry_count.val();
-        self.op_key_r.d.next = self.op_key.val();
-        self.op_page_r.d.next = self.op_page.val();
-        self.op_attr_r.d.next = (bit_cast::<ATTR_WIDTH, 1>(self.op_writable.val().into())
+        self.op_attr.next = (bit_cast::<ATTR_WIDTH, 1>(self.op_writable.val().into())
             << self.writable_lsb.val())
             | (bit_cast::<ATTR_WIDTH, 1>(self.op_signal.val().into()) << self.signal_lsb.val())
             | (bit_cast::<ATTR_WIDTH, COUNTER_SLOT_BITS>(self.op_counter_slot.val())
@@ -291,11 +279,11 @@ impl Logic for MappingCache {
         self.res_hit.d.next = self.hit.val();
         self.res_slot.d.next = self.hit_slot.val();
 
-        // The registered op takes effect at the end of stage 2. An install writes the row of
-        // its entry's other bank and then switches the entry to it.
-        self.write_row.next = bit_cast::<ROW_BITS, SLOT_BITS>(self.op_slot_r.q.val());
+        // The op takes effect at the end of its strobe cycle. An install writes the row of its
+        // entry's other bank and then switches the entry to it.
+        self.write_row.next = bit_cast::<ROW_BITS, SLOT_BITS>(self.op_slot.val());
         for i in 0..self._entries {
-            if (self.op_slot_r.q.val() == i.to_bits::<SLOT_BITS>()) & !self.bank[i].q.val() {
+            if (self.op_slot.val() == i.to_bits::<SLOT_BITS>()) & !self.bank[i].q.val() {
                 self.write_row.next = self.write_row.val() | self.bank_row.val();
             }
         }
@@ -303,32 +291,32 @@ impl Logic for MappingCache {
             bit_cast::<PACKET_RAM_ADDR_BITS, ROW_BITS>(self.write_row.val());
         self.attrs.write_address.next =
             bit_cast::<PACKET_RAM_ADDR_BITS, ROW_BITS>(self.write_row.val());
-        self.pages.write_data.next = bit_cast::<32, PAGE_BITS>(self.op_page_r.q.val());
-        self.attrs.write_data.next = bit_cast::<32, ATTR_WIDTH>(self.op_attr_r.q.val());
+        self.pages.write_data.next = bit_cast::<32, PAGE_BITS>(self.op_page.val());
+        self.attrs.write_data.next = bit_cast::<32, ATTR_WIDTH>(self.op_attr.val());
         self.pages.write_enable.next = false;
         self.attrs.write_enable.next = false;
-        if self.op_pending.q.val() {
-            if self.op_code_r.q.val() == self.code_flush.val() {
+        if self.op_valid.val() {
+            if self.op_code.val() == self.code_flush.val() {
                 for i in 0..self._entries {
                     self.valid[i].d.next = false;
                 }
             }
             // Install and invalidate of a slot >= entries do nothing at all.
-            if self.op_slot_ok.q.val() {
-                if self.op_code_r.q.val() == self.code_invalidate.val() {
+            if self.op_slot_ok.val() {
+                if self.op_code.val() == self.code_invalidate.val() {
                     for i in 0..self._entries {
-                        if self.op_slot_r.q.val() == i.to_bits::<SLOT_BITS>() {
+                        if self.op_slot.val() == i.to_bits::<SLOT_BITS>() {
                             self.valid[i].d.next = false;
                         }
                     }
                 }
-                if self.op_code_r.q.val() == self.code_install.val() {
+                if self.op_code.val() == self.code_install.val() {
                     self.pages.write_enable.next = true;
                     self.attrs.write_enable.next = true;
                     for i in 0..self._entries {
-                        if self.op_slot_r.q.val() == i.to_bits::<SLOT_BITS>() {
+                        if self.op_slot.val() == i.to_bits::<SLOT_BITS>() {
                             self.valid[i].d.next = true;
-                            self.keys[i].d.next = self.op_key_r.q.val();
+                            self.keys[i].d.next = self.op_key.val();
                             self.bank[i].d.next = !self.bank[i].q.val();
                         }
                     }
@@ -404,7 +392,7 @@ pub struct LookupResult {
 }
 
 /// Reference model of [`MappingCache`], without timing: `lookup` sees every op applied before
-/// it. In hardware an op strobed in cycle t is seen by lookups presented from cycle t + 1.
+/// it. In hardware an op strobed in cycle t is seen by lookups presented from cycle t on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingCacheModel {
     /// `(key, mapping)` of each valid entry.
@@ -555,11 +543,11 @@ mod tests {
         let drain = [Cycle::default(); LOOKUP_LATENCY as usize];
         for (t, c) in cycles.iter().chain(drain.iter()).enumerate() {
             drive(&mut b, c);
-            // The lookup sees the state before this cycle's op.
-            in_flight.push_back(c.lookup.map(|(key, tag)| (tag, model.lookup(key))));
+            // The lookup sees the state after this cycle's op.
             if let Some((code, slot, key, m)) = c.op {
                 model.op(code, slot, key, m);
             }
+            in_flight.push_back(c.lookup.map(|(key, tag)| (tag, model.lookup(key))));
             b.step();
             let expected = if in_flight.len() == LOOKUP_LATENCY as usize {
                 in_flight.pop_front().unwrap()
@@ -640,21 +628,21 @@ mod tests {
     }
 
     #[test]
-    fn latency_is_two_cycles_and_ops_apply_from_the_next_lookup() {
+    fn latency_is_two_cycles_and_ops_apply_from_their_own_cycle() {
         let mut b = bench(16);
-        // An install and a lookup of the same key in one cycle: the lookup misses; the lookup in
-        // the next cycle hits. Count the cycles until each result appears.
-        let mut c = install(3, 0x12345, 0xABCDE);
-        c.lookup = Some((0x12345, 1));
-        drive(&mut b, &c);
-        b.step();
+        // A lookup the cycle before an install misses; a lookup in the install's own cycle
+        // hits. Count the cycles until each result appears.
         drive(
             &mut b,
             &Cycle {
                 op: None,
-                lookup: Some((0x12345, 2)),
+                lookup: Some((0x12345, 1)),
             },
         );
+        b.step();
+        let mut c = install(3, 0x12345, 0xABCDE);
+        c.lookup = Some((0x12345, 2));
+        drive(&mut b, &c);
         b.step();
         let mut seen = vec![];
         drive(&mut b, &Cycle::default());
@@ -698,7 +686,7 @@ mod tests {
             look(9, 1),
             Cycle {
                 op: Some((MAP_OP_INVALIDATE, 2, 0, Mapping::default())),
-                lookup: Some((7, 2)), // still sees entry 2 (op applies from the next cycle)
+                lookup: Some((7, 2)), // sees entry 0 already (an op applies in its own cycle)
             },
             look(7, 3),
             Cycle::default(),
@@ -710,8 +698,8 @@ mod tests {
             vec![
                 (0, true, 2, 200),
                 (1, false, 0, 0),
-                (2, true, 2, 200),
-                (3, true, 0, 100) // entry 0's own mapping, not a mix with entry 2's
+                (2, true, 0, 100), // entry 0's own mapping, not a mix with entry 2's
+                (3, true, 0, 100)
             ]
         );
     }
@@ -727,11 +715,11 @@ mod tests {
                 lookup: Some((0x5, 1)),
             },
             Cycle {
-                op: Some((MAP_OP_FLUSH, 63, 0, Mapping::default())),
+                op: None,
                 lookup: Some((0x6, 2)),
             },
             Cycle {
-                op: None,
+                op: Some((MAP_OP_FLUSH, 63, 0, Mapping::default())),
                 lookup: Some((0x6, 3)),
             },
             Cycle::default(),
@@ -779,13 +767,13 @@ mod synthesis {
 
     /// Guards the savings of the bank rows (no read-during-write logic), the zero miss row (no
     /// output zeroing) and unique keys by contract (no install comparator): 1,100 LUTs and 536
-    /// flip-flops before them; 512 and 474 after.
+    /// flip-flops before them; 501 and 408 after (with the op registers gone too).
     #[test]
     fn sixteen_entries_fit_the_ice40_budget() {
         let mut c = MappingCache::new(16);
         c.connect_all();
         let r = yosys_synth(&generate_verilog(&c), "top", Family::Ice40).unwrap();
         assert_eq!(r.block_rams, 3, "{r:?}");
-        assert!(r.flip_flops <= 480 && r.luts <= 540, "{r:?}");
+        assert!(r.flip_flops <= 420 && r.luts <= 530, "{r:?}");
     }
 }
