@@ -21,7 +21,8 @@
 //!   is stored: a hit goes to the ring, a miss to a free miss buffer (none free: the words are
 //!   not stored and the packet becomes a miss-overflow at its verdict).
 //! - A ring word that would overwrite words not yet written to memory is not stored: the packet
-//!   is marked overrun. The writer is faster than the link, so this only happens while memory
+//!   is marked overrun. The room check is registered, a cycle ahead, so the ring holds at most
+//!   `rx_ring_words() - 1` words. The writer is faster than the link, so this only happens while memory
 //!   back-pressures (`wr_ready` low) or a retried packet takes the writer for long.
 //! - Verdict stage (one packet per cycle): link packets first, then a retried parked packet.
 //!   Outcomes in order: ring overrun (or job queue full), malformed, crc/epoch, miss (park, or
@@ -199,6 +200,10 @@ pub struct Depacketizer {
     r_wp: DFF<Bits<RA>>,
     r_rd: DFF<Bits<RA>>,
     r_fr: DFF<Bits<RA>>,
+    // The ring has room for the next word. Registered (the pointer subtraction was the core's
+    // critical path), so it is computed a cycle ahead and keeps one word spare for the word
+    // that cycle may store: the ring holds at most ring_words - 1 words.
+    r_room: DFF<Bit>,
     // Link lookup result of the packet being received.
     lr_hit: DFF<Bit>,
     lr_page: DFF<Bits<20>>,
@@ -286,7 +291,6 @@ pub struct Depacketizer {
     mal_b: Signal<Local, Bits<3>>,
     mal_c: Signal<Local, Bits<3>>,
     st_ring: Signal<Local, Bit>,
-    r_room: Signal<Local, Bit>,
     ovr_now: Signal<Local, Bit>,
     lrel: Signal<Local, Bit>,
     rrel: Signal<Local, Bit>,
@@ -329,6 +333,7 @@ pub struct Depacketizer {
     c_max_payload: Constant<Bits<13>>,
     c_slot_shift: Constant<Bits<8>>,
     c_ring_words: Constant<Bits<RA>>,
+    c_room_limit: Constant<Bits<RA>>,
     /// Signal bit of a job queue meta word.
     c_meta_sig: Constant<Bits<27>>,
     c_ring_mask: Constant<Bits<RA>>,
@@ -548,6 +553,7 @@ impl Depacketizer {
             c_max_payload: Constant::new((params.max_payload as u64).into()),
             c_slot_shift: Constant::new((params.rx_slot_shift() as u64).into()),
             c_ring_words: Constant::new(ring.into()),
+            c_room_limit: Constant::new((ring - 1).into()),
             c_meta_sig: Constant::new((1u64 << 26).into()),
             c_ring_mask: Constant::new((ring - 1).into()),
             c_ptr_mask: Constant::new((2 * ring - 1).into()),
@@ -591,6 +597,7 @@ impl Logic for Depacketizer {
             r_wp,
             r_rd,
             r_fr,
+            r_room,
             lr_hit,
             lr_page,
             lr_writable,
@@ -878,14 +885,14 @@ impl Logic for Depacketizer {
         // ---- Payload stores, two cycles behind the link.
         self.d2_en.d.next = self.d1_en.q.val();
         self.d2_data.d.next = self.d1_data.q.val();
-        self.r_room.next = ((self.r_wp.q.val() - self.r_fr.q.val()) & self.c_ptr_mask.val())
-            < self.c_ring_words.val();
+        self.r_room.d.next = ((self.r_wp.q.val() - self.r_fr.q.val()) & self.c_ptr_mask.val())
+            < self.c_room_limit.val();
         self.st_ring.next = self.d2_en.q.val() & self.pk_ring.q.val();
         self.ram.write_enable.next = false;
         self.ram.write_address.next = self.r_wp.q.val() & self.c_ring_mask.val();
         self.ram.write_data.next = self.d2_data.q.val();
         if self.st_ring.val() {
-            if self.r_room.val() {
+            if self.r_room.q.val() {
                 self.ram.write_enable.next = true;
                 self.r_wp.d.next = (self.r_wp.q.val() + 1) & self.c_ptr_mask.val();
             } else {
@@ -897,7 +904,7 @@ impl Logic for Depacketizer {
             self.ram.write_address.next = self.mptr.q.val();
             self.mptr.d.next = (self.mptr.q.val() + 1) & self.c_addr_mask.val();
         }
-        self.ovr_now.next = self.pk_ovr.q.val() | (self.st_ring.val() & !self.r_room.val());
+        self.ovr_now.next = self.pk_ovr.q.val() | (self.st_ring.val() & !self.r_room.q.val());
         // A new packet has no destination until its lookup result.
         if self.rx_valid.val() & self.rx_sop.val() {
             self.pk_ring.d.next = false;
