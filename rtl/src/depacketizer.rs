@@ -235,6 +235,12 @@ pub struct Depacketizer {
     rr_slot: DFF<Bits<6>>,
     /// The mapping's epoch is the parked packet's.
     rr_ep_ok: DFF<Bit>,
+    /// The parked packet ends within its page.
+    rr_fits: DFF<Bit>,
+    /// The link packet ends within its page (offset + length <= page size), registered from
+    /// the header registers, which hold until its verdict: the add and compare were on the
+    /// verdict's critical path.
+    pk_fits: DFF<Bit>,
     // Per miss buffer: state bits and the header of the parked packet.
     mbusy: Vec<DFF<Bit>>,
     waiting: Vec<DFF<Bit>>,
@@ -297,12 +303,11 @@ pub struct Depacketizer {
     op_go: Signal<Local, Bit>,
     op_link: Signal<Local, Bit>,
     op_buf: Signal<Local, Bits<TAG_BITS>>,
-    op_nva: Signal<Local, Bits<32>>,
-    op_len: Signal<Local, Bits<13>>,
+    op_npage: Signal<Local, Bits<20>>,
     op_hit: Signal<Local, Bit>,
     op_ep_ok: Signal<Local, Bit>,
     op_wr: Signal<Local, Bit>,
-    op_end: Signal<Local, Bits<14>>,
+    op_fits: Signal<Local, Bit>,
     op_paddr: Signal<Local, Bits<32>>,
     park: Signal<Local, Bit>,
     rewait: Signal<Local, Bit>,
@@ -462,6 +467,8 @@ impl Depacketizer {
             rr_signal: Default::default(),
             rr_slot: Default::default(),
             rr_ep_ok: Default::default(),
+            rr_fits: Default::default(),
+            pk_fits: Default::default(),
             nparked: Default::default(),
             wj_nva: Default::default(),
             wj_len: Default::default(),
@@ -512,12 +519,11 @@ impl Depacketizer {
             op_go: Default::default(),
             op_link: Default::default(),
             op_buf: Default::default(),
-            op_nva: Default::default(),
-            op_len: Default::default(),
+            op_npage: Default::default(),
             op_hit: Default::default(),
             op_ep_ok: Default::default(),
             op_wr: Default::default(),
-            op_end: Default::default(),
+            op_fits: Default::default(),
             op_paddr: Default::default(),
             park: Default::default(),
             rewait: Default::default(),
@@ -624,6 +630,8 @@ impl Logic for Depacketizer {
             rr_signal,
             rr_slot,
             rr_ep_ok,
+            rr_fits,
+            pk_fits,
             nparked,
             wj_nva,
             wj_len,
@@ -879,6 +887,9 @@ impl Logic for Depacketizer {
             self.rr_signal.d.next = self.result_signal.val();
             self.rr_slot.d.next = self.result_counter_slot.val();
             self.rr_ep_ok.d.next = self.result_epoch.val() == self.rb_epoch.val();
+            self.rr_fits.d.next = (bit_cast::<14, 32>(self.rb_nva.val() & self.c_off_mask.val())
+                + bit_cast::<14, 13>(self.rb_len.val()))
+                <= self.c_page_size.val();
             self.rt_state.d.next = RetryState::Ready;
         }
 
@@ -917,26 +928,34 @@ impl Logic for Depacketizer {
         self.op_go.next = false;
         self.op_link.next = false;
         self.op_buf.next = self.pk_mbuf.q.val();
-        self.op_nva.next = self.hdr_nva.q.val();
-        self.op_len.next = self.hdr_len.q.val();
+        self.op_npage.next = self
+            .hdr_nva
+            .q
+            .val()
+            .get_bits::<20>(self.c_page_shift.val().index());
         self.op_hit.next = self.lr_hit.q.val();
         self.op_ep_ok.next = self.hdr_epoch.q.val() == self.lr_epoch.q.val();
         self.op_wr.next = self.lr_writable.q.val();
+        self.op_fits.next = self.pk_fits.q.val();
         if self.v_valid.q.val() {
             self.op_go.next = true;
             self.op_link.next = true;
         } else if self.rt_is_ready.val() {
             self.op_go.next = true;
             self.op_buf.next = self.rt_buf.q.val();
-            self.op_nva.next = self.rb_nva.val();
-            self.op_len.next = self.rb_len.val();
+            self.op_npage.next = self
+                .rb_nva
+                .val()
+                .get_bits::<20>(self.c_page_shift.val().index());
             self.op_hit.next = self.rr_hit.q.val();
             self.op_ep_ok.next = self.rr_ep_ok.q.val();
             self.op_wr.next = self.rr_writable.q.val();
+            self.op_fits.next = self.rr_fits.q.val();
             self.rt_state.d.next = RetryState::Idle;
         }
-        self.op_end.next = bit_cast::<14, 32>(self.op_nva.val() & self.c_off_mask.val())
-            + bit_cast::<14, 13>(self.op_len.val());
+        self.pk_fits.d.next = (bit_cast::<14, 32>(self.hdr_nva.q.val() & self.c_off_mask.val())
+            + bit_cast::<14, 13>(self.hdr_len.q.val()))
+            <= self.c_page_size.val();
         // Physical address of a link packet's write job.
         self.op_paddr.next = (bit_cast::<32, 20>(self.lr_page.q.val()) << self.c_page_shift.val())
             | (self.hdr_nva.q.val() & self.c_off_mask.val());
@@ -946,10 +965,7 @@ impl Logic for Depacketizer {
         self.mj_set.next = false;
         self.jq_push.next = false;
         self.mal_c.next = 0.into();
-        self.ev_miss_page.d.next = self
-            .op_nva
-            .val()
-            .get_bits::<20>(self.c_page_shift.val().index());
+        self.ev_miss_page.d.next = self.op_npage.val();
         self.ev_miss_tag.d.next = self.op_buf.val();
         if self.op_go.val() {
             if self.op_link.val() & self.pk_ring.q.val() & (self.ovr_now.val() | self.jq.full.val())
@@ -982,7 +998,7 @@ impl Logic for Depacketizer {
                 } else {
                     self.rrel.next = true;
                 }
-            } else if !self.op_wr.val() | (self.op_end.val() > self.c_page_size.val()) {
+            } else if !self.op_wr.val() | !self.op_fits.val() {
                 self.ev_prot.d.next = true;
                 if self.op_link.val() {
                     self.lrel.next = true;

