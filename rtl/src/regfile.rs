@@ -221,6 +221,8 @@ pub struct RegFile {
     v_cmd_tx: Constant<Bits<32>>,
     s_attr_slot: Constant<Bits<32>>,
     s_attr_epoch: Constant<Bits<32>>,
+    /// MAP_ATTR's defined bits: only they are stored (and read back).
+    m_attr: Constant<Bits<32>>,
     s_cmd_slot: Constant<Bits<32>>,
 }
 
@@ -381,6 +383,7 @@ impl RegFile {
             v_cmd_tx: bit(rm::MAP_CMD_TX),
             s_attr_slot: lsb(rm::MAP_ATTR_SLOT),
             s_attr_epoch: lsb(rm::MAP_ATTR_EPOCH),
+            m_attr: word(rm::MAP_ATTR.defined_mask()),
             s_cmd_slot: lsb(rm::MAP_CMD_SLOT),
         }
     }
@@ -518,7 +521,7 @@ impl Logic for RegFile {
                 self.map_page_q.d.next = self.bus_wdata.val().get_bits::<20>(0);
             }
             if self.bus_addr.val() == self.a_map_attr.val() {
-                self.map_attr_q.d.next = self.bus_wdata.val();
+                self.map_attr_q.d.next = self.bus_wdata.val() & self.m_attr.val();
             }
             if self.bus_addr.val() == self.a_map_cmd.val() {
                 self.map_cmd_q.d.next = self.bus_wdata.val();
@@ -947,7 +950,13 @@ mod tests {
             ),
             (rm::MAP_KEY, rm::MAP_KEY_PAGE.mask()),
             (rm::MAP_PAGE, rm::MAP_PAGE_PAGE.mask()),
-            (rm::MAP_ATTR, u32::MAX),
+            (
+                rm::MAP_ATTR,
+                rm::MAP_ATTR_WRITABLE.mask()
+                    | rm::MAP_ATTR_SIGNAL.mask()
+                    | rm::MAP_ATTR_SLOT.mask()
+                    | rm::MAP_ATTR_EPOCH.mask(),
+            ),
             (rm::DB_ADDR, u32::MAX),
         ]
     }

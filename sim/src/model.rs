@@ -291,7 +291,7 @@ impl CardModel {
             }
             a if a == rm::MAP_KEY.offset => self.map_key = v,
             a if a == rm::MAP_PAGE.offset => self.map_page = v,
-            a if a == rm::MAP_ATTR.offset => self.map_attr = v,
+            a if a == rm::MAP_ATTR.offset => self.map_attr = v & rm::MAP_ATTR.defined_mask(),
             a if a == rm::MAP_CMD.offset => {
                 let m = Mapping {
                     key: rm::MAP_KEY_PAGE.get(self.map_key),

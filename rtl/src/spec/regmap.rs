@@ -55,6 +55,19 @@ pub struct Register {
     pub doc: &'static str,
 }
 
+impl Register {
+    /// The bits its fields define (a register stores and reads back only these).
+    pub const fn defined_mask(&self) -> u32 {
+        let mut mask = 0;
+        let mut i = 0;
+        while i < self.fields.len() {
+            mask |= self.fields[i].mask();
+            i += 1;
+        }
+        mask
+    }
+}
+
 const fn f(name: &'static str, lsb: u32, width: u32, doc: &'static str) -> Field {
     Field {
         name,
