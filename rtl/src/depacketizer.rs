@@ -22,8 +22,8 @@
 //!   not stored and the packet becomes a miss-overflow at its verdict).
 //! - A ring word that would overwrite words not yet written to memory is not stored: the packet
 //!   is marked overrun. The room check is registered, a cycle ahead, so the ring holds at most
-//!   `rx_ring_words() - 1` words. The writer is faster than the link, so this only happens while memory
-//!   back-pressures (`wr_ready` low) or a retried packet takes the writer for long.
+//!   `rx_ring_words() - 1` words. The writer is faster than the link, so this only happens
+//!   while memory back-pressures (`wr_ready` low) or a retried packet takes the writer for long.
 //! - Verdict stage (one packet per cycle): link packets first, then a retried parked packet.
 //!   Outcomes in order: ring overrun (or job queue full), malformed, crc/epoch, miss (park, or
 //!   miss-overflow), epoch mismatch, protection, write job. A dropped ring packet is the newest

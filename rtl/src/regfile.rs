@@ -221,8 +221,10 @@ pub struct RegFile {
     v_cmd_tx: Constant<Bits<32>>,
     s_attr_slot: Constant<Bits<32>>,
     s_attr_epoch: Constant<Bits<32>>,
-    /// MAP_ATTR's defined bits: only they are stored (and read back).
+    /// Defined bits of MAP_ATTR, IRQ_MASK and ERROR: only they are stored (and read back).
     m_attr: Constant<Bits<32>>,
+    m_irq_mask: Constant<Bits<32>>,
+    m_error: Constant<Bits<32>>,
     s_cmd_slot: Constant<Bits<32>>,
 }
 
@@ -384,6 +386,8 @@ impl RegFile {
             s_attr_slot: lsb(rm::MAP_ATTR_SLOT),
             s_attr_epoch: lsb(rm::MAP_ATTR_EPOCH),
             m_attr: word(rm::MAP_ATTR.defined_mask()),
+            m_irq_mask: word(rm::IRQ_MASK.defined_mask()),
+            m_error: word(rm::ERROR.defined_mask()),
             s_cmd_slot: lsb(rm::MAP_CMD_SLOT),
         }
     }
@@ -497,8 +501,7 @@ impl Logic for RegFile {
                 self.control_q.d.next = self.bus_wdata.val() & self.v_tx_enable.val();
             }
             if self.bus_addr.val() == self.a_irq_mask.val() {
-                self.irq_mask_q.d.next = self.bus_wdata.val()
-                    & (self.v_irq_miss.val() | self.v_irq_signal.val() | self.v_irq_error.val());
+                self.irq_mask_q.d.next = self.bus_wdata.val() & self.m_irq_mask.val();
             }
             if self.bus_addr.val() == self.a_irq_ack.val() {
                 self.irq_clear.next = self.bus_wdata.val();
@@ -555,11 +558,7 @@ impl Logic for RegFile {
         }
         // Only the defined bits hold a value (the others are constant 0, and yosys cannot prove
         // that of `q & !clear`: 29 flip-flops each in ERROR and IRQ_STATUS otherwise).
-        self.error_q.d.next = (self.error_q.q.val()
-            & !self.error_clear.val()
-            & (self.v_err_notify_overflow.val()
-                | self.v_err_bad_doorbell.val()
-                | self.v_err_db_overflow.val()))
+        self.error_q.d.next = (self.error_q.q.val() & !self.error_clear.val() & self.m_error.val())
             | self.err_notify.val()
             | self.err_bad_db.val()
             | self.err_db_overflow.val();
