@@ -156,6 +156,12 @@ pub struct UartBridge {
     rx_framing: Signal<Local, Bit>,
     owed: Signal<Local, Bit>,
     nak_sent: Signal<Local, Bit>,
+    // The reply the executor queues this cycle: `rp_data` (1 byte, or 4 with `rp_four`), or a
+    // NAK (`rp_nak`, a refusal).
+    rp_go: Signal<Local, Bit>,
+    rp_nak: Signal<Local, Bit>,
+    rp_four: Signal<Local, Bit>,
+    rp_data: Signal<Local, Bits<32>>,
     reply_free: Signal<Local, Bit>,
     reg_ok: Signal<Local, Bit>,
     mem_ok: Signal<Local, Bit>,
@@ -267,6 +273,10 @@ impl UartBridge {
             rx_framing: Default::default(),
             owed: Default::default(),
             nak_sent: Default::default(),
+            rp_go: Default::default(),
+            rp_nak: Default::default(),
+            rp_four: Default::default(),
+            rp_data: Default::default(),
             reply_free: Default::default(),
             reg_ok: Default::default(),
             mem_ok: Default::default(),
@@ -452,6 +462,10 @@ impl Logic for UartBridge {
         // A frame completing while the executor is busy is owed a NAK after its reply.
         self.owed.next = self.f_done.q.val() & (self.state.q.val() != BridgeState::Idle);
         self.nak_sent.next = false;
+        self.rp_go.next = false;
+        self.rp_nak.next = false;
+        self.rp_four.next = false;
+        self.rp_data.next = 0.into();
         // Both spaces are powers of two: an address is in range and aligned when none of the
         // refused bits (above the space, and the two low ones) is set. No comparator chains.
         self.reg_ok.next = !(self.f_addr.q.val() & self.reg_refused.val()).any();
@@ -478,41 +492,31 @@ impl Logic for UartBridge {
                 // The reply goes straight into the reply register: start once it is free.
                 if self.reply_free.val() {
                     self.x_wait.d.next = 0.into();
-                    self.state.d.next = BridgeState::Naks;
                     if self.x_reg_read.q.val() {
                         self.bus_read.next = true;
                         self.state.d.next = BridgeState::RegRead;
                     } else if self.x_reg_write.q.val() {
                         self.bus_write.next = true;
-                        self.r_data.d.next = self.ack.val();
-                        self.r_left.d.next = 1.into();
-                        self.replied_q.d.next = true;
+                        self.rp_go.next = true;
+                        self.rp_data.next = self.ack.val();
                     } else if self.x_mem_read.q.val() | self.x_mem_write.q.val() {
                         self.state.d.next = BridgeState::MemRequest;
                     } else if self.x_info.q.val() {
-                        self.r_data.d.next = self.info.val();
-                        self.r_left.d.next = 4.into();
-                        self.replied_q.d.next = true;
+                        self.rp_go.next = true;
+                        self.rp_data.next = self.info.val();
+                        self.rp_four.next = true;
                     } else {
-                        self.r_data.d.next = self.nak.val();
-                        self.r_left.d.next = 1.into();
-                        self.replied_q.d.next = true;
-                        self.refused_q.d.next = true;
+                        self.rp_nak.next = true;
                     }
                 }
             }
             BridgeState::RegRead => {
                 if self.bus_rvalid.val() {
-                    self.r_data.d.next = self.bus_rdata.val();
-                    self.r_left.d.next = 4.into();
-                    self.replied_q.d.next = true;
-                    self.state.d.next = BridgeState::Naks;
+                    self.rp_go.next = true;
+                    self.rp_data.next = self.bus_rdata.val();
+                    self.rp_four.next = true;
                 } else if self.x_wait.q.val() == self.wait_limit.val() {
-                    self.r_data.d.next = self.nak.val();
-                    self.r_left.d.next = 1.into();
-                    self.replied_q.d.next = true;
-                    self.refused_q.d.next = true;
-                    self.state.d.next = BridgeState::Naks;
+                    self.rp_nak.next = true;
                 }
             }
             BridgeState::MemRequest => {
@@ -521,33 +525,22 @@ impl Logic for UartBridge {
                 if self.host_mem_ready.val() {
                     self.x_wait.d.next = 0.into();
                     if self.x_mem_write.q.val() {
-                        self.r_data.d.next = self.ack.val();
-                        self.r_left.d.next = 1.into();
-                        self.replied_q.d.next = true;
-                        self.state.d.next = BridgeState::Naks;
+                        self.rp_go.next = true;
+                        self.rp_data.next = self.ack.val();
                     } else {
                         self.state.d.next = BridgeState::MemRead;
                     }
                 } else if self.x_wait.q.val() == self.wait_limit.val() {
-                    self.r_data.d.next = self.nak.val();
-                    self.r_left.d.next = 1.into();
-                    self.replied_q.d.next = true;
-                    self.refused_q.d.next = true;
-                    self.state.d.next = BridgeState::Naks;
+                    self.rp_nak.next = true;
                 }
             }
             BridgeState::MemRead => {
                 if self.host_mem_rvalid.val() {
-                    self.r_data.d.next = self.host_mem_rdata.val();
-                    self.r_left.d.next = 4.into();
-                    self.replied_q.d.next = true;
-                    self.state.d.next = BridgeState::Naks;
+                    self.rp_go.next = true;
+                    self.rp_data.next = self.host_mem_rdata.val();
+                    self.rp_four.next = true;
                 } else if self.x_wait.q.val() == self.wait_limit.val() {
-                    self.r_data.d.next = self.nak.val();
-                    self.r_left.d.next = 1.into();
-                    self.replied_q.d.next = true;
-                    self.refused_q.d.next = true;
-                    self.state.d.next = BridgeState::Naks;
+                    self.rp_nak.next = true;
                 }
             }
             BridgeState::Naks => {
@@ -557,16 +550,28 @@ impl Logic for UartBridge {
                         self.state.d.next = BridgeState::Idle;
                     }
                 } else if self.reply_free.val() {
-                    self.r_data.d.next = self.nak.val();
-                    self.r_left.d.next = 1.into();
-                    self.replied_q.d.next = true;
-                    self.refused_q.d.next = true;
+                    self.rp_nak.next = true;
                     self.nak_sent.next = true;
                 }
             }
             _ => {
                 self.state.d.next = BridgeState::Idle;
             }
+        }
+        // Queue the reply chosen above (only ever while the reply register is free); then the
+        // NAKs owed, if any.
+        if self.rp_go.val() | self.rp_nak.val() {
+            self.r_data.d.next = self.rp_data.val();
+            self.r_left.d.next = 1.into();
+            if self.rp_four.val() {
+                self.r_left.d.next = 4.into();
+            }
+            if self.rp_nak.val() {
+                self.r_data.d.next = self.nak.val();
+            }
+            self.replied_q.d.next = true;
+            self.refused_q.d.next = self.rp_nak.val();
+            self.state.d.next = BridgeState::Naks;
         }
         if self.owed.val() & !self.nak_sent.val() & (self.x_naks.q.val() != 255) {
             self.x_naks.d.next = self.x_naks.q.val() + 1;
