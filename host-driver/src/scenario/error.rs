@@ -54,14 +54,30 @@ impl fmt::Display for ScenarioError {
     }
 }
 
-/// Folds a message onto one line (toml's own messages may span several).
+/// Folds a message onto one line (toml's own messages may span several); control characters
+/// left inside a line are escaped.
 pub fn one_line(message: &str) -> String {
     message
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
+        .map(escape_controls)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `text` with control characters written as escapes (`\r`, `\u{1b}`), so that text quoted
+/// from the file (a key, or a value the TOML parser names) cannot break the line.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// 1-based line and column (in characters) of byte `at` in `text`.
@@ -108,7 +124,7 @@ impl ScenarioError {
             file: file.to_string(),
             line,
             column,
-            path: path_string(path),
+            path: escape_controls(&path_string(path)),
             message: one_line(message),
         }
     }
@@ -155,5 +171,9 @@ mod tests {
         assert_eq!(line_column(text, 4), (2, 2)); // inside 'é': its start
         assert_eq!(line_column(text, 99), (3, 1));
         assert_eq!(one_line("expected\n  a key\n"), "expected; a key");
+        assert_eq!(
+            one_line("unknown variant `malf\rmed`\r\n"),
+            "unknown variant `malf\\rmed`"
+        );
     }
 }
