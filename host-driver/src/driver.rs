@@ -51,8 +51,6 @@ pub struct Notification {
     pub nva: u32,
     /// Bytes written.
     pub length: u32,
-    /// Counter slot of the RX mapping.
-    pub counter_slot: u32,
 }
 
 /// The card's generator parameters, read from `PARAM0`/`PARAM1`.
@@ -605,7 +603,6 @@ impl<F: Fabric> Driver<F> {
             self.nodes[node].notifications.push_back(Notification {
                 nva,
                 length: rm::NOTIFY_LENGTH.get(meta),
-                counter_slot: rm::NOTIFY_SLOT.get(meta),
             });
         }
     }

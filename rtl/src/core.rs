@@ -279,8 +279,9 @@ impl Logic for VassaCore {
         self.depacketizer.result_counter_slot.next = self.rx_cache.result_counter_slot.val();
         self.depacketizer.result_epoch.next = self.rx_cache.result_epoch.val();
         self.regs.rx_miss_valid.next = self.depacketizer.miss_valid.val();
-        self.regs.rx_miss_page.next = self.depacketizer.miss_page.val();
         self.regs.rx_miss_tag.next = self.depacketizer.miss_tag.val();
+        self.depacketizer.parked_tag.next = self.regs.parked_tag.val();
+        self.regs.parked_page.next = self.depacketizer.parked_page.val();
         self.depacketizer.resolve_valid.next = self.regs.rx_resolve_valid.val();
         self.depacketizer.resolve_drop.next = self.regs.resolve_drop.val();
         self.depacketizer.resolve_tag.next = self.regs.resolve_tag.val();
@@ -296,7 +297,6 @@ impl Logic for VassaCore {
         self.regs.notify_valid.next = self.depacketizer.notify_valid.val();
         self.regs.notify_nva.next = self.depacketizer.notify_nva.val();
         self.regs.notify_length.next = self.depacketizer.notify_length.val();
-        self.regs.notify_slot.next = self.depacketizer.notify_slot.val();
 
         // ---- Counters.
         self.counters.tx_event.next = self.packetizer.sent_event.val();
@@ -564,7 +564,11 @@ mod tests {
             let nva = card.read(rm::NOTIFY_NVA.offset);
             let pop = card.read(rm::NOTIFY_POP.offset);
             assert_eq!(rm::POP_VALID.get(pop), 1);
-            assert_eq!(rm::NOTIFY_SLOT.get(pop), 2);
+            assert_eq!(
+                pop,
+                rm::POP_VALID.put(rm::NOTIFY_LENGTH.get(pop), 1),
+                "length only"
+            );
             assert_eq!(nva >> 12, 0x200);
             lengths.push(rm::NOTIFY_LENGTH.get(pop));
         }

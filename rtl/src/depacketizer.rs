@@ -130,8 +130,11 @@ pub struct Depacketizer {
     pub result_epoch: Signal<In, Bits<8>>,
     // Misses.
     pub miss_valid: Signal<Out, Bit>,
-    pub miss_page: Signal<Out, Bits<20>>,
     pub miss_tag: Signal<Out, Bits<TAG_BITS>>,
+    /// The NVA page of the packet parked under `parked_tag` (combinational): the register
+    /// file's miss records hold only the tag, and `MISS_POP` reads the page here.
+    pub parked_tag: Signal<In, Bits<TAG_BITS>>,
+    pub parked_page: Signal<Out, Bits<20>>,
     pub resolve_valid: Signal<In, Bit>,
     pub resolve_drop: Signal<In, Bit>,
     pub resolve_tag: Signal<In, Bits<TAG_BITS>>,
@@ -156,7 +159,6 @@ pub struct Depacketizer {
     pub notify_valid: Signal<Out, Bit>,
     pub notify_nva: Signal<Out, Bits<32>>,
     pub notify_length: Signal<Out, Bits<13>>,
-    pub notify_slot: Signal<Out, Bits<6>>,
     /// Packets in the miss buffer.
     pub parked: Signal<Out, Bits<4>>,
 
@@ -257,7 +259,6 @@ pub struct Depacketizer {
     wj_sig: DFF<Bit>,
     // Registered event outputs.
     ev_miss: DFF<Bit>,
-    ev_miss_page: DFF<Bits<20>>,
     ev_miss_tag: DFF<Bits<TAG_BITS>>,
     ev_crc: DFF<Bit>,
     ev_prot: DFF<Bit>,
@@ -303,7 +304,6 @@ pub struct Depacketizer {
     op_go: Signal<Local, Bit>,
     op_link: Signal<Local, Bit>,
     op_buf: Signal<Local, Bits<TAG_BITS>>,
-    op_npage: Signal<Local, Bits<20>>,
     op_hit: Signal<Local, Bit>,
     op_ep_ok: Signal<Local, Bit>,
     op_wr: Signal<Local, Bit>,
@@ -388,8 +388,9 @@ impl Depacketizer {
             result_counter_slot: Default::default(),
             result_epoch: Default::default(),
             miss_valid: Default::default(),
-            miss_page: Default::default(),
             miss_tag: Default::default(),
+            parked_tag: Default::default(),
+            parked_page: Default::default(),
             resolve_valid: Default::default(),
             resolve_drop: Default::default(),
             resolve_tag: Default::default(),
@@ -411,7 +412,6 @@ impl Depacketizer {
             notify_valid: Default::default(),
             notify_nva: Default::default(),
             notify_length: Default::default(),
-            notify_slot: Default::default(),
             parked: Default::default(),
             crc: Default::default(),
             jq: RowFifo::new(JOB_ROWS),
@@ -475,7 +475,6 @@ impl Depacketizer {
             wj_slot: Default::default(),
             wj_sig: Default::default(),
             ev_miss: Default::default(),
-            ev_miss_page: Default::default(),
             ev_miss_tag: Default::default(),
             ev_crc: Default::default(),
             ev_prot: Default::default(),
@@ -519,7 +518,6 @@ impl Depacketizer {
             op_go: Default::default(),
             op_link: Default::default(),
             op_buf: Default::default(),
-            op_npage: Default::default(),
             op_hit: Default::default(),
             op_ep_ok: Default::default(),
             op_wr: Default::default(),
@@ -638,7 +636,6 @@ impl Logic for Depacketizer {
             wj_slot,
             wj_sig,
             ev_miss,
-            ev_miss_page,
             ev_miss_tag,
             ev_crc,
             ev_prot,
@@ -717,11 +714,18 @@ impl Logic for Depacketizer {
         self.rb_nva.next = 0.into();
         self.rb_len.next = 0.into();
         self.rb_epoch.next = 0.into();
+        self.parked_page.next = 0.into();
         for i in 0..self._n {
             if self.rt_buf.q.val() == i.to_bits() {
                 self.rb_nva.next = self.m_nva[i].q.val();
                 self.rb_len.next = self.m_len[i].q.val();
                 self.rb_epoch.next = self.m_epoch[i].q.val();
+            }
+            if self.parked_tag.val() == i.to_bits() {
+                self.parked_page.next = self.m_nva[i]
+                    .q
+                    .val()
+                    .get_bits::<20>(self.c_page_shift.val().index());
             }
         }
 
@@ -928,11 +932,6 @@ impl Logic for Depacketizer {
         self.op_go.next = false;
         self.op_link.next = false;
         self.op_buf.next = self.pk_mbuf.q.val();
-        self.op_npage.next = self
-            .hdr_nva
-            .q
-            .val()
-            .get_bits::<20>(self.c_page_shift.val().index());
         self.op_hit.next = self.lr_hit.q.val();
         self.op_ep_ok.next = self.hdr_epoch.q.val() == self.lr_epoch.q.val();
         self.op_wr.next = self.lr_writable.q.val();
@@ -943,10 +942,6 @@ impl Logic for Depacketizer {
         } else if self.rt_is_ready.val() {
             self.op_go.next = true;
             self.op_buf.next = self.rt_buf.q.val();
-            self.op_npage.next = self
-                .rb_nva
-                .val()
-                .get_bits::<20>(self.c_page_shift.val().index());
             self.op_hit.next = self.rr_hit.q.val();
             self.op_ep_ok.next = self.rr_ep_ok.q.val();
             self.op_wr.next = self.rr_writable.q.val();
@@ -965,7 +960,6 @@ impl Logic for Depacketizer {
         self.mj_set.next = false;
         self.jq_push.next = false;
         self.mal_c.next = 0.into();
-        self.ev_miss_page.d.next = self.op_npage.val();
         self.ev_miss_tag.d.next = self.op_buf.val();
         if self.op_go.val() {
             if self.op_link.val() & self.pk_ring.q.val() & (self.ovr_now.val() | self.jq.full.val())
@@ -1193,7 +1187,6 @@ impl Logic for Depacketizer {
 
         // ---- Event outputs.
         self.miss_valid.next = self.ev_miss.q.val();
-        self.miss_page.next = self.ev_miss_page.q.val();
         self.miss_tag.next = self.ev_miss_tag.q.val();
         self.drop_crc_epoch.next = self.ev_crc.q.val();
         self.drop_protection.next = self.ev_prot.q.val();
@@ -1207,7 +1200,6 @@ impl Logic for Depacketizer {
         self.notify_nva.next = self.ev_nt_nva.q.val();
         // A notification is a delivery with more detail (only meaningful with `notify_valid`).
         self.notify_length.next = self.ev_del_bytes.q.val();
-        self.notify_slot.next = self.ev_del_slot.q.val();
     }
 }
 
@@ -1465,7 +1457,7 @@ mod tests {
     #[derive(Debug, Clone, PartialEq, Eq)]
     enum Ev {
         Delivered { slot: u8, bytes: u32 },
-        Notify { nva: u32, len: u32, slot: u8 },
+        Notify { nva: u32, len: u32 },
         Miss { page: u32, tag: u8 },
         Drop(RxDrop),
     }
@@ -1578,6 +1570,12 @@ mod tests {
                 }
             }
             self.b.settle();
+            if self.b.uut.miss_valid.val() {
+                // Ask for the page of the miss just posted, as the register file does at
+                // `MISS_POP`.
+                self.b.uut.parked_tag.next = self.b.uut.miss_tag.val();
+                self.b.settle();
+            }
             let u = &self.b.uut;
             if u.lookup_valid.val() {
                 let key = u.lookup_key.val().to_u32();
@@ -1598,12 +1596,11 @@ mod tests {
                 evs.push(Ev::Notify {
                     nva: u.notify_nva.val().to_u32(),
                     len: u.notify_length.val().to_u32(),
-                    slot: u.notify_slot.val().to_u32() as u8,
                 });
             }
             if u.miss_valid.val() {
                 evs.push(Ev::Miss {
-                    page: u.miss_page.val().to_u32(),
+                    page: u.parked_page.val().to_u32(),
                     tag: u.miss_tag.val().to_u32() as u8,
                 });
             }
@@ -1721,7 +1718,6 @@ mod tests {
                         want_notify.push(Ev::Notify {
                             nva: d.nva,
                             len: d.payload.len() as u32,
-                            slot: d.counter_slot,
                         });
                     }
                     let off = (d.addr - (PHYS_FIRST_PAGE << PAGE_SHIFT)) as usize;

@@ -1,28 +1,29 @@
-//! Notification queue: signal-on-write records (NVA, length, counter slot) waiting for the host.
+//! Notification queue: signal-on-write records (NVA, length) waiting for the host.
 //!
 //! The depacketizer posts a record for every packet it delivers into a page mapped with
-//! `signal`; the host reads `NOTIFY_NVA` (the head's NVA) and then `NOTIFY_POP` (length and
-//! slot, which removes the head). A record that finds the queue full is not stored: `lost`
-//! pulses so that it is counted (`notify_lost`) and flagged (`ERROR.notify_overflow`), never
-//! dropped silently.
+//! `signal`; the host reads `NOTIFY_NVA` (the head's NVA) and then `NOTIFY_POP` (the length,
+//! which removes the head). The record has no counter slot: the host finds the mapping (and
+//! its slot) from the NVA, and 45 bits take three iCE40 block RAMs where 51 took four.
+//!
+//! A record that finds the queue full is not stored: `lost` pulses so that it is counted
+//! (`notify_lost`) and flagged (`ERROR.notify_overflow`), never dropped silently.
 
 use crate::lean_fifo::LeanFifo;
 use crate::spec::params::NOTIFY_FIFO_DEPTH;
-use crate::spec::regmap::{NOTIFY_LENGTH, NOTIFY_SLOT, STATUS_NOTIFY_USED};
+use crate::spec::regmap::{NOTIFY_LENGTH, STATUS_NOTIFY_USED};
 use rust_hdl::prelude::*;
 
 // The literal widths below must match the spec.
 const _: () = {
     assert!(NOTIFY_FIFO_DEPTH == 16);
-    assert!(NOTIFY_LENGTH.lsb == 0 && NOTIFY_LENGTH.width == 13 && NOTIFY_SLOT.width == 6);
+    assert!(NOTIFY_LENGTH.lsb == 0 && NOTIFY_LENGTH.width == 13);
     assert!(STATUS_NOTIFY_USED.width == 5);
 };
 
-/// One 16-entry FIFO of whole records (NVA in 31:0, length in 44:32, slot in 50:45): one set
-/// of pointers (two FIFOs in lockstep each kept their own). 51 bits take four iCE40 block RAMs
-/// either way: a record may arrive every cycle, and a block RAM writes 16 bits a cycle.
+/// One 16-entry FIFO of whole records (NVA in 31:0, length in 44:32). A record may arrive
+/// every cycle and a block RAM writes 16 bits a cycle, so 45 bits take three block RAMs.
 type RecordFifo = LeanFifo<RECORD_BITS, 4, 5>;
-const RECORD_BITS: usize = 51;
+const RECORD_BITS: usize = 45;
 
 #[derive(LogicBlock)]
 pub struct NotifyQueue {
@@ -31,7 +32,6 @@ pub struct NotifyQueue {
     pub push: Signal<In, bool>,
     pub nva: Signal<In, Bits<32>>,
     pub length: Signal<In, Bits<13>>,
-    pub slot: Signal<In, Bits<6>>,
     /// Pulse: the record was stored.
     pub pushed: Signal<Out, bool>,
     /// Pulse: the record was lost because the queue was full.
@@ -41,7 +41,7 @@ pub struct NotifyQueue {
     /// A record is at the head (`head_*` are meaningful only then).
     pub head_valid: Signal<Out, bool>,
     pub head_nva: Signal<Out, Bits<32>>,
-    /// Length and slot of the head at their `NOTIFY_POP` positions (valid bit clear).
+    /// Length of the head at its `NOTIFY_POP` position (valid bit clear).
     pub head_meta: Signal<Out, Bits<32>>,
     /// Records stored (0..=16).
     pub level: Signal<Out, Bits<5>>,
@@ -50,9 +50,7 @@ pub struct NotifyQueue {
     used: DFF<Bits<5>>,
     store: Signal<Local, bool>,
     take: Signal<Local, bool>,
-    slot_lsb: Constant<Bits<32>>,
     rec_length_lsb: Constant<Bits<8>>,
-    rec_slot_lsb: Constant<Bits<8>>,
 }
 
 impl Default for NotifyQueue {
@@ -62,7 +60,6 @@ impl Default for NotifyQueue {
             push: Default::default(),
             nva: Default::default(),
             length: Default::default(),
-            slot: Default::default(),
             pushed: Default::default(),
             lost: Default::default(),
             pop: Default::default(),
@@ -74,9 +71,7 @@ impl Default for NotifyQueue {
             used: Default::default(),
             store: Default::default(),
             take: Default::default(),
-            slot_lsb: Constant::new((NOTIFY_SLOT.lsb as u64).into()),
             rec_length_lsb: Constant::new(32u64.into()),
-            rec_slot_lsb: Constant::new(45u64.into()),
         }
     }
 }
@@ -90,8 +85,7 @@ impl Logic for NotifyQueue {
         self.take.next = self.pop.val() & !self.records.empty.val();
         self.records.write.next = self.store.val();
         self.records.data_in.next = bit_cast::<RECORD_BITS, 32>(self.nva.val())
-            | (bit_cast::<RECORD_BITS, 13>(self.length.val()) << self.rec_length_lsb.val())
-            | (bit_cast::<RECORD_BITS, 6>(self.slot.val()) << self.rec_slot_lsb.val());
+            | (bit_cast::<RECORD_BITS, 13>(self.length.val()) << self.rec_length_lsb.val());
         self.records.read.next = self.take.val();
         self.pushed.next = self.store.val();
         self.lost.next = self.push.val() & self.records.full.val();
@@ -102,12 +96,7 @@ impl Logic for NotifyQueue {
                 .data_out
                 .val()
                 .get_bits::<13>(self.rec_length_lsb.val().index()),
-        ) | (bit_cast::<32, 6>(
-            self.records
-                .data_out
-                .val()
-                .get_bits::<6>(self.rec_slot_lsb.val().index()),
-        ) << self.slot_lsb.val());
+        );
         self.level.next = self.used.q.val();
         if self.store.val() & !self.take.val() {
             self.used.d.next = self.used.q.val() + 1;
@@ -137,7 +126,7 @@ mod tests {
         let mut b = Bench::new(NotifyQueue::default(), |q| &mut q.clock);
         b.record();
         let mut rng = XorShift(0x5EED);
-        let mut model: VecDeque<(u32, u32, u32)> = VecDeque::new();
+        let mut model: VecDeque<(u32, u32)> = VecDeque::new();
         // Records become visible two cycles after their push (LeanFifo latency).
         let mut visible = 0usize;
         let mut pending: VecDeque<u64> = VecDeque::new();
@@ -150,25 +139,19 @@ mod tests {
             // Bursts of pushes fill the queue now and then.
             let push = rng.chance(if cycle % 400 < 100 { 90 } else { 40 });
             let pop = rng.chance(45);
-            let rec = (
-                rng.next_u64() as u32,
-                (rng.next_u64() % 4096) as u32 + 1,
-                (rng.next_u64() % 64) as u32,
-            );
+            let rec = (rng.next_u64() as u32, (rng.next_u64() % 4096) as u32 + 1);
             b.uut.push.next = push;
             b.uut.nva.next = (rec.0 as u64).into();
             b.uut.length.next = (rec.1 as u64).into();
-            b.uut.slot.next = (rec.2 as u64).into();
             b.uut.pop.next = pop;
             b.settle();
             assert_eq!(b.uut.level.val().index(), model.len(), "cycle {cycle}");
             assert_eq!(b.uut.head_valid.val(), visible > 0, "cycle {cycle}");
             if visible > 0 {
-                let (nva, length, slot) = model[0];
+                let (nva, length) = model[0];
                 assert_eq!(b.uut.head_nva.val().to_u64() as u32, nva);
                 let meta = b.uut.head_meta.val().to_u64() as u32;
-                assert_eq!(NOTIFY_LENGTH.get(meta), length);
-                assert_eq!(NOTIFY_SLOT.get(meta), slot);
+                assert_eq!(meta, NOTIFY_LENGTH.put(0, length), "only the length");
             }
             let full = model.len() == NOTIFY_FIFO_DEPTH as usize;
             assert_eq!(b.uut.lost.val(), push && full, "cycle {cycle}");

@@ -24,7 +24,7 @@ const _: () = {
     assert!(rm::MAP_CMD_OP.width == 2 && rm::MAP_CMD_SLOT.width == 6);
     assert!(rm::DB_PUSH_LENGTH.width == 16);
     assert!(rm::RESOLVE_TAG.width == 4 && rm::MISS_TAG.width == 4 && rm::MISS_PAGE.width == 20);
-    assert!(rm::NOTIFY_LENGTH.width == 13 && rm::NOTIFY_SLOT.width == 6);
+    assert!(rm::NOTIFY_LENGTH.width == 13);
     assert!(rm::STATUS_PARKED.width == 4);
     // Fields read with `get_bits::<W>(0)` start at bit 0.
     assert!(rm::NODE_ID_ID.lsb == 0 && rm::MAP_KEY_PAGE.lsb == 0 && rm::MAP_PAGE_PAGE.lsb == 0);
@@ -33,8 +33,14 @@ const _: () = {
     assert!(DOORBELL_FIFO_DEPTH == 16 && MISS_FIFO_DEPTH == 16 && NOTIFY_FIFO_DEPTH == 16);
 };
 
-/// The host-side FIFOs: 16 words of 32 bits on block RAM.
-type HostFifo = LeanFifo<32, 4, 5>;
+/// The miss FIFO: 16 records of a direction bit and a tag, on block RAM. The missing page is
+/// not stored: the block that missed holds it until the host resolves the miss (the TX MMU in
+/// `miss_page`, the depacketizer in the parked packet's miss buffer), so `MISS_POP` reads it
+/// there. 25-bit records took two iCE40 block RAMs, 5-bit ones take one.
+type MissFifo = LeanFifo<MISS_RECORD_BITS, 4, 5>;
+const MISS_RECORD_BITS: usize = 5;
+/// Record layout: the tag in 3:0, the direction in bit 4.
+const MISS_RECORD_TX: usize = 4;
 /// Bits of a queued doorbell: the address and the low 17 bits of the `DB_PUSH` word.
 const DB_BITS: usize = 49;
 /// The doorbell FIFO stores an entry in two block RAM rows (two iCE40 block RAMs instead of
@@ -97,9 +103,13 @@ pub struct RegFile {
     pub db_ready: Signal<In, bool>,
     // Misses and their resolution.
     pub rx_miss_valid: Signal<In, bool>,
-    pub rx_miss_page: Signal<In, Bits<20>>,
     pub rx_miss_tag: Signal<In, Bits<4>>,
+    /// The tag of the oldest miss record, and the NVA page of the packet parked under it (the
+    /// depacketizer answers in the same cycle).
+    pub parked_tag: Signal<Out, Bits<4>>,
+    pub parked_page: Signal<In, Bits<20>>,
     pub tx_miss_valid: Signal<In, bool>,
+    /// The page of the TX MMU's outstanding miss (held until the host resolves it).
     pub tx_miss_page: Signal<In, Bits<20>>,
     pub rx_resolve_valid: Signal<Out, bool>,
     pub tx_resolve_valid: Signal<Out, bool>,
@@ -109,7 +119,6 @@ pub struct RegFile {
     pub notify_valid: Signal<In, bool>,
     pub notify_nva: Signal<In, Bits<32>>,
     pub notify_length: Signal<In, Bits<13>>,
-    pub notify_slot: Signal<In, Bits<6>>,
     /// Pulse: a notification was lost to a full FIFO (counted by the counters block).
     pub notify_lost: Signal<Out, bool>,
     /// Pulse: a miss record entered the miss FIFO (counted as a miss). RX and TX misses are
@@ -130,12 +139,11 @@ pub struct RegFile {
     /// (address bits 31:8) is written in the cycle after the push straight from `db_addr_q`,
     /// which a `DB_ADDR` write in that cycle changes only at its end (`held_input`).
     db_fifo: DoorbellFifo,
-    miss_fifo: HostFifo,
+    miss_fifo: MissFifo,
     notify: NotifyQueue,
     db_used: DFF<Bits<5>>,
     miss_used: DFF<Bits<5>>,
     tx_miss_pending: DFF<bool>,
-    tx_miss_page_q: DFF<Bits<20>>,
 
     // Registers.
     node_id_q: DFF<Bits<8>>,
@@ -157,7 +165,9 @@ pub struct RegFile {
     rvalid: DFF<bool>,
     counter_wait: DFF<bool>,
     // Scratch wires.
-    miss_record: Signal<Local, Bits<32>>,
+    miss_record: Signal<Local, Bits<MISS_RECORD_BITS>>,
+    miss_pop_word: Signal<Local, Bits<32>>,
+    rec_tx: Constant<Bits<MISS_RECORD_BITS>>,
     db_push: Signal<Local, bool>,
     err_notify: Signal<Local, Bits<32>>,
     err_bad_db: Signal<Local, Bits<32>>,
@@ -278,8 +288,9 @@ impl RegFile {
             db_user: Default::default(),
             db_ready: Default::default(),
             rx_miss_valid: Default::default(),
-            rx_miss_page: Default::default(),
             rx_miss_tag: Default::default(),
+            parked_tag: Default::default(),
+            parked_page: Default::default(),
             tx_miss_valid: Default::default(),
             tx_miss_page: Default::default(),
             rx_resolve_valid: Default::default(),
@@ -289,7 +300,6 @@ impl RegFile {
             notify_valid: Default::default(),
             notify_nva: Default::default(),
             notify_length: Default::default(),
-            notify_slot: Default::default(),
             notify_lost: Default::default(),
             miss_pushed: Default::default(),
             cnt_read_strobe: Default::default(),
@@ -305,7 +315,6 @@ impl RegFile {
             db_used: Default::default(),
             miss_used: Default::default(),
             tx_miss_pending: Default::default(),
-            tx_miss_page_q: Default::default(),
             node_id_q: Default::default(),
             control_q: DFFWithInit::new((rm::CONTROL.reset as u64).into()),
             irq_status_q: Default::default(),
@@ -325,6 +334,8 @@ impl RegFile {
             rvalid: Default::default(),
             counter_wait: Default::default(),
             miss_record: Default::default(),
+            miss_pop_word: Default::default(),
+            rec_tx: Constant::new((1u64 << MISS_RECORD_TX).into()),
             db_push: Default::default(),
             err_notify: Default::default(),
             err_bad_db: Default::default(),
@@ -402,7 +413,6 @@ impl Logic for RegFile {
             db_used,
             miss_used,
             tx_miss_pending,
-            tx_miss_page_q,
             node_id_q,
             control_q,
             irq_status_q,
@@ -463,24 +473,31 @@ impl Logic for RegFile {
         self.irq_clear.next = 0.into();
         self.error_clear.next = 0.into();
 
-        // ---- Miss FIFO: RX misses go first; a TX miss waits in a register (the TX MMU has at
-        // most one miss outstanding) until a cycle without an RX miss.
+        // ---- Miss FIFO: RX misses go first; a TX miss waits (the TX MMU has at most one miss
+        // outstanding) until a cycle without an RX miss.
         if self.tx_miss_valid.val() {
             self.tx_miss_pending.d.next = true;
-            self.tx_miss_page_q.d.next = self.tx_miss_page.val();
         }
         self.miss_fifo.write.next = false;
-        self.miss_record.next = bit_cast::<32, 20>(self.rx_miss_page.val())
-            | (bit_cast::<32, 4>(self.rx_miss_tag.val()) << self.s_miss_tag.val());
+        self.miss_record.next = bit_cast::<MISS_RECORD_BITS, 4>(self.rx_miss_tag.val());
         if self.rx_miss_valid.val() {
             self.miss_fifo.write.next = true;
         } else if self.tx_miss_pending.q.val() {
-            self.miss_record.next =
-                bit_cast::<32, 20>(self.tx_miss_page_q.q.val()) | self.v_miss_dir_tx.val();
+            self.miss_record.next = self.rec_tx.val();
             self.miss_fifo.write.next = true;
             self.tx_miss_pending.d.next = self.tx_miss_valid.val();
         }
         self.miss_fifo.data_in.next = self.miss_record.val();
+        self.parked_tag.next = self.miss_fifo.data_out.val().get_bits::<4>(0);
+        // The MISS_POP word of the head record (a TX record's tag is 0).
+        self.miss_pop_word.next = bit_cast::<32, 20>(self.parked_page.val())
+            | (bit_cast::<32, 4>(self.parked_tag.val()) << self.s_miss_tag.val())
+            | self.v_pop_valid.val();
+        if (self.miss_fifo.data_out.val() & self.rec_tx.val()).any() {
+            self.miss_pop_word.next = bit_cast::<32, 20>(self.tx_miss_page.val())
+                | self.v_miss_dir_tx.val()
+                | self.v_pop_valid.val();
+        }
         self.miss_pushed.next = self.miss_fifo.write.val();
         self.miss_fifo.read.next = false;
 
@@ -488,7 +505,6 @@ impl Logic for RegFile {
         self.notify.push.next = self.notify_valid.val();
         self.notify.nva.next = self.notify_nva.val();
         self.notify.length.next = self.notify_length.val();
-        self.notify.slot.next = self.notify_slot.val();
         self.notify.pop.next = false;
         self.notify_lost.next = self.notify.lost.val();
 
@@ -639,7 +655,7 @@ impl Logic for RegFile {
                     self.rdata.d.next = self.error_q.q.val();
                 }
                 if (self.bus_addr.val() == self.a_miss_pop.val()) & !self.miss_fifo.empty.val() {
-                    self.rdata.d.next = self.miss_fifo.data_out.val() | self.v_pop_valid.val();
+                    self.rdata.d.next = self.miss_pop_word.val();
                     self.miss_fifo.read.next = true;
                 }
                 if self.bus_addr.val() == self.a_map_key.val() {
@@ -849,8 +865,9 @@ mod tests {
         b.record();
         write(&mut b, rm::IRQ_MASK.offset, rm::IRQ_MISS.mask());
         b.uut.rx_miss_valid.next = true;
-        b.uut.rx_miss_page.next = 0x11111.into();
         b.uut.rx_miss_tag.next = 3.into();
+        // The depacketizer's and the TX MMU's pages, held until the misses are resolved.
+        b.uut.parked_page.next = 0x11111.into();
         b.uut.tx_miss_valid.next = true;
         b.uut.tx_miss_page.next = 0x22222.into();
         b.step();
@@ -860,6 +877,11 @@ mod tests {
         assert!(b.uut.irq.val());
         let status = read(&mut b, rm::STATUS.offset);
         assert_eq!(rm::STATUS_MISS_USED.get(status), 2);
+        assert_eq!(
+            b.uut.parked_tag.val(),
+            Bits::<4>::from(3),
+            "the RX record is the head"
+        );
         let first = read(&mut b, rm::MISS_POP.offset);
         assert_eq!(rm::POP_VALID.get(first), 1);
         assert_eq!(rm::MISS_DIR_TX.get(first), 0);
@@ -898,7 +920,6 @@ mod tests {
             b.uut.notify_valid.next = true;
             b.uut.notify_nva.next = ((0x4000 + i * 8) as u64).into();
             b.uut.notify_length.next = ((i + 1) as u64).into();
-            b.uut.notify_slot.next = ((i % 64) as u64).into();
             b.settle();
             lost += b.uut.notify_lost.val() as u32;
             b.step();
@@ -915,8 +936,7 @@ mod tests {
             assert_eq!(read(&mut b, rm::NOTIFY_NVA.offset), 0x4000 + i * 8);
             let meta = read(&mut b, rm::NOTIFY_POP.offset);
             assert_eq!(rm::POP_VALID.get(meta), 1);
-            assert_eq!(rm::NOTIFY_LENGTH.get(meta), i + 1);
-            assert_eq!(rm::NOTIFY_SLOT.get(meta), i % 64);
+            assert_eq!(meta, rm::POP_VALID.put(rm::NOTIFY_LENGTH.put(0, i + 1), 1));
         }
         assert_eq!(rm::POP_VALID.get(read(&mut b, rm::NOTIFY_POP.offset)), 0);
         b.replay("regfile_notify");

@@ -459,9 +459,8 @@ impl CardModel {
         self.count_slot(m.counter_slot, SLOT_RX_PACKETS, SLOT_RX_BYTES, h.length);
         if m.signal {
             if self.notify.len() < NOTIFY_FIFO_DEPTH as usize {
-                let meta = rm::NOTIFY_LENGTH.put(0, h.length);
                 self.notify
-                    .push_back((h.nva, rm::NOTIFY_SLOT.put(meta, m.counter_slot)));
+                    .push_back((h.nva, rm::NOTIFY_LENGTH.put(0, h.length)));
                 self.irq_latched = rm::IRQ_SIGNAL.put(self.irq_latched, 1);
             } else {
                 self.count("notify_lost");

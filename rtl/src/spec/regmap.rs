@@ -194,7 +194,6 @@ pub const DB_PUSH_USER: Field = f("user", 16, 1, "copied into every packet's use
 pub const DB_STATUS_FREE: Field = f("free", 0, 5, "descriptors that can be pushed now");
 
 pub const NOTIFY_LENGTH: Field = f("length", 0, 13, "bytes written");
-pub const NOTIFY_SLOT: Field = f("counter_slot", 16, 6, "counter slot of the mapping");
 
 /// The MAP_ATTR value for a mapping's attributes (values wider than a field are cut).
 pub const fn map_attr(writable: bool, signal: bool, counter_slot: u32, epoch: u8) -> u32 {
@@ -415,7 +414,7 @@ pub const NOTIFY_POP: Register = reg(
     0x074,
     Access::Pop,
     0,
-    &[NOTIFY_LENGTH, NOTIFY_SLOT, POP_VALID],
+    &[NOTIFY_LENGTH, POP_VALID],
     "removes the head of the notification FIFO",
 );
 
