@@ -6,6 +6,8 @@ pub mod spec;
 #[cfg(feature = "hdl")]
 pub mod board;
 #[cfg(feature = "hdl")]
+pub mod cam_ram;
+#[cfg(feature = "hdl")]
 pub mod core;
 #[cfg(feature = "hdl")]
 pub mod counters;
