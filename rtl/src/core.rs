@@ -26,6 +26,10 @@ pub struct VassaCore {
     pub bus_rdata: Signal<Out, Bits<32>>,
     pub bus_rvalid: Signal<Out, bool>,
     pub irq: Signal<Out, bool>,
+    /// A MAP_CMD written now could be refused: a cache is installing (or about to, from the
+    /// MAP_CMD of the previous cycle). Fast bus masters (the simulated card) wait on it; a
+    /// board bridge is hundreds of cycles per register write and never sees it high.
+    pub map_busy: Signal<Out, bool>,
     /// High in each cycle a `drop_*` global counter counts (a packet or descriptor dropped), for
     /// a board's activity LED: the counters themselves are read-and-clear and belong to the host.
     pub drop_event: Signal<Out, bool>,
@@ -115,6 +119,7 @@ impl VassaCore {
             bus_rdata: Default::default(),
             bus_rvalid: Default::default(),
             irq: Default::default(),
+            map_busy: Default::default(),
             drop_event: Default::default(),
             mem_rd_req_valid: Default::default(),
             mem_rd_req_addr: Default::default(),
@@ -196,10 +201,16 @@ impl Logic for VassaCore {
         self.bus_rdata.next = self.regs.bus_rdata.val();
         self.bus_rvalid.next = self.regs.bus_rvalid.val();
         self.irq.next = self.regs.irq.val();
+        self.map_busy.next = self.regs.map_rx_valid.val()
+            | self.regs.map_tx_valid.val()
+            | self.rx_cache.busy.val()
+            | self.tx_cache.busy.val();
 
         // ---- Host operations on both caches (shared fields, one strobe each).
         self.tx_cache.op_valid.next = self.regs.map_tx_valid.val();
         self.rx_cache.op_valid.next = self.regs.map_rx_valid.val();
+        self.regs.map_tx_busy.next = self.tx_cache.busy.val();
+        self.regs.map_rx_busy.next = self.rx_cache.busy.val();
         self.tx_cache.op_code.next = self.regs.map_code.val();
         self.rx_cache.op_code.next = self.regs.map_code.val();
         self.tx_cache.op_slot.next = self.regs.map_slot.val();

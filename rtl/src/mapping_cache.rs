@@ -988,7 +988,7 @@ mod tests {
             if lookup.is_some() {
                 next_lookup = t + 4 + (rng.next_u64() % 3) as u32;
             }
-            let op = (rng.next_u64() % 3 == 0).then(|| {
+            let op = rng.next_u64().is_multiple_of(3).then(|| {
                 let slot = (rng.next_u64() % 16) as u32;
                 let m = Mapping {
                     page: t,

@@ -87,6 +87,9 @@ pub struct RegFile {
     // Mapping cache operations (fields shared by both caches; one strobe each).
     pub map_rx_valid: Signal<Out, bool>,
     pub map_tx_valid: Signal<Out, bool>,
+    /// The cache is installing: a MAP_CMD for it now is refused (`ERROR.map_busy`).
+    pub map_rx_busy: Signal<In, bool>,
+    pub map_tx_busy: Signal<In, bool>,
     pub map_code: Signal<Out, Bits<2>>,
     pub map_slot: Signal<Out, Bits<6>>,
     pub map_key: Signal<Out, Bits<20>>,
@@ -172,6 +175,7 @@ pub struct RegFile {
     err_notify: Signal<Local, Bits<32>>,
     err_bad_db: Signal<Local, Bits<32>>,
     err_db_overflow: Signal<Local, Bits<32>>,
+    err_map_busy: Signal<Local, Bits<32>>,
     error_clear: Signal<Local, Bits<32>>,
     irq_miss: Signal<Local, Bits<32>>,
     irq_signal: Signal<Local, Bits<32>>,
@@ -216,6 +220,7 @@ pub struct RegFile {
     v_err_db_overflow: Constant<Bits<32>>,
     v_err_notify_overflow: Constant<Bits<32>>,
     v_err_bad_doorbell: Constant<Bits<32>>,
+    v_err_map_busy: Constant<Bits<32>>,
     v_miss_dir_tx: Constant<Bits<32>>,
     v_resolve_drop: Constant<Bits<32>>,
     v_resolve_tx: Constant<Bits<32>>,
@@ -274,6 +279,8 @@ impl RegFile {
             tx_enable: Default::default(),
             map_rx_valid: Default::default(),
             map_tx_valid: Default::default(),
+            map_rx_busy: Default::default(),
+            map_tx_busy: Default::default(),
             map_code: Default::default(),
             map_slot: Default::default(),
             map_key: Default::default(),
@@ -340,6 +347,7 @@ impl RegFile {
             err_notify: Default::default(),
             err_bad_db: Default::default(),
             err_db_overflow: Default::default(),
+            err_map_busy: Default::default(),
             error_clear: Default::default(),
             irq_miss: Default::default(),
             irq_signal: Default::default(),
@@ -381,6 +389,7 @@ impl RegFile {
             v_err_db_overflow: bit(rm::ERROR_DB_OVERFLOW),
             v_err_notify_overflow: bit(rm::ERROR_NOTIFY_OVERFLOW),
             v_err_bad_doorbell: bit(rm::ERROR_BAD_DOORBELL),
+            v_err_map_busy: bit(rm::ERROR_MAP_BUSY),
             v_miss_dir_tx: bit(rm::MISS_DIR_TX),
             v_resolve_drop: bit(rm::RESOLVE_DROP),
             v_resolve_tx: bit(rm::RESOLVE_TX),
@@ -572,12 +581,19 @@ impl Logic for RegFile {
         if self.db_push.val() & self.db_fifo.full.val() {
             self.err_db_overflow.next = self.v_err_db_overflow.val();
         }
+        self.err_map_busy.next = 0.into();
+        if (self.map_rx_pulse.q.val() & self.map_rx_busy.val())
+            | (self.map_tx_pulse.q.val() & self.map_tx_busy.val())
+        {
+            self.err_map_busy.next = self.v_err_map_busy.val();
+        }
         // Only the defined bits hold a value (the others are constant 0, and yosys cannot prove
         // that of `q & !clear`: 29 flip-flops each in ERROR and IRQ_STATUS otherwise).
         self.error_q.d.next = (self.error_q.q.val() & !self.error_clear.val() & self.m_error.val())
             | self.err_notify.val()
             | self.err_bad_db.val()
-            | self.err_db_overflow.val();
+            | self.err_db_overflow.val()
+            | self.err_map_busy.val();
         self.irq_miss.next = 0.into();
         if self.miss_fifo.write.val() {
             self.irq_miss.next = self.v_irq_miss.val();
@@ -805,6 +821,22 @@ mod tests {
         assert!(!b.uut.map_tx_valid.val(), "a pulse lasts one cycle");
         write(&mut b, rm::MAP_CMD.offset, rm::MAP_OP_FLUSH);
         assert!(b.uut.map_rx_valid.val() && !b.uut.map_tx_valid.val());
+        b.step();
+        assert_eq!(read(&mut b, rm::ERROR.offset), 0);
+        // A MAP_CMD for a busy cache is refused there: ERROR.map_busy tells the host. The
+        // other cache being busy does not matter.
+        b.uut.map_tx_busy.next = true;
+        write(&mut b, rm::MAP_CMD.offset, rm::MAP_OP_FLUSH);
+        b.step();
+        assert_eq!(read(&mut b, rm::ERROR.offset), 0);
+        write(
+            &mut b,
+            rm::MAP_CMD.offset,
+            rm::MAP_CMD_TX.put(rm::MAP_OP_FLUSH, 1),
+        );
+        b.step();
+        assert_eq!(read(&mut b, rm::ERROR.offset), rm::ERROR_MAP_BUSY.mask());
+        b.uut.map_tx_busy.next = false;
     }
 
     #[test]

@@ -16,6 +16,7 @@ struct VassaLoopSide {
     uint64_t setup_pairs;
     uint32_t db_addr_reg;
     uint32_t db_push_reg;
+    uint32_t map_cmd_reg;
     uint32_t db_base;
     uint32_t db_length;
     uint32_t db_stride;
@@ -48,6 +49,8 @@ struct Env {
     std::deque<std::pair<uint32_t, uint32_t>> bus;
     std::deque<Read> reads;
     VassaLoopStats stats{};
+    bool map_busy = false;
+    bool map_cmd_last = false;
 };
 
 inline uint64_t fnv_step(uint64_t h, uint64_t x) { return (h ^ x) * 0x100000001b3ull; }
@@ -70,10 +73,15 @@ inline void cycle(Env& e, uint64_t now, uint64_t read_latency, uint32_t rx_valid
     in.link_rx_data = rx_data;
     in.bus_write = 0;
     in.bus_read = 0;
-    if (!e.bus.empty()) {
+    // A MAP_CMD waits while a cache installs (Card::step's rule).
+    bool map_wait = !e.bus.empty() && e.bus.front().first == s.map_cmd_reg &&
+                    (e.map_busy || e.map_cmd_last);
+    e.map_cmd_last = false;
+    if (!e.bus.empty() && !map_wait) {
         in.bus_addr = e.bus.front().first;
         in.bus_wdata = e.bus.front().second;
         in.bus_write = 1;
+        e.map_cmd_last = in.bus_addr == s.map_cmd_reg;
         e.bus.pop_front();
     }
     in.mem_rd_data_valid = 0;
@@ -94,6 +102,7 @@ inline void cycle(Env& e, uint64_t now, uint64_t read_latency, uint32_t rx_valid
     }
     vassa_cycle_inline(e.card, &in, &e.out, 2 * now);
     const VassaOut& o = e.out;
+    e.map_busy = o.map_busy != 0;
     if (o.mem_rd_req_valid) e.reads.push_back(Read{now + read_latency, o.mem_rd_req_addr, o.mem_rd_req_len});
     if (o.mem_wr_valid) {
         e.stats.write_beats++;

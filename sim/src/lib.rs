@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::c_void;
+use vassa_rtl::spec::regmap as rm;
 
 pub mod bench;
 pub mod board;
@@ -250,6 +251,9 @@ pub struct Card<C: Core = Model> {
     reads: VecDeque<(u64, u32, u32)>,
     bus_queue: VecDeque<BusOp>,
     bus_busy: bool,
+    /// The core's `map_busy` in the last cycle, and whether that cycle wrote MAP_CMD.
+    map_busy: bool,
+    map_cmd_last: bool,
     /// Values of completed register reads, in issue order.
     read_results: VecDeque<u32>,
     /// Memory accesses outside the caller's buffer (reads return 0, writes are ignored).
@@ -291,6 +295,8 @@ impl<C: Core> Card<C> {
             reads: VecDeque::new(),
             bus_queue: VecDeque::new(),
             bus_busy: false,
+            map_busy: false,
+            map_cmd_last: false,
             read_results: VecDeque::new(),
             memory_faults: 0,
             cycle: 0,
@@ -337,9 +343,15 @@ impl<C: Core> Card<C> {
         // Register bus: one access at a time; a read waits for read valid.
         i.bus_write = 0;
         i.bus_read = 0;
-        if !self.bus_busy {
+        // A MAP_CMD waits while a cache installs (it would be refused): what a host over a
+        // board bridge, hundreds of cycles per write, gets for free.
+        let map_wait = matches!(self.bus_queue.front(), Some(BusOp::Write(a, _)) if *a == rm::MAP_CMD.offset)
+            && (self.map_busy || self.map_cmd_last);
+        self.map_cmd_last = false;
+        if !self.bus_busy && !map_wait {
             match self.bus_queue.pop_front() {
                 Some(BusOp::Write(addr, value)) => {
+                    self.map_cmd_last = addr == rm::MAP_CMD.offset;
                     i.bus_addr = addr;
                     i.bus_wdata = value;
                     i.bus_write = 1;
@@ -395,6 +407,7 @@ impl<C: Core> Card<C> {
             act.write = Some(now);
             act.write_addr = o.mem_wr_addr;
         }
+        self.map_busy = o.map_busy != 0;
         if self.bus_busy && o.bus_rvalid != 0 {
             self.read_results.push_back(o.bus_rdata);
             self.bus_busy = false;

@@ -136,6 +136,12 @@ pub const ERROR_BAD_DOORBELL: Field = f(
     1,
     "a doorbell had length 0; it was discarded (counted in bad_doorbells)",
 );
+pub const ERROR_MAP_BUSY: Field = f(
+    "map_busy",
+    3,
+    1,
+    "MAP_CMD was written while that cache was still installing; the op was refused",
+);
 
 pub const MISS_PAGE: Field = f(
     "page",
@@ -321,7 +327,12 @@ pub const ERROR: Register = reg(
     0x03C,
     Access::W1c,
     0,
-    &[ERROR_DB_OVERFLOW, ERROR_NOTIFY_OVERFLOW, ERROR_BAD_DOORBELL],
+    &[
+        ERROR_DB_OVERFLOW,
+        ERROR_NOTIFY_OVERFLOW,
+        ERROR_BAD_DOORBELL,
+        ERROR_MAP_BUSY,
+    ],
     "sticky error flags",
 );
 pub const MISS_POP: Register = reg(
