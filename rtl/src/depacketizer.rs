@@ -34,6 +34,7 @@
 //!   header stays in its miss buffer's registers until the buffer is freed, so the retry, its
 //!   write job and its delivery read it there and keep only the lookup result, instead of
 //!   copying the header at every stage (registers are most of this block's logic cells).
+//!   For the lookup port's rules (preemption, `lookup_hold`) see Timing.
 //! - The [`LineWriter`] takes ring jobs first, then the retried packet's job. Its `done` frees
 //!   the packet's words (ring: the free pointer moves past them; miss buffer: the buffer) and
 //!   raises `delivered_*` (and `notify_*` for mappings with `signal`). Ring words are freed
@@ -49,6 +50,19 @@
 //! # Timing (cycle `s` = header word 0, `e` = end-of-packet word on the link)
 //! - Lookup on the port in `s + 1`; result in `s + 3`, which picks the destination; payload word
 //!   `k` (on the link in `s + 2 + k`) is stored in `s + 4 + k`, the last one in `e + 1`.
+//! - The cache's lookup port: a lookup presented in the cycle right after another preempts it
+//!   (the earlier one's result comes at its usual time with `result_valid` low), and
+//!   `lookup_hold` asks requesters that can wait to present none.
+//!   - Link lookups take the port whenever they come and ignore `lookup_hold`. Well-formed
+//!     packets are at least 4 words, so link lookups are at least 4 cycles apart; a link
+//!     lookup preempted by the next one (its packet cut by a start of packet in `s + 1`) has
+//!     its result ignored anyway (the packet generation no longer matches).
+//!   - A retry lookup is issued only in a cycle without a link lookup to issue, with no lookup
+//!     presented in it (so a retry never preempts one) and `lookup_hold` low; it is withdrawn
+//!     (`lookup_valid` stays low) if `lookup_hold` is high in the cycle it would be presented.
+//!   - A retry preempted by a link lookup (a start of packet in the cycle it is presented) or
+//!     withdrawn is issued again for the same miss buffer under the same rules: no event, no
+//!     drop.
 //! - Verdict in `e + 1`; event pulses (`miss_valid`, `drop_*`, including `drop_rx_overrun`) in
 //!   `e + 2`.
 //! - A write job is visible to the writer in `e + 3` (job queue latency), first beat in `e + 4`
@@ -128,6 +142,9 @@ pub struct Depacketizer {
     pub result_signal: Signal<In, Bit>,
     pub result_counter_slot: Signal<In, Bits<6>>,
     pub result_epoch: Signal<In, Bits<8>>,
+    /// The cache asks requesters that can wait not to present lookups (an install waits for
+    /// its read port): retries are held back, link lookups are not.
+    pub lookup_hold: Signal<In, Bit>,
     // Misses.
     pub miss_valid: Signal<Out, Bit>,
     pub miss_tag: Signal<Out, Bits<TAG_BITS>>,
@@ -230,6 +247,8 @@ pub struct Depacketizer {
     // Retry of a parked packet.
     rt_state: DFF<RetryState>,
     rt_buf: DFF<Bits<TAG_BITS>>,
+    /// The retry lookup of `rt_buf` was preempted or withdrawn: issue it again.
+    rt_redo: DFF<Bit>,
     rr_hit: DFF<Bit>,
     rr_page: DFF<Bits<20>>,
     rr_writable: DFF<Bit>,
@@ -287,6 +306,10 @@ pub struct Depacketizer {
     rt_any: Signal<Local, Bit>,
     rt_pick: Signal<Local, Bits<TAG_BITS>>,
     rt_issue: Signal<Local, Bit>,
+    /// A retry lookup may be issued in this cycle.
+    rt_slot: Signal<Local, Bit>,
+    /// The retry lookup due in this cycle is withdrawn (`lookup_hold`).
+    rt_wd: Signal<Local, Bit>,
     /// The header of the parked packet being retried.
     rb_nva: Signal<Local, Bits<32>>,
     rb_len: Signal<Local, Bits<13>>,
@@ -387,6 +410,7 @@ impl Depacketizer {
             result_signal: Default::default(),
             result_counter_slot: Default::default(),
             result_epoch: Default::default(),
+            lookup_hold: Default::default(),
             miss_valid: Default::default(),
             miss_tag: Default::default(),
             parked_tag: Default::default(),
@@ -461,6 +485,7 @@ impl Depacketizer {
             v_crc_ok: Default::default(),
             rt_state: Default::default(),
             rt_buf: Default::default(),
+            rt_redo: Default::default(),
             rr_hit: Default::default(),
             rr_page: Default::default(),
             rr_writable: Default::default(),
@@ -501,6 +526,8 @@ impl Depacketizer {
             rt_any: Default::default(),
             rt_pick: Default::default(),
             rt_issue: Default::default(),
+            rt_slot: Default::default(),
+            rt_wd: Default::default(),
             rb_nva: Default::default(),
             rb_len: Default::default(),
             rb_epoch: Default::default(),
@@ -622,6 +649,7 @@ impl Logic for Depacketizer {
             v_crc_ok,
             rt_state,
             rt_buf,
+            rt_redo,
             rr_hit,
             rr_page,
             rr_writable,
@@ -824,20 +852,32 @@ impl Logic for Depacketizer {
             }
         }
 
-        // ---- Lookup port: the link first, then a retry.
+        // ---- Lookup port: the link first, then a retry. A retry never follows a lookup
+        // presented in this cycle (it would preempt it) and waits while `lookup_hold` is high;
+        // one that finds `lookup_hold` high in its own cycle is withdrawn. A preempted or
+        // withdrawn retry is issued again for the same buffer (`rt_redo`).
         self.rt_issue.next = false;
+        self.rt_slot.next = !self.lk_valid.q.val() & !self.lookup_hold.val();
+        self.rt_wd.next = self.lk_valid.q.val() & !self.lk_link.q.val() & self.lookup_hold.val();
         if self.link_lk.val() {
             self.lk_valid.d.next = true;
             self.lk_link.d.next = true;
             self.lk_gen.d.next = self.gen.q.val() + 1;
-        } else if self.rt_any.val() & self.rt_is_idle.val() {
+        } else if self.rt_slot.val() & self.rt_redo.q.val() {
+            self.lk_valid.d.next = true;
+            self.lk_link.d.next = false;
+            self.rt_redo.d.next = false;
+        } else if self.rt_slot.val() & self.rt_any.val() & self.rt_is_idle.val() {
             self.rt_issue.next = true;
             self.lk_valid.d.next = true;
             self.lk_link.d.next = false;
             self.rt_buf.d.next = self.rt_pick.val();
             self.rt_state.d.next = RetryState::Wait;
         }
-        self.lookup_valid.next = self.lk_valid.q.val();
+        if self.rt_wd.val() {
+            self.rt_redo.d.next = true;
+        }
+        self.lookup_valid.next = self.lk_valid.q.val() & !self.rt_wd.val();
         // The key is in the header register (link) or the miss buffer (retry) while
         // `lookup_valid` is high.
         self.lookup_key.next = self
@@ -854,7 +894,7 @@ impl Logic for Depacketizer {
             self.lookup_tag.next = self.rt_buf.q.val();
         }
         self.p1_link.d.next = self.lk_valid.q.val() & self.lk_link.q.val();
-        self.p1_retry.d.next = self.lk_valid.q.val() & !self.lk_link.q.val();
+        self.p1_retry.d.next = self.lk_valid.q.val() & !self.lk_link.q.val() & !self.rt_wd.val();
         self.p1_gen.d.next = self.lk_gen.q.val();
         self.p2_link.d.next = self.p1_link.q.val();
         self.p2_retry.d.next = self.p1_retry.q.val();
@@ -884,8 +924,11 @@ impl Logic for Depacketizer {
                     + (bit_cast::<RA, TAG_BITS>(self.alloc_buf.val()) << self.c_slot_shift.val());
             }
         }
-        if self.p2_retry.q.val() {
-            self.rr_hit.d.next = self.result_valid.val() & self.result_hit.val();
+        if self.p2_retry.q.val() & !self.result_valid.val() {
+            // Preempted by a link lookup in the cycle after it: look up again.
+            self.rt_redo.d.next = true;
+        } else if self.p2_retry.q.val() {
+            self.rr_hit.d.next = self.result_hit.val();
             self.rr_page.d.next = self.result_page.val();
             self.rr_writable.d.next = self.result_writable.val();
             self.rr_signal.d.next = self.result_signal.val();
@@ -1454,7 +1497,7 @@ mod tests {
     use std::collections::{HashMap, VecDeque};
 
     /// An event seen on the block's outputs.
-    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
     enum Ev {
         Delivered { slot: u8, bytes: u32 },
         Notify { nva: u32, len: u32 },
@@ -1482,24 +1525,57 @@ mod tests {
     const PHYS_FIRST_PAGE: u32 = 0x80;
     const PHYS_PAGES: u32 = 6;
 
-    /// Depacketizer with a modelled RX cache (answers exactly 2 cycles after a lookup) and a
-    /// memory with a random `wr_ready`.
+    /// A lookup in flight in the modelled cache.
+    struct Pending {
+        /// Cycle of the answer.
+        due: u64,
+        answer: Option<RxMapping>,
+        /// Not preempted: the answer comes with `result_valid` high.
+        valid: bool,
+        /// A link lookup (else a retry).
+        link: bool,
+    }
+
+    /// Depacketizer with a modelled RX cache and a memory with a random `wr_ready`. The cache
+    /// follows the mapping cache's contract: it answers exactly 2 cycles after a lookup, but a
+    /// lookup in the cycle right after another preempts it (the earlier answer comes with
+    /// `result_valid` low and garbage fields); it raises `lookup_hold` in random bursts when
+    /// `hold_pct` is not 0. The harness checks the depacketizer's side of the contract: a link
+    /// lookup the cycle after every start of a packet of two words or more, and retry lookups
+    /// only when no lookup was presented in the previous cycle and `lookup_hold` is low.
     struct Harness {
         b: Bench<Depacketizer>,
         params: CoreParams,
         cache: HashMap<u32, RxMapping>,
-        results: VecDeque<(u64, Option<RxMapping>)>,
+        results: VecDeque<Pending>,
         mem: Vec<u8>,
         rng: Rng,
         /// `wr_ready` is low with probability stall/8.
         stall: u64,
         /// `wr_ready` is low before this cycle.
         hold_until: u64,
+        /// Chance in percent per cycle that `lookup_hold` starts a burst (1 to 4 cycles high).
+        hold_pct: u64,
+        /// Cycles of the current `lookup_hold` burst still to come.
+        hold_left: u64,
+        /// The previous cycle presented a lookup.
+        prev_lookup: bool,
+        /// The previous cycle had a start of packet that needs a link lookup.
+        prev_sop: bool,
         log: Vec<(u64, Ev)>,
         last_write: u64,
         lookups: u64,
         /// Retries that missed again.
         remisses: u64,
+        /// Retry lookups presented, and those preempted by a link lookup.
+        retry_lookups: u64,
+        retries_preempted: u64,
+        /// Link lookups preempted by a link lookup (cut packets).
+        links_preempted: u64,
+        /// Cycles with `lookup_hold` high.
+        hold_cycles: u64,
+        /// Retry lookups withdrawn because `lookup_hold` rose in their cycle.
+        retries_withdrawn: u64,
     }
 
     impl Harness {
@@ -1517,10 +1593,19 @@ mod tests {
                 rng,
                 stall,
                 hold_until: 0,
+                hold_pct: 0,
+                hold_left: 0,
+                prev_lookup: false,
+                prev_sop: false,
                 log: Vec::new(),
                 last_write: 0,
                 lookups: 0,
                 remisses: 0,
+                retry_lookups: 0,
+                retries_preempted: 0,
+                links_preempted: 0,
+                hold_cycles: 0,
+                retries_withdrawn: 0,
             }
         }
 
@@ -1533,7 +1618,17 @@ mod tests {
             let c = self.b.cycle;
             let ready =
                 c >= self.hold_until && (self.stall == 0 || self.rng.below(8) >= self.stall);
+            if self.hold_left == 0 && self.hold_pct != 0 && self.rng.below(100) < self.hold_pct {
+                self.hold_left = 1 + self.rng.below(4);
+            }
+            let hold = self.hold_left != 0;
+            if hold {
+                self.hold_left -= 1;
+                self.hold_cycles += 1;
+            }
+            let garbage = self.rng.next();
             let u = &mut self.b.uut;
+            u.lookup_hold.next = hold;
             u.rx_valid.next = link.is_some();
             let w = link.unwrap_or(LinkWord {
                 sop: false,
@@ -1549,18 +1644,25 @@ mod tests {
             u.resolve_drop.next = rd;
             u.wr_ready.next = ready;
             u.result_valid.next = false;
-            if let Some(&(due, m)) = self.results.front() {
-                assert!(due >= c);
-                if due == c {
-                    self.results.pop_front();
-                    u.result_valid.next = true;
-                    u.result_hit.next = m.is_some();
+            if let Some(p) = self.results.front() {
+                assert!(p.due >= c);
+                if p.due == c {
+                    let p = self.results.pop_front().unwrap();
+                    let g = garbage as u32;
+                    // A preempted lookup's answer: fields meaningless.
+                    let (valid, hit, m) = if p.valid {
+                        (true, p.answer.is_some(), p.answer)
+                    } else {
+                        (false, g & 1 != 0, None)
+                    };
+                    u.result_valid.next = valid;
+                    u.result_hit.next = hit;
                     let m = m.unwrap_or(RxMapping {
-                        page: 0,
-                        writable: false,
-                        signal: false,
-                        counter_slot: 0,
-                        epoch: 0,
+                        page: if valid { 0 } else { g >> 12 },
+                        writable: g & 2 != 0,
+                        signal: g & 4 != 0,
+                        counter_slot: (g >> 3) as u8 & 63,
+                        epoch: (garbage >> 40) as u8,
                     });
                     u.result_page.next = (m.page as u64).into();
                     u.result_writable.next = m.writable;
@@ -1577,14 +1679,46 @@ mod tests {
                 self.b.settle();
             }
             let u = &self.b.uut;
-            if u.lookup_valid.val() {
+            let lookup = u.lookup_valid.val();
+            if self.prev_sop {
+                assert!(lookup, "cycle {c}: no link lookup after a start of packet");
+            }
+            if lookup {
                 let key = u.lookup_key.val().to_u32();
                 let tag = u.lookup_tag.val().to_u32() as u8;
                 assert!((tag as usize) < self.n(), "lookup tag {tag}");
-                self.results
-                    .push_back((c + 2, self.cache.get(&key).copied()));
+                let is_link = self.prev_sop;
+                if !is_link {
+                    assert!(
+                        !self.prev_lookup,
+                        "cycle {c}: retry lookup preempts a lookup"
+                    );
+                    assert!(!hold, "cycle {c}: retry lookup while lookup_hold is high");
+                    self.retry_lookups += 1;
+                }
+                if let Some(back) = self.results.back_mut() {
+                    if back.due == c + 1 {
+                        // Presented in the previous cycle: preempted.
+                        assert!(is_link);
+                        back.valid = false;
+                        if back.link {
+                            self.links_preempted += 1;
+                        } else {
+                            self.retries_preempted += 1;
+                        }
+                    }
+                }
+                self.results.push_back(Pending {
+                    due: c + 2,
+                    answer: self.cache.get(&key).copied(),
+                    valid: true,
+                    link: is_link,
+                });
                 self.lookups += 1;
             }
+            self.prev_lookup = lookup;
+            self.retries_withdrawn += u.rt_wd.val() as u64;
+            self.prev_sop = w.sop && !w.eop && link.is_some();
             let mut evs = vec![];
             if u.delivered_event.val() {
                 evs.push(Ev::Delivered {
@@ -2066,9 +2200,16 @@ mod tests {
         h.cache.get_mut(&NVA_MAPPED).unwrap().writable = true;
     }
 
-    fn run_traffic(params: CoreParams, seed: u64, stall: u64, bursts: usize) -> (usize, u64) {
+    fn run_traffic(
+        params: CoreParams,
+        seed: u64,
+        stall: u64,
+        hold_pct: u64,
+        bursts: usize,
+    ) -> (usize, u64) {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut h = Harness::new(&params, seed, stall);
+        h.hold_pct = hold_pct;
         setup_cache(&mut rng, &mut h);
         let mut model = RxModel::new(&params);
         let mut tags = HashMap::new();
@@ -2095,7 +2236,7 @@ mod tests {
             *stats.entry(k).or_default() += 1;
         }
         println!(
-            "{params:?} stall {stall}/8: {} cycles, {} lookups, {} retries missed again, events {stats:?}",
+            "{params:?} stall {stall}/8 hold {hold_pct}%: {} cycles, {} lookups, {} retries missed again, events {stats:?}",
             h.b.cycle, h.lookups, h.remisses
         );
         (overruns, h.b.cycle)
@@ -2105,9 +2246,10 @@ mod tests {
 
     /// Replays a random-traffic run of the Rust simulation on the generated Verilog with Icarus
     /// Verilog; every output must match in every cycle.
-    fn cross_check(params: CoreParams, seed: u64, stall: u64, bursts: usize) {
+    fn cross_check(params: CoreParams, seed: u64, stall: u64, hold_pct: u64, bursts: usize) {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut h = Harness::new(&params, seed, stall);
+        h.hold_pct = hold_pct;
         h.b.record();
         setup_cache(&mut rng, &mut h);
         let mut model = RxModel::new(&params);
@@ -2130,14 +2272,25 @@ mod tests {
 
     #[test]
     fn generated_verilog_matches_the_simulation() {
-        cross_check(CoreParams::default(), 99, 2, 8);
+        cross_check(CoreParams::default(), 99, 2, 0, 8);
         let odd = CoreParams {
             miss_buffer_packets: 3,
             max_payload: 40,
             line_bytes: 8,
             ..Default::default()
         };
-        cross_check(odd, 7, 3, 8);
+        cross_check(odd, 7, 3, 25, 8);
+        // Retries preempted by link lookups and held back by `lookup_hold`.
+        let three = CoreParams {
+            miss_buffer_packets: 3,
+            ..Default::default()
+        };
+        let h = preempt_round(&three, 3, 20, true);
+        h.b.replay_qualified("depacketizer_preempt", &[("wr_data", "wr_valid")]);
+        println!(
+            "preempted retries: {} cycles replayed on the Verilog, no difference ({} retries preempted)",
+            h.b.cycle, h.retries_preempted
+        );
     }
 
     // ---- Tests -----------------------------------------------------------------------------
@@ -2454,7 +2607,15 @@ mod tests {
         seed: u64,
         parked: usize,
     ) -> (Harness, RxModel, HashMap<u64, u8>, Vec<u8>) {
-        let mut h = Harness::new(params, seed, 0);
+        ring_setup_on(Harness::new(params, seed, 0), parked)
+    }
+
+    /// [`ring_setup`] on a harness already made (e.g. recording).
+    fn ring_setup_on(
+        mut h: Harness,
+        parked: usize,
+    ) -> (Harness, RxModel, HashMap<u64, u8>, Vec<u8>) {
+        let params = &h.params.clone();
         for k in 0..2 {
             h.cache.insert(
                 NVA_MAPPED + k,
@@ -2530,6 +2691,192 @@ mod tests {
         assert_eq!(h.b.uut.parked.val().to_u32() as usize, parked);
     }
 
+    /// Sends `stream` with a resolve (tag, model id) at some of its word indices, lets it drain
+    /// and checks the events against the model, in any order (retried packets are delivered
+    /// between ring packets as the writer takes them). The retried packets' pages must not
+    /// overlap the link packets' (the memory image is built in the model's order).
+    fn run_burst_resolving(
+        h: &mut Harness,
+        model: &mut RxModel,
+        stream: &[Option<LinkWord>],
+        resolves: &HashMap<usize, (u8, u64)>,
+        tags: &HashMap<u64, u8>,
+        image: &mut [u8],
+    ) {
+        let from = h.log.len();
+        let words: Vec<LinkWord> = stream.iter().flatten().copied().collect();
+        let (units, open) = split_link_units(&words);
+        assert!(open.is_none(), "bursts end with a closed unit");
+        let mut word_cycles = vec![];
+        for (i, w) in stream.iter().enumerate() {
+            if w.is_some() {
+                word_cycles.push(h.b.cycle);
+            }
+            h.cycle(*w, resolves.get(&i).map(|&(tag, _)| (tag, false)));
+        }
+        h.quiesce();
+        let overruns: Vec<u64> = h.log[from..]
+            .iter()
+            .filter(|(_, e)| *e == Ev::Drop(RxDrop::RxOverrun))
+            .map(|(c, _)| *c)
+            .collect();
+        let lookup = |p: u32| h.cache.get(&p).copied();
+        let mut expected = vec![];
+        for u in &units {
+            let end = word_cycles[u.start + u.words.len() - 1];
+            let overrun = u.has_sop && u.complete && overruns.contains(&(end + 2));
+            expected.push(model.receive(u, overrun, &lookup));
+        }
+        let mut order: Vec<usize> = resolves.keys().copied().collect();
+        order.sort();
+        for i in order {
+            let (_, id) = resolves[&i];
+            expected.extend(model.resolve(id, false, &lookup));
+        }
+        let mut want = vec![];
+        for e in &expected {
+            match e {
+                RxEvent::Dropped(why) => want.push(Ev::Drop(*why)),
+                RxEvent::Miss { id, page } => want.push(Ev::Miss {
+                    page: *page,
+                    tag: tags[id],
+                }),
+                RxEvent::Delivered(d) => {
+                    want.push(Ev::Delivered {
+                        slot: d.counter_slot,
+                        bytes: d.payload.len() as u32,
+                    });
+                    if d.notify {
+                        want.push(Ev::Notify {
+                            nva: d.nva,
+                            len: d.payload.len() as u32,
+                        });
+                    }
+                    let off = (d.addr - (PHYS_FIRST_PAGE << PAGE_SHIFT)) as usize;
+                    image[off..off + d.payload.len()].copy_from_slice(&d.payload);
+                }
+            }
+        }
+        let mut got: Vec<Ev> = h.log[from..].iter().map(|(_, e)| e.clone()).collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "events");
+        assert!(h.mem == image, "memory image differs from the model");
+        assert_eq!(h.b.uut.parked.val().to_u32() as usize, model.parked());
+    }
+
+    /// One round of retries racing link traffic: `miss_buffer_packets` (at most 3) packets are
+    /// parked, their pages installed (the last one sometimes not: its retry misses again, one
+    /// miss), then short hit packets come back to back, some preceded by a packet cut after 1
+    /// to 3 words (link lookups 1 to 3 cycles apart) or a one-word packet, while the host
+    /// resolves every parked packet at a random word. Retries are preempted when a start of
+    /// packet follows their issue; every packet must still be delivered exactly once, with
+    /// no miss but the expected ones (checked against the model).
+    fn preempt_round(params: &CoreParams, seed: u64, hold_pct: u64, record: bool) -> Harness {
+        let n = params.miss_buffer_packets;
+        assert!(n <= 3, "retried packets need their own physical pages");
+        let mut h = Harness::new(params, seed, 0);
+        if record {
+            h.b.record();
+        }
+        h.hold_pct = hold_pct;
+        let (mut h, mut model, tags, mut image) = ring_setup_on(h, n as usize);
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let installs = if rng.chance(25) { n - 1 } else { n };
+        for k in 0..installs {
+            h.cache.insert(
+                NVA_MISSING + k,
+                RxMapping {
+                    page: PHYS_FIRST_PAGE + 3 + k,
+                    writable: true,
+                    signal: true,
+                    counter_slot: 10 + k as u8,
+                    epoch: 0,
+                },
+            );
+        }
+        let lens: Vec<u32> = (0..24).map(|_| 1 + rng.below(12) as u32).collect();
+        let words: Vec<Option<LinkWord>> =
+            message(&lens, rng.below(PAGE_SIZE as u64) as u32, seed as u8);
+        let mut s = vec![];
+        for w in words {
+            let w = w.unwrap();
+            if w.sop {
+                match rng.below(10) {
+                    0 => {
+                        for i in 0..1 + rng.below(3) {
+                            s.push(Some(LinkWord {
+                                sop: i == 0,
+                                eop: false,
+                                data: if i == 0 {
+                                    NVA_MAPPED << PAGE_SHIFT
+                                } else {
+                                    rng.next() as u32
+                                },
+                            }));
+                        }
+                    }
+                    1 => s.push(Some(LinkWord {
+                        sop: true,
+                        eop: true,
+                        data: rng.next() as u32,
+                    })),
+                    2 => s.extend((0..1 + rng.below(3)).map(|_| None)),
+                    _ => {}
+                }
+            }
+            s.push(Some(w));
+        }
+        let mut resolves = HashMap::new();
+        for (id, tag) in &tags {
+            loop {
+                let i = rng.below(s.len() as u64) as usize;
+                if let std::collections::hash_map::Entry::Vacant(e) = resolves.entry(i) {
+                    e.insert((*tag, *id));
+                    break;
+                }
+            }
+        }
+        run_burst_resolving(&mut h, &mut model, &s, &resolves, &tags, &mut image);
+        assert_eq!(model.parked() as u32, n - installs);
+        h
+    }
+
+    #[test]
+    fn retries_preempted_by_back_to_back_packets() {
+        let mut stats = [0u64; 5];
+        for mbp in [1u32, 3] {
+            let params = CoreParams {
+                miss_buffer_packets: mbp,
+                ..Default::default()
+            };
+            for seed in 0..30u64 {
+                let hold_pct = [0, 10, 30][seed as usize % 3];
+                let h = preempt_round(&params, seed + 100 * mbp as u64, hold_pct, false);
+                for (k, v) in [
+                    h.retry_lookups,
+                    h.retries_preempted,
+                    h.links_preempted,
+                    h.hold_cycles,
+                    h.retries_withdrawn,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    stats[k] += v;
+                }
+            }
+        }
+        println!(
+            "retry lookups {}, retries preempted {}, link lookups preempted {}, hold cycles {}, \
+             retries withdrawn {}",
+            stats[0], stats[1], stats[2], stats[3], stats[4]
+        );
+        assert!(stats[1] >= 10, "too few preempted retries: {stats:?}");
+        assert!(stats[2] >= 10, "too few preempted link lookups: {stats:?}");
+        assert!(stats[4] >= 3, "too few withdrawn retries: {stats:?}");
+    }
+
     #[test]
     fn long_packet_then_short_ones_back_to_back_are_not_lost() {
         let params = CoreParams::default();
@@ -2571,7 +2918,7 @@ mod tests {
 
     #[test]
     fn random_traffic_short() {
-        let (ovr, cycles) = run_traffic(CoreParams::default(), 1234, 3, 6);
+        let (ovr, cycles) = run_traffic(CoreParams::default(), 1234, 3, 20, 6);
         println!("overruns {ovr}, cycles {cycles}");
     }
 
@@ -2605,6 +2952,7 @@ mod tests {
             line_log2 in 2u32..=7,
             max_payload in prop_oneof![Just(4u32), Just(16), Just(40), Just(64), Just(256)],
             stall in 0u64..=4,
+            hold_pct in prop_oneof![Just(0u64), 1u64..=40],
         ) {
             let params = CoreParams {
                 miss_buffer_packets: mbp,
@@ -2612,7 +2960,7 @@ mod tests {
                 max_payload,
                 ..Default::default()
             };
-            run_traffic(params, seed, stall, 10);
+            run_traffic(params, seed, stall, hold_pct, 10);
         }
     }
 }

@@ -11,23 +11,29 @@
 //!
 //! # Timing
 //!
-//! One lookup is in flight at a time (tag always 0). States:
+//! One lookup is in flight at a time (tag always 0), so lookups are at least 2 cycles apart
+//! and the cache never preempts one (a lookup in the cycle right after another would). No
+//! lookup is presented while the cache raises `lookup_hold`. States:
 //!
-//! - `Idle`: pops a descriptor and presents the lookup of its first page in the same cycle.
+//! - `Idle`: pops a descriptor and presents the lookup of its first page in the same cycle;
+//!   pops nothing (`db_ready` low) while `lookup_hold` is high.
 //! - `Pending`: the cycle between lookup and result.
 //! - `Answer`: the result (`LOOKUP_LATENCY` = 2 cycles after the lookup) is on `result_*`.
 //!   A hit, when the command register is free or being emptied in this cycle, is captured into
 //!   the command register, the walk advances and, if the message has more packets, the next
-//!   packet's lookup is presented in the same cycle. A hit that finds the command register
-//!   still occupied is dropped (`Hold`) and looked up again once the register empties, so the
-//!   walk never needs more than one command of buffering.
-//! - `Hold`: waits for the command register to empty, then looks the packet up again.
+//!   packet's lookup is presented in the same cycle (with `lookup_hold` high: `Hold` instead).
+//!   A hit that finds the command register still occupied is dropped (`Hold`) and looked up
+//!   again once the register empties, so the walk never needs more than one command of
+//!   buffering.
+//! - `Hold`: waits for the command register to empty and `lookup_hold` low, then looks the
+//!   packet up (again).
 //! - `MissWait`: a miss was posted; the first `resolve_valid` after the miss pulse decides.
 //!   Resolve pulses in any other state, or in the cycle of the miss pulse itself, are ignored.
-//!   On drop, a command of the same descriptor already in the command register (a hit before
-//!   the miss) is still delivered; nothing after it is.
+//!   A retry looks the packet up in the same cycle (with `lookup_hold` high: `Hold`, so the
+//!   pulse is not lost). On drop, a command of the same descriptor already in the command
+//!   register (a hit before the miss) is still delivered; nothing after it is.
 //!
-//! With `cmd_ready` held high, consecutive packets of one descriptor are emitted every 2
+//! With `cmd_ready` held high and `lookup_hold` low, consecutive packets of one descriptor are emitted every 2
 //! cycles and single-packet descriptors every 3 cycles; when the command sink stalls, the next
 //! command is valid at most 3 cycles after the handshake that empties the register, so a sink
 //! taking one command every k >= 2 cycles is never kept waiting within a descriptor (measured
@@ -79,6 +85,9 @@ pub struct TxMmu {
     pub result_page: Signal<In, Bits<20>>,
     pub result_counter_slot: Signal<In, Bits<6>>,
     pub result_epoch: Signal<In, Bits<8>>,
+    /// The cache asks for no lookup in this cycle (an install waits for its read port): no
+    /// lookup is presented while it is high.
+    pub lookup_hold: Signal<In, Bit>,
 
     // Miss record out, host decision in.
     pub miss_valid: Signal<Out, Bit>,
@@ -159,6 +168,7 @@ impl TxMmu {
             result_page: Default::default(),
             result_counter_slot: Default::default(),
             result_epoch: Default::default(),
+            lookup_hold: Default::default(),
             miss_valid: Default::default(),
             miss_page: Default::default(),
             resolve_valid: Default::default(),
@@ -248,7 +258,7 @@ impl Logic for TxMmu {
         match self.state.q.val() {
             TxMmuState::Idle => {
                 self.busy.next = self.c_valid.q.val();
-                if self.enable.val() & self.db_valid.val() {
+                if self.enable.val() & self.db_valid.val() & !self.lookup_hold.val() {
                     self.db_ready.next = true;
                     if self.db_length.val().any() {
                         self.at.d.next = self.db_addr.val();
@@ -282,6 +292,8 @@ impl Logic for TxMmu {
                     self.at_first.d.next = false;
                     if self.pkt_last.q.val() {
                         self.state.d.next = TxMmuState::Idle;
+                    } else if self.lookup_hold.val() {
+                        self.state.d.next = TxMmuState::Hold;
                     } else {
                         self.lookup_valid.next = true;
                         self.lookup_key.next = self.next_at.val().get_bits::<20>(12);
@@ -296,7 +308,7 @@ impl Logic for TxMmu {
                 }
             }
             TxMmuState::Hold => {
-                if self.slot_free.val() {
+                if self.slot_free.val() & !self.lookup_hold.val() {
                     self.lookup_valid.next = true;
                     self.state.d.next = TxMmuState::Pending;
                 }
@@ -307,6 +319,9 @@ impl Logic for TxMmu {
                     if self.resolve_drop.val() {
                         self.cancel_q.d.next = true;
                         self.state.d.next = TxMmuState::Idle;
+                    } else if self.lookup_hold.val() {
+                        // The resolve is a pulse: keep it as a lookup to do.
+                        self.state.d.next = TxMmuState::Hold;
                     } else {
                         self.lookup_valid.next = true;
                         self.state.d.next = TxMmuState::Pending;
@@ -421,6 +436,9 @@ mod tests {
         enable_pct: u64,
         /// Chance in percent of a stray resolve pulse in a cycle without a pending miss.
         stray_pct: u64,
+        /// Chance in percent per cycle that the cache starts a `lookup_hold` burst (1 to 4
+        /// cycles high); 0: never.
+        hold_pct: u64,
     }
 
     /// The expected commands and events: `split_message` plus the mapping, with the host's
@@ -492,6 +510,12 @@ mod tests {
         cycles: u64,
         /// The bench the scenario ran on (with its recorded ports if `run` was asked to record).
         bench: Bench<TxMmu>,
+        /// Cycles with `lookup_hold` high.
+        hold_cycles: u64,
+        /// Lookups `lookup_hold` deferred: a hit's next packet (`Answer`), a retry resolve
+        /// (`MissWait`).
+        held_answers: u64,
+        held_resolves: u64,
     }
 
     fn bits<const N: usize>(v: u64) -> Bits<N> {
@@ -503,9 +527,11 @@ mod tests {
     }
 
     /// Runs the scenario on the block with a modelled cache (answers exactly `LOOKUP_LATENCY`
-    /// cycles after the lookup, from its contents in the lookup cycle), a doorbell FIFO, a
-    /// command sink with random back-pressure and a host answering misses after random delays.
-    /// Checks the cycle-level protocol on the way. With `record`, the bench records every
+    /// cycles after the lookup, from its contents in the lookup cycle; raises `lookup_hold` in
+    /// random bursts), a doorbell FIFO, a command sink with random back-pressure and a host
+    /// answering misses after random delays. Checks the cycle-level protocol on the way: among
+    /// others, no lookup (nor doorbell pop) while `lookup_hold` is high, and lookups at least 2
+    /// cycles apart (the cache would preempt the earlier of two in consecutive cycles). With `record`, the bench records every
     /// cycle's ports for [`Bench::replay`].
     fn run(s: &Scenario, record: bool) -> Outcome {
         let params = CoreParams {
@@ -531,6 +557,8 @@ mod tests {
         let limit = 2_000 + 60 * (ref_cmds.len() + ref_events.len()) as u64;
         let mut held: Option<Cmd> = None;
         let mut quiet = 0;
+        let (mut hold_left, mut hold_cycles, mut held_answers, mut held_resolves) = (0, 0, 0, 0);
+        let mut last_lookup: Option<u64> = None;
         loop {
             let cycle = b.cycle;
             assert!(cycle < limit, "timeout after {cycle} cycles");
@@ -538,6 +566,15 @@ mod tests {
             // ---- inputs of this cycle
             let enable = rng.pct(s.enable_pct);
             u.enable.next = enable;
+            if hold_left == 0 && s.hold_pct != 0 && rng.pct(s.hold_pct) {
+                hold_left = 1 + rng.next() % 4;
+            }
+            let hold = hold_left != 0;
+            if hold {
+                hold_left -= 1;
+                hold_cycles += 1;
+            }
+            u.lookup_hold.next = hold;
             match doorbells.front() {
                 Some(d) => {
                     u.db_valid.next = true;
@@ -603,9 +640,36 @@ mod tests {
             let u = &b.uut;
             if u.db_ready.val() && !doorbells.is_empty() {
                 assert!(enable, "cycle {cycle}: doorbell popped while disabled");
+                assert!(
+                    !hold,
+                    "cycle {cycle}: doorbell popped while lookup_hold is high"
+                );
                 doorbells.pop_front();
             }
+            if hold {
+                match u.state.q.val() {
+                    TxMmuState::Answer
+                        if u.result_valid.val()
+                            && u.result_hit.val()
+                            && u.slot_free.val()
+                            && !u.pkt_last.q.val() =>
+                    {
+                        held_answers += 1
+                    }
+                    TxMmuState::MissWait
+                        if u.resolve_valid.val() && !u.resolve_drop.val() && !u.miss_q.q.val() =>
+                    {
+                        held_resolves += 1
+                    }
+                    _ => {}
+                }
+            }
             if u.lookup_valid.val() {
+                assert!(!hold, "cycle {cycle}: lookup while lookup_hold is high");
+                if let Some(l) = last_lookup {
+                    assert!(cycle >= l + 2, "cycle {cycle}: lookup right after another");
+                }
+                last_lookup = Some(cycle);
                 let key = val(&u.lookup_key) as u32;
                 lookups.push_back((cycle, cache.get(&key).copied()));
             }
@@ -668,6 +732,9 @@ mod tests {
             cmd_cycles,
             cycles: b.cycle,
             bench: b,
+            hold_cycles,
+            held_answers,
+            held_resolves,
         }
     }
 
@@ -739,6 +806,7 @@ mod tests {
             ready_every: 0,
             enable_pct: 90,
             stray_pct: 10,
+            hold_pct: 20,
         };
         let out = check(&s);
         assert_eq!(
@@ -778,6 +846,7 @@ mod tests {
             ready_every: 0,
             enable_pct: 100,
             stray_pct: 0,
+            hold_pct: 0,
         };
         // One descriptor of 32 packets of 8 bytes, crossing a page.
         let s = base(
@@ -842,8 +911,70 @@ mod tests {
             ready_every: 0,
             enable_pct: 100,
             stray_pct: 0,
+            hold_pct: 15,
         };
         check(&s);
+    }
+
+    #[test]
+    fn lookup_hold_defers_lookups() {
+        // The cache holds its lookup port often: doorbells wait, a hit's next packet and a
+        // retry resolve go through `Hold`; the commands and events must not change (checked
+        // against the reference), and no lookup may be presented under hold (checked by `run`).
+        let cache: HashMap<u32, Mapping> = [0x400u32, 0x402, 0x404]
+            .into_iter()
+            .map(|p| (p, installed(p, 3)))
+            .collect();
+        let (mut hold, mut answers, mut resolves) = (0, 0, 0);
+        for seed in 1..=12u64 {
+            let s = Scenario {
+                max_payload: 64,
+                descs: vec![
+                    Desc {
+                        addr: 0x0040_0F00,
+                        length: 4096 + 700,
+                        user: seed % 2 == 0,
+                    },
+                    Desc {
+                        addr: 0x0040_3FF0,
+                        length: 300,
+                        user: true,
+                    },
+                    Desc {
+                        addr: 0x0040_4000,
+                        length: 0,
+                        user: false,
+                    },
+                    Desc {
+                        addr: 0x0040_4010,
+                        length: 40,
+                        user: false,
+                    },
+                ],
+                cache: cache.clone(),
+                actions: vec![
+                    HostAction::Retry,
+                    HostAction::Install,
+                    HostAction::Retry,
+                    HostAction::Install,
+                ],
+                seed,
+                ready_pct: 80,
+                ready_every: 0,
+                enable_pct: 95,
+                stray_pct: 5,
+                hold_pct: 35,
+            };
+            let out = check(&s);
+            hold += out.hold_cycles;
+            answers += out.held_answers;
+            resolves += out.held_resolves;
+        }
+        println!(
+            "hold cycles {hold}: next-packet lookups deferred {answers}, retry resolves deferred \
+             {resolves}"
+        );
+        assert!(answers >= 5 && resolves >= 2, "{answers} {resolves}");
     }
 
     /// Replays a simulated run's per-cycle inputs on the generated Verilog with Icarus Verilog
@@ -878,6 +1009,7 @@ mod tests {
             ready_every: 0,
             enable_pct: 80,
             stray_pct: 8,
+            hold_pct: 20,
         };
         let out = check_run(&s, true);
         yosys_check(
@@ -927,6 +1059,7 @@ mod tests {
             ready_pct in 20u64..=100,
             enable_pct in 60u64..=100,
             stray_pct in 0u64..=10,
+            hold_pct in prop_oneof![Just(0u64), 1u64..=40],
         ) {
             let descs: Vec<Desc> = descs
                 .into_iter()
@@ -948,7 +1081,7 @@ mod tests {
                 .collect();
             let s = Scenario {
                 max_payload, descs, cache, actions, seed, ready_pct, ready_every: 0, enable_pct,
-                stray_pct,
+                stray_pct, hold_pct,
             };
             check(&s);
         }
