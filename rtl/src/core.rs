@@ -236,6 +236,7 @@ impl Logic for VassaCore {
         self.tx_mmu.db_user.next = self.regs.db_user.val();
         self.regs.db_ready.next = self.tx_mmu.db_ready.val();
         self.tx_cache.lookup_valid.next = self.tx_mmu.lookup_valid.val();
+        self.tx_mmu.lookup_hold.next = self.tx_cache.busy.val();
         self.tx_cache.lookup_key.next = self.tx_mmu.lookup_key.val();
         self.tx_cache.lookup_tag.next = self.tx_mmu.lookup_tag.val();
         self.tx_mmu.result_valid.next = self.tx_cache.result_valid.val();
@@ -280,6 +281,7 @@ impl Logic for VassaCore {
         self.depacketizer.rx_eop.next = self.link_rx_eop.val();
         self.depacketizer.rx_data.next = self.link_rx_data.val();
         self.rx_cache.lookup_valid.next = self.depacketizer.lookup_valid.val();
+        self.depacketizer.lookup_hold.next = self.rx_cache.busy.val();
         self.rx_cache.lookup_key.next = self.depacketizer.lookup_key.val();
         self.rx_cache.lookup_tag.next = self.depacketizer.lookup_tag.val();
         self.depacketizer.result_valid.next = self.rx_cache.result_valid.val();
