@@ -23,7 +23,7 @@ fn bits(rng: &mut XorShift, bits: usize) -> u64 {
 // ---- Mapping cache ----------------------------------------------------------------------------
 
 const CACHE_ENTRIES: usize = 8;
-const CACHE_CYCLES: usize = 3000;
+const CACHE_CYCLES: usize = 8000;
 
 /// One cycle's inputs of the mapping cache. Fields beside a low valid are random too: the
 /// simulators must agree that they do not matter.
@@ -64,7 +64,8 @@ fn cache_stimulus(seed: u64) -> Vec<CacheIn> {
                 _ => 0,
             } as u64;
             CacheIn {
-                op_valid: rng.chance(35),
+                // An install keeps the cache busy for a few cycles; ops meanwhile are refused.
+                op_valid: rng.chance(15),
                 op_code,
                 // Slots up to entries + 1: installs beyond the last entry are ignored.
                 op_slot: rng.next_u64() % (CACHE_ENTRIES as u64 + 2),
@@ -74,7 +75,8 @@ fn cache_stimulus(seed: u64) -> Vec<CacheIn> {
                 op_signal: rng.chance(50),
                 op_counter_slot: bits(&mut rng, COUNTER_SLOT_BITS),
                 op_epoch: bits(&mut rng, EPOCH_BITS),
-                lookup_valid: rng.chance(70),
+                // Fewer lookups than cycles: one in the next cycle preempts the previous one.
+                lookup_valid: rng.chance(45),
                 lookup_key: cache_key(&mut rng),
                 lookup_tag: bits(&mut rng, TAG_BITS),
             }
