@@ -1825,6 +1825,20 @@ mod tests {
         }
     }
 
+    /// What the harness logs for a delivery the model expects (its `Delivered` event and, for
+    /// a signalled mapping, its `Notify`), with its payload written into `image`.
+    fn expect_delivery(d: &RxDelivery, image: &mut [u8]) -> (Ev, Option<Ev>) {
+        let off = (d.addr - (PHYS_FIRST_PAGE << PAGE_SHIFT)) as usize;
+        image[off..off + d.payload.len()].copy_from_slice(&d.payload);
+        let len = d.payload.len() as u32;
+        let notify = d.notify.then_some(Ev::Notify { nva: d.nva, len });
+        let delivered = Ev::Delivered {
+            slot: d.counter_slot,
+            bytes: len,
+        };
+        (delivered, notify)
+    }
+
     /// Expected outputs of a phase, from the model, against the events logged since `from`.
     /// Misses are matched in order and their tags recorded in `tags` (model id -> tag).
     fn check_phase(
@@ -1844,18 +1858,9 @@ mod tests {
                 RxEvent::Dropped(why) => want_drops.push(*why),
                 RxEvent::Miss { id, page } => want_miss.push((*id, *page)),
                 RxEvent::Delivered(d) => {
-                    want_del.push(Ev::Delivered {
-                        slot: d.counter_slot,
-                        bytes: d.payload.len() as u32,
-                    });
-                    if d.notify {
-                        want_notify.push(Ev::Notify {
-                            nva: d.nva,
-                            len: d.payload.len() as u32,
-                        });
-                    }
-                    let off = (d.addr - (PHYS_FIRST_PAGE << PAGE_SHIFT)) as usize;
-                    image[off..off + d.payload.len()].copy_from_slice(&d.payload);
+                    let (delivered, notify) = expect_delivery(d, image);
+                    want_del.push(delivered);
+                    want_notify.extend(notify);
                 }
             }
         }
@@ -2742,18 +2747,9 @@ mod tests {
                     tag: tags[id],
                 }),
                 RxEvent::Delivered(d) => {
-                    want.push(Ev::Delivered {
-                        slot: d.counter_slot,
-                        bytes: d.payload.len() as u32,
-                    });
-                    if d.notify {
-                        want.push(Ev::Notify {
-                            nva: d.nva,
-                            len: d.payload.len() as u32,
-                        });
-                    }
-                    let off = (d.addr - (PHYS_FIRST_PAGE << PAGE_SHIFT)) as usize;
-                    image[off..off + d.payload.len()].copy_from_slice(&d.payload);
+                    let (delivered, notify) = expect_delivery(d, image);
+                    want.push(delivered);
+                    want.extend(notify);
                 }
             }
         }
