@@ -475,10 +475,14 @@ impl Logic for MappingCache {
             }
         }
         // A chunk-row write waits while a lookup reads one of its rows in the same edge.
+        // Only a new lookup reads chunk rows (value and key rows are above them), so the
+        // compare takes the lookup port's key, not the stage-2 row (a long path).
         if self.row_write.val()
-            & !((self.wa0.val() == self.ra0.val())
-                | (self.wa1.val() == self.ra1.val())
-                | (self.wa2.val() == self.ra2.val()))
+            & !(self.lookup_valid.val()
+                & ((self.wa0.val() == bit_cast::<A, 7>(self.lookup_key.val().get_bits::<7>(0)))
+                    | (self.wa1.val() == bit_cast::<A, 7>(self.lookup_key.val().get_bits::<7>(7)))
+                    | (self.wa2.val()
+                        == bit_cast::<A, 6>(self.lookup_key.val().get_bits::<6>(14)))))
         {
             self.we.next = true;
             if self.step.q.val() == self.st_clear.val() {
