@@ -10,6 +10,10 @@
 //! themselves) take [`PacketRam::without_collisions`]: no bypass logic, and the simulation
 //! returns [`COLLISION_POISON`] for such a read, so a user that does depend on it fails its
 //! tests or its Verilog replay.
+//!
+//! `read_data` has no initial value: it is undefined until the first clock edge (users qualify
+//! it with their own registers, which start at 0). On iCE40 yosys emulates an initial value
+//! with logic on the outputs: 78 LUT4 for the core's seven RAMs.
 
 use rust_hdl::prelude::*;
 
@@ -121,7 +125,6 @@ impl Logic for PacketRam {
 {unused}integer i;
 initial begin
     for (i = 0; i <= {last}; i = i + 1) mem[i] = {width}'h0;
-    read_data = 32'h0;
 end
 always @(posedge clock) begin
     read_data <= (read_address < {depth}) ? {{{pad}mem[read_address]}} : 32'h0;
