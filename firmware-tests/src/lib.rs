@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use vassa_rtl::spec::params::{CoreParams, MISS_FIFO_DEPTH, PAGE_SHIFT};
+use vassa_rtl::spec::params::{CoreParams, MISS_FIFO_DEPTH_MAX, PAGE_SHIFT};
 use vassa_rtl::spec::regmap as rm;
 use vassa_sim::model::CardModel;
 use vassa_sim::network::{Fate, Network};
@@ -235,7 +235,7 @@ impl Twin {
     /// compared. Returns (rtl, model) pairs in the RTL's order.
     pub fn pop_all_misses(&mut self, node: usize) -> Vec<(u32, u32)> {
         let (mut rtl, mut model) = (vec![], vec![]);
-        for _ in 0..=MISS_FIFO_DEPTH {
+        for _ in 0..=MISS_FIFO_DEPTH_MAX {
             let (r, m) = self.read(node, rm::MISS_POP.offset);
             if rm::POP_VALID.get(r) != 0 {
                 rtl.push(r);

@@ -328,6 +328,40 @@ fn miss_buffer_overflow_and_retry_that_misses_again() {
     t.compare_all();
 }
 
+/// A host that resolves misses without popping their records: the miss FIFO holds
+/// `miss_buffer_packets + 1` of them, and the next one is not stored, not counted as a miss,
+/// and flagged in ERROR.miss_overflow, on the RTL as in the model.
+#[test]
+fn miss_records_never_popped_overflow_the_miss_fifo_visibly() {
+    let mut t = three();
+    t.write(
+        2,
+        rm::MAP_CMD.offset,
+        rm::map_cmd(rm::MAP_OP_FLUSH, false, 0),
+    );
+    let depth = t.models[2].params().miss_fifo_depth();
+    for i in 0..=depth {
+        let m = pattern(16, 40 + i);
+        t.fill(0, 0x12_100, &m);
+        t.send(0, 0x12_100, 16);
+        t.settle();
+        // Parked under some tag; every tag is resolved (drop) without a MISS_POP, and
+        // a resolve of a tag with no parked packet is ignored.
+        for tag in 0..t.models[2].params().miss_buffer_packets {
+            let rec = rm::MISS_TAG.put(0, tag);
+            t.resolve_rx(2, (rec, rec), true);
+            t.settle();
+        }
+    }
+    t.assert_reg(2, rm::STATUS.offset, "STATUS with a full miss FIFO");
+    let error = t.assert_reg(2, rm::ERROR.offset, "ERROR");
+    assert_eq!(error, rm::ERROR_MISS_OVERFLOW.mask());
+    t.expect_counter(2, "misses", depth);
+    t.expect_counter(2, "drop_miss_dropped", depth + 1);
+    let tally = t.compare_all();
+    assert_eq!(tally["pending_misses"], depth as u64);
+}
+
 /// A mapping that is not writable: protection drop, nothing written.
 #[test]
 fn protection_drop_on_a_read_only_mapping() {

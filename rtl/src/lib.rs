@@ -24,6 +24,8 @@ pub mod line_writer;
 #[cfg(feature = "hdl")]
 pub mod mapping_cache;
 #[cfg(feature = "hdl")]
+pub mod miss_queue;
+#[cfg(feature = "hdl")]
 pub mod notify_queue;
 #[cfg(feature = "hdl")]
 pub mod packet_ram;

@@ -5,12 +5,10 @@
 //! cannot name Rust constants); field widths are literal type parameters, checked against the
 //! spec at compile time by the `const` assertions below.
 
-use crate::lean_fifo::LeanFifo;
+use crate::miss_queue::{MissQueue, MISS_RECORD_BITS};
 use crate::notify_queue::NotifyQueue;
 use crate::row_fifo::RowFifo;
-use crate::spec::params::{
-    CoreParams, DOORBELL_FIFO_DEPTH, MISS_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PAGE_SHIFT,
-};
+use crate::spec::params::{CoreParams, DOORBELL_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PAGE_SHIFT};
 use crate::spec::regmap::{self as rm, Register};
 use crate::spec::Field;
 use rust_hdl::prelude::*;
@@ -30,16 +28,15 @@ const _: () = {
     assert!(rm::NODE_ID_ID.lsb == 0 && rm::MAP_KEY_PAGE.lsb == 0 && rm::MAP_PAGE_PAGE.lsb == 0);
     assert!(rm::MAP_CMD_OP.lsb == 0 && rm::DB_PUSH_LENGTH.lsb == 0 && rm::MISS_PAGE.lsb == 0);
     assert!(rm::NOTIFY_LENGTH.lsb == 0);
-    assert!(DOORBELL_FIFO_DEPTH == 16 && MISS_FIFO_DEPTH == 16 && NOTIFY_FIFO_DEPTH == 16);
+    assert!(DOORBELL_FIFO_DEPTH == 16 && NOTIFY_FIFO_DEPTH == 16);
+    assert!(rm::STATUS_MISS_USED.width as usize == crate::miss_queue::LEVEL_BITS);
 };
 
-/// The miss FIFO: 16 records of a direction bit and a tag, on block RAM. The missing page is
-/// not stored: the block that missed holds it until the host resolves the miss (the TX MMU in
-/// `miss_page`, the depacketizer in the parked packet's miss buffer), so `MISS_POP` reads it
-/// there. 25-bit records took two iCE40 block RAMs, 5-bit ones take one.
-type MissFifo = LeanFifo<MISS_RECORD_BITS, 4, 5>;
-const MISS_RECORD_BITS: usize = 5;
-/// Record layout: the tag in 3:0, the direction in bit 4.
+/// The miss FIFO ([`MissQueue`]): `miss_buffer_packets + 1` records of a direction bit and a
+/// tag, in flip-flops. The missing page is not stored: the block that missed holds it until the
+/// host resolves the miss (the TX MMU in `miss_page`, the depacketizer in the parked packet's
+/// miss buffer), so `MISS_POP` reads it there. Record layout: the tag in 3:0, the direction in
+/// bit 4.
 const MISS_RECORD_TX: usize = 4;
 /// Bits of a queued doorbell: the address and the low 17 bits of the `DB_PUSH` word.
 const DB_BITS: usize = 49;
@@ -142,10 +139,9 @@ pub struct RegFile {
     /// (address bits 31:8) is written in the cycle after the push straight from `db_addr_q`,
     /// which a `DB_ADDR` write in that cycle changes only at its end (`held_input`).
     db_fifo: DoorbellFifo,
-    miss_fifo: MissFifo,
+    miss_fifo: MissQueue,
     notify: NotifyQueue,
     db_used: DFF<Bits<5>>,
-    miss_used: DFF<Bits<5>>,
     tx_miss_pending: DFF<bool>,
 
     // Registers.
@@ -176,6 +172,7 @@ pub struct RegFile {
     err_bad_db: Signal<Local, Bits<32>>,
     err_db_overflow: Signal<Local, Bits<32>>,
     err_map_busy: Signal<Local, Bits<32>>,
+    err_miss_overflow: Signal<Local, Bits<32>>,
     error_clear: Signal<Local, Bits<32>>,
     irq_miss: Signal<Local, Bits<32>>,
     irq_signal: Signal<Local, Bits<32>>,
@@ -221,6 +218,7 @@ pub struct RegFile {
     v_err_notify_overflow: Constant<Bits<32>>,
     v_err_bad_doorbell: Constant<Bits<32>>,
     v_err_map_busy: Constant<Bits<32>>,
+    v_err_miss_overflow: Constant<Bits<32>>,
     v_miss_dir_tx: Constant<Bits<32>>,
     v_resolve_drop: Constant<Bits<32>>,
     v_resolve_tx: Constant<Bits<32>>,
@@ -317,10 +315,9 @@ impl RegFile {
             rx_parked: Default::default(),
             bad_doorbell: Default::default(),
             db_fifo: RowFifo::new(DOORBELL_ROWS).held_input(),
-            miss_fifo: Default::default(),
+            miss_fifo: MissQueue::new(params),
             notify: Default::default(),
             db_used: Default::default(),
-            miss_used: Default::default(),
             tx_miss_pending: Default::default(),
             node_id_q: Default::default(),
             control_q: DFFWithInit::new((rm::CONTROL.reset as u64).into()),
@@ -348,6 +345,7 @@ impl RegFile {
             err_bad_db: Default::default(),
             err_db_overflow: Default::default(),
             err_map_busy: Default::default(),
+            err_miss_overflow: Default::default(),
             error_clear: Default::default(),
             irq_miss: Default::default(),
             irq_signal: Default::default(),
@@ -390,6 +388,7 @@ impl RegFile {
             v_err_notify_overflow: bit(rm::ERROR_NOTIFY_OVERFLOW),
             v_err_bad_doorbell: bit(rm::ERROR_BAD_DOORBELL),
             v_err_map_busy: bit(rm::ERROR_MAP_BUSY),
+            v_err_miss_overflow: bit(rm::ERROR_MISS_OVERFLOW),
             v_miss_dir_tx: bit(rm::MISS_DIR_TX),
             v_resolve_drop: bit(rm::RESOLVE_DROP),
             v_resolve_tx: bit(rm::RESOLVE_TX),
@@ -420,7 +419,6 @@ impl Logic for RegFile {
             self,
             clock,
             db_used,
-            miss_used,
             tx_miss_pending,
             node_id_q,
             control_q,
@@ -487,28 +485,28 @@ impl Logic for RegFile {
         if self.tx_miss_valid.val() {
             self.tx_miss_pending.d.next = true;
         }
-        self.miss_fifo.write.next = false;
+        self.miss_fifo.push.next = false;
         self.miss_record.next = bit_cast::<MISS_RECORD_BITS, 4>(self.rx_miss_tag.val());
         if self.rx_miss_valid.val() {
-            self.miss_fifo.write.next = true;
+            self.miss_fifo.push.next = true;
         } else if self.tx_miss_pending.q.val() {
             self.miss_record.next = self.rec_tx.val();
-            self.miss_fifo.write.next = true;
+            self.miss_fifo.push.next = true;
             self.tx_miss_pending.d.next = self.tx_miss_valid.val();
         }
-        self.miss_fifo.data_in.next = self.miss_record.val();
-        self.parked_tag.next = self.miss_fifo.data_out.val().get_bits::<4>(0);
+        self.miss_fifo.record.next = self.miss_record.val();
+        self.parked_tag.next = self.miss_fifo.head.val().get_bits::<4>(0);
         // The MISS_POP word of the head record (a TX record's tag is 0).
         self.miss_pop_word.next = bit_cast::<32, 20>(self.parked_page.val())
             | (bit_cast::<32, 4>(self.parked_tag.val()) << self.s_miss_tag.val())
             | self.v_pop_valid.val();
-        if (self.miss_fifo.data_out.val() & self.rec_tx.val()).any() {
+        if (self.miss_fifo.head.val() & self.rec_tx.val()).any() {
             self.miss_pop_word.next = bit_cast::<32, 20>(self.tx_miss_page.val())
                 | self.v_miss_dir_tx.val()
                 | self.v_pop_valid.val();
         }
-        self.miss_pushed.next = self.miss_fifo.write.val();
-        self.miss_fifo.read.next = false;
+        self.miss_pushed.next = self.miss_fifo.pushed.val();
+        self.miss_fifo.pop.next = false;
 
         // ---- Notification FIFO; a notification that finds it full is lost and reported.
         self.notify.push.next = self.notify_valid.val();
@@ -589,13 +587,18 @@ impl Logic for RegFile {
         }
         // Only the defined bits hold a value (the others are constant 0, and yosys cannot prove
         // that of `q & !clear`: 29 flip-flops each in ERROR and IRQ_STATUS otherwise).
+        self.err_miss_overflow.next = 0.into();
+        if self.miss_fifo.lost.val() {
+            self.err_miss_overflow.next = self.v_err_miss_overflow.val();
+        }
         self.error_q.d.next = (self.error_q.q.val() & !self.error_clear.val() & self.m_error.val())
             | self.err_notify.val()
             | self.err_bad_db.val()
             | self.err_db_overflow.val()
-            | self.err_map_busy.val();
+            | self.err_map_busy.val()
+            | self.err_miss_overflow.val();
         self.irq_miss.next = 0.into();
-        if self.miss_fifo.write.val() {
+        if self.miss_fifo.pushed.val() {
             self.irq_miss.next = self.v_irq_miss.val();
         }
         self.irq_signal.next = 0.into();
@@ -652,7 +655,7 @@ impl Logic for RegFile {
                     self.rdata.d.next = self.status_busy.val()
                         | (bit_cast::<32, 4>(self.rx_parked.val()) << self.s_parked.val())
                         | (bit_cast::<32, 5>(self.db_used.q.val()) << self.s_db_used.val())
-                        | (bit_cast::<32, 5>(self.miss_used.q.val()) << self.s_miss_used.val())
+                        | (bit_cast::<32, 5>(self.miss_fifo.level.val()) << self.s_miss_used.val())
                         | (bit_cast::<32, 5>(self.notify.level.val()) << self.s_notify_used.val());
                 }
                 if self.bus_addr.val() == self.a_param0.val() {
@@ -670,9 +673,10 @@ impl Logic for RegFile {
                 if self.bus_addr.val() == self.a_error.val() {
                     self.rdata.d.next = self.error_q.q.val();
                 }
-                if (self.bus_addr.val() == self.a_miss_pop.val()) & !self.miss_fifo.empty.val() {
+                if (self.bus_addr.val() == self.a_miss_pop.val()) & self.miss_fifo.head_valid.val()
+                {
                     self.rdata.d.next = self.miss_pop_word.val();
-                    self.miss_fifo.read.next = true;
+                    self.miss_fifo.pop.next = true;
                 }
                 if self.bus_addr.val() == self.a_map_key.val() {
                     self.rdata.d.next = bit_cast::<32, 20>(self.map_key_q.q.val());
@@ -706,12 +710,6 @@ impl Logic for RegFile {
         }
         if !self.db_fifo.write.val() & self.db_fifo.read.val() {
             self.db_used.d.next = self.db_used.q.val() - 1;
-        }
-        if self.miss_fifo.write.val() & !self.miss_fifo.read.val() {
-            self.miss_used.d.next = self.miss_used.q.val() + 1;
-        }
-        if !self.miss_fifo.write.val() & self.miss_fifo.read.val() {
-            self.miss_used.d.next = self.miss_used.q.val() - 1;
         }
     }
 }
@@ -928,6 +926,38 @@ mod tests {
         assert!(!b.uut.irq.val());
         assert_eq!(read(&mut b, rm::IRQ_STATUS.offset), 0);
         b.replay("regfile_misses");
+    }
+
+    /// A host that resolves misses without popping their records fills the miss FIFO
+    /// (`miss_buffer_packets + 1` records): the next record is not stored, not counted as a
+    /// miss, and ERROR.miss_overflow says so. The stored records are still popped in order.
+    #[test]
+    fn a_record_that_finds_the_miss_fifo_full_is_reported() {
+        let mut b = bench();
+        b.record();
+        let depth = CoreParams::default().miss_fifo_depth();
+        for tag in 0..=depth {
+            b.uut.rx_miss_valid.next = true;
+            b.uut.rx_miss_tag.next = (tag as u64).into();
+            b.settle();
+            assert_eq!(b.uut.miss_pushed.val(), tag < depth, "record {tag}");
+            b.step();
+        }
+        b.uut.rx_miss_valid.next = false;
+        b.step();
+        let status = read(&mut b, rm::STATUS.offset);
+        assert_eq!(rm::STATUS_MISS_USED.get(status), depth);
+        assert_eq!(
+            read(&mut b, rm::ERROR.offset),
+            rm::ERROR_MISS_OVERFLOW.mask()
+        );
+        for tag in 0..depth {
+            let r = read(&mut b, rm::MISS_POP.offset);
+            assert_eq!(rm::POP_VALID.get(r), 1);
+            assert_eq!(rm::MISS_TAG.get(r), tag);
+        }
+        assert_eq!(rm::POP_VALID.get(read(&mut b, rm::MISS_POP.offset)), 0);
+        b.replay("regfile_miss_overflow");
     }
 
     #[test]

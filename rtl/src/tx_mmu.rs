@@ -355,7 +355,7 @@ impl Logic for TxMmu {
 mod tests {
     use super::*;
     use crate::spec::packet::split_message;
-    use crate::spec::params::{PAGE_SHIFT, PARAMS};
+    use crate::spec::params::{param_info, PAGE_SHIFT};
     use crate::testbench::{yosys_check, Bench};
     use proptest::prelude::*;
     use std::collections::{HashMap, VecDeque};
@@ -1029,7 +1029,7 @@ mod tests {
     }
 
     fn max_payload_strategy() -> impl Strategy<Value = u32> {
-        let max = PARAMS.iter().find(|p| p.name == "max_payload").unwrap();
+        let max = param_info("max_payload");
         let (lo, hi) = (max.min / 4, max.max / 4);
         prop_oneof![(lo..=16).prop_map(|w| w * 4), (lo..=hi).prop_map(|w| w * 4)]
     }

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use vassa_rtl::spec::packet::{self, Header};
 use vassa_rtl::spec::params::{
-    CoreParams, DOORBELL_FIFO_DEPTH, MISS_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PAGE_SHIFT, PAGE_SIZE,
+    CoreParams, DOORBELL_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PAGE_SHIFT, PAGE_SIZE,
 };
 use vassa_rtl::spec::regmap as rm;
 use vassa_rtl::spec::regmap::{Access, Register};
@@ -192,8 +192,14 @@ impl CardModel {
         }
     }
 
+    /// A record that finds the miss FIFO full (a host that resolves misses without popping
+    /// their records) is not stored, raises nothing but ERROR.miss_overflow, and is not counted
+    /// as a miss, as in the RTL.
     fn post_miss(&mut self, record: u32) {
-        debug_assert!(self.miss_fifo.len() < MISS_FIFO_DEPTH as usize);
+        if self.miss_fifo.len() == self.params.miss_fifo_depth() as usize {
+            self.error = rm::ERROR_MISS_OVERFLOW.put(self.error, 1);
+            return;
+        }
         self.miss_fifo.push_back(record);
         self.irq_latched = rm::IRQ_MISS.put(self.irq_latched, 1);
         self.count("misses");

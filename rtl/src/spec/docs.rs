@@ -3,8 +3,7 @@
 
 use crate::spec::packet::{H0_NVA, HEADER1_FIELDS, HEADER_WORDS, TRAILER_WORDS};
 use crate::spec::params::{
-    DOORBELL_FIFO_DEPTH, LOOKUP_LATENCY, MISS_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PAGE_SIZE, PARAMS,
-    RX_WORK_SLOTS,
+    DOORBELL_FIFO_DEPTH, LOOKUP_LATENCY, NOTIFY_FIFO_DEPTH, PAGE_SIZE, PARAMS, RX_WORK_SLOTS,
 };
 use crate::spec::regmap::*;
 use crate::spec::Field;
@@ -130,7 +129,7 @@ pub fn parameters_md() -> String {
     out.push_str(&format!(
         "\n## Fixed sizes\n\n| name | value |\n|---|---|\n| page size | {PAGE_SIZE} bytes |\n\
          | datapath | 32 bits |\n| doorbell FIFO | {DOORBELL_FIFO_DEPTH} descriptors |\n\
-         | miss FIFO | {MISS_FIFO_DEPTH} records |\n| notification FIFO | {NOTIFY_FIFO_DEPTH} records |\n\
+         | miss FIFO | miss_buffer_packets + 1 records |\n| notification FIFO | {NOTIFY_FIFO_DEPTH} records |\n\
          | receive ring (packets that hit) | {RX_WORK_SLOTS} × max_payload words (besides the miss buffers) |\n\
          | cache lookup latency | {LOOKUP_LATENCY} cycles |\n"
     ));

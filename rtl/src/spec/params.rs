@@ -26,8 +26,9 @@ pub const RX_BUFFER_WORDS_MAX: u32 = 1 << 14;
 pub const DOORBELL_FIFO_DEPTH: u32 = 16;
 /// Entries of the notification FIFO (signal-on-write records).
 pub const NOTIFY_FIFO_DEPTH: u32 = 16;
-/// Entries of the miss FIFO; at most `miss_buffer_packets + 1` misses are outstanding.
-pub const MISS_FIFO_DEPTH: u32 = 16;
+/// Most entries of the miss FIFO ([`CoreParams::miss_fifo_depth`] at the largest
+/// `miss_buffer_packets`).
+pub const MISS_FIFO_DEPTH_MAX: u32 = 9;
 /// Latency in cycles from a lookup request to its response in the mapping cache.
 pub const LOOKUP_LATENCY: u32 = 2;
 
@@ -93,6 +94,17 @@ pub const PARAMS: [ParamInfo; 6] = [
         doc: "traffic counter slots (TX/RX packets and bytes each)",
     },
 ];
+
+/// The [`PARAMS`] entry of a parameter, by name.
+///
+/// # Panics
+/// If no parameter has that name (names are the constants' own, so a typo is a bug).
+pub fn param_info(name: &str) -> &'static ParamInfo {
+    PARAMS
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no generator parameter named {name}"))
+}
 
 /// The generator parameters of one core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +246,13 @@ impl CoreParams {
         (RX_WORK_SLOTS + self.miss_buffer_packets).next_power_of_two() << self.rx_slot_shift()
     }
 
+    /// Entries of the miss FIFO: at most `miss_buffer_packets + 1` misses are outstanding (one
+    /// per miss buffer, one in the TX MMU), and a driver pops a miss's record before it
+    /// resolves the miss, so that many records are ever queued.
+    pub fn miss_fifo_depth(&self) -> u32 {
+        self.miss_buffer_packets + 1
+    }
+
     /// Words of receive buffer RAM: the ring and the miss buffers.
     pub fn rx_buffer_words(&self) -> u32 {
         self.rx_ring_words() + (self.miss_buffer_packets << self.rx_slot_shift())
@@ -273,6 +292,15 @@ mod tests {
                 info.name
             );
         }
+    }
+
+    #[test]
+    fn miss_fifo_depth_max_is_the_largest_depth() {
+        let p = CoreParams {
+            miss_buffer_packets: param_info("miss_buffer_packets").max,
+            ..CoreParams::default()
+        };
+        assert_eq!(p.miss_fifo_depth(), MISS_FIFO_DEPTH_MAX);
     }
 
     #[test]

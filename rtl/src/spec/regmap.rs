@@ -142,6 +142,13 @@ pub const ERROR_MAP_BUSY: Field = f(
     1,
     "MAP_CMD was written while that cache was still installing; the op was refused",
 );
+pub const ERROR_MISS_OVERFLOW: Field = f(
+    "miss_overflow",
+    4,
+    1,
+    "a miss record found the miss FIFO full (misses resolved without popping their records); \
+     it was not stored",
+);
 
 pub const MISS_PAGE: Field = f(
     "page",
@@ -332,6 +339,7 @@ pub const ERROR: Register = reg(
         ERROR_NOTIFY_OVERFLOW,
         ERROR_BAD_DOORBELL,
         ERROR_MAP_BUSY,
+        ERROR_MISS_OVERFLOW,
     ],
     "sticky error flags",
 );
@@ -574,7 +582,7 @@ pub const fn global_counter_addr(index: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::params::{MISS_FIFO_DEPTH, NOTIFY_FIFO_DEPTH, PARAMS};
+    use crate::spec::params::{param_info, MISS_FIFO_DEPTH_MAX, NOTIFY_FIFO_DEPTH};
 
     #[test]
     fn registers_do_not_overlap_and_fields_fit() {
@@ -615,11 +623,7 @@ mod tests {
 
     #[test]
     fn counter_windows_fit_the_bus() {
-        let max_slots = PARAMS
-            .iter()
-            .find(|p| p.name == "counter_slots")
-            .unwrap()
-            .max;
+        let max_slots = param_info("counter_slots").max;
         assert!(global_counter_addr(GLOBAL_COUNTERS.len() as u32) <= SLOT_COUNTER_BASE);
         assert!(slot_counter_addr(max_slots, 0) <= 1 << ADDR_BITS);
     }
@@ -628,7 +632,7 @@ mod tests {
     fn fifo_levels_fit_status_fields() {
         for (depth, field) in [
             (DOORBELL_FIFO_DEPTH, STATUS_DB_USED),
-            (MISS_FIFO_DEPTH, STATUS_MISS_USED),
+            (MISS_FIFO_DEPTH_MAX, STATUS_MISS_USED),
             (NOTIFY_FIFO_DEPTH, STATUS_NOTIFY_USED),
             (DOORBELL_FIFO_DEPTH, DB_STATUS_FREE),
         ] {
