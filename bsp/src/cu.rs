@@ -43,8 +43,11 @@ use vassa_rtl::spec::params::CoreParams;
 pub const CLOCK_HZ: u64 = pins::CLOCK_SPEED_100MHZ;
 /// Core clock target of the flow, in MHz.
 pub const TARGET_MHZ: f64 = 100.0;
-/// Card memory of the Cu build: 8 KiB, 16 of the HX8K's 32 block RAMs (SB_RAM40_4K).
-pub const CU_MEM_BYTES: usize = 8 * 1024;
+/// Card memory of the Cu build: 4 KiB, 8 of the HX8K's 32 block RAMs (SB_RAM40_4K); the
+/// default core takes the other 24. That is one page: enough for register-level use and
+/// loopback traffic, but the driver's channels place segments from page 1 on, so they need a
+/// board with more memory (the XEM6010 has 64 KiB).
+pub const CU_MEM_BYTES: usize = 4 * 1024;
 /// Clocks per UART bit at the default line rate.
 pub const CLOCKS_PER_BIT: u32 = (CLOCK_HZ / uart::DEFAULT_BAUD as u64) as u32;
 /// USB-serial pads (Alchitry names: `usb_rx` into the FPGA, `usb_tx` out of it).

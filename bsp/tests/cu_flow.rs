@@ -1,11 +1,10 @@
 //! The Alchitry Cu's full open flow (yosys → nextpnr-ice40 → icepack) on the board top.
 //!
-//! `default_params_fit_the_cu_with_spare_logic` is the board's acceptance check (ignored until
-//! the core fits; run it with `-- --ignored`): a bitstream,
+//! `default_params_fit_the_cu_with_spare_logic` is the board's acceptance check: a bitstream,
 //! at most 80 % of the HX8K's 7,680 logic cells (the 20 % spare the board build requires), at
 //! most its 32 block RAMs, and a maximum frequency for the core clock (recorded, not asserted
 //! against the 100 MHz goal: the report says whether it met it and shows the critical path if
-//! not). It takes minutes (place and route of the whole core).
+//! not). It takes a few minutes (place and route of the whole core).
 
 use std::path::PathBuf;
 use vassa_bsp::cu::{self, CU_MEM_BYTES};
@@ -46,7 +45,6 @@ fn check_bitstream(report: &FlowReport) {
 }
 
 #[test]
-#[ignore = "issue 5 is open: the default core does not fit the HX8K yet (README, Boards)"]
 fn default_params_fit_the_cu_with_spare_logic() {
     let report = run("cu_flow_default", &CoreParams::default());
     check_bitstream(&report);
@@ -83,8 +81,8 @@ fn default_params_fit_the_cu_with_spare_logic() {
 }
 
 /// The UART bridge alone on the Cu's pins, its bus answered by one register and its memory port
-/// by another: validates the flow end to end (bitstream, utilization, fmax) on a design that
-/// fits while the core does not, and times the bridge (`--nocapture` prints the report).
+/// by another: the flow end to end (bitstream, utilization, fmax) on a small design, and the
+/// bridge's own timing (`--nocapture` prints the report).
 #[test]
 fn bridge_only_flow() {
     let dir = out_dir("cu_flow_bridge");
