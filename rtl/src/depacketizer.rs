@@ -1920,6 +1920,23 @@ mod tests {
         assert!(open.is_none(), "bursts end with a closed unit");
         let word_cycles = h.send(stream);
         h.quiesce();
+        let (expected, overruns) = expect_link_units(h, model, &units, &word_cycles, from);
+        check_phase(h, from, &expected, tags, image);
+        assert_eq!(h.b.uut.parked.val().to_u32() as usize, model.parked());
+        overruns
+    }
+
+    /// The model's events for a burst's link units (sent at `word_cycles`, logged from
+    /// `from`), each told whether the RTL overran on it: its overrun pulse comes 2 cycles after
+    /// its end-of-packet word, and a pulse anywhere else fails. Returns the events and the
+    /// number of overruns.
+    fn expect_link_units(
+        h: &Harness,
+        model: &mut RxModel,
+        units: &[LinkUnit],
+        word_cycles: &[u64],
+        from: usize,
+    ) -> (Vec<RxEvent>, usize) {
         let overruns: Vec<u64> = h.log[from..]
             .iter()
             .filter(|(_, e)| *e == Ev::Drop(RxDrop::RxOverrun))
@@ -1928,8 +1945,7 @@ mod tests {
         let lookup = |p: u32| h.cache.get(&p).copied();
         let mut expected = vec![];
         let mut matched = 0;
-        for u in &units {
-            // The overrun pulse comes 2 cycles after the end-of-packet word.
+        for u in units {
             let end = word_cycles[u.start + u.words.len() - 1];
             let overrun = u.has_sop && u.complete && overruns.contains(&(end + 2));
             matched += overrun as usize;
@@ -1940,9 +1956,7 @@ mod tests {
             overruns.len(),
             "overrun pulses not at the end of a packet"
         );
-        check_phase(h, from, &expected, tags, image);
-        assert_eq!(h.b.uut.parked.val().to_u32() as usize, model.parked());
-        overruns.len()
+        (expected, overruns.len())
     }
 
     /// A resolve as the host issues it, checked against the model.
@@ -2720,18 +2734,8 @@ mod tests {
             h.cycle(*w, resolves.get(&i).map(|&(tag, _)| (tag, false)));
         }
         h.quiesce();
-        let overruns: Vec<u64> = h.log[from..]
-            .iter()
-            .filter(|(_, e)| *e == Ev::Drop(RxDrop::RxOverrun))
-            .map(|(c, _)| *c)
-            .collect();
+        let (mut expected, _) = expect_link_units(h, model, &units, &word_cycles, from);
         let lookup = |p: u32| h.cache.get(&p).copied();
-        let mut expected = vec![];
-        for u in &units {
-            let end = word_cycles[u.start + u.words.len() - 1];
-            let overrun = u.has_sop && u.complete && overruns.contains(&(end + 2));
-            expected.push(model.receive(u, overrun, &lookup));
-        }
         let mut order: Vec<usize> = resolves.keys().copied().collect();
         order.sort();
         for i in order {
