@@ -566,7 +566,7 @@ impl Depacketizer {
             job_base_sel: Default::default(),
             job_addr_sel: Default::default(),
             job_len_sel: Default::default(),
-            ram: PacketRam::without_collisions(params.rx_buffer_words() as usize),
+            ram: PacketRam::without_collisions(params.rx_buffer_words() as usize).in_range_reads(),
             lw: LineWriter::new(params),
             mbusy: dffs(n),
             waiting: dffs(n),

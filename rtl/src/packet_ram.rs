@@ -11,6 +11,12 @@
 //! returns [`COLLISION_POISON`] for such a read, so a user that does depend on it fails its
 //! tests or its Verilog replay.
 //!
+//! A read address at or beyond the depth reads 0, which on a depth that is not a power of two
+//! costs a comparator in front of the output register (a carry chain on the critical path of
+//! the receive buffer). Users whose reads stay in range by construction take
+//! [`PacketRam::in_range_reads`]: no check, and the simulation returns [`OUT_OF_RANGE_POISON`]
+//! for such a read, so a user that does read out of range fails its tests.
+//!
 //! `read_data` has no initial value: it is undefined until the first clock edge (users qualify
 //! it with their own registers, which start at 0). On iCE40 yosys emulates an initial value
 //! with logic on the outputs: 78 LUT4 for the core's seven RAMs.
@@ -20,6 +26,10 @@ use rust_hdl::prelude::*;
 /// What a [`PacketRam::without_collisions`] read returns in simulation when the same word is
 /// written in that cycle (the hardware returns old or new data, depending on the FPGA).
 pub const COLLISION_POISON: u32 = 0xDEAD_BEEF;
+
+/// What a [`PacketRam::in_range_reads`] read beyond the depth returns in simulation (the
+/// hardware returns some other word).
+pub const OUT_OF_RANGE_POISON: u32 = 0xBAD0_ADD0;
 
 /// Address width of [`PacketRam`]; depth may be anything up to 2^14 words.
 pub const PACKET_RAM_ADDR_BITS: usize = 14;
@@ -36,6 +46,7 @@ pub struct PacketRam {
     pub write_enable: Signal<In, bool>,
     _mem: Vec<u32>,
     _collision_free: bool,
+    _reads_in_range: bool,
     /// Stored bits per word (the low bits of `write_data`); the rest read as 0.
     _width: usize,
 }
@@ -67,6 +78,7 @@ impl PacketRam {
             write_enable: Default::default(),
             _mem: vec![0; words],
             _collision_free: collision_free,
+            _reads_in_range: false,
             _width: 32,
         }
     }
@@ -76,6 +88,13 @@ impl PacketRam {
     pub fn narrow(mut self, width: usize) -> Self {
         assert!((1..=32).contains(&width), "PacketRam width {width}");
         self._width = width;
+        self
+    }
+
+    /// For a user that never reads an address at or beyond the depth: no range check on reads
+    /// (writes keep theirs, so nothing outside the memory is ever written).
+    pub fn in_range_reads(mut self) -> Self {
+        self._reads_in_range = true;
         self
     }
 
@@ -91,7 +110,12 @@ impl Logic for PacketRam {
             let ra = self.read_address.val().index();
             let wa = self.write_address.val().index();
             let collision = self.write_enable.val() && wa == ra;
-            let old = self._mem.get(ra).copied().unwrap_or(0);
+            let missing = if self._reads_in_range {
+                OUT_OF_RANGE_POISON
+            } else {
+                0
+            };
+            let old = self._mem.get(ra).copied().unwrap_or(missing);
             let data = if collision && self._collision_free {
                 COLLISION_POISON
             } else {
@@ -119,15 +143,38 @@ impl Logic for PacketRam {
         } else {
             ""
         };
+        let pad = if self._width == 32 {
+            String::new()
+        } else {
+            format!("{}'h0, ", 32 - self._width)
+        };
+        let word = format!("{{{pad}mem[read_address]}}");
+        let used_bits = usize::BITS as usize - (depth - 1).leading_zeros() as usize;
+        let (read, unused_address) = if self._reads_in_range {
+            // Verilator does not report signals named *unused*.
+            let unused = if used_bits < PACKET_RAM_ADDR_BITS {
+                format!(
+                    "wire unused_read_address_bits = ^read_address[{}:{}];\n",
+                    PACKET_RAM_ADDR_BITS - 1,
+                    used_bits.max(1)
+                )
+            } else {
+                String::new()
+            };
+            (format!("read_data <= {word};"), unused)
+        } else {
+            let read = format!("read_data <= (read_address < {depth}) ? {word} : 32'h0;");
+            (read, String::new())
+        };
         Verilog::Custom(format!(
             "\
 {attribute}reg [{msb}:0] mem[0:{last}];
-{unused}integer i;
+{unused}{unused_address}integer i;
 initial begin
     for (i = 0; i <= {last}; i = i + 1) mem[i] = {width}'h0;
 end
 always @(posedge clock) begin
-    read_data <= (read_address < {depth}) ? {{{pad}mem[read_address]}} : 32'h0;
+    {read}
     if (write_enable && write_address < {depth}) begin
         mem[write_address] <= write_data[{msb}:0];
     end
@@ -142,11 +189,6 @@ end
                 String::new()
             } else {
                 format!("wire unused_high_bits = ^write_data[31:{}];\n", self._width)
-            },
-            pad = if self._width == 32 {
-                String::new()
-            } else {
-                format!("{}'h0, ", 32 - self._width)
             },
         ))
     }
@@ -221,6 +263,40 @@ mod tests {
             lean.flip_flops + 32 <= plain.flip_flops,
             "bypass not removed: {lean:?} vs {plain:?}"
         );
+    }
+
+    /// 384 words (the default receive buffer) is not a power of two: the range check is a
+    /// comparator on the output register. In-range reads drop it; a read beyond the depth
+    /// shows up as poison in simulation.
+    #[test]
+    fn in_range_reads_need_no_range_check() {
+        use crate::hwcheck::{yosys_synth, Family};
+        let mut b = Bench::new(PacketRam::new(384).in_range_reads(), |r| &mut r.clock);
+        b.uut.write_enable.next = true;
+        b.uut.write_address.next = 383.into();
+        b.uut.write_data.next = 0x1234.into();
+        b.step();
+        b.uut.write_enable.next = false;
+        b.uut.read_address.next = 383.into();
+        b.step();
+        assert_eq!(b.uut.read_data.val().to_u64(), 0x1234);
+        b.uut.read_address.next = 384.into();
+        b.step();
+        assert_eq!(b.uut.read_data.val().to_u64() as u32, OUT_OF_RANGE_POISON);
+
+        let synth = |ram: PacketRam| {
+            let mut ram = ram;
+            ram.connect_all();
+            yosys_synth(&generate_verilog(&ram), "top", Family::Ice40).unwrap()
+        };
+        let checked = synth(PacketRam::without_collisions(384));
+        let unchecked = synth(PacketRam::without_collisions(384).in_range_reads());
+        assert_eq!(unchecked.block_rams, checked.block_rams);
+        assert!(
+            unchecked.luts + 4 <= checked.luts,
+            "range check not removed: {unchecked:?} vs {checked:?}"
+        );
+        lint_check("packet_ram_in_range", PacketRam::new(384).in_range_reads());
     }
 
     #[test]
