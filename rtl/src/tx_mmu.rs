@@ -39,9 +39,12 @@
 //! taking one command every k >= 2 cycles is never kept waiting within a descriptor (measured
 //! in the `cycles_per_command` test).
 //!
-//! The packet size is computed one cycle after the walk position changes (`pkt_len`,
-//! `pkt_last` registers): every change is followed by a `Pending` cycle, so the registered
-//! values are always current in `Answer`.
+//! The packet size and the next packet's start are computed one cycle after the walk position
+//! changes (`pkt_len`, `pkt_last`, `next_at` registers): every change is followed by a
+//! `Pending` cycle, so the registered values are always current in `Answer`, and the next
+//! lookup's key comes from a register there. The lookup key is chosen by the state alone (the
+//! cache ignores it without `lookup_valid`), which keeps the walk's conditions off the path to
+//! the cache's RAM address.
 //!
 //! `busy` is high while a descriptor is in progress (anything but `Idle`) or a command waits
 //! in the command register. Of the cache's result signals it takes only those it uses (valid,
@@ -121,6 +124,12 @@ pub struct TxMmu {
     // Size of the packet at `at`, and whether it ends the message (one cycle behind `at`).
     pkt_len: DFF<Bits<13>>,
     pkt_last: DFF<Bit>,
+    // Bytes from `at` to its page end (1..=4096), set with `at`.
+    room: DFF<Bits<13>>,
+    // Where the packet after it starts and its room (one cycle behind `at`; meaningless after
+    // the last).
+    next_at: DFF<Bits<32>>,
+    next_room: DFF<Bits<13>>,
     // The command register.
     c_valid: DFF<Bit>,
     c_addr: DFF<Bits<32>>,
@@ -136,13 +145,17 @@ pub struct TxMmu {
     cancel_q: DFF<Bit>,
     bad_q: DFF<Bit>,
 
-    to_page_end: Signal<Local, Bits<13>>,
+    payload_fits: Signal<Local, Bit>,
     limit: Signal<Local, Bits<13>>,
-    next_at: Signal<Local, Bits<32>>,
+    fits: Signal<Local, Bit>,
     slot_free: Signal<Local, Bit>,
 
     max_payload: Constant<Bits<13>>,
+    max_payload16: Constant<Bits<16>>,
+    max_payload32: Constant<Bits<32>>,
     page_size: Constant<Bits<13>>,
+    page_size32: Constant<Bits<32>>,
+    page_mask: Constant<Bits<32>>,
 }
 
 impl TxMmu {
@@ -193,6 +206,9 @@ impl TxMmu {
             user_flag: Default::default(),
             pkt_len: Default::default(),
             pkt_last: Default::default(),
+            room: Default::default(),
+            next_at: Default::default(),
+            next_room: Default::default(),
             c_valid: Default::default(),
             c_addr: Default::default(),
             c_length: Default::default(),
@@ -205,12 +221,16 @@ impl TxMmu {
             miss_q: Default::default(),
             cancel_q: Default::default(),
             bad_q: Default::default(),
-            to_page_end: Default::default(),
+            payload_fits: Default::default(),
             limit: Default::default(),
-            next_at: Default::default(),
+            fits: Default::default(),
             slot_free: Default::default(),
             max_payload: Constant::new((params.max_payload as u64).to_bits()),
+            max_payload16: Constant::new((params.max_payload as u64).to_bits()),
+            max_payload32: Constant::new((params.max_payload as u64).to_bits()),
             page_size: Constant::new((PAGE_SIZE as u64).to_bits()),
+            page_size32: Constant::new((PAGE_SIZE as u64).to_bits()),
+            page_mask: Constant::new((!(PAGE_SIZE as u64 - 1) & 0xFFFF_FFFF).to_bits()),
         }
     }
 }
@@ -219,26 +239,37 @@ impl Logic for TxMmu {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, at, left, at_first, user_flag, pkt_len, pkt_last, c_valid, c_addr,
-            c_length, c_page, c_epoch, c_slot, c_first, c_last, c_user, miss_q, cancel_q, bad_q
+            self, clock, state, at, left, at_first, user_flag, pkt_len, pkt_last, room, next_at,
+            next_room, c_valid, c_addr, c_length, c_page, c_epoch, c_slot, c_first, c_last, c_user,
+            miss_q, cancel_q, bad_q
         );
 
-        // Size of the packet starting at `at`: min(left, max_payload, bytes to the page end).
-        self.to_page_end.next =
-            self.page_size.val() - bit_cast::<13, 12>(self.at.q.val().get_bits::<12>(0));
-        if self.max_payload.val() < self.to_page_end.val() {
+        // Size of the packet starting at `at`: min(left, max_payload, room), with `room` (bytes
+        // to the page end) kept in a register beside `at`, so that this is one comparison deep.
+        // Strictly less: a packet that ends at the page end leaves the next one a whole page.
+        self.payload_fits.next = self.max_payload.val() < self.room.q.val();
+        if self.payload_fits.val() {
             self.limit.next = self.max_payload.val();
         } else {
-            self.limit.next = self.to_page_end.val();
+            self.limit.next = self.room.q.val();
         }
-        if self.left.q.val() <= bit_cast::<16, 13>(self.limit.val()) {
+        self.fits.next = (self.left.q.val() <= self.max_payload16.val())
+            & (self.left.q.val() <= bit_cast::<16, 13>(self.room.q.val()));
+        self.pkt_last.d.next = self.fits.val();
+        if self.fits.val() {
             self.pkt_len.d.next = bit_cast::<13, 16>(self.left.q.val());
-            self.pkt_last.d.next = true;
         } else {
             self.pkt_len.d.next = self.limit.val();
-            self.pkt_last.d.next = false;
         }
-        self.next_at.next = self.at.q.val() + bit_cast::<32, 13>(self.pkt_len.q.val());
+        // Where the next packet starts, and its room, unless this one is the last: registers,
+        // so that the next packet's lookup key in `Answer` comes straight from a flip-flop.
+        if self.payload_fits.val() {
+            self.next_at.d.next = self.at.q.val() + self.max_payload32.val();
+            self.next_room.d.next = self.room.q.val() - self.max_payload.val();
+        } else {
+            self.next_at.d.next = (self.at.q.val() & self.page_mask.val()) + self.page_size32.val();
+            self.next_room.d.next = self.page_size.val();
+        }
 
         // Command register: emptied by a handshake, refilled below on a hit.
         self.slot_free.next = !self.c_valid.q.val() | self.cmd_ready.val();
@@ -257,16 +288,20 @@ impl Logic for TxMmu {
 
         match self.state.q.val() {
             TxMmuState::Idle => {
+                // The key follows the state alone, not the conditions of the lookup: it is on
+                // the path to the cache's RAM address.
+                self.lookup_key.next = self.db_addr.val().get_bits::<20>(12);
                 self.busy.next = self.c_valid.q.val();
                 if self.enable.val() & self.db_valid.val() & !self.lookup_hold.val() {
                     self.db_ready.next = true;
                     if self.db_length.val().any() {
                         self.at.d.next = self.db_addr.val();
+                        self.room.d.next = self.page_size.val()
+                            - bit_cast::<13, 12>(self.db_addr.val().get_bits::<12>(0));
                         self.left.d.next = self.db_length.val();
                         self.at_first.d.next = true;
                         self.user_flag.d.next = self.db_user.val();
                         self.lookup_valid.next = true;
-                        self.lookup_key.next = self.db_addr.val().get_bits::<20>(12);
                         self.state.d.next = TxMmuState::Pending;
                     } else {
                         self.bad_q.d.next = true;
@@ -277,6 +312,7 @@ impl Logic for TxMmu {
                 self.state.d.next = TxMmuState::Answer;
             }
             TxMmuState::Answer => {
+                self.lookup_key.next = self.next_at.q.val().get_bits::<20>(12);
                 if self.result_valid.val() & self.result_hit.val() & self.slot_free.val() {
                     self.c_valid.d.next = true;
                     self.c_addr.d.next = self.at.q.val();
@@ -287,7 +323,8 @@ impl Logic for TxMmu {
                     self.c_first.d.next = self.at_first.q.val();
                     self.c_last.d.next = self.pkt_last.q.val();
                     self.c_user.d.next = self.user_flag.q.val();
-                    self.at.d.next = self.next_at.val();
+                    self.at.d.next = self.next_at.q.val();
+                    self.room.d.next = self.next_room.q.val();
                     self.left.d.next = self.left.q.val() - bit_cast::<16, 13>(self.pkt_len.q.val());
                     self.at_first.d.next = false;
                     if self.pkt_last.q.val() {
@@ -296,7 +333,6 @@ impl Logic for TxMmu {
                         self.state.d.next = TxMmuState::Hold;
                     } else {
                         self.lookup_valid.next = true;
-                        self.lookup_key.next = self.next_at.val().get_bits::<20>(12);
                         self.state.d.next = TxMmuState::Pending;
                     }
                 } else if self.result_valid.val() & !self.result_hit.val() {
