@@ -66,6 +66,9 @@ pub struct RowFifo<const W: usize> {
     valid_now: Signal<Local, Bit>,
     take: Signal<Local, Bit>,
     rnext: Signal<Local, Bits<5>>,
+    rptr1: Signal<Local, Bits<5>>,
+    more_after_take: Signal<Local, Bit>,
+    more_now: Signal<Local, Bit>,
     start: Signal<Local, Bit>,
     raddr: Signal<Local, Bits<6>>,
     // Shape.
@@ -101,7 +104,10 @@ impl<const W: usize> RowFifo<W> {
             data_out: Default::default(),
             empty: Default::default(),
             valid: Default::default(),
-            ram: PacketRam::without_collisions(ROW_FIFO_DEPTH * ROW_FIFO_MAX_ROWS).narrow(row_bits),
+            // Row addresses are 6-bit fields: always in range.
+            ram: PacketRam::without_collisions(ROW_FIFO_DEPTH * ROW_FIFO_MAX_ROWS)
+                .narrow(row_bits)
+                .in_range_reads(),
             walloc: Default::default(),
             wrow: Default::default(),
             stage: Default::default(),
@@ -122,6 +128,9 @@ impl<const W: usize> RowFifo<W> {
             valid_now: Default::default(),
             take: Default::default(),
             rnext: Default::default(),
+            rptr1: Default::default(),
+            more_after_take: Default::default(),
+            more_now: Default::default(),
             start: Default::default(),
             raddr: Default::default(),
             row_bits: Constant::new((row_bits as u64).into()),
@@ -214,13 +223,19 @@ impl<const W: usize> Logic for RowFifo<W> {
         self.empty.next = !self.valid_now.val();
         self.valid.next = self.valid_now.val();
         self.take.next = self.read.val() & self.valid_now.val();
+        // A fetch starts when the head is taken or free and another entry is there. Both
+        // cases are decided from registers, so the consumer's `read` is only a select here.
+        self.rptr1.next = self.rptr.q.val() + 1;
+        self.more_after_take.next = self.rptr1.val() != self.walloc.q.val();
+        self.more_now.next = !(self.fetching.q.val() | self.valid_now.val())
+            & (self.rptr.q.val() != self.walloc.q.val());
         self.rnext.next = self.rptr.q.val();
+        self.start.next = self.more_now.val();
         if self.take.val() {
-            self.rnext.next = self.rptr.q.val() + 1;
-            self.rptr.d.next = self.rptr.q.val() + 1;
+            self.rnext.next = self.rptr1.val();
+            self.rptr.d.next = self.rptr1.val();
+            self.start.next = self.more_after_take.val();
         }
-        self.start.next = (self.take.val() | !(self.fetching.q.val() | self.valid_now.val()))
-            & (self.rnext.val() != self.walloc.q.val());
         self.arr.d.next = false;
         self.arr_last.d.next = false;
         self.raddr.next = self.hold.q.val();
