@@ -14,8 +14,11 @@
 //!
 //! # Lookup (latency [`LOOKUP_LATENCY`] = 2)
 //! - edge 1: the chunk rows of the presented key are read and the request registered;
-//! - cycle 2: the three rows, the valid bits and the pending install (below) give the matching
-//!   entries; the highest-numbered one wins, and its value row is addressed;
+//! - cycle 2: the three rows and the valid bits give the matching entries; the highest-numbered
+//!   one wins (a radix-4 priority tree), and its value row is addressed. The pending install
+//!   (below) is compared apart, from registers: it wins when its key matches and no higher
+//!   entry does, and then its value comes from the latch (the value row read is not used), so
+//!   the read address never waits for that compare;
 //! - edge 2: the value row is read and the result registers load. On a miss the value outputs
 //!   are 0.
 //!
@@ -29,11 +32,14 @@
 //! # Host ops
 //! Invalidate and flush clear valid bits. An install clears the entry's valid bit, latches the
 //! op, and then, with `busy` high, updates the RAMs in five steps: `ReadKey` (writes the value
-//! rows, and reads the entry's old key row in a cycle when no lookup needs the read port),
-//! `Capture` (keeps the old key), `Clear` (clears bit s in the old key's chunk rows), `Set`
-//! (sets it in the new key's rows) and `WriteKey` (stores the new key, sets valid). `Clear` and
-//! `Set` wait a cycle when a lookup reads the row they write in that edge, so no lookup ever
-//! reads a row while it is written (what the iCE40 returns then is not specified). While the
+//! rows, and reads the entry's old key row in a cycle when no lookup needs the read port; a
+//! flip-flop records that the read happened, so the step register never waits on a
+//! requester's same-cycle signals), `Capture` (the next cycle: keeps the old key), `Clear`
+//! (clears bit s in the old key's chunk rows), `Set` (sets it in the new key's rows) and
+//! `WriteKey` (stores the new key, sets valid). `Clear` and `Set` wait a cycle when a lookup
+//! reads the row they write in that edge, so no lookup ever reads a row while it is written
+//! (what the iCE40 returns then is not specified); the rows they write are named by a register
+//! (the old key, then the new one), compared with the lookup's key. While the
 //! install is pending, a one-entry bypass compares each lookup with the latched key, and a hit
 //! on it takes the value from the latch, so an op strobed in cycle t is seen by every lookup
 //! presented from cycle t on, as if it had been applied at once.
@@ -85,24 +91,23 @@ const W: usize = CAM_RAM_WIDTH;
 const A: usize = CAM_RAM_ADDR_BITS;
 // The value (page 20 + attributes 16 bits) in the three value rows: page[15:0]; attr[11:0]
 // over page[19:16]; attr[15:12]. Key chunks 7/7/6 bits.
-const _: () = assert!(PAGE_BITS == 20 && ATTR_BITS == 16 && W == 16 && A == 8);
+const _: () = assert!(PAGE_BITS == 20 && ATTR_BITS == 16 && W == 16 && A == 8 && SLOT_BITS == 6);
 /// Rows of each chunk's first RAM: match vectors in 0..128, values from VROW, keys from KROW.
 const VROW: u32 = 128;
 const KROW: u32 = VROW + MAX_ENTRIES as u32;
 const _: () = assert!(KROW as usize + MAX_ENTRIES <= 1 << A);
-const ST_BITS: usize = 3;
+const ST_BITS: usize = 2;
 /// Longest run of `busy` cycles for one install while lookups are at least 4 cycles apart (the
 /// link's well-formed packets; requesters that can wait hold theirs): up to 3 cycles waiting
 /// for a free read port, one each for `Capture` and `WriteKey`, and up to 2 each for `Clear` and
 /// `Set` (one wait for a lookup reading their row).
 pub const MAX_BUSY_CYCLES: u32 = 9;
 
-/// Install steps (see the module documentation).
+/// Install steps (see the module documentation; `Capture` is `ReadKey` with `kread` set).
 const ST_READ_KEY: u32 = 0;
-const ST_CAPTURE: u32 = 1;
-const ST_CLEAR: u32 = 2;
-const ST_SET: u32 = 3;
-const ST_WRITE_KEY: u32 = 4;
+const ST_CLEAR: u32 = 1;
+const ST_SET: u32 = 2;
+const ST_WRITE_KEY: u32 = 3;
 
 #[derive(LogicBlock)]
 pub struct MappingCache {
@@ -144,26 +149,38 @@ pub struct MappingCache {
     ram0: Vec<CamRam>,
     ram1: Vec<CamRam>,
     ram2: Vec<CamRam>,
-    // Install in progress: the latched op, its step and the entry's old key.
+    // Install in progress: the latched op, its step, whether the entry's key row was read at
+    // the last edge, and the key whose chunk rows `Clear` / `Set` write (the old key, then
+    // the new one).
     pend: DFF<bool>,
     step: DFF<Bits<ST_BITS>>,
+    kread: DFF<bool>,
     l_key: DFF<Bits<PAGE_BITS>>,
     l_page: DFF<Bits<PAGE_BITS>>,
     l_attr: DFF<Bits<ATTR_WIDTH>>,
     l_slot: DFF<Bits<SLOT_BITS>>,
-    k_old: DFF<Bits<PAGE_BITS>>,
-    l_mask: Signal<Local, Bits<MAX_ENTRIES>>,
+    w_key: DFF<Bits<PAGE_BITS>>,
+    l_mask: Signal<Local, Bits<W>>,
+    l_group: Signal<Local, Bits<2>>,
+    l_above: Signal<Local, Bits<MAX_ENTRIES>>,
     // Stage 2.
     m0: Signal<Local, Bits<MAX_ENTRIES>>,
     m1: Signal<Local, Bits<MAX_ENTRIES>>,
     m2: Signal<Local, Bits<MAX_ENTRIES>>,
     valid_vec: Signal<Local, Bits<MAX_ENTRIES>>,
     byp: Signal<Local, bool>,
-    hit_vec: Signal<Local, Bits<MAX_ENTRIES>>,
-    hit: Signal<Local, bool>,
-    hit_slot: Signal<Local, Bits<SLOT_BITS>>,
+    byp_wins: Signal<Local, bool>,
+    ram_vec: Signal<Local, Bits<MAX_ENTRIES>>,
+    ram_slot: Signal<Local, Bits<SLOT_BITS>>,
+    // The priority encoder's tree: per 4 entries (nibble) and per 16 (group).
+    nib_any: Signal<Local, Bits<16>>,
+    nib_i1: Signal<Local, Bits<16>>,
+    nib_i0: Signal<Local, Bits<16>>,
+    grp_any: Signal<Local, Bits<4>>,
+    grp_idx: Signal<Local, Bits<16>>,
     // Read port (same address for every RAM of a chunk) and write port.
     port_free: Signal<Local, bool>,
+    ra_own: Signal<Local, Bits<A>>,
     ra0: Signal<Local, Bits<A>>,
     ra1: Signal<Local, Bits<A>>,
     ra2: Signal<Local, Bits<A>>,
@@ -176,6 +193,7 @@ pub struct MappingCache {
     wd2: Signal<Local, Bits<W>>,
     vk_write: Signal<Local, bool>,
     row_write: Signal<Local, bool>,
+    row_conflict: Signal<Local, bool>,
     k_row: Signal<Local, Bits<A>>,
     v_row: Signal<Local, Bits<A>>,
     op_ok: Signal<Local, bool>,
@@ -197,10 +215,9 @@ pub struct MappingCache {
     code_flush: Constant<Bits<OP_BITS>>,
     vrow: Constant<Bits<A>>,
     krow: Constant<Bits<A>>,
-    one: Constant<Bits<MAX_ENTRIES>>,
+    one: Constant<Bits<W>>,
     first_ram: Constant<Bits<MAX_ENTRIES>>,
     st_read_key: Constant<Bits<ST_BITS>>,
-    st_capture: Constant<Bits<ST_BITS>>,
     st_clear: Constant<Bits<ST_BITS>>,
     st_set: Constant<Bits<ST_BITS>>,
     st_write_key: Constant<Bits<ST_BITS>>,
@@ -258,21 +275,30 @@ impl MappingCache {
             ram2: ram_vec(),
             pend: Default::default(),
             step: Default::default(),
+            kread: Default::default(),
             l_key: Default::default(),
             l_page: Default::default(),
             l_attr: Default::default(),
             l_slot: Default::default(),
-            k_old: Default::default(),
+            w_key: Default::default(),
             l_mask: Default::default(),
+            l_group: Default::default(),
+            l_above: Default::default(),
             m0: Default::default(),
             m1: Default::default(),
             m2: Default::default(),
             valid_vec: Default::default(),
             byp: Default::default(),
-            hit_vec: Default::default(),
-            hit: Default::default(),
-            hit_slot: Default::default(),
+            byp_wins: Default::default(),
+            ram_vec: Default::default(),
+            ram_slot: Default::default(),
+            nib_any: Default::default(),
+            nib_i1: Default::default(),
+            nib_i0: Default::default(),
+            grp_any: Default::default(),
+            grp_idx: Default::default(),
             port_free: Default::default(),
+            ra_own: Default::default(),
             ra0: Default::default(),
             ra1: Default::default(),
             ra2: Default::default(),
@@ -285,6 +311,7 @@ impl MappingCache {
             wd2: Default::default(),
             vk_write: Default::default(),
             row_write: Default::default(),
+            row_conflict: Default::default(),
             k_row: Default::default(),
             v_row: Default::default(),
             op_ok: Default::default(),
@@ -307,7 +334,6 @@ impl MappingCache {
             one: constant(1),
             first_ram: constant((1 << W) - 1),
             st_read_key: st(ST_READ_KEY),
-            st_capture: st(ST_CAPTURE),
             st_clear: st(ST_CLEAR),
             st_set: st(ST_SET),
             st_write_key: st(ST_WRITE_KEY),
@@ -330,7 +356,7 @@ impl Logic for MappingCache {
     fn update(&mut self) {
         dff_setup!(
             self, clock, req_valid, req_key, req_tag, res_valid, res_tag, res_key, res_hit,
-            res_slot, res_byp, pend, step, l_key, l_page, l_attr, l_slot, k_old
+            res_slot, res_byp, pend, step, kread, l_key, l_page, l_attr, l_slot, w_key
         );
         for i in 0..self._entries {
             self.valid[i].clock.next = self.clock.val();
@@ -342,7 +368,9 @@ impl Logic for MappingCache {
         self.req_key.d.next = self.lookup_key.val();
         self.req_tag.d.next = self.lookup_tag.val();
 
-        // Stage 2: AND of the three chunk rows and the valid bits, plus the pending install.
+        // Stage 2: AND of the three chunk rows and the valid bits gives the entries in the
+        // RAMs that match; the pending install is compared apart (below), so that the value
+        // row's address depends on the RAM rows and the valid bits only.
         self.m0.next = 0.into();
         self.m1.next = 0.into();
         self.m2.next = 0.into();
@@ -367,89 +395,195 @@ impl Logic for MappingCache {
         for i in 0..self._entries {
             self.valid_vec.next = self.valid_vec.val().replace_bit(i, self.valid[i].q.val());
         }
-        self.l_mask.next = self.one.val() << self.l_slot.q.val();
-        self.byp.next = self.pend.q.val() & (self.l_key.q.val() == self.req_key.q.val());
-        self.hit_vec.next = self.m0.val() & self.m1.val() & self.m2.val() & self.valid_vec.val();
-        if self.byp.val() {
-            self.hit_vec.next = self.hit_vec.val() | self.l_mask.val();
+        self.ram_vec.next = self.m0.val() & self.m1.val() & self.m2.val() & self.valid_vec.val();
+        // The highest matching entry in the RAMs, by a radix-4 tree (the value row's address
+        // waits for it): per nibble of entries, whether one matches and the highest one's
+        // index in it; per group of 16, the same over its nibbles; then over the groups.
+        // Every loop covers all 64 bits (unused entries are constant 0).
+        self.nib_any.next = 0.into();
+        self.nib_i1.next = 0.into();
+        self.nib_i0.next = 0.into();
+        for n in 0..16 {
+            self.nib_any.next = self.nib_any.val().replace_bit(
+                n,
+                self.ram_vec.val().get_bit(4 * n + 3)
+                    | self.ram_vec.val().get_bit(4 * n + 2)
+                    | self.ram_vec.val().get_bit(4 * n + 1)
+                    | self.ram_vec.val().get_bit(4 * n),
+            );
+            self.nib_i1.next = self.nib_i1.val().replace_bit(
+                n,
+                self.ram_vec.val().get_bit(4 * n + 3) | self.ram_vec.val().get_bit(4 * n + 2),
+            );
+            self.nib_i0.next = self.nib_i0.val().replace_bit(
+                n,
+                self.ram_vec.val().get_bit(4 * n + 3)
+                    | (!self.ram_vec.val().get_bit(4 * n + 2)
+                        & self.ram_vec.val().get_bit(4 * n + 1)),
+            );
         }
-        self.hit.next = self.hit_vec.val().any();
-        // The highest matching entry wins: an OR of "matches and no higher entry matches".
-        self.hit_slot.next = 0.into();
-        for i in 0..self._entries {
-            if self.hit_vec.val().get_bit(i)
-                && !(self.hit_vec.val() >> (i + 1).to_bits::<8>()).any()
-            {
-                self.hit_slot.next = self.hit_slot.val() | i.to_bits::<SLOT_BITS>();
+        self.grp_any.next = 0.into();
+        self.grp_idx.next = 0.into();
+        for g in 0..4 {
+            self.grp_any.next = self.grp_any.val().replace_bit(
+                g,
+                self.nib_any.val().get_bit(4 * g + 3)
+                    | self.nib_any.val().get_bit(4 * g + 2)
+                    | self.nib_any.val().get_bit(4 * g + 1)
+                    | self.nib_any.val().get_bit(4 * g),
+            );
+            self.grp_idx.next = self.grp_idx.val().replace_bit(
+                4 * g + 3,
+                self.nib_any.val().get_bit(4 * g + 3) | self.nib_any.val().get_bit(4 * g + 2),
+            );
+            self.grp_idx.next = self.grp_idx.val().replace_bit(
+                4 * g + 2,
+                self.nib_any.val().get_bit(4 * g + 3)
+                    | (!self.nib_any.val().get_bit(4 * g + 2)
+                        & self.nib_any.val().get_bit(4 * g + 1)),
+            );
+            self.grp_idx.next = self.grp_idx.val().replace_bit(
+                4 * g + 1,
+                ((self.nib_any.val().get_bit(4 * g + 3) | self.nib_any.val().get_bit(4 * g + 2))
+                    & ((self.nib_any.val().get_bit(4 * g + 3)
+                        & self.nib_i1.val().get_bit(4 * g + 3))
+                        | (!self.nib_any.val().get_bit(4 * g + 3)
+                            & self.nib_i1.val().get_bit(4 * g + 2))))
+                    | (!(self.nib_any.val().get_bit(4 * g + 3)
+                        | self.nib_any.val().get_bit(4 * g + 2))
+                        & ((self.nib_any.val().get_bit(4 * g + 1)
+                            & self.nib_i1.val().get_bit(4 * g + 1))
+                            | (!self.nib_any.val().get_bit(4 * g + 1)
+                                & self.nib_i1.val().get_bit(4 * g)))),
+            );
+            self.grp_idx.next = self.grp_idx.val().replace_bit(
+                4 * g,
+                ((self.nib_any.val().get_bit(4 * g + 3) | self.nib_any.val().get_bit(4 * g + 2))
+                    & ((self.nib_any.val().get_bit(4 * g + 3)
+                        & self.nib_i0.val().get_bit(4 * g + 3))
+                        | (!self.nib_any.val().get_bit(4 * g + 3)
+                            & self.nib_i0.val().get_bit(4 * g + 2))))
+                    | (!(self.nib_any.val().get_bit(4 * g + 3)
+                        | self.nib_any.val().get_bit(4 * g + 2))
+                        & ((self.nib_any.val().get_bit(4 * g + 1)
+                            & self.nib_i0.val().get_bit(4 * g + 1))
+                            | (!self.nib_any.val().get_bit(4 * g + 1)
+                                & self.nib_i0.val().get_bit(4 * g)))),
+            );
+        }
+        self.ram_slot.next = 0.into();
+        self.ram_slot.next = self.ram_slot.val().replace_bit(
+            5,
+            self.grp_any.val().get_bit(3) | self.grp_any.val().get_bit(2),
+        );
+        self.ram_slot.next = self.ram_slot.val().replace_bit(
+            4,
+            self.grp_any.val().get_bit(3)
+                | (!self.grp_any.val().get_bit(2) & self.grp_any.val().get_bit(1)),
+        );
+        for b in 0..4 {
+            self.ram_slot.next = self.ram_slot.val().replace_bit(
+                b,
+                (self.grp_any.val().get_bit(3) & self.grp_idx.val().get_bit(12 + b))
+                    | (!self.grp_any.val().get_bit(3)
+                        & self.grp_any.val().get_bit(2)
+                        & self.grp_idx.val().get_bit(8 + b))
+                    | (!self.grp_any.val().get_bit(3)
+                        & !self.grp_any.val().get_bit(2)
+                        & self.grp_any.val().get_bit(1)
+                        & self.grp_idx.val().get_bit(4 + b))
+                    | (!self.grp_any.val().get_bit(3)
+                        & !self.grp_any.val().get_bit(2)
+                        & !self.grp_any.val().get_bit(1)
+                        & self.grp_idx.val().get_bit(b)),
+            );
+        }
+        // The pending install (its entry is not valid, so it is never in `ram_vec`) wins when
+        // its key matches and no higher entry in the RAMs does; its value is in the latch.
+        // `l_above` decodes the latched slot (registers only).
+        self.l_above.next = 0.into();
+        for i in 1..self._entries {
+            if i.to_bits::<SLOT_BITS>() > self.l_slot.q.val() {
+                self.l_above.next = self.l_above.val().replace_bit(i, true);
             }
         }
+        self.byp.next = self.pend.q.val() & (self.l_key.q.val() == self.req_key.q.val());
+        self.byp_wins.next = self.byp.val() & !(self.ram_vec.val() & self.l_above.val()).any();
         // A newer lookup preempts this one (it takes the read port).
         self.res_valid.d.next = self.req_valid.q.val() & !self.lookup_valid.val();
         self.res_tag.d.next = self.req_tag.q.val();
         self.res_key.d.next = self.req_key.q.val();
-        self.res_hit.d.next = self.hit.val();
-        self.res_slot.d.next = self.hit_slot.val();
-        self.res_byp.d.next = self.byp.val() & (self.hit_slot.val() == self.l_slot.q.val());
+        self.res_hit.d.next = self.byp.val() | self.grp_any.val().any();
+        self.res_slot.d.next = self.ram_slot.val();
+        if self.byp_wins.val() {
+            self.res_slot.d.next = self.l_slot.q.val();
+        }
+        self.res_byp.d.next = self.byp_wins.val();
 
-        // Read port: a new lookup's chunk rows, else the value row of the lookup in stage 2,
-        // else the installing entry's key row.
+        // Read port: a new lookup's chunk rows, else the value row of the lookup in stage 2
+        // (the RAMs' winner: a win of the pending install reads a row it does not use), else
+        // the installing entry's key row. The new lookup comes last: it is the requester's
+        // late signal.
         self.k_row.next = self.krow.val() | bit_cast::<A, SLOT_BITS>(self.l_slot.q.val());
         self.v_row.next = self.vrow.val() | bit_cast::<A, SLOT_BITS>(self.l_slot.q.val());
-        self.port_free.next = false;
+        self.port_free.next = !self.lookup_valid.val() & !self.req_valid.q.val();
+        self.ra_own.next = self.k_row.val();
+        if self.req_valid.q.val() {
+            self.ra_own.next = self.vrow.val() | bit_cast::<A, SLOT_BITS>(self.ram_slot.val());
+        }
+        self.ra0.next = self.ra_own.val();
+        self.ra1.next = self.ra_own.val();
+        self.ra2.next = self.ra_own.val();
         if self.lookup_valid.val() {
             self.ra0.next = bit_cast::<A, 7>(self.lookup_key.val().get_bits::<7>(0));
             self.ra1.next = bit_cast::<A, 7>(self.lookup_key.val().get_bits::<7>(7));
             self.ra2.next = bit_cast::<A, 6>(self.lookup_key.val().get_bits::<6>(14));
-        } else if self.req_valid.q.val() {
-            self.ra0.next = self.vrow.val() | bit_cast::<A, SLOT_BITS>(self.hit_slot.val());
-            self.ra1.next = self.ra0.val();
-            self.ra2.next = self.ra0.val();
-        } else {
-            self.port_free.next = true;
-            self.ra0.next = self.k_row.val();
-            self.ra1.next = self.k_row.val();
-            self.ra2.next = self.k_row.val();
         }
 
-        // Install steps (write port). Chunk-row writes: bit s of the rows named by a key.
+        // Install steps (write port). The key row is read in a `ReadKey` cycle whose port is
+        // free; `kread` records it, so the step register does not wait on the requester's
+        // signals, and the next cycle (`Capture`) takes the old key from the read data.
+        self.kread.d.next = false;
         self.we.next = false;
         self.row_write.next = false;
         self.vk_write.next = false;
-        self.wa0.next = bit_cast::<A, 7>(self.l_key.q.val().get_bits::<7>(0));
-        self.wa1.next = bit_cast::<A, 7>(self.l_key.q.val().get_bits::<7>(7));
-        self.wa2.next = bit_cast::<A, 6>(self.l_key.q.val().get_bits::<6>(14));
+        // Chunk-row writes: bit s of the rows named by `w_key` (0 in `Clear`, 1 in `Set`).
+        self.wa0.next = bit_cast::<A, 7>(self.w_key.q.val().get_bits::<7>(0));
+        self.wa1.next = bit_cast::<A, 7>(self.w_key.q.val().get_bits::<7>(7));
+        self.wa2.next = bit_cast::<A, 6>(self.w_key.q.val().get_bits::<6>(14));
         self.wd0.next = 0xFFFF.into();
         self.wd1.next = 0xFFFF.into();
         self.wd2.next = 0xFFFF.into();
         if self.pend.q.val() {
             if self.step.q.val() == self.st_read_key.val() {
-                // The value rows (rewritten while waiting for the read port).
-                self.we.next = true;
-                self.vk_write.next = true;
-                self.wa0.next = self.v_row.val();
-                self.wa1.next = self.v_row.val();
-                self.wa2.next = self.v_row.val();
-                self.wd0.next = self.l_page.q.val().get_bits::<W>(0);
-                self.wd1.next = (bit_cast::<W, 12>(self.l_attr.q.val().get_bits::<12>(0)) << 4)
-                    | bit_cast::<W, 4>(self.l_page.q.val().get_bits::<4>(16));
-                self.wd2.next = bit_cast::<W, 4>(self.l_attr.q.val().get_bits::<4>(12));
-                if self.port_free.val() {
-                    self.step.d.next = self.st_capture.val();
+                if self.kread.q.val() {
+                    // Capture.
+                    self.w_key.d.next =
+                        (bit_cast::<PAGE_BITS, 6>(self.ram2[0].read_data.val().get_bits::<6>(0))
+                            << 14)
+                            | (bit_cast::<PAGE_BITS, 7>(
+                                self.ram1[0].read_data.val().get_bits::<7>(0),
+                            ) << 7)
+                            | bit_cast::<PAGE_BITS, 7>(
+                                self.ram0[0].read_data.val().get_bits::<7>(0),
+                            );
+                    self.step.d.next = self.st_clear.val();
+                } else {
+                    // The value rows (rewritten while waiting for the read port).
+                    self.we.next = true;
+                    self.vk_write.next = true;
+                    self.wa0.next = self.v_row.val();
+                    self.wa1.next = self.v_row.val();
+                    self.wa2.next = self.v_row.val();
+                    self.wd0.next = self.l_page.q.val().get_bits::<W>(0);
+                    self.wd1.next = (bit_cast::<W, 12>(self.l_attr.q.val().get_bits::<12>(0)) << 4)
+                        | bit_cast::<W, 4>(self.l_page.q.val().get_bits::<4>(16));
+                    self.wd2.next = bit_cast::<W, 4>(self.l_attr.q.val().get_bits::<4>(12));
+                    self.kread.d.next = self.port_free.val();
                 }
-            }
-            if self.step.q.val() == self.st_capture.val() {
-                self.k_old.d.next =
-                    (bit_cast::<PAGE_BITS, 6>(self.ram2[0].read_data.val().get_bits::<6>(0)) << 14)
-                        | (bit_cast::<PAGE_BITS, 7>(self.ram1[0].read_data.val().get_bits::<7>(0))
-                            << 7)
-                        | bit_cast::<PAGE_BITS, 7>(self.ram0[0].read_data.val().get_bits::<7>(0));
-                self.step.d.next = self.st_clear.val();
             }
             if self.step.q.val() == self.st_clear.val() {
                 self.row_write.next = true;
-                self.wa0.next = bit_cast::<A, 7>(self.k_old.q.val().get_bits::<7>(0));
-                self.wa1.next = bit_cast::<A, 7>(self.k_old.q.val().get_bits::<7>(7));
-                self.wa2.next = bit_cast::<A, 6>(self.k_old.q.val().get_bits::<6>(14));
                 self.wd0.next = 0.into();
                 self.wd1.next = 0.into();
                 self.wd2.next = 0.into();
@@ -476,21 +610,24 @@ impl Logic for MappingCache {
         }
         // A chunk-row write waits while a lookup reads one of its rows in the same edge.
         // Only a new lookup reads chunk rows (value and key rows are above them), so the
-        // compare takes the lookup port's key, not the stage-2 row (a long path).
-        if self.row_write.val()
-            & !(self.lookup_valid.val()
-                & ((self.wa0.val() == bit_cast::<A, 7>(self.lookup_key.val().get_bits::<7>(0)))
-                    | (self.wa1.val() == bit_cast::<A, 7>(self.lookup_key.val().get_bits::<7>(7)))
-                    | (self.wa2.val()
-                        == bit_cast::<A, 6>(self.lookup_key.val().get_bits::<6>(14)))))
-        {
+        // compare takes the lookup port's key and the `w_key` register (short paths).
+        self.row_conflict.next = self.lookup_valid.val()
+            & ((self.w_key.q.val().get_bits::<7>(0) == self.lookup_key.val().get_bits::<7>(0))
+                | (self.w_key.q.val().get_bits::<7>(7) == self.lookup_key.val().get_bits::<7>(7))
+                | (self.w_key.q.val().get_bits::<6>(14)
+                    == self.lookup_key.val().get_bits::<6>(14)));
+        if self.row_write.val() & !self.row_conflict.val() {
             self.we.next = true;
             if self.step.q.val() == self.st_clear.val() {
                 self.step.d.next = self.st_set.val();
+                self.w_key.d.next = self.l_key.q.val();
             } else {
                 self.step.d.next = self.st_write_key.val();
             }
         }
+        // Chunk-row writes: bit s of the RAM of entry s's group.
+        self.l_mask.next = self.one.val() << self.l_slot.q.val().get_bits::<4>(0);
+        self.l_group.next = self.l_slot.q.val().get_bits::<2>(4);
         for g in 0..self._rams {
             self.ram0[g].clock.next = self.clock.val();
             self.ram1[g].clock.next = self.clock.val();
@@ -507,15 +644,24 @@ impl Logic for MappingCache {
             self.ram0[g].write_data.next = self.wd0.val();
             self.ram1[g].write_data.next = self.wd1.val();
             self.ram2[g].write_data.next = self.wd2.val();
-            self.ram0[g].write_mask.next = self.l_mask.val().get_bits::<W>(g * 16);
+            self.ram0[g].write_mask.next = 0.into();
+            if self.l_group.val() == g.to_bits::<2>() {
+                self.ram0[g].write_mask.next = self.l_mask.val();
+            }
             if self.vk_write.val() {
                 self.ram0[g].write_mask.next = self.first_ram.val().get_bits::<W>(g * 16);
             }
-            self.ram1[g].write_mask.next = self.l_mask.val().get_bits::<W>(g * 16);
+            self.ram1[g].write_mask.next = 0.into();
+            if self.l_group.val() == g.to_bits::<2>() {
+                self.ram1[g].write_mask.next = self.l_mask.val();
+            }
             if self.vk_write.val() {
                 self.ram1[g].write_mask.next = self.first_ram.val().get_bits::<W>(g * 16);
             }
-            self.ram2[g].write_mask.next = self.l_mask.val().get_bits::<W>(g * 16);
+            self.ram2[g].write_mask.next = 0.into();
+            if self.l_group.val() == g.to_bits::<2>() {
+                self.ram2[g].write_mask.next = self.l_mask.val();
+            }
             if self.vk_write.val() {
                 self.ram2[g].write_mask.next = self.first_ram.val().get_bits::<W>(g * 16);
             }
