@@ -43,12 +43,13 @@
 //!   apart (retry FSM: lookup, two result stages, ready). So no three consecutive cycles take a
 //!   job, and RX events come in runs of at most three cycles. The queue loses a TX event only
 //!   when three are waiting, which needs RX ops in eight consecutive cycles.
-//! - Globals: a pending counter holds the events since its pair's last flush. In any `W`
+//! - Globals: a pending counter holds the events since its pair's last flush (that flush's
+//!   own cycle included: at most one more). In any `W`
 //!   cycles there are at most `W/3 + W/5 + 2` RX ops and `W/4 + 3` TX ops, so at least
 //!   `13W/60 - 5` cycles without an event op. A flush needs at most three of those (the host
 //!   may win one, and the cycle after a host read of the same pair is blocked), and a pair
 //!   is flushed within [`GLOBAL_PAIRS`] (5) flushes of the pointer, 15 such cycles: within
-//!   `W = 92` cycles, so a pending count stays below 100 < 127 (long-run RX is at most one per
+//!   `W = 92` cycles, so a pending count stays below 101 < 127 (long-run RX is at most one per
 //!   four cycles, one link packet each, so the real bound is lower still; the worst-case test
 //!   `hammered_globals_lose_nothing` sees 26). The tests check before every clock edge that
 //!   no event would be dropped.
@@ -57,7 +58,9 @@
 //! A read waits while an event of its own slot and direction is held or queued (or arrives in
 //! that cycle), so every event up to the strobe cycle is in the value and none can follow the
 //! clear in the next cycle. A global read is one flush of its pair that also clears its
-//! word: the answer includes the pending events, those of the clearing cycle too.
+//! word: the answer includes the events pending before the clearing cycle (so those of the
+//! strobe cycle); the clearing cycle's own stay pending for the next read. An op takes a
+//! pair's pending counts as registered, so that no adder follows the choice of op.
 //!
 //! Latency: [`READ_LATENCY`] cycles from strobe to `read_valid` when nothing is in flight;
 //! each cycle with an event op adds one, as does a flush the host yields to, a collision, or
@@ -172,10 +175,10 @@ pub struct TrafficCounters {
     ptr: DFF<Bits<PAIR_BITS>>,
     host_first: DFF<bool>,
     gsel: Signal<Local, Bits<PAIR_BITS>>,
-    g_pend_p: Signal<Local, Bits<PEND_BITS>>,
-    g_pend_b: Signal<Local, Bits<PEND_BITS>>,
-    g_ev_p: Signal<Local, bool>,
-    g_ev_b: Signal<Local, bool>,
+    f_pend_p: Signal<Local, Bits<PEND_BITS>>,
+    f_pend_b: Signal<Local, Bits<PEND_BITS>>,
+    h_pend_p: Signal<Local, Bits<PEND_BITS>>,
+    h_pend_b: Signal<Local, Bits<PEND_BITS>>,
     g_inc_p: Signal<Local, Bits<PEND_BITS>>,
     g_inc_b: Signal<Local, Bits<PEND_BITS>>,
     g_take: Signal<Local, bool>,
@@ -302,10 +305,10 @@ impl TrafficCounters {
             ptr: Default::default(),
             host_first: Default::default(),
             gsel: Default::default(),
-            g_pend_p: Default::default(),
-            g_pend_b: Default::default(),
-            g_ev_p: Default::default(),
-            g_ev_b: Default::default(),
+            f_pend_p: Default::default(),
+            f_pend_b: Default::default(),
+            h_pend_p: Default::default(),
+            h_pend_b: Default::default(),
             g_inc_p: Default::default(),
             g_inc_b: Default::default(),
             g_take: Default::default(),
@@ -513,10 +516,12 @@ impl Logic for TrafficCounters {
             self.gsel.next = self.pend_pair.q.val();
             self.g_take.next = self.pend_global.q.val();
         }
-        self.g_pend_p.next = 0.into();
-        self.g_pend_b.next = 0.into();
-        self.g_ev_p.next = false;
-        self.g_ev_b.next = false;
+        // The pending counts a flush (the pointed pair) and a host read (its pair; nothing for
+        // a slot counter) would take, both from registers: the op's choice only selects.
+        self.f_pend_p.next = 0.into();
+        self.f_pend_b.next = 0.into();
+        self.h_pend_p.next = 0.into();
+        self.h_pend_b.next = 0.into();
         for j in 0..GLOBAL_PAIRS {
             self.pend_p[j].clock.next = self.clock.val();
             self.pend_b[j].clock.next = self.clock.val();
@@ -528,25 +533,33 @@ impl Logic for TrafficCounters {
             self.pend_any[j].d.next = self.pend_any[j].q.val()
                 || self.global_events.val().get_bit(j + j)
                 || self.global_events.val().get_bit(j + j + 1);
-            if self.gsel.val() == j.to_bits::<PAIR_BITS>() {
-                self.g_pend_p.next = self.pend_p[j].q.val();
-                self.g_pend_b.next = self.pend_b[j].q.val();
-                self.g_ev_p.next = self.global_events.val().get_bit(j + j);
-                self.g_ev_b.next = self.global_events.val().get_bit(j + j + 1);
+            if self.ptr.q.val() == j.to_bits::<PAIR_BITS>() {
+                self.f_pend_p.next = self.pend_p[j].q.val();
+                self.f_pend_b.next = self.pend_b[j].q.val();
             }
-            // Taken (a synchronous reset: no multiplexer).
+            if self.pend_global.q.val() && (self.pend_pair.q.val() == j.to_bits::<PAIR_BITS>()) {
+                self.h_pend_p.next = self.pend_p[j].q.val();
+                self.h_pend_b.next = self.pend_b[j].q.val();
+            }
+            // Taken: the events of this cycle stay pending (no adder after the choice).
             if self.g_take.val() && (self.gsel.val() == j.to_bits::<PAIR_BITS>()) {
                 self.pend_p[j].d.next = 0.into();
+                if self.global_events.val().get_bit(j + j) {
+                    self.pend_p[j].d.next = 1.into();
+                }
                 self.pend_b[j].d.next = 0.into();
-                self.pend_any[j].d.next = false;
+                if self.global_events.val().get_bit(j + j + 1) {
+                    self.pend_b[j].d.next = 1.into();
+                }
+                self.pend_any[j].d.next = self.global_events.val().get_bit(j + j)
+                    || self.global_events.val().get_bit(j + j + 1);
             }
         }
-        // The counts with this cycle's events: taken whole.
-        self.g_inc_p.next = self.g_pend_p.val() + self.g_ev_p.val();
-        self.g_inc_b.next = self.g_pend_b.val() + self.g_ev_b.val();
-        if !self.g_take.val() {
-            self.g_inc_p.next = 0.into();
-            self.g_inc_b.next = 0.into();
+        self.g_inc_p.next = self.f_pend_p.val();
+        self.g_inc_b.next = self.f_pend_b.val();
+        if self.host_go.val() {
+            self.g_inc_p.next = self.h_pend_p.val();
+            self.g_inc_b.next = self.h_pend_b.val();
         }
 
         // ---- The op into stage 1 and the RAM reads.
@@ -991,8 +1004,8 @@ mod tests {
         let misses = global_counter_index("misses");
         let m_bit = 1 << misses;
         let m_addr = global_counter_addr(misses as u32);
-        // Events in the strobe cycle and in the clearing cycle (the next one, with an idle
-        // engine) count in the value.
+        // Events up to the strobe cycle count in the value; those of the clearing cycle (the
+        // next one, with an idle engine) stay pending for the next read.
         let ev = Cycle {
             globals: m_bit,
             ..Default::default()
@@ -1001,7 +1014,11 @@ mod tests {
         for _ in 0..8 {
             cycle(&mut b, &Cycle::default()); // flushed
         }
-        assert_eq!(read(&mut b, m_addr, &[ev, ev, ev]), (3, READ_LATENCY));
+        assert_eq!(read(&mut b, m_addr, &[ev, ev, ev]), (2, READ_LATENCY));
+        for _ in 0..8 {
+            cycle(&mut b, &Cycle::default());
+        }
+        assert_eq!(read(&mut b, m_addr, &[]), (1, READ_LATENCY));
         for _ in 0..8 {
             cycle(&mut b, &Cycle::default());
         }

@@ -152,10 +152,7 @@ pub struct TxMmu {
 
     max_payload: Constant<Bits<13>>,
     max_payload16: Constant<Bits<16>>,
-    max_payload32: Constant<Bits<32>>,
     page_size: Constant<Bits<13>>,
-    page_size32: Constant<Bits<32>>,
-    page_mask: Constant<Bits<32>>,
 }
 
 impl TxMmu {
@@ -227,10 +224,7 @@ impl TxMmu {
             slot_free: Default::default(),
             max_payload: Constant::new((params.max_payload as u64).to_bits()),
             max_payload16: Constant::new((params.max_payload as u64).to_bits()),
-            max_payload32: Constant::new((params.max_payload as u64).to_bits()),
             page_size: Constant::new((PAGE_SIZE as u64).to_bits()),
-            page_size32: Constant::new((PAGE_SIZE as u64).to_bits()),
-            page_mask: Constant::new((!(PAGE_SIZE as u64 - 1) & 0xFFFF_FFFF).to_bits()),
         }
     }
 }
@@ -263,12 +257,10 @@ impl Logic for TxMmu {
         }
         // Where the next packet starts, and its room, unless this one is the last: registers,
         // so that the next packet's lookup key in `Answer` comes straight from a flip-flop.
+        self.next_at.d.next = self.at.q.val() + bit_cast::<32, 13>(self.limit.val());
+        self.next_room.d.next = self.page_size.val();
         if self.payload_fits.val() {
-            self.next_at.d.next = self.at.q.val() + self.max_payload32.val();
             self.next_room.d.next = self.room.q.val() - self.max_payload.val();
-        } else {
-            self.next_at.d.next = (self.at.q.val() & self.page_mask.val()) + self.page_size32.val();
-            self.next_room.d.next = self.page_size.val();
         }
 
         // Command register: emptied by a handshake, refilled below on a hit.
