@@ -51,7 +51,7 @@
 //!   is flushed within [`GLOBAL_PAIRS`] (5) flushes of the pointer, 15 such cycles: within
 //!   `W = 92` cycles, so a pending count stays below 101 < 127 (long-run RX is at most one per
 //!   four cycles, one link packet each, so the real bound is lower still; the worst-case test
-//!   `hammered_globals_lose_nothing` sees 26). The tests check before every clock edge that
+//!   `hammered_globals_lose_nothing` sees 28). The tests check before every clock edge that
 //!   no event would be dropped.
 //!
 //! # Host read-and-clear
