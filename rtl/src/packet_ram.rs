@@ -213,6 +213,13 @@ mod tests {
     use super::*;
     use crate::testbench::{lint_check, yosys_check, Bench};
 
+    /// iCE40 resource use of one RAM, as yosys maps it.
+    fn synth(mut ram: PacketRam) -> crate::hwcheck::SynthReport {
+        use crate::hwcheck::{yosys_synth, Family};
+        ram.connect_all();
+        yosys_synth(&generate_verilog(&ram), "top", Family::Ice40).unwrap()
+    }
+
     #[test]
     fn registered_read_and_old_data_on_collision() {
         let mut b = Bench::new(PacketRam::new(40), |r| &mut r.clock);
@@ -250,12 +257,6 @@ mod tests {
 
     #[test]
     fn collision_free_ram_needs_no_bypass_logic() {
-        use crate::hwcheck::{yosys_synth, Family};
-        let synth = |ram: PacketRam| {
-            let mut ram = ram;
-            ram.connect_all();
-            yosys_synth(&generate_verilog(&ram), "top", Family::Ice40).unwrap()
-        };
         let plain = synth(PacketRam::new(256));
         let lean = synth(PacketRam::without_collisions(256));
         assert_eq!(lean.block_rams, plain.block_rams);
@@ -270,7 +271,6 @@ mod tests {
     /// shows up as poison in simulation.
     #[test]
     fn in_range_reads_need_no_range_check() {
-        use crate::hwcheck::{yosys_synth, Family};
         let mut b = Bench::new(PacketRam::new(384).in_range_reads(), |r| &mut r.clock);
         b.uut.write_enable.next = true;
         b.uut.write_address.next = 383.into();
@@ -284,11 +284,6 @@ mod tests {
         b.step();
         assert_eq!(b.uut.read_data.val().to_u64() as u32, OUT_OF_RANGE_POISON);
 
-        let synth = |ram: PacketRam| {
-            let mut ram = ram;
-            ram.connect_all();
-            yosys_synth(&generate_verilog(&ram), "top", Family::Ice40).unwrap()
-        };
         let checked = synth(PacketRam::without_collisions(384));
         let unchecked = synth(PacketRam::without_collisions(384).in_range_reads());
         assert_eq!(unchecked.block_rams, checked.block_rams);
