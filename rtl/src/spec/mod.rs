@@ -8,6 +8,7 @@ pub mod docs;
 pub mod packet;
 pub mod params;
 pub mod regmap;
+pub mod trace;
 
 /// A bit field of a 32-bit word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
