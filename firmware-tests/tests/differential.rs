@@ -434,7 +434,7 @@ fn run(fault: SwitchFault, receives: &[bool], steps: &[Step]) -> Tally {
         assert!(!t.rtl_overran(), "RX overrun after {s:?}");
     }
     add(&mut tally, t.compare_all());
-    let stats = t.net.stats;
+    let stats = t.net.stats();
     *tally.entry("switch_fault_dropped").or_default() += stats.fault_dropped;
     *tally.entry("switch_fault_duplicated").or_default() += stats.fault_duplicated;
     tally

@@ -1,10 +1,22 @@
 //! The driver core: full mapping tables in host memory, the card caches as a managed subset of
 //! them, the miss (interrupt) service routine, the counter poller and the notification queues.
+//!
+//! [`NodeDriver`] is the driver of one card, run by that node's host: its methods are async
+//! because a register read waits for the card ([`crate::host::Host`]), and its background
+//! work — the interrupt handler and the counter poller ([`NodeDriver::start`]) — runs as tasks
+//! of the [`World`], beside every other host's. [`Driver`] holds the drivers of every card of
+//! a fabric and offers each operation as a blocking call that runs the world until it is done,
+//! for programs that act one step at a time (tests, examples, the benchmarks).
 
 use crate::cache::CacheShadow;
 use crate::counters::{CounterTotals, Rates, SlotTotals};
+use crate::exec::{SeqLock, World};
 use crate::fabric::Fabric;
+use crate::host::{Host, HostCosts};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::rc::Rc;
 use thiserror::Error;
 use vassa_rtl::spec::params::{PAGE_NUMBER_BITS, PAGE_SHIFT};
 use vassa_rtl::spec::regmap as rm;
@@ -110,25 +122,41 @@ pub enum DriverError {
     SlotOutOfRange { node: usize, slot: u32, slots: u32 },
     #[error("node {node}: the doorbell FIFO is full")]
     DoorbellFull { node: usize },
-    #[error("node {node}: doorbell length {length} not in 1..=65535")]
+    #[error("node {node}: doorbell length {length} not in 1..={max}", max = MAX_DOORBELL_LENGTH)]
     BadLength { node: usize, length: u32 },
+    #[error("node {node}: the card did not answer within {cycles} cycles")]
+    NoAnswer { node: usize, cycles: u64 },
 }
+
+/// Largest length a doorbell carries (DB_PUSH's length field).
+pub const MAX_DOORBELL_LENGTH: u32 = rm::DB_PUSH_LENGTH.max();
 
 /// Driver settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriverConfig {
     /// Nominal clock of the cards, for rates in simulated time (the XEM6010 board's 100 MHz).
     pub clock_hz: u64,
-    /// Simulated cycles between counter polls (below 2^30, see [`crate::counters`]).
-    pub poll_interval: u64,
+    /// What the simulated hosts' accesses and reactions cost ([`HostCosts`]); its
+    /// `counter_poll` is the counter poller's interval (below 2^30, see [`crate::counters`]).
+    /// A board fabric ignores the costs: its accesses take their real time.
+    pub host: HostCosts,
 }
 
 impl Default for DriverConfig {
     fn default() -> Self {
         DriverConfig {
             clock_hz: 100_000_000,
-            poll_interval: 100_000,
+            host: HostCosts::default(),
         }
+    }
+}
+
+impl DriverConfig {
+    /// The default settings with the counter poller every `cycles`.
+    pub fn polling_every(cycles: u64) -> Self {
+        let mut c = DriverConfig::default();
+        c.host.counter_poll = cycles;
+        c
     }
 }
 
@@ -158,7 +186,6 @@ impl Table {
 }
 
 struct NodeState {
-    info: CardInfo,
     tx: Table,
     rx: Table,
     stats: MissStats,
@@ -166,6 +193,7 @@ struct NodeState {
     notifications: VecDeque<Notification>,
     /// Doorbells known to fit in the FIFO without asking the card.
     db_free: u32,
+    polls: u64,
 }
 
 impl NodeState {
@@ -175,16 +203,13 @@ impl NodeState {
             Dir::Rx => &mut self.rx,
         }
     }
-}
 
-/// The host driver of every card of a fabric.
-pub struct Driver<F: Fabric> {
-    fabric: F,
-    config: DriverConfig,
-    nodes: Vec<NodeState>,
-    next_poll: u64,
-    polls: u64,
-    prefault: bool,
+    fn table_ref(&self, dir: Dir) -> &Table {
+        match dir {
+            Dir::Tx => &self.tx,
+            Dir::Rx => &self.rx,
+        }
+    }
 }
 
 fn page_ok(node: usize, page: u32) -> Result<(), DriverError> {
@@ -195,86 +220,693 @@ fn page_ok(node: usize, page: u32) -> Result<(), DriverError> {
     }
 }
 
-impl<F: Fabric> Driver<F> {
-    /// Takes over every card: checks its ID, reads its parameters, sets its node id to its
-    /// index, flushes both mapping caches, enables the miss, signal and error interrupts and
-    /// clears its counters (totals start at zero now).
-    pub fn new(mut fabric: F, config: DriverConfig) -> Result<Self, DriverError> {
-        let mut nodes = Vec::new();
-        for node in 0..fabric.nodes() {
-            let id = fabric.read_reg(node, rm::ID.offset);
-            if id != rm::MAGIC {
-                return Err(DriverError::NotVassa { node, id });
-            }
-            let p0 = fabric.read_reg(node, rm::PARAM0.offset);
-            let p1 = fabric.read_reg(node, rm::PARAM1.offset);
-            let info = CardInfo {
-                tx_cache_entries: rm::PARAM0_TX_CACHE.get(p0),
-                rx_cache_entries: rm::PARAM0_RX_CACHE.get(p0),
-                counter_slots: rm::PARAM0_SLOTS.get(p0),
-                miss_buffer_packets: rm::PARAM0_MISS_BUF.get(p0),
-                max_payload: rm::PARAM1_MAX_PAYLOAD.get(p1),
-                line_bytes: rm::PARAM1_LINE.get(p1),
-                page_shift: rm::PARAM1_PAGE_SHIFT.get(p1),
-            };
-            assert_eq!(
-                info.page_shift, PAGE_SHIFT,
-                "node {node}: unexpected page size"
-            );
-            fabric.write_reg(node, rm::NODE_ID.offset, node as u32);
-            for tx in [false, true] {
-                let flush = rm::map_cmd(rm::MAP_OP_FLUSH, tx, 0);
-                fabric.write_reg(node, rm::MAP_CMD.offset, flush);
-            }
-            let irqs = rm::IRQ_MISS.mask() | rm::IRQ_SIGNAL.mask() | rm::IRQ_ERROR.mask();
-            fabric.write_reg(node, rm::IRQ_MASK.offset, irqs);
-            let db_free = rm::DB_STATUS_FREE.get(fabric.read_reg(node, rm::DB_STATUS.offset));
-            nodes.push(NodeState {
-                info,
+/// The driver of one card, on its node's host.
+pub struct NodeDriver<F: Fabric> {
+    host: Host<F>,
+    config: DriverConfig,
+    info: CardInfo,
+    st: RefCell<NodeState>,
+    /// Held across register sequences that must not interleave (installs, doorbells).
+    regs: SeqLock,
+    prefault: Cell<bool>,
+    /// The interrupt handler is running (between its interrupt latency and its return).
+    in_service: Cell<bool>,
+    /// Doorbells pushed so far.
+    doorbells: Cell<u64>,
+}
+
+impl<F: Fabric> NodeDriver<F> {
+    /// Takes over the card: checks its ID, reads its parameters, sets its node id to
+    /// `node_id`, flushes both mapping caches, enables the miss, signal and error interrupts
+    /// and clears its counters (totals start at zero now).
+    pub async fn attach(
+        host: Host<F>,
+        node_id: u32,
+        config: DriverConfig,
+    ) -> Result<Self, DriverError> {
+        let node = host.node();
+        let id = host.read(rm::ID.offset).await;
+        if id != rm::MAGIC {
+            return Err(DriverError::NotVassa { node, id });
+        }
+        let p0 = host.read(rm::PARAM0.offset).await;
+        let p1 = host.read(rm::PARAM1.offset).await;
+        let info = CardInfo {
+            tx_cache_entries: rm::PARAM0_TX_CACHE.get(p0),
+            rx_cache_entries: rm::PARAM0_RX_CACHE.get(p0),
+            counter_slots: rm::PARAM0_SLOTS.get(p0),
+            miss_buffer_packets: rm::PARAM0_MISS_BUF.get(p0),
+            max_payload: rm::PARAM1_MAX_PAYLOAD.get(p1),
+            line_bytes: rm::PARAM1_LINE.get(p1),
+            page_shift: rm::PARAM1_PAGE_SHIFT.get(p1),
+        };
+        assert_eq!(
+            info.page_shift, PAGE_SHIFT,
+            "node {node}: unexpected page size"
+        );
+        host.write(rm::NODE_ID.offset, node_id).await;
+        for tx in [false, true] {
+            let flush = rm::map_cmd(rm::MAP_OP_FLUSH, tx, 0);
+            host.write(rm::MAP_CMD.offset, flush).await;
+        }
+        let irqs = rm::IRQ_MISS.mask() | rm::IRQ_SIGNAL.mask() | rm::IRQ_ERROR.mask();
+        host.write(rm::IRQ_MASK.offset, irqs).await;
+        let db_free = rm::DB_STATUS_FREE.get(host.read(rm::DB_STATUS.offset).await);
+        let d = NodeDriver {
+            st: RefCell::new(NodeState {
                 tx: Table::new(info.tx_cache_entries),
                 rx: Table::new(info.rx_cache_entries),
                 stats: MissStats::default(),
                 totals: CounterTotals::new(info.counter_slots as usize, 0),
                 notifications: VecDeque::new(),
                 db_free,
-            });
-        }
-        let mut d = Driver {
-            fabric,
+                polls: 0,
+            }),
+            host,
             config,
-            nodes,
-            next_poll: 0,
-            polls: 0,
-            prefault: false,
+            info,
+            regs: SeqLock::default(),
+            prefault: Cell::new(false),
+            in_service: Cell::new(false),
+            doorbells: Cell::new(0),
         };
         // Clear whatever the counters held; totals start here.
-        d.poll_counters();
-        for n in &mut d.nodes {
-            n.totals = CounterTotals::new(n.info.counter_slots as usize, d.fabric.cycle());
-        }
-        d.polls = 0;
+        d.poll_counters().await;
+        let now = d.host.now();
+        let mut st = d.st.borrow_mut();
+        st.totals = CounterTotals::new(info.counter_slots as usize, now);
+        st.polls = 0;
+        drop(st);
         Ok(d)
     }
 
-    /// With `on`, [`Driver::map`] also installs a new mapping into its card's cache when the
-    /// cache has a free slot (it never evicts for this); off by default, so every mapping is
-    /// learnt on a miss. Channels turn it on: see [`crate::channel`].
-    pub fn set_prefault(&mut self, on: bool) {
-        self.prefault = on;
+    /// Starts the driver's background work on its host: the interrupt handler and the counter
+    /// poller, each a task of `world` for as long as the world runs.
+    pub fn start(self: &Rc<Self>, world: &World<F>) {
+        let d = Rc::clone(self);
+        world.spawn(async move { d.interrupt_handler().await });
+        let d = Rc::clone(self);
+        world.spawn(async move { d.counter_poller().await });
     }
 
-    pub fn fabric(&self) -> &F {
-        &self.fabric
+    /// Waits for the interrupt line, then after the interrupt latency runs the service
+    /// routine; forever.
+    async fn interrupt_handler(&self) {
+        loop {
+            self.host.irq_line().await;
+            self.in_service.set(true);
+            self.host.sleep(self.host.costs().irq_latency).await;
+            self.service().await;
+            self.in_service.set(false);
+        }
     }
 
-    /// The fabric, for memory access and anything the driver does not wrap. Register writes
-    /// made through it bypass the driver's shadow state.
-    pub fn fabric_mut(&mut self) -> &mut F {
-        &mut self.fabric
+    /// Reads every counter every `counter_poll` cycles; forever.
+    async fn counter_poller(&self) {
+        loop {
+            self.host.sleep(self.config.host.counter_poll.max(1)).await;
+            self.poll_counters().await;
+        }
+    }
+
+    pub fn host(&self) -> &Host<F> {
+        &self.host
+    }
+
+    pub fn node(&self) -> usize {
+        self.host.node()
+    }
+
+    pub fn info(&self) -> &CardInfo {
+        &self.info
+    }
+
+    pub fn config(&self) -> &DriverConfig {
+        &self.config
+    }
+
+    /// The interrupt handler is at work (so more may land once it has resolved a miss).
+    pub fn in_service(&self) -> bool {
+        self.in_service.get()
+    }
+
+    /// With `on`, [`NodeDriver::map`] also installs a new mapping into the card's cache when
+    /// the cache has a free slot (it never evicts for this); off by default, so every mapping
+    /// is learnt on a miss. Channels turn it on: see [`crate::channel`].
+    pub fn set_prefault(&self, on: bool) {
+        self.prefault.set(on);
+    }
+
+    // ---- Mappings ---------------------------------------------------------------------------
+
+    /// Maps `key` to `mapping` in the `dir` table (physical page → NVA page for TX, NVA page →
+    /// physical page for RX), replacing any mapping of `key`. The card learns it on its next
+    /// miss for `key`; if `key` is cached, the cache entry is rewritten at once. An RX mapping
+    /// also subscribes the node to the NVA page at the switch.
+    pub async fn map(&self, dir: Dir, key: u32, mapping: Mapping) -> Result<(), DriverError> {
+        let node = self.node();
+        page_ok(node, key)?;
+        page_ok(node, mapping.page)?;
+        let slots = self.info.counter_slots;
+        if mapping.attr.counter_slot >= slots {
+            return Err(DriverError::SlotOutOfRange {
+                node,
+                slot: mapping.attr.counter_slot,
+                slots,
+            });
+        }
+        let install_at = {
+            let mut st = self.st.borrow_mut();
+            let prefault = self.prefault.get();
+            let table = st.table(dir);
+            table.map.insert(
+                key,
+                Entry {
+                    mapping,
+                    ghost: false,
+                },
+            );
+            if let Some(slot) = table.cache.slot_of(key) {
+                Some((slot, false))
+            } else if prefault && table.cache.occupied().count() < table.cache.entries() {
+                // A free cache slot: install now rather than on the first miss. Cold misses come
+                // in bursts (every page of a new channel at once) and a card parks only a few
+                // missed packets; the rest would be dropped (drop_miss_overflow).
+                let (slot, _) = table.cache.place(key, false);
+                Some((slot, true))
+            } else {
+                None
+            }
+        };
+        if dir == Dir::Rx {
+            self.host.with_fabric(|f| f.subscribe(key, node));
+        }
+        if let Some((slot, prefaulted)) = install_at {
+            if prefaulted {
+                self.st.borrow_mut().stats.prefaults += 1;
+            }
+            self.install(dir, slot, key, &mapping).await;
+        }
+        Ok(())
+    }
+
+    /// Removes the mapping of `key` from the `dir` table and, if cached, invalidates its cache
+    /// entry. An RX unmap also unsubscribes the node from the NVA page. Returns the mapping
+    /// removed.
+    pub async fn unmap(&self, dir: Dir, key: u32) -> Option<Mapping> {
+        let (entry, slot) = {
+            let mut st = self.st.borrow_mut();
+            let table = st.table(dir);
+            let entry = table.map.remove(&key)?;
+            (entry, table.cache.remove(key))
+        };
+        if dir == Dir::Rx {
+            let node = self.node();
+            self.host.with_fabric(|f| f.unsubscribe(key, node));
+        }
+        if let Some(slot) = slot {
+            self.invalidate(dir, slot).await;
+        }
+        Some(entry.mapping)
+    }
+
+    /// TX: physical page `phys` is sent to NVA page `nva`.
+    pub async fn map_tx(&self, phys: u32, nva: u32, attr: Attr) -> Result<(), DriverError> {
+        self.map(Dir::Tx, phys, Mapping { page: nva, attr }).await
+    }
+
+    /// RX: packets for NVA page `nva` are written to physical page `phys`.
+    pub async fn map_rx(&self, nva: u32, phys: u32, attr: Attr) -> Result<(), DriverError> {
+        self.map(Dir::Rx, nva, Mapping { page: phys, attr }).await
+    }
+
+    /// The mapping of `key` in the `dir` table.
+    pub fn lookup(&self, dir: Dir, key: u32) -> Option<Mapping> {
+        let st = self.st.borrow();
+        st.table_ref(dir).map.get(&key).map(|e| e.mapping)
+    }
+
+    /// (slot, key) of every mapping the driver installed in the `dir` cache.
+    pub fn cached(&self, dir: Dir) -> Vec<(usize, u32)> {
+        self.st.borrow().table_ref(dir).cache.occupied().collect()
+    }
+
+    /// Every mapping in the `dir` table, by key.
+    pub fn mappings(&self, dir: Dir) -> Vec<(u32, Mapping)> {
+        let st = self.st.borrow();
+        let t = st.table_ref(dir);
+        t.map.iter().map(|(&k, e)| (k, e.mapping)).collect()
+    }
+
+    /// Invalidates `key`'s entry in the `dir` cache, keeping the mapping in the host table, as
+    /// a cache under pressure would: the next packet for `key` misses and the service routine
+    /// installs it again. Returns whether `key` was cached.
+    pub async fn evict(&self, dir: Dir, key: u32) -> bool {
+        let slot = {
+            let mut st = self.st.borrow_mut();
+            let table = st.table(dir);
+            let Some(slot) = table.cache.remove(key) else {
+                return false;
+            };
+            if let Some(e) = table.map.get_mut(&key) {
+                e.ghost = true;
+            }
+            slot
+        };
+        self.invalidate(dir, slot).await;
+        true
+    }
+
+    /// Empties the `dir` cache (one flush command); the host table stays. Returns how many
+    /// mappings were cached.
+    pub async fn evict_all(&self, dir: Dir) -> usize {
+        let n = {
+            let mut st = self.st.borrow_mut();
+            let table = st.table(dir);
+            let cached: Vec<u32> = table.cache.occupied().map(|(_, k)| k).collect();
+            table.cache.clear();
+            for k in &cached {
+                if let Some(e) = table.map.get_mut(k) {
+                    e.ghost = true;
+                }
+            }
+            cached.len()
+        };
+        let flush = rm::map_cmd(rm::MAP_OP_FLUSH, dir == Dir::Tx, 0);
+        let _seq = self.regs.lock().await;
+        self.host.write(rm::MAP_CMD.offset, flush).await;
+        n
+    }
+
+    async fn invalidate(&self, dir: Dir, slot: usize) {
+        let cmd = rm::map_cmd(rm::MAP_OP_INVALIDATE, dir == Dir::Tx, slot as u32);
+        let _seq = self.regs.lock().await;
+        self.host.write(rm::MAP_CMD.offset, cmd).await;
+    }
+
+    /// Writes the registers that install `key` → `m` into `slot` of the `dir` cache (one
+    /// sequence: the staging registers are shared).
+    async fn install(&self, dir: Dir, slot: usize, key: u32, m: &Mapping) {
+        let _seq = self.regs.lock().await;
+        let writes = rm::install_writes(dir == Dir::Tx, slot as u32, key, m.page, m.attr.word());
+        for (addr, value) in writes {
+            self.host.write(addr, value).await;
+        }
+    }
+
+    // ---- Sending ----------------------------------------------------------------------------
+
+    /// Pushes a doorbell: send `length` bytes of memory from physical address `addr`; returns
+    /// its index among the card's doorbells (the card sends them in this order). Fails when
+    /// the doorbell FIFO is full (the card's `DB_STATUS` is read only when the driver's own
+    /// count of free entries runs out).
+    pub async fn doorbell(&self, addr: u32, length: u32, user: bool) -> Result<u64, DriverError> {
+        let _seq = self.regs.lock().await;
+        if self.doorbell_room_locked().await == 0 {
+            return Err(DriverError::DoorbellFull { node: self.node() });
+        }
+        self.push_doorbell_locked(addr, length, user).await
+    }
+
+    /// Holds the card's register sequences ([`SeqLock`]) for the guard's life: a caller that
+    /// must take a decision and push a doorbell as one step (a writer numbering its messages
+    /// in the order its card sends them) holds it across both.
+    pub async fn lock_registers(&self) -> crate::exec::SeqGuard<'_> {
+        self.regs.lock().await
+    }
+
+    /// Pushes a doorbell while the caller holds [`NodeDriver::lock_registers`] and has seen
+    /// room for it ([`NodeDriver::doorbell_room_locked`]).
+    pub async fn push_doorbell_locked(
+        &self,
+        addr: u32,
+        length: u32,
+        user: bool,
+    ) -> Result<u64, DriverError> {
+        let node = self.node();
+        if !(1..=MAX_DOORBELL_LENGTH).contains(&length) {
+            return Err(DriverError::BadLength { node, length });
+        }
+        {
+            let mut st = self.st.borrow_mut();
+            if st.db_free == 0 {
+                return Err(DriverError::DoorbellFull { node });
+            }
+            st.db_free -= 1;
+        }
+        self.host.write(rm::DB_ADDR.offset, addr).await;
+        let push = rm::DB_PUSH_USER.put(rm::DB_PUSH_LENGTH.put(0, length), user as u32);
+        let index = self.doorbells.get();
+        self.doorbells.set(index + 1);
+        self.host.write(rm::DB_PUSH.offset, push).await;
+        Ok(index)
+    }
+
+    /// Doorbells that fit in the FIFO now (asks the card only when the driver's own count has
+    /// run out).
+    pub async fn doorbell_room(&self) -> u32 {
+        let _seq = self.regs.lock().await;
+        self.doorbell_room_locked().await
+    }
+
+    /// [`NodeDriver::doorbell_room`] while the caller holds the register lock.
+    pub async fn doorbell_room_locked(&self) -> u32 {
+        if self.st.borrow().db_free == 0 {
+            let st = self.host.read(rm::DB_STATUS.offset).await;
+            self.st.borrow_mut().db_free = rm::DB_STATUS_FREE.get(st);
+        }
+        self.st.borrow().db_free
+    }
+
+    /// The card's `STATUS` register.
+    pub async fn status(&self) -> u32 {
+        self.host.read(rm::STATUS.offset).await
+    }
+
+    // ---- Interrupt service ------------------------------------------------------------------
+
+    /// The interrupt service routine: reads IRQ_STATUS, acknowledges the latched causes, then
+    /// services misses (every record until MISS_POP reads invalid), pops notifications into
+    /// the node's queue and clears ERROR (remembering its flags). Acknowledging before popping
+    /// means a record posted meanwhile latches the cause again.
+    pub async fn service(&self) {
+        let status = self.host.read(rm::IRQ_STATUS.offset).await;
+        let ack = status & (rm::IRQ_MISS.mask() | rm::IRQ_SIGNAL.mask());
+        if status != 0 {
+            self.st.borrow_mut().stats.interrupts += 1;
+        }
+        if ack != 0 {
+            self.host.write(rm::IRQ_ACK.offset, ack).await;
+        }
+        if rm::IRQ_MISS.get(status) != 0 {
+            self.service_misses().await;
+        }
+        if rm::IRQ_SIGNAL.get(status) != 0 {
+            self.pop_notifications().await;
+        }
+        if rm::IRQ_ERROR.get(status) != 0 {
+            let e = self.host.read(rm::ERROR.offset).await;
+            self.st.borrow_mut().stats.error_flags |= e;
+            self.host.write(rm::ERROR.offset, e).await;
+        }
+    }
+
+    /// Pops every miss record and resolves it: a mapping in the host table is installed into
+    /// the card cache (evicting a victim, see [`crate::cache`]) and the miss retried; a page
+    /// with no mapping is dropped (RX) or its descriptor cancelled (TX).
+    pub async fn service_misses(&self) {
+        loop {
+            let rec = self.host.read(rm::MISS_POP.offset).await;
+            if rm::POP_VALID.get(rec) == 0 {
+                break;
+            }
+            self.host.sleep(self.host.costs().miss_service).await;
+            let key = rm::MISS_PAGE.get(rec);
+            let dir = if rm::MISS_DIR_TX.get(rec) != 0 {
+                Dir::Tx
+            } else {
+                Dir::Rx
+            };
+            let (retry, install) = self.resolve_in_tables(dir, key);
+            if let Some((slot, mapping)) = install {
+                self.install(dir, slot, key, &mapping).await;
+            }
+            let w = rm::RESOLVE_DROP.put(0, !retry as u32);
+            let w = rm::RESOLVE_TX.put(w, (dir == Dir::Tx) as u32);
+            let w = rm::RESOLVE_TAG.put(w, rm::MISS_TAG.get(rec));
+            self.host.write(rm::MISS_RESOLVE.offset, w).await;
+        }
+        let mut st = self.st.borrow_mut();
+        st.tx.cache.unpin_all();
+        st.rx.cache.unpin_all();
+    }
+
+    /// The host-table side of a miss: whether to retry, and the install it needs (slot and
+    /// mapping), if the key is not cached yet.
+    fn resolve_in_tables(&self, dir: Dir, key: u32) -> (bool, Option<(usize, Mapping)>) {
+        let mut guard = self.st.borrow_mut();
+        let st = &mut *guard;
+        let (table, stats) = match dir {
+            Dir::Tx => (&mut st.tx, &mut st.stats),
+            Dir::Rx => (&mut st.rx, &mut st.stats),
+        };
+        let Some(entry) = table.map.get(&key).copied() else {
+            match dir {
+                Dir::Tx => stats.tx_cancelled += 1,
+                Dir::Rx => stats.rx_dropped += 1,
+            }
+            return (false, None);
+        };
+        let install = match table.cache.slot_of(key) {
+            Some(slot) => {
+                table.cache.reference(slot);
+                stats.already_cached += 1;
+                table.cache.pin(slot);
+                None
+            }
+            None => {
+                let (slot, evicted) = table.cache.place(key, entry.ghost);
+                table.map.get_mut(&key).unwrap().ghost = false;
+                if let Some(old) = evicted {
+                    if let Some(e) = table.map.get_mut(&old) {
+                        e.ghost = true;
+                    }
+                    stats.evictions += 1;
+                }
+                stats.installs += 1;
+                table.cache.pin(slot);
+                Some((slot, entry.mapping))
+            }
+        };
+        match dir {
+            Dir::Tx => stats.tx_serviced += 1,
+            Dir::Rx => stats.rx_serviced += 1,
+        }
+        (true, install)
+    }
+
+    /// Pops every notification into the node's queue.
+    pub async fn pop_notifications(&self) {
+        loop {
+            let nva = self.host.read(rm::NOTIFY_NVA.offset).await;
+            let meta = self.host.read(rm::NOTIFY_POP.offset).await;
+            if rm::POP_VALID.get(meta) == 0 {
+                break;
+            }
+            self.st.borrow_mut().notifications.push_back(Notification {
+                nva,
+                length: rm::NOTIFY_LENGTH.get(meta),
+            });
+        }
+    }
+
+    /// The oldest notification not yet taken.
+    pub fn pop_notification(&self) -> Option<Notification> {
+        self.st.borrow_mut().notifications.pop_front()
+    }
+
+    /// Every notification not yet taken, oldest first.
+    pub fn take_notifications(&self) -> Vec<Notification> {
+        self.st.borrow_mut().notifications.drain(..).collect()
+    }
+
+    pub fn stats(&self) -> MissStats {
+        self.st.borrow().stats
+    }
+
+    // ---- Counters ---------------------------------------------------------------------------
+
+    /// Reads (and so clears) every global and slot counter into the totals.
+    pub async fn poll_counters(&self) {
+        let slots = self.info.counter_slots;
+        for i in 0..rm::GLOBAL_COUNTERS.len() {
+            let v = self.host.read(rm::global_counter_addr(i as u32)).await;
+            self.st.borrow_mut().totals.global[i] += v as u64;
+        }
+        for slot in 0..slots {
+            let mut window = SlotTotals::default();
+            for k in 0..rm::SLOT_COUNTERS.len() {
+                let v = self.host.read(rm::slot_counter_addr(slot, k as u32)).await;
+                window.counts[k] = v as u64;
+            }
+            let mut st = self.st.borrow_mut();
+            let t = &mut st.totals;
+            let early = std::mem::take(&mut t.between_polls[slot as usize]);
+            for k in 0..window.counts.len() {
+                t.slots[slot as usize].counts[k] += window.counts[k];
+                window.counts[k] += early.counts[k];
+            }
+            t.last_window[slot as usize] = window;
+        }
+        let now = self.host.now();
+        let mut st = self.st.borrow_mut();
+        let t = &mut st.totals;
+        t.window_cycles = now - t.polled_at;
+        t.polled_at = now;
+        st.polls += 1;
+    }
+
+    /// Packets the card has sent through mappings charged to `slot` since the driver started:
+    /// a TX completion count. The card counts a packet with its trailer, when its payload has
+    /// been read from memory, so a message whose last packet is counted may be overwritten.
+    /// Reads the slot's TX packet counter only when the totals say less than `at_least`.
+    pub async fn tx_packets_sent(&self, slot: u32, at_least: u64) -> u64 {
+        let total = self.st.borrow().totals.slots[slot as usize].tx_packets();
+        if total >= at_least {
+            return total;
+        }
+        let k = crate::counters::TX_PACKETS;
+        let v = self.host.read(rm::slot_counter_addr(slot, k as u32)).await as u64;
+        let mut st = self.st.borrow_mut();
+        let t = &mut st.totals;
+        t.slots[slot as usize].counts[k] += v;
+        t.between_polls[slot as usize].counts[k] += v;
+        t.slots[slot as usize].tx_packets()
+    }
+
+    /// Counter polls so far.
+    pub fn polls(&self) -> u64 {
+        self.st.borrow().polls
+    }
+
+    /// The counter totals (as of the latest poll).
+    pub fn totals(&self) -> Ref<'_, CounterTotals> {
+        Ref::map(self.st.borrow(), |s| &s.totals)
+    }
+
+    /// Totals of counter slot `slot`.
+    pub fn slot_totals(&self, slot: u32) -> SlotTotals {
+        self.st.borrow().totals.slots[slot as usize]
+    }
+
+    /// Rates of `slot` over the window of the latest poll, in simulated time at
+    /// [`DriverConfig::clock_hz`].
+    pub fn rates(&self, slot: u32) -> Rates {
+        let st = self.st.borrow();
+        let t = &st.totals;
+        Rates::over(
+            &t.last_window[slot as usize],
+            t.window_cycles,
+            self.config.clock_hz,
+        )
+    }
+
+    /// Average rates of `slot` since the driver started.
+    pub fn average_rates(&self, slot: u32) -> Rates {
+        let st = self.st.borrow();
+        let t = &st.totals;
+        Rates::over(
+            &t.slots[slot as usize],
+            t.polled_at - t.since,
+            self.config.clock_hz,
+        )
+    }
+}
+
+/// Polls every future of `futs` until all are done; returns their outputs in order.
+pub async fn join_all<T>(futs: Vec<impl Future<Output = T>>) -> Vec<T> {
+    let mut futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<T>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future ended"))
+        .collect()
+}
+
+/// Cycles a blocking [`Driver`] operation may take before the card counts as hung.
+pub const OP_LIMIT: u64 = 10_000_000;
+
+/// The drivers of every card of a fabric, each on its own host in one [`World`], with every
+/// operation as a blocking call: it runs the world — every host's background work, every
+/// card — until the operation is done.
+pub struct Driver<F: Fabric> {
+    // Declared first: node drivers hold host handles into the world.
+    nodes: Vec<Rc<NodeDriver<F>>>,
+    world: World<F>,
+    config: DriverConfig,
+}
+
+impl<F: Fabric> Driver<F> {
+    /// Attaches a driver to every card (node `n` gets node id `n`) and starts their background
+    /// work (interrupt handlers, counter pollers).
+    pub fn new(fabric: F, config: DriverConfig) -> Result<Self, DriverError> {
+        let costs = fabric.host_costs(config.host);
+        let config = DriverConfig {
+            host: HostCosts {
+                counter_poll: config.host.counter_poll,
+                ..costs
+            },
+            ..config
+        };
+        let world = World::new(fabric, config.host);
+        let n = world.fabric().nodes();
+        let mut nodes = Vec::with_capacity(n);
+        for node in 0..n {
+            let attach = NodeDriver::attach(world.host(node), node as u32, config);
+            let d = world
+                .block_on(attach, OP_LIMIT)
+                .ok_or(DriverError::NoAnswer {
+                    node,
+                    cycles: OP_LIMIT,
+                })??;
+            nodes.push(Rc::new(d));
+        }
+        for d in &nodes {
+            d.start(&world);
+        }
+        Ok(Driver {
+            nodes,
+            world,
+            config,
+        })
+    }
+
+    /// Runs `fut` to completion in the world; panics if it takes more than [`OP_LIMIT`]
+    /// cycles (a card that does not answer).
+    pub fn block_on<T>(&self, fut: impl Future<Output = T>) -> T {
+        self.world
+            .block_on(fut, OP_LIMIT)
+            .unwrap_or_else(|| panic!("a driver operation took more than {OP_LIMIT} cycles"))
+    }
+
+    /// Node `node`'s driver, for async use by tasks of the world.
+    pub fn node(&self, node: usize) -> &Rc<NodeDriver<F>> {
+        &self.nodes[node]
+    }
+
+    pub fn world(&self) -> &World<F> {
+        &self.world
+    }
+
+    pub fn fabric(&self) -> Ref<'_, F> {
+        self.world.fabric()
+    }
+
+    /// The fabric, for memory access and anything the driver does not wrap.
+    pub fn fabric_mut(&self) -> RefMut<'_, F> {
+        self.world.fabric_mut()
     }
 
     pub fn into_fabric(self) -> F {
-        self.fabric
+        let Driver { nodes, world, .. } = self;
+        drop(nodes);
+        world.into_fabric()
     }
 
     pub fn config(&self) -> &DriverConfig {
@@ -286,15 +918,13 @@ impl<F: Fabric> Driver<F> {
     }
 
     pub fn info(&self, node: usize) -> &CardInfo {
-        &self.nodes[node].info
+        self.nodes[node].info()
     }
 
-    // ---- Mappings ---------------------------------------------------------------------------
+    pub fn set_prefault(&mut self, on: bool) {
+        self.nodes.iter().for_each(|d| d.set_prefault(on));
+    }
 
-    /// Maps `key` to `mapping` in `node`'s `dir` table (physical page → NVA page for TX, NVA
-    /// page → physical page for RX), replacing any mapping of `key`. The card learns it on its
-    /// next miss for `key`; if `key` is cached, the cache entry is rewritten at once. An RX
-    /// mapping also subscribes `node` to the NVA page at the switch.
     pub fn map(
         &mut self,
         node: usize,
@@ -302,57 +932,13 @@ impl<F: Fabric> Driver<F> {
         key: u32,
         mapping: Mapping,
     ) -> Result<(), DriverError> {
-        page_ok(node, key)?;
-        page_ok(node, mapping.page)?;
-        let slots = self.nodes[node].info.counter_slots;
-        if mapping.attr.counter_slot >= slots {
-            return Err(DriverError::SlotOutOfRange {
-                node,
-                slot: mapping.attr.counter_slot,
-                slots,
-            });
-        }
-        let table = self.nodes[node].table(dir);
-        table.map.insert(
-            key,
-            Entry {
-                mapping,
-                ghost: false,
-            },
-        );
-        if let Some(slot) = table.cache.slot_of(key) {
-            install(&mut self.fabric, node, dir, slot, key, &mapping);
-        } else if self.prefault && table.cache.occupied().count() < table.cache.entries() {
-            // A free cache slot: install now rather than on the first miss. Cold misses come
-            // in bursts (every page of a new channel at once) and a card parks only a few
-            // missed packets; the rest would be dropped (drop_miss_overflow).
-            let (slot, _) = table.cache.place(key, false);
-            install(&mut self.fabric, node, dir, slot, key, &mapping);
-            self.nodes[node].stats.prefaults += 1;
-        }
-        if dir == Dir::Rx {
-            self.fabric.subscribe(key, node);
-        }
-        Ok(())
+        self.block_on(self.nodes[node].map(dir, key, mapping))
     }
 
-    /// Removes the mapping of `key` from `node`'s `dir` table and, if cached, invalidates its
-    /// cache entry. An RX unmap also unsubscribes `node` from the NVA page. Returns the
-    /// mapping removed.
     pub fn unmap(&mut self, node: usize, dir: Dir, key: u32) -> Option<Mapping> {
-        let table = self.nodes[node].table(dir);
-        let entry = table.map.remove(&key)?;
-        if let Some(slot) = table.cache.remove(key) {
-            let cmd = rm::map_cmd(rm::MAP_OP_INVALIDATE, dir == Dir::Tx, slot as u32);
-            self.fabric.write_reg(node, rm::MAP_CMD.offset, cmd);
-        }
-        if dir == Dir::Rx {
-            self.fabric.unsubscribe(key, node);
-        }
-        Some(entry.mapping)
+        self.block_on(self.nodes[node].unmap(dir, key))
     }
 
-    /// TX: physical page `phys` of `node` is sent to NVA page `nva`.
     pub fn map_tx(
         &mut self,
         node: usize,
@@ -360,10 +946,9 @@ impl<F: Fabric> Driver<F> {
         nva: u32,
         attr: Attr,
     ) -> Result<(), DriverError> {
-        self.map(node, Dir::Tx, phys, Mapping { page: nva, attr })
+        self.block_on(self.nodes[node].map_tx(phys, nva, attr))
     }
 
-    /// RX: packets for NVA page `nva` are written to physical page `phys` of `node`.
     pub fn map_rx(
         &mut self,
         node: usize,
@@ -371,76 +956,29 @@ impl<F: Fabric> Driver<F> {
         phys: u32,
         attr: Attr,
     ) -> Result<(), DriverError> {
-        self.map(node, Dir::Rx, nva, Mapping { page: phys, attr })
+        self.block_on(self.nodes[node].map_rx(nva, phys, attr))
     }
 
-    /// The mapping of `key` in `node`'s `dir` table.
     pub fn lookup(&self, node: usize, dir: Dir, key: u32) -> Option<Mapping> {
-        let n = &self.nodes[node];
-        let t = match dir {
-            Dir::Tx => &n.tx,
-            Dir::Rx => &n.rx,
-        };
-        t.map.get(&key).map(|e| e.mapping)
+        self.nodes[node].lookup(dir, key)
     }
 
-    /// (slot, key) of every mapping the driver installed in `node`'s `dir` cache.
     pub fn cached(&self, node: usize, dir: Dir) -> Vec<(usize, u32)> {
-        let n = &self.nodes[node];
-        let t = match dir {
-            Dir::Tx => &n.tx,
-            Dir::Rx => &n.rx,
-        };
-        t.cache.occupied().collect()
+        self.nodes[node].cached(dir)
     }
 
-    /// Every mapping in `node`'s `dir` table, by key.
     pub fn mappings(&self, node: usize, dir: Dir) -> Vec<(u32, Mapping)> {
-        let n = &self.nodes[node];
-        let t = match dir {
-            Dir::Tx => &n.tx,
-            Dir::Rx => &n.rx,
-        };
-        t.map.iter().map(|(&k, e)| (k, e.mapping)).collect()
+        self.nodes[node].mappings(dir)
     }
 
-    /// Invalidates `key`'s entry in `node`'s `dir` cache, keeping the mapping in the host
-    /// table, as a cache under pressure would: the next packet for `key` misses and the
-    /// service routine installs it again. Returns whether `key` was cached.
     pub fn evict(&mut self, node: usize, dir: Dir, key: u32) -> bool {
-        let table = self.nodes[node].table(dir);
-        let Some(slot) = table.cache.remove(key) else {
-            return false;
-        };
-        if let Some(e) = table.map.get_mut(&key) {
-            e.ghost = true;
-        }
-        let cmd = rm::map_cmd(rm::MAP_OP_INVALIDATE, dir == Dir::Tx, slot as u32);
-        self.fabric.write_reg(node, rm::MAP_CMD.offset, cmd);
-        true
+        self.block_on(self.nodes[node].evict(dir, key))
     }
 
-    /// Empties `node`'s `dir` cache (one flush command); the host table stays. Returns how
-    /// many mappings were cached.
     pub fn evict_all(&mut self, node: usize, dir: Dir) -> usize {
-        let table = self.nodes[node].table(dir);
-        let cached: Vec<u32> = table.cache.occupied().map(|(_, k)| k).collect();
-        table.cache.clear();
-        for k in &cached {
-            if let Some(e) = table.map.get_mut(k) {
-                e.ghost = true;
-            }
-        }
-        let flush = rm::map_cmd(rm::MAP_OP_FLUSH, dir == Dir::Tx, 0);
-        self.fabric.write_reg(node, rm::MAP_CMD.offset, flush);
-        cached.len()
+        self.block_on(self.nodes[node].evict_all(dir))
     }
 
-    // ---- Sending ----------------------------------------------------------------------------
-
-    /// Pushes a doorbell: send `length` bytes of `node`'s memory from physical address `addr`.
-    /// Fails when the doorbell FIFO is full (the card's `DB_STATUS` is read only when the
-    /// driver's own count of free entries runs out).
     pub fn doorbell(
         &mut self,
         node: usize,
@@ -448,315 +986,108 @@ impl<F: Fabric> Driver<F> {
         length: u32,
         user: bool,
     ) -> Result<(), DriverError> {
-        if !(1..=0xFFFF).contains(&length) {
-            return Err(DriverError::BadLength { node, length });
-        }
-        if self.nodes[node].db_free == 0 {
-            let st = self.fabric.read_reg(node, rm::DB_STATUS.offset);
-            self.nodes[node].db_free = rm::DB_STATUS_FREE.get(st);
-            if self.nodes[node].db_free == 0 {
-                return Err(DriverError::DoorbellFull { node });
-            }
-        }
-        self.nodes[node].db_free -= 1;
-        self.fabric.write_reg(node, rm::DB_ADDR.offset, addr);
-        let push = rm::DB_PUSH_USER.put(rm::DB_PUSH_LENGTH.put(0, length), user as u32);
-        self.fabric.write_reg(node, rm::DB_PUSH.offset, push);
-        Ok(())
+        self.block_on(self.nodes[node].doorbell(addr, length, user))
+            .map(|_| ())
     }
 
-    /// Doorbells that fit in `node`'s FIFO now (asks the card only when the driver's own
-    /// count has run out).
     pub fn doorbell_room(&mut self, node: usize) -> u32 {
-        if self.nodes[node].db_free == 0 {
-            let st = self.fabric.read_reg(node, rm::DB_STATUS.offset);
-            self.nodes[node].db_free = rm::DB_STATUS_FREE.get(st);
-        }
-        self.nodes[node].db_free
+        self.block_on(self.nodes[node].doorbell_room())
     }
 
-    /// Copies `bytes` into `node`'s memory at `addr` and rings the doorbell for them, running
-    /// the fabric (and servicing interrupts) while the doorbell FIFO is full, at most `limit`
-    /// cycles. Returns whether the doorbell was pushed.
+    /// Rings the doorbell for `length` bytes of `node`'s memory at `addr`, waiting (the world
+    /// runs) while the doorbell FIFO is full, at most `limit` cycles. Returns whether the
+    /// doorbell was pushed.
     pub fn send_when_possible(&mut self, node: usize, addr: u32, length: u32, limit: u64) -> bool {
-        let end = self.fabric.cycle().saturating_add(limit);
-        loop {
-            match self.doorbell(node, addr, length, false) {
-                Ok(()) => return true,
-                Err(DriverError::DoorbellFull { .. }) if self.fabric.cycle() < end => self.run(64),
-                Err(_) => return false,
+        let d = Rc::clone(&self.nodes[node]);
+        let end = self.world.now().saturating_add(limit);
+        self.block_on(async move {
+            loop {
+                match d.doorbell(addr, length, false).await {
+                    Ok(_) => return true,
+                    Err(DriverError::DoorbellFull { .. }) if d.host().now() < end => {
+                        d.host().sleep(64).await
+                    }
+                    Err(_) => return false,
+                }
             }
-        }
+        })
     }
 
-    // ---- Interrupt service ------------------------------------------------------------------
-
-    /// Services every node whose interrupt line is high; returns how many were.
-    pub fn service_pending(&mut self) -> usize {
-        let mut n = 0;
-        for node in 0..self.nodes.len() {
-            if self.fabric.irq(node) {
-                self.service(node);
-                n += 1;
-            }
-        }
-        n
-    }
-
-    /// The interrupt service routine of `node`: reads IRQ_STATUS, acknowledges the latched
-    /// causes, then services misses (every record until MISS_POP reads invalid), pops
-    /// notifications into the node's queue and clears ERROR (remembering its flags).
-    /// Acknowledging before popping means a record posted meanwhile latches the cause again.
+    /// Runs `node`'s interrupt service routine now (the background handler runs it on every
+    /// interrupt anyway).
     pub fn service(&mut self, node: usize) {
-        let status = self.fabric.read_reg(node, rm::IRQ_STATUS.offset);
-        let ack = status & (rm::IRQ_MISS.mask() | rm::IRQ_SIGNAL.mask());
-        if status != 0 {
-            self.nodes[node].stats.interrupts += 1;
-        }
-        if ack != 0 {
-            self.fabric.write_reg(node, rm::IRQ_ACK.offset, ack);
-        }
-        if rm::IRQ_MISS.get(status) != 0 {
-            self.service_misses(node);
-        }
-        if rm::IRQ_SIGNAL.get(status) != 0 {
-            self.pop_notifications(node);
-        }
-        if rm::IRQ_ERROR.get(status) != 0 {
-            let e = self.fabric.read_reg(node, rm::ERROR.offset);
-            self.nodes[node].stats.error_flags |= e;
-            self.fabric.write_reg(node, rm::ERROR.offset, e);
-        }
+        self.block_on(self.nodes[node].service())
     }
 
-    /// Pops every miss record of `node` and resolves it: a mapping in the host table is
-    /// installed into the card cache (evicting a victim, see [`crate::cache`]) and the miss
-    /// retried; a page with no mapping is dropped (RX) or its descriptor cancelled (TX).
-    pub fn service_misses(&mut self, node: usize) {
-        let Driver { fabric, nodes, .. } = self;
-        let st = &mut nodes[node];
-        loop {
-            let rec = fabric.read_reg(node, rm::MISS_POP.offset);
-            if rm::POP_VALID.get(rec) == 0 {
-                break;
-            }
-            let key = rm::MISS_PAGE.get(rec);
-            let dir = if rm::MISS_DIR_TX.get(rec) != 0 {
-                Dir::Tx
-            } else {
-                Dir::Rx
-            };
-            let (table, stats) = match dir {
-                Dir::Tx => (&mut st.tx, &mut st.stats),
-                Dir::Rx => (&mut st.rx, &mut st.stats),
-            };
-            let retry = match table.map.get(&key).copied() {
-                Some(entry) => {
-                    let slot = match table.cache.slot_of(key) {
-                        Some(slot) => {
-                            table.cache.reference(slot);
-                            stats.already_cached += 1;
-                            slot
-                        }
-                        None => {
-                            let (slot, evicted) = table.cache.place(key, entry.ghost);
-                            table.map.get_mut(&key).unwrap().ghost = false;
-                            if let Some(old) = evicted {
-                                if let Some(e) = table.map.get_mut(&old) {
-                                    e.ghost = true;
-                                }
-                                stats.evictions += 1;
-                            }
-                            install(fabric, node, dir, slot, key, &entry.mapping);
-                            stats.installs += 1;
-                            slot
-                        }
-                    };
-                    table.cache.pin(slot);
-                    true
-                }
-                None => false,
-            };
-            match (dir, retry) {
-                (Dir::Tx, true) => stats.tx_serviced += 1,
-                (Dir::Rx, true) => stats.rx_serviced += 1,
-                (Dir::Tx, false) => stats.tx_cancelled += 1,
-                (Dir::Rx, false) => stats.rx_dropped += 1,
-            }
-            let w = rm::RESOLVE_DROP.put(0, !retry as u32);
-            let w = rm::RESOLVE_TX.put(w, (dir == Dir::Tx) as u32);
-            let w = rm::RESOLVE_TAG.put(w, rm::MISS_TAG.get(rec));
-            fabric.write_reg(node, rm::MISS_RESOLVE.offset, w);
-        }
-        st.tx.cache.unpin_all();
-        st.rx.cache.unpin_all();
-    }
-
-    /// Pops every notification of `node` into its queue.
-    pub fn pop_notifications(&mut self, node: usize) {
-        loop {
-            let nva = self.fabric.read_reg(node, rm::NOTIFY_NVA.offset);
-            let meta = self.fabric.read_reg(node, rm::NOTIFY_POP.offset);
-            if rm::POP_VALID.get(meta) == 0 {
-                break;
-            }
-            self.nodes[node].notifications.push_back(Notification {
-                nva,
-                length: rm::NOTIFY_LENGTH.get(meta),
-            });
-        }
-    }
-
-    /// The oldest notification of `node` not yet taken.
     pub fn pop_notification(&mut self, node: usize) -> Option<Notification> {
-        self.nodes[node].notifications.pop_front()
+        self.nodes[node].pop_notification()
     }
 
-    /// Every notification of `node` not yet taken, oldest first.
     pub fn take_notifications(&mut self, node: usize) -> Vec<Notification> {
-        self.nodes[node].notifications.drain(..).collect()
+        self.nodes[node].take_notifications()
     }
 
-    pub fn stats(&self, node: usize) -> &MissStats {
-        &self.nodes[node].stats
+    pub fn stats(&self, node: usize) -> MissStats {
+        self.nodes[node].stats()
     }
 
-    // ---- Counters ---------------------------------------------------------------------------
-
-    /// Reads (and so clears) every global and slot counter of every node into the totals.
+    /// Reads (and so clears) every counter of every node into the totals, the nodes' hosts
+    /// side by side.
     pub fn poll_counters(&mut self) {
-        for node in 0..self.nodes.len() {
-            let slots = self.nodes[node].info.counter_slots;
-            for i in 0..rm::GLOBAL_COUNTERS.len() {
-                let v = self
-                    .fabric
-                    .read_reg(node, rm::global_counter_addr(i as u32));
-                self.nodes[node].totals.global[i] += v as u64;
-            }
-            for slot in 0..slots {
-                let mut window = SlotTotals::default();
-                for k in 0..rm::SLOT_COUNTERS.len() {
-                    let v = self
-                        .fabric
-                        .read_reg(node, rm::slot_counter_addr(slot, k as u32));
-                    window.counts[k] = v as u64;
-                }
-                let t = &mut self.nodes[node].totals;
-                let early = std::mem::take(&mut t.between_polls[slot as usize]);
-                for k in 0..window.counts.len() {
-                    t.slots[slot as usize].counts[k] += window.counts[k];
-                    window.counts[k] += early.counts[k];
-                }
-                t.last_window[slot as usize] = window;
-            }
-            let now = self.fabric.cycle();
-            let t = &mut self.nodes[node].totals;
-            t.window_cycles = now - t.polled_at;
-            t.polled_at = now;
-        }
-        self.polls += 1;
-        self.next_poll = self.fabric.cycle() + self.config.poll_interval;
+        let polls = self.nodes.iter().map(|d| d.poll_counters()).collect();
+        self.block_on(join_all(polls));
     }
 
-    /// Packets `node` has sent through mappings charged to `slot` since the driver started:
-    /// a TX completion count. The card counts a packet with its trailer, when its payload has
-    /// been read from memory, so a message whose last packet is counted may be overwritten.
-    /// Reads the slot's TX packet counter only when the totals say less than `at_least`.
     pub fn tx_packets_sent(&mut self, node: usize, slot: u32, at_least: u64) -> u64 {
-        let total = self.nodes[node].totals.slots[slot as usize].tx_packets();
-        if total >= at_least {
-            return total;
-        }
-        let k = crate::counters::TX_PACKETS;
-        let v = self
-            .fabric
-            .read_reg(node, rm::slot_counter_addr(slot, k as u32)) as u64;
-        let t = &mut self.nodes[node].totals;
-        t.slots[slot as usize].counts[k] += v;
-        t.between_polls[slot as usize].counts[k] += v;
-        total + v
+        self.block_on(self.nodes[node].tx_packets_sent(slot, at_least))
     }
 
-    /// Counter polls so far.
+    /// Counter polls of node 0 so far (every node's poller runs at the same interval).
     pub fn polls(&self) -> u64 {
-        self.polls
+        self.nodes[0].polls()
     }
 
-    /// `node`'s counter totals (as of the latest poll).
-    pub fn totals(&self, node: usize) -> &CounterTotals {
-        &self.nodes[node].totals
+    pub fn totals(&self, node: usize) -> Ref<'_, CounterTotals> {
+        self.nodes[node].totals()
     }
 
-    /// Totals of counter slot `slot` of `node`.
     pub fn slot_totals(&self, node: usize, slot: u32) -> SlotTotals {
-        self.nodes[node].totals.slots[slot as usize]
+        self.nodes[node].slot_totals(slot)
     }
 
-    /// Rates of `slot` over the window of the latest poll, in simulated time at
-    /// [`DriverConfig::clock_hz`].
     pub fn rates(&self, node: usize, slot: u32) -> Rates {
-        let t = &self.nodes[node].totals;
-        Rates::over(
-            &t.last_window[slot as usize],
-            t.window_cycles,
-            self.config.clock_hz,
-        )
+        self.nodes[node].rates(slot)
     }
 
-    /// Average rates of `slot` since the driver started.
     pub fn average_rates(&self, node: usize, slot: u32) -> Rates {
-        let t = &self.nodes[node].totals;
-        Rates::over(
-            &t.slots[slot as usize],
-            t.polled_at - t.since,
-            self.config.clock_hz,
-        )
+        self.nodes[node].average_rates(slot)
     }
 
     // ---- Time -------------------------------------------------------------------------------
 
-    /// Runs the fabric until `stop` holds (checked before every step), servicing interrupts as
-    /// soon as a line is high and polling the counters every `poll_interval` cycles; at most
-    /// `limit` cycles. Returns whether `stop` held.
-    pub fn run_until(&mut self, limit: u64, mut stop: impl FnMut(&F) -> bool) -> bool {
-        let end = self.fabric.cycle().saturating_add(limit);
-        loop {
-            while self.service_pending() > 0 {}
-            if self.fabric.cycle() >= self.next_poll {
-                self.poll_counters();
-                continue;
-            }
-            if stop(&self.fabric) {
-                return true;
-            }
-            let now = self.fabric.cycle();
-            if now >= end {
-                return false;
-            }
-            let n = self.nodes.len();
-            self.fabric.run_until(end.min(self.next_poll) - now, |f| {
-                (0..n).any(|i| f.irq(i)) || stop(f)
-            });
-        }
+    /// Runs the world until `stop` holds (checked at least every 64 cycles), at most `limit`
+    /// cycles. Returns whether `stop` held.
+    pub fn run_until(&mut self, limit: u64, stop: impl FnMut(&F) -> bool) -> bool {
+        self.world.run_until(limit, 64, stop)
     }
 
-    /// Runs `cycles` cycles (servicing interrupts and polling counters).
+    /// Runs `cycles` cycles.
     pub fn run(&mut self, cycles: u64) {
-        self.run_until(cycles, |_| false);
+        self.world.run_until(cycles, cycles.max(1), |_| false);
     }
 
-    /// Runs until the fabric is quiet and no interrupt is pending, at most `limit` cycles;
-    /// returns whether it got there.
+    /// Nothing more can happen until a host acts: the fabric is quiet, no interrupt is
+    /// pending and no interrupt handler is at work.
+    pub fn settled(&self) -> bool {
+        let f = self.world.fabric();
+        f.quiet() && (0..f.nodes()).all(|n| !f.irq(n)) && self.nodes.iter().all(|d| !d.in_service())
+    }
+
+    /// Runs until [`Driver::settled`], at most `limit` cycles; returns whether it got there.
     pub fn settle(&mut self, limit: u64) -> bool {
-        let n = self.nodes.len();
-        self.run_until(limit, |f| f.quiet() && (0..n).all(|i| !f.irq(i)))
-    }
-}
-
-/// Writes the registers that install `key` → `m` into `slot` of `node`'s `dir` cache.
-fn install<F: Fabric>(fabric: &mut F, node: usize, dir: Dir, slot: usize, key: u32, m: &Mapping) {
-    for (addr, value) in rm::install_writes(dir == Dir::Tx, slot as u32, key, m.page, m.attr.word())
-    {
-        fabric.write_reg(node, addr, value);
+        let nodes = &self.nodes;
+        self.world.run_until(limit, 64, |f| {
+            f.quiet() && (0..f.nodes()).all(|n| !f.irq(n)) && nodes.iter().all(|d| !d.in_service())
+        })
     }
 }

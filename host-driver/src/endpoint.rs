@@ -19,8 +19,10 @@
 //! ```
 //!
 //! Handles share the channels through an `Rc<RefCell<_>>`: the simulation is one thread, and
-//! time only moves while a handle calls into it. A reader's position lives in the channel, so
-//! two `Receiver`s of the same node share one stream of messages.
+//! time only moves while a handle calls into it (every node's driver works meanwhile, on its
+//! own host). A reader's position lives in the channel, so two `Receiver`s of the same node
+//! share one stream of messages. Programs that act side by side in simulated time use the
+//! async operations instead ([`crate::channel::ChannelOps`], as the scenario runner does).
 
 use crate::channel::{ChannelError, ChannelId, ChannelSpec, Channels, ReaderStats};
 use crate::driver::Driver;
@@ -32,8 +34,8 @@ use std::rc::Rc;
 
 /// Cycles [`Receiver::recv`] waits for a message unless told otherwise (10 ms at 100 MHz).
 pub const DEFAULT_TIMEOUT: u64 = 1_000_000;
-/// Cycles run between two looks at the reader's slots while waiting.
-const WAIT_STEP: u64 = 64;
+/// Cycles run between two checks for a settled network while waiting.
+const WAIT_STEP: u64 = 256;
 
 /// A cheap, cloneable handle to the channels of one fabric.
 pub struct Net<F: Fabric> {
@@ -218,7 +220,7 @@ impl<F: Fabric> Receiver<F> {
     /// the next one that did is returned with the gap.
     pub fn try_recv(&mut self) -> Result<Option<Message>, ChannelError> {
         let Channel { net, id } = &self.channel;
-        let got = net.with(|c| c.try_recv_skip_lost(*id, self.node))?;
+        let got = net.with(|c| c.try_recv(*id, self.node))?;
         Ok(got.map(Message::new))
     }
 
@@ -232,23 +234,25 @@ impl<F: Fabric> Receiver<F> {
         let Channel { net, id } = &self.channel;
         let (node, id) = (self.node, *id);
         net.with(|c| {
-            let start = c.driver.fabric().cycle();
+            let start = c.driver.world().now();
             let end = start.saturating_add(self.timeout);
             loop {
-                if let Some(d) = c.try_recv_skip_lost(id, node)? {
+                if let Some(d) = c.try_recv(id, node)? {
                     return Ok(Message::new(d));
                 }
                 // Signal-on-write notifications only say that something landed; the slots say
                 // what. Dropping them keeps the queue from growing.
                 c.driver.take_notifications(node);
-                let now = c.driver.fabric().cycle();
+                let now = c.driver.world().now();
                 if c.settled() || now >= end {
                     return Err(ChannelError::Timeout {
                         node,
                         waited: now - start,
                     });
                 }
-                c.driver.run(WAIT_STEP.min(end - now));
+                if let Some(d) = c.recv(id, node, WAIT_STEP.min(end - now))? {
+                    return Ok(Message::new(d));
+                }
             }
         })
     }

@@ -1,41 +1,55 @@
-//! Card access: a *fabric* is the cards of a network plus the switch that joins them.
+//! Card access: a *fabric* is the cards of a network plus the switch that joins them, and
+//! their clock.
 //!
-//! A driver takes the whole fabric, not one card, because in simulation time is global:
-//! stepping one card steps all of them and the switch (a register read on a Verilated card
-//! waits cycles in which every other card runs too). A board backend would implement the same
-//! trait over its host interface; memory is therefore moved by copy in and out
-//! ([`Fabric::mem_read`], [`Fabric::mem_write`]), which a USB pipe can do, and a direct slice
-//! ([`Fabric::mem_slice`]) is only an option for backends that have one.
+//! Register accesses are split-phase: a host queues an access to arrive on a card's bus at a
+//! cycle ([`Fabric::bus_write`], [`Fabric::bus_read`]) and collects answers later
+//! ([`Fabric::take_answers`]), so the hosts of a [`crate::exec::World`] act side by side while
+//! the cards run; [`Fabric::advance`] moves time on and stops where a host may have something
+//! to do. Memory is moved by copy in and out ([`Fabric::mem_read`], [`Fabric::mem_write`]),
+//! which a USB pipe can do; a direct slice ([`Fabric::mem_slice`]) is only an option for
+//! backends that have one.
 //!
-//! Two backends:
+//! Backends:
 //! - [`RtlFabric`]: Verilated cards behind the store-and-forward switch
 //!   (`vassa_sim::network::Network`), cycle-accurate.
-//! - [`ModelFabric`]: golden models (`vassa_sim::model::CardModel`) and a router; untimed, with
-//!   a simple clock described on the type.
+//! - [`ModelFabric`]: golden models behind the same switch, timed per link
+//!   (`vassa_sim::model_net::ModelNetwork`).
+//! - `board::BoardFabric`: one card on an FPGA board (accesses take their real time).
 
+use crate::host::HostCosts;
 use crate::memory::Memory;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use vassa_rtl::spec::params::{CoreParams, PAGE_SHIFT};
-use vassa_sim::model::CardModel;
-use vassa_sim::network::{Fate, InFlight, Network, SwitchStats};
+use std::collections::VecDeque;
+use vassa_rtl::spec::params::CoreParams;
+use vassa_sim::ledger::Ledger;
+use vassa_sim::model_net::{Answer, ModelNetwork};
+use vassa_sim::network::{Network, SwitchStats};
 use vassa_sim::LinkWord;
 
-/// What decides the fate of each packet copy (see [`Switch::set_fault_hook`]): called with
-/// the cycle and the copy.
-pub type FaultHook = Box<dyn FnMut(u64, &mut InFlight) -> Fate>;
+pub use vassa_sim::network::FaultHook;
+
+/// Names a register read in flight.
+pub type Ticket = u64;
 
 /// Cards, their memories and the switch, with one clock.
-pub trait Fabric {
+pub trait Fabric: 'static {
     /// Number of cards (nodes are `0..nodes()`).
     fn nodes(&self) -> usize;
 
-    /// A register read on `node`'s bus (with its side effects: pops, read-and-clear). It may
-    /// take simulated time; register writes queued before it on the same node take effect
-    /// first.
-    fn read_reg(&mut self, node: usize, addr: u32) -> u32;
-    /// A register write on `node`'s bus. It may be queued: it takes effect before any later
-    /// access to the same node and before time advances by more than a few cycles.
-    fn write_reg(&mut self, node: usize, addr: u32, value: u32);
+    /// The next cycle to simulate: everything before it has happened.
+    fn cycle(&self) -> u64;
+
+    /// Queues a register write to arrive on `node`'s bus at cycle `at` (not before the
+    /// present, and after the node's accesses queued before it).
+    fn bus_write(&mut self, node: usize, at: u64, addr: u32, value: u32);
+    /// Queues a register read (with its side effects: pops, read-and-clear), like
+    /// [`Fabric::bus_write`]; its answer comes out of [`Fabric::take_answers`].
+    fn bus_read(&mut self, node: usize, at: u64, addr: u32) -> Ticket;
+    /// Moves the reads answered so far into `out`: (ticket, cycle answered, value).
+    fn take_answers(&mut self, out: &mut Vec<(Ticket, u64, u32)>);
+
+    /// Simulates up to cycle `until`, stopping early after a cycle in which a read was
+    /// answered or an interrupt line changed.
+    fn advance(&mut self, until: u64);
 
     /// Bytes of `node`'s physical memory.
     fn mem_size(&self, node: usize) -> usize;
@@ -58,37 +72,25 @@ pub trait Fabric {
     /// The switch stops delivering packets for `nva_page` to `node`.
     fn unsubscribe(&mut self, nva_page: u32, node: usize);
 
-    /// The current simulated cycle.
-    fn cycle(&self) -> u64;
-    /// Advances time by at least `cycles` (a backend may overshoot by the length of one
-    /// indivisible step).
-    fn run(&mut self, cycles: u64);
-    /// Nothing is in flight: no packet queued or on a link, no register access pending, no
-    /// card busy with work the host started. A card waiting for its miss to be serviced is
-    /// quiet (its irq line says so).
+    /// Nothing is in flight: no write queued (reads start no work), no packet queued or on a
+    /// link, no card busy with work the host started. A card waiting for its miss to be
+    /// serviced is quiet (its irq line says so).
     fn quiet(&self) -> bool;
 
-    /// Advances until `stop` holds (checked before each step) or `limit` cycles have passed;
-    /// returns whether `stop` held.
-    fn run_until(&mut self, limit: u64, mut stop: impl FnMut(&Self) -> bool) -> bool
-    where
-        Self: Sized,
-    {
-        let end = self.cycle().saturating_add(limit);
-        loop {
-            if stop(self) {
-                return true;
-            }
-            if self.cycle() >= end {
-                return false;
-            }
-            self.run(1);
-        }
+    /// What became of every packet copy, where the backend can see it.
+    fn ledger(&self) -> Option<&Ledger> {
+        None
+    }
+
+    /// The host costs a simulation adds to this fabric's accesses: `configured` for a
+    /// simulated network; a board's accesses take their real time.
+    fn host_costs(&self, configured: HostCosts) -> HostCosts {
+        configured
     }
 }
 
-/// The switch's test hooks, on both backends: faults applied to packet copies, raw words
-/// injected on a link, and what the switch did.
+/// The switch's test hooks, on both simulated backends: faults applied to packet copies, raw
+/// words injected on a link, and what the switch did.
 pub trait Switch {
     /// Sets the hook that sees (cycle, copy) for every packet copy the switch routes, before
     /// it is queued to its destination, and decides its fate (it may also change its words).
@@ -112,15 +114,33 @@ fn range(mem: &[u8], node: usize, addr: u32, len: usize) -> std::ops::Range<usiz
 
 // ---- Verilated cards ------------------------------------------------------------------------
 
-/// Verilated cards behind the simulated switch. Time is the network's cycle; every register
-/// access goes over the card's queued register bus (a read waits for its answer, stepping the
-/// whole network).
+/// An access waiting to arrive on a Verilated card's bus.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    Write(u32, u32),
+    Read(u32, Ticket),
+}
+
+/// Verilated cards behind the simulated switch. Time is the network's cycle; accesses enter
+/// each card's register bus at their arrival cycle (one at a time, a read waiting for its
+/// answer, as the card's bus does).
 pub struct RtlFabric {
     net: Network<Memory>,
-    /// Cycles without a link word (and since the last register write) after which the fabric
+    /// Cycles without a link word (and since the last write arrived) after which the fabric
     /// counts as [`Fabric::quiet`]: longer than any doorbell-to-first-word or
     /// end-of-packet-to-last-write delay of the core.
     pub quiet_window: u64,
+    /// Per node: accesses not yet on the card's bus, by arrival cycle.
+    pending: Vec<VecDeque<(u64, Pending)>>,
+    queued: usize,
+    /// Writes among `queued`.
+    queued_writes: usize,
+    /// Per node: reads on the card's bus, oldest first.
+    reads: Vec<VecDeque<Ticket>>,
+    outstanding: usize,
+    next_ticket: Ticket,
+    answers: Vec<(Ticket, u64, u32)>,
+    irq: Vec<bool>,
     last_write: u64,
 }
 
@@ -129,15 +149,26 @@ pub struct RtlFabric {
 pub const DEFAULT_LINK_LATENCY: u64 = 3;
 /// [`RtlFabric::quiet_window`] of a new fabric.
 pub const DEFAULT_QUIET_WINDOW: u64 = 300;
-/// Cycles a register read may take before the card counts as hung.
-const READ_TIMEOUT: u64 = 10_000;
 
 impl RtlFabric {
-    /// One Verilated card per memory.
+    /// One Verilated card (default parameters) per memory.
     pub fn new(mems: Vec<Memory>, link_latency: u64) -> Self {
+        Self::with_network(Network::with_memories(mems, link_latency))
+    }
+
+    fn with_network(net: Network<Memory>) -> Self {
+        let n = net.nodes.len();
         RtlFabric {
-            net: Network::with_memories(mems, link_latency),
+            net,
             quiet_window: DEFAULT_QUIET_WINDOW,
+            pending: vec![VecDeque::new(); n],
+            queued: 0,
+            queued_writes: 0,
+            reads: vec![VecDeque::new(); n],
+            outstanding: 0,
+            next_ticket: 0,
+            answers: Vec::new(),
+            irq: vec![false; n],
             last_write: 0,
         }
     }
@@ -156,6 +187,63 @@ impl RtlFabric {
     pub fn network_mut(&mut self) -> &mut Network<Memory> {
         &mut self.net
     }
+
+    fn queue(&mut self, node: usize, at: u64, access: Pending) {
+        let q = &mut self.pending[node];
+        let at = at.max(self.net.cycle).max(q.back().map_or(0, |b| b.0));
+        self.queued_writes += matches!(access, Pending::Write(..)) as usize;
+        q.push_back((at, access));
+        self.queued += 1;
+    }
+
+    /// Puts accesses due now on their cards' buses.
+    fn feed_buses(&mut self) {
+        let now = self.net.cycle;
+        for (n, q) in self.pending.iter_mut().enumerate() {
+            while q.front().is_some_and(|a| a.0 <= now) {
+                let card = &mut self.net.nodes[n].card;
+                match q.pop_front().unwrap().1 {
+                    Pending::Write(addr, value) => {
+                        card.queue_write(addr, value);
+                        self.queued_writes -= 1;
+                        self.last_write = now;
+                    }
+                    Pending::Read(addr, ticket) => {
+                        card.queue_read(addr);
+                        self.reads[n].push_back(ticket);
+                        self.outstanding += 1;
+                    }
+                }
+                self.queued -= 1;
+            }
+        }
+    }
+
+    /// Answers of the cycle just simulated, and irq changes; returns whether there were any.
+    fn collect(&mut self) -> bool {
+        let mut event = false;
+        if self.outstanding > 0 {
+            for (n, tickets) in self.reads.iter_mut().enumerate() {
+                while !tickets.is_empty() {
+                    let Some(v) = self.net.nodes[n].card.take_read() else {
+                        break;
+                    };
+                    let ticket = tickets.pop_front().unwrap();
+                    self.answers.push((ticket, self.net.cycle, v));
+                    self.outstanding -= 1;
+                    event = true;
+                }
+            }
+        }
+        for (n, node) in self.net.nodes.iter().enumerate() {
+            let irq = node.card.irq_sampled();
+            if irq != self.irq[n] {
+                self.irq[n] = irq;
+                event = true;
+            }
+        }
+        event
+    }
 }
 
 impl Fabric for RtlFabric {
@@ -163,20 +251,35 @@ impl Fabric for RtlFabric {
         self.net.nodes.len()
     }
 
-    fn read_reg(&mut self, node: usize, addr: u32) -> u32 {
-        self.net.nodes[node].card.queue_read(addr);
-        for _ in 0..READ_TIMEOUT {
-            self.net.step();
-            if let Some(v) = self.net.nodes[node].card.take_read() {
-                return v;
-            }
-        }
-        panic!("node {node}: register read {addr:#x} not answered in {READ_TIMEOUT} cycles");
+    fn cycle(&self) -> u64 {
+        self.net.cycle
     }
 
-    fn write_reg(&mut self, node: usize, addr: u32, value: u32) {
-        self.net.nodes[node].card.queue_write(addr, value);
-        self.last_write = self.net.cycle;
+    fn bus_write(&mut self, node: usize, at: u64, addr: u32, value: u32) {
+        self.queue(node, at, Pending::Write(addr, value));
+    }
+
+    fn bus_read(&mut self, node: usize, at: u64, addr: u32) -> Ticket {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.queue(node, at, Pending::Read(addr, ticket));
+        ticket
+    }
+
+    fn take_answers(&mut self, out: &mut Vec<(Ticket, u64, u32)>) {
+        out.append(&mut self.answers);
+    }
+
+    fn advance(&mut self, until: u64) {
+        while self.net.cycle < until {
+            if self.queued > 0 {
+                self.feed_buses();
+            }
+            self.net.step();
+            if self.collect() {
+                return;
+            }
+        }
     }
 
     fn mem_size(&self, node: usize) -> usize {
@@ -199,7 +302,7 @@ impl Fabric for RtlFabric {
     }
 
     fn irq(&self, node: usize) -> bool {
-        self.net.nodes[node].card.irq()
+        self.irq[node]
     }
 
     fn subscribe(&mut self, nva_page: u32, node: usize) {
@@ -210,20 +313,15 @@ impl Fabric for RtlFabric {
         self.net.unsubscribe(nva_page, node);
     }
 
-    fn cycle(&self) -> u64 {
-        self.net.cycle
-    }
-
-    fn run(&mut self, cycles: u64) {
-        for _ in 0..cycles {
-            self.net.step();
-        }
-    }
-
     fn quiet(&self) -> bool {
-        self.net.switch_idle()
-            && self.net.nodes.iter().all(|n| n.card.bus_idle())
+        self.queued_writes == 0
+            && self.net.switch_idle()
+            && self.net.nodes.iter().all(|n| n.card.writes_idle())
             && self.net.cycle >= self.net.last_activity().max(self.last_write) + self.quiet_window
+    }
+
+    fn ledger(&self) -> Option<&Ledger> {
+        Some(self.net.ledger())
     }
 }
 
@@ -237,56 +335,31 @@ impl Switch for RtlFabric {
     }
 
     fn switch_stats(&self) -> SwitchStats {
-        self.net.stats
+        self.net.stats()
     }
 }
 
 // ---- Golden models ----------------------------------------------------------------------------
 
-/// Golden models of the cards and a router doing what the switch does (copies by NVA page to
-/// every subscribed node).
-///
-/// Time: the models are untimed, so the fabric keeps a plain cycle counter and moves work in
-/// indivisible steps. Register accesses take no time. Each step first applies the RX miss
-/// resolves written since the last step (on every node), then, when registers were written,
-/// collects the packets the cards can send now (routing a copy to every node subscribed to the
-/// packet's NVA page at that moment, in one shared queue), then delivers *one* queued copy to
-/// its card and advances the clock by that packet's link words (header, payload, trailer),
-/// as if the packets crossed one link one after the other. With nothing queued, time jumps to
-/// the end of the requested run. So a driver that checks the irq lines between steps services
-/// every miss before the next packet arrives, and rates measured on this backend are those of
-/// one fully loaded link (no card, switch or miss-service latency). Injected words join the
-/// queue when the clock reaches their cycle; the fault hook sees each routed copy as the
-/// switch of [`RtlFabric`] does.
+/// Golden models of the cards behind the same switch as [`RtlFabric`]'s, timed per link (see
+/// `vassa_sim::model_net`): each card sends on its own link and each destination's copies
+/// arrive on its own, so a multicast takes about as long as on the Verilated network. The
+/// cards are untimed inside: a packet is decided in the cycle its last word arrives.
 pub struct ModelFabric {
-    models: Vec<CardModel>,
-    mems: Vec<Memory>,
-    subs: BTreeMap<u32, BTreeSet<usize>>,
-    /// Routed copies not yet received: (destination, link words).
-    queue: VecDeque<(usize, Vec<u32>)>,
-    /// Injected runs not yet due: (cycle, destination, words), in injection order.
-    injections: Vec<(u64, usize, Vec<u32>)>,
-    fault: Option<FaultHook>,
-    /// Registers were written since the cards' TX paths were last run.
-    dirty: bool,
-    cycle: u64,
-    /// The router's counts (`stray_words` stays 0: model packets are always framed).
-    pub stats: SwitchStats,
+    net: ModelNetwork<Memory>,
+    answers: Vec<Answer>,
 }
 
 impl ModelFabric {
     /// One model card with `params` per memory.
     pub fn new(params: &CoreParams, mems: Vec<Memory>) -> Self {
+        Self::with_latency(params, mems, DEFAULT_LINK_LATENCY)
+    }
+
+    pub fn with_latency(params: &CoreParams, mems: Vec<Memory>, link_latency: u64) -> Self {
         ModelFabric {
-            models: mems.iter().map(|_| CardModel::new(params)).collect(),
-            mems,
-            subs: BTreeMap::new(),
-            queue: VecDeque::new(),
-            injections: Vec::new(),
-            fault: None,
-            dirty: false,
-            cycle: 0,
-            stats: SwitchStats::default(),
+            net: ModelNetwork::with_memories(params, mems, link_latency),
+            answers: Vec::new(),
         }
     }
 
@@ -296,168 +369,95 @@ impl ModelFabric {
         Self::new(&CoreParams::default(), mems)
     }
 
-    pub fn model(&self, node: usize) -> &CardModel {
-        &self.models[node]
+    pub fn network(&self) -> &ModelNetwork<Memory> {
+        &self.net
     }
 
-    /// Applies pending RX resolves and collects the packets the cards can send.
-    fn collect(&mut self) {
-        for (model, mem) in self.models.iter_mut().zip(self.mems.iter_mut()) {
-            if model.has_pending_resolves() {
-                model.service(mem);
-            }
-        }
-        if !std::mem::take(&mut self.dirty) {
-            return;
-        }
-        for src in 0..self.models.len() {
-            for words in self.models[src].tx_packets(&self.mems[src]) {
-                self.stats.packets_in += 1;
-                let page = words[0] >> PAGE_SHIFT;
-                match self.subs.get(&page).filter(|s| !s.is_empty()) {
-                    None => self.stats.unroutable += 1,
-                    Some(dsts) => {
-                        for dst in dsts.clone() {
-                            self.route(src, dst, words.clone());
-                        }
-                    }
-                }
-            }
-        }
+    pub fn network_mut(&mut self) -> &mut ModelNetwork<Memory> {
+        &mut self.net
     }
 
-    /// Queues one copy, through the fault hook.
-    fn route(&mut self, src: usize, dst: usize, words: Vec<u32>) {
-        let Some(hook) = self.fault.as_mut() else {
-            self.stats.copies_out += 1;
-            self.queue.push_back((dst, words));
-            return;
-        };
-        let mut copy = InFlight {
-            src: Some(src),
-            dst,
-            words: LinkWord::framed(&words),
-        };
-        let fate = hook(self.cycle, &mut copy);
-        let words: Vec<u32> = copy.words.iter().map(|w| w.data).collect();
-        match fate {
-            Fate::Drop => self.stats.fault_dropped += 1,
-            Fate::Deliver => {
-                self.stats.copies_out += 1;
-                self.queue.push_back((copy.dst, words));
-            }
-            Fate::Duplicate => {
-                self.stats.copies_out += 2;
-                self.stats.fault_duplicated += 1;
-                self.queue.push_back((copy.dst, words.clone()));
-                self.queue.push_back((copy.dst, words));
-            }
-        }
-    }
-
-    /// Moves injected runs that are due into the queue; returns the cycle of the next one.
-    fn due_injections(&mut self) -> Option<u64> {
-        let now = self.cycle;
-        let mut i = 0;
-        while i < self.injections.len() {
-            if self.injections[i].0 <= now {
-                let (_, dst, words) = self.injections.remove(i);
-                self.queue.push_back((dst, words));
-            } else {
-                i += 1;
-            }
-        }
-        self.injections.iter().map(|j| j.0).min()
+    pub fn model(&self, node: usize) -> &vassa_sim::model::CardModel {
+        &self.net.nodes[node].card
     }
 }
 
 impl Switch for ModelFabric {
     fn set_fault_hook(&mut self, hook: FaultHook) {
-        self.fault = Some(hook);
+        self.net.router.set_fault_hook(hook);
     }
 
     fn inject(&mut self, node: usize, words: &[u32], at: u64) {
-        assert!(node < self.models.len(), "no node {node}");
-        self.stats.injected += 1;
-        self.injections.push((at, node, words.to_vec()));
+        self.net.inject(node, words.to_vec(), at);
     }
 
     fn switch_stats(&self) -> SwitchStats {
-        self.stats
+        self.net.router.stats
     }
 }
 
 impl Fabric for ModelFabric {
     fn nodes(&self) -> usize {
-        self.models.len()
+        self.net.nodes.len()
     }
 
-    fn read_reg(&mut self, node: usize, addr: u32) -> u32 {
-        self.models[node].read(addr)
+    fn cycle(&self) -> u64 {
+        self.net.cycle
     }
 
-    fn write_reg(&mut self, node: usize, addr: u32, value: u32) {
-        self.models[node].write(addr, value);
-        self.dirty = true;
+    fn bus_write(&mut self, node: usize, at: u64, addr: u32, value: u32) {
+        self.net.write(node, at, addr, value);
+    }
+
+    fn bus_read(&mut self, node: usize, at: u64, addr: u32) -> Ticket {
+        self.net.read(node, at, addr)
+    }
+
+    fn take_answers(&mut self, out: &mut Vec<(Ticket, u64, u32)>) {
+        self.net.take_answers(&mut self.answers);
+        out.extend(self.answers.drain(..).map(|a| (a.ticket, a.cycle, a.value)));
+    }
+
+    fn advance(&mut self, until: u64) {
+        self.net.advance(until);
     }
 
     fn mem_size(&self, node: usize) -> usize {
-        self.mems[node].len()
+        self.net.nodes[node].mem.len()
     }
 
     fn mem_read(&mut self, node: usize, addr: u32, buf: &mut [u8]) {
-        let mem = &self.mems[node];
+        let mem = &self.net.nodes[node].mem;
         buf.copy_from_slice(&mem[range(mem, node, addr, buf.len())]);
     }
 
     fn mem_write(&mut self, node: usize, addr: u32, bytes: &[u8]) {
-        let mem = &mut self.mems[node];
+        let mem = &mut self.net.nodes[node].mem;
         let r = range(mem, node, addr, bytes.len());
         mem[r].copy_from_slice(bytes);
     }
 
     fn mem_slice(&mut self, node: usize) -> Option<&mut [u8]> {
-        Some(&mut self.mems[node])
+        Some(&mut self.net.nodes[node].mem)
     }
 
     fn irq(&self, node: usize) -> bool {
-        self.models[node].irq()
+        self.net.irq(node)
     }
 
     fn subscribe(&mut self, nva_page: u32, node: usize) {
-        assert!(node < self.models.len(), "no node {node}");
-        self.subs.entry(nva_page).or_default().insert(node);
+        self.net.router.subscribe(nva_page, node);
     }
 
     fn unsubscribe(&mut self, nva_page: u32, node: usize) {
-        if let Some(set) = self.subs.get_mut(&nva_page) {
-            set.remove(&node);
-        }
-    }
-
-    fn cycle(&self) -> u64 {
-        self.cycle
-    }
-
-    fn run(&mut self, cycles: u64) {
-        let end = self.cycle.saturating_add(cycles);
-        while self.cycle < end {
-            self.collect();
-            let next_injection = self.due_injections();
-            match self.queue.pop_front() {
-                Some((dst, words)) => {
-                    self.models[dst].receive(&words, &mut self.mems[dst]);
-                    self.cycle += words.len() as u64;
-                }
-                None => self.cycle = next_injection.map_or(end, |at| at.min(end)),
-            }
-        }
+        self.net.router.unsubscribe(nva_page, node);
     }
 
     fn quiet(&self) -> bool {
-        self.queue.is_empty()
-            && self.injections.iter().all(|j| j.0 > self.cycle)
-            && !self.dirty
-            && self.models.iter().all(|m| !m.has_pending_resolves())
+        self.net.quiet()
+    }
+
+    fn ledger(&self) -> Option<&Ledger> {
+        Some(&self.net.router.ledger)
     }
 }

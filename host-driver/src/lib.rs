@@ -1,8 +1,12 @@
 //! VASSA host driver.
 //!
 //! - [`fabric`]: card access. The [`Fabric`] trait is a network of cards plus its switch
-//!   (register bus, physical memory by copy, irq lines, switch subscriptions, simulated time);
-//!   backends [`RtlFabric`] (Verilated cards) and [`ModelFabric`] (golden models and a router).
+//!   (split-phase register access, physical memory by copy, irq lines, switch subscriptions,
+//!   simulated time, the ledger of packet copies); backends [`RtlFabric`] (Verilated cards) and
+//!   [`ModelFabric`] (golden models, timed per link).
+//! - [`exec`]: [`World`], the hosts of every node running beside the network in one simulated
+//!   time (a deterministic executor of async host software); [`host`]: a node's host as its
+//!   software sees it, with the modelled costs of its accesses ([`HostCosts`]).
 //! - [`board`]: [`board::BoardFabric`], one card on an FPGA board behind FrontPanel endpoints
 //!   (registers over wires and triggers, memory over pipes), over a simulated board or, with
 //!   feature `frontpanel`, the real XEM6010.
@@ -31,7 +35,9 @@ pub mod channel;
 pub mod counters;
 pub mod driver;
 pub mod endpoint;
+pub mod exec;
 pub mod fabric;
+pub mod host;
 pub mod memory;
 pub mod runner;
 pub mod scenario;
@@ -39,9 +45,12 @@ pub mod segment;
 pub mod view;
 
 pub use driver::{
-    Attr, CardInfo, Dir, Driver, DriverConfig, DriverError, Mapping, MissStats, Notification,
+    Attr, CardInfo, Dir, Driver, DriverConfig, DriverError, Mapping, MissStats, NodeDriver,
+    Notification,
 };
 pub use endpoint::{Channel, Message, Net, Receiver, Sender};
+pub use exec::World;
 pub use fabric::{Fabric, ModelFabric, RtlFabric, Switch};
+pub use host::{Host, HostCosts};
 pub use memory::Memory;
 pub use view::{SegmentInfo, SegmentView};

@@ -66,6 +66,12 @@ impl DerefMut for Memory {
     }
 }
 
+impl AsRef<[u8]> for Memory {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 impl AsMut<[u8]> for Memory {
     fn as_mut(&mut self) -> &mut [u8] {
         self

@@ -2,31 +2,37 @@
 //! backend, opens the channels through the driver, plays the traffic, applies the faults,
 //! reads every message on every reader and checks it, and reports ([`report::Report`]).
 //!
-//! The loop advances simulated time in short steps. Between steps it injects the packets and
-//! forces the evictions that are due, sends each stream's next message when due and the
-//! writer's doorbell FIFO has room (at most one per stream per step; a full FIFO defers the
-//! message, the writer's program would block there), and every reader takes what arrived, as
-//! readers running beside the writer would. Signal-on-write notifications are taken and
-//! counted (the reader polls every step either way, so a channel without them, or a
-//! notification lost to a full FIFO, costs nothing). Readers poll more often than packets
-//! land, so a writer laps a reader only past a message that never arrived; the reader then
-//! reports a gap. Whenever the network is quiet (nothing in flight, no miss pending), a
-//! reader still waiting for a message that later ones overtook gives it up as lost at once
-//! ([`crate::segment::ReaderCursor::skip_lost`]) rather than when the writer laps it. The run ends when all traffic is sent and
-//! the network is quiet, or at `max_cycles`.
+//! Every node's host runs beside the network in one simulated time ([`crate::exec::World`]):
+//! its driver (interrupt handler, counter poller) and its programs, each a task —
+//! - a *writer* per `[[traffic]]` entry: at each message's time it waits until its own card can
+//!   take the message (the slot it reuses has been sent, the doorbell FIFO has room), writes it
+//!   into its segment and rings the doorbell; a message handed over late delays the next one;
+//! - a *reader* per channel reader: every reader poll interval it takes every message that
+//!   arrived and, when a newer message of a writer is complete while an older one is missing,
+//!   asks its card and gives the older one up once nothing is parked
+//!   ([`crate::channel::ChannelOps::next`]);
+//! - the scenario's forced evictions, as writes of the evicting node's host, and its injected
+//!   packets, put on a link when due.
+//!
+//! The run ends when all traffic is sent and the network is settled (nothing in flight, parked
+//! or being serviced; the readers then take what is left), or at `max_cycles`. Then every
+//! message is accounted for at every reader against the fabric's ledger of packet copies
+//! ([`accounting`]): delivered, dropped on its way (by cause), lapped, or in flight.
 
+mod accounting;
 mod dump;
 pub mod faults;
 pub mod report;
 pub mod text;
 pub mod traffic;
 
-use crate::channel::{ChannelError, ChannelId, ChannelSpec as Spec, Channels, Kind};
+use crate::channel::{ChannelError, ChannelId, ChannelOps, ChannelSpec as Spec, Channels, Kind};
 use crate::driver::{Dir, Driver, DriverConfig, DriverError};
 use crate::fabric::{Fabric, ModelFabric, RtlFabric, Switch};
 use crate::memory::Memory;
 use crate::scenario::{Backend, ChannelKind, CoreParams, Scenario};
 use crate::segment::{record_bytes, Delivery};
+use accounting::{Asked, ReaderView, Tally};
 use faults::{bad_packet, EvictPlan, FaultTally, LinkFaults};
 use report::*;
 use std::cell::RefCell;
@@ -38,12 +44,12 @@ use traffic::{payload, Stream};
 use vassa_rtl::spec::packet::split_message;
 use vassa_rtl::spec::params::PAGE_SHIFT;
 use vassa_rtl::spec::regmap as rm;
+use vassa_sim::network::{Fate, InFlight};
 
-/// Longest step of simulated time between two looks at the schedule.
+/// Simulated cycles between two looks at the run's progress and end.
 const STEP: u64 = 256;
-/// Step while packets are in flight or a back-to-back stream is sending (shorter than any
-/// packet on the link).
-const BUSY_STEP: u64 = 8;
+/// Cycles a writer waiting for its card pauses between two looks.
+const WRITER_PAUSE: u64 = 64;
 
 /// The counters of a receiving card that count a packet copy it discarded.
 pub const RX_DROPS: [&str; 6] = [
@@ -133,10 +139,12 @@ pub fn run(
             let mut fabric = RtlFabric::new(mems, s.sim.link_latency);
             if let Some(path) = &opts.trace {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| RunError::Io {
-                        path: dir.display().to_string(),
-                        source,
-                    })?;
+                    if !dir.is_dir() {
+                        return Err(RunError::Trace(format!(
+                            "{}: no such directory",
+                            dir.display()
+                        )));
+                    }
                 }
                 for (i, n) in s.nodes.iter().enumerate() {
                     let file = trace_file(path, &n.name);
@@ -147,16 +155,20 @@ pub fn run(
                         .map_err(RunError::Trace)?;
                 }
             }
-            let mut r = Runner::new(s, name, backend, fabric)?;
+            let r = Runner::new(s, name, backend, fabric)?;
             let report = r.run(opts, progress);
-            for node in &mut r.ch.driver.fabric_mut().network_mut().nodes {
-                node.card.model().trace_close();
-            }
-            report
+            report.map(|(report, mut fabric)| {
+                for node in &mut fabric.network_mut().nodes {
+                    node.card.model().trace_close();
+                }
+                report
+            })
         }
         Backend::Model => {
-            let fabric = ModelFabric::new(&s.sim.core, mems);
-            Runner::new(s, name, backend, fabric)?.run(opts, progress)
+            let fabric = ModelFabric::with_latency(&s.sim.core, mems, s.sim.link_latency);
+            Ok(Runner::new(s, name, backend, fabric)?
+                .run(opts, progress)?
+                .0)
         }
     }
 }
@@ -171,36 +183,96 @@ pub fn trace_file(path: &Path, node: &str) -> PathBuf {
     path.with_file_name(file)
 }
 
+/// One reader's tally, as its program kept it.
+#[derive(Debug, Clone, Default)]
+struct ReaderTally {
+    delivered: u64,
+    verified: u64,
+    corrupt: u64,
+    gaps: u64,
+    lost: u64,
+    /// Per writer node: what the reader gave up, why, and when.
+    skipped: HashMap<usize, HashMap<u64, (crate::segment::Skip, u64)>>,
+}
+
+/// What the hosts' programs did, shared by their tasks.
+#[derive(Default)]
+struct Play {
+    seed: u64,
+    /// Payload length of every message sent, by (channel, writer node), index seq − 1.
+    lengths: HashMap<(usize, usize), Vec<u32>>,
+    /// Per node: the packets its card was asked to send, in doorbell order (index = the
+    /// packet's number on that node).
+    asked: Vec<Vec<Asked>>,
+    /// Per node: doorbells entered in `asked`, and those rung but not yet entered (one rung
+    /// before them is missing), by doorbell index.
+    entered: Vec<u64>,
+    early: Vec<BTreeMap<u64, Vec<Asked>>>,
+    packets: Vec<u64>,
+    payload_bytes: Vec<u64>,
+    /// By channel, by position in its reader list.
+    readers: Vec<Vec<ReaderTally>>,
+    notifications: Vec<u64>,
+    forced: Vec<u64>,
+    messages_sent: u64,
+    streams_left: usize,
+    injections_left: usize,
+    /// Copies whose header was not the packet their number names.
+    identity_mismatches: u64,
+    error: Option<RunError>,
+}
+
+impl Play {
+    /// Enters doorbell `index` of `node` (its packets) in order.
+    fn rung(&mut self, node: usize, index: u64, packets: Vec<Asked>) {
+        self.early[node].insert(index, packets);
+        while let Some(p) = self.early[node].remove(&self.entered[node]) {
+            self.asked[node].extend(p);
+            self.entered[node] += 1;
+        }
+    }
+
+    /// Reader `r` of channel `c` got `d` from `writer` at cycle `now`.
+    fn tally(&mut self, c: usize, r: usize, writer: usize, d: Delivery, now: u64) {
+        let len = self
+            .lengths
+            .get(&(c, writer))
+            .and_then(|v| v.get(d.seq as usize - 1).copied());
+        let ok = len.is_some_and(|len| d.payload == payload(self.seed, c, writer, d.seq, len));
+        let rr = &mut self.readers[c][r];
+        rr.delivered += 1;
+        rr.verified += ok as u64;
+        rr.corrupt += !ok as u64;
+        rr.lost += d.gap;
+        rr.gaps += (d.gap > 0) as u64;
+        let skipped = d.skipped.into_iter().map(|(seq, why)| (seq, (why, now)));
+        rr.skipped.entry(writer).or_default().extend(skipped);
+    }
+
+    fn traffic_done(&self) -> bool {
+        self.streams_left == 0 && self.injections_left == 0
+    }
+}
+
+/// A scenario being run: the channels over the driver, and what the programs did.
 struct Runner<'a, F: Fabric + Switch> {
     s: &'a Scenario,
     name: String,
     backend: Backend,
     ch: Channels<F>,
     ids: Vec<ChannelId>,
-    streams: Vec<Stream>,
-    /// Payload length of every message sent, by (channel, writer node), index seq − 1.
-    lengths: HashMap<(usize, usize), Vec<u32>>,
-    packets: Vec<u64>,
-    payload_bytes: Vec<u64>,
-    /// By channel, by position in its reader list.
-    readers: Vec<Vec<ReaderReport>>,
-    notifications: Vec<u64>,
-    /// (cycle, node, words), by cycle.
-    injections: Vec<(u64, usize, Vec<u32>)>,
-    injected: usize,
-    evictions: Vec<EvictPlan>,
-    forced: Vec<u64>,
+    play: Rc<RefCell<Play>>,
     tally: Rc<RefCell<FaultTally>>,
-    max_payload: u32,
 }
 
 impl<'a, F: Fabric + Switch> Runner<'a, F> {
     fn new(s: &'a Scenario, name: &str, backend: Backend, fabric: F) -> Result<Self, RunError> {
         let nodes = s.nodes.len();
-        let mut faults = LinkFaults::new(s.sim.seed, nodes);
-        let tally = faults.tally.clone();
-        let driver = Driver::new(fabric, DriverConfig::default())?;
-        let max_payload = driver.info(0).max_payload;
+        let config = DriverConfig {
+            host: s.sim.host,
+            ..DriverConfig::default()
+        };
+        let driver = Driver::new(fabric, config)?;
         let mut ch = Channels::new(driver);
         let node = |n: &str| s.node_id(n).expect("validated node name");
         let mut ids = Vec::new();
@@ -224,6 +296,26 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
                 })?;
             ids.push(id);
         }
+        let play = Play {
+            seed: s.sim.seed,
+            asked: vec![Vec::new(); nodes],
+            entered: vec![0; nodes],
+            early: vec![BTreeMap::new(); nodes],
+            packets: vec![0; s.channels.len()],
+            payload_bytes: vec![0; s.channels.len()],
+            readers: s
+                .channels
+                .iter()
+                .map(|c| vec![ReaderTally::default(); c.readers.len()])
+                .collect(),
+            notifications: vec![0; nodes],
+            forced: vec![0; nodes],
+            streams_left: s.traffic.len(),
+            injections_left: s.faults.inject.len(),
+            ..Play::default()
+        };
+        let mut faults = LinkFaults::new(s.sim.seed, nodes);
+        let tally = faults.tally.clone();
         let chan = |name: &str| s.channels.iter().position(|c| c.name == name).unwrap();
         let nva: Vec<_> = ids.iter().map(|&id| ch.nva_pages(id)).collect();
         let pages = |name: &str| nva[chan(name)].clone();
@@ -231,17 +323,102 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         faults.add("drop", &f.drop, pages, node);
         faults.add("bit_flip", &f.bit_flip, pages, node);
         faults.add("duplicate", &f.duplicate, pages, node);
-        if !faults.is_empty() {
-            ch.driver.fabric_mut().set_fault_hook(faults.into_hook());
+        let play = Rc::new(RefCell::new(play));
+        let hook_play = Rc::clone(&play);
+        ch.driver
+            .fabric_mut()
+            .set_fault_hook(Box::new(move |cycle, copy| {
+                let born = identify(&mut hook_play.borrow_mut(), copy).unwrap_or(cycle);
+                if faults.is_empty() {
+                    Fate::Deliver
+                } else {
+                    faults.decide(born, copy)
+                }
+            }));
+        Ok(Runner {
+            s,
+            name: name.to_string(),
+            backend,
+            ch,
+            ids,
+            play,
+            tally,
+        })
+    }
+
+    /// Starts every program: writers, readers, evictions, injections.
+    fn start(&self) {
+        let s = self.s;
+        let world = self.ch.driver.world();
+        let ops = self.ch.ops();
+        let node = |n: &str| s.node_id(n).expect("validated node name");
+        let chan = |name: &str| s.channels.iter().position(|c| c.name == name).unwrap();
+        for (i, t) in s.traffic.iter().enumerate() {
+            let c = chan(&t.channel);
+            let stream = Stream::new(t, i, c, node(t.writer_name()), s.sim.seed);
+            let name = s.channels[c].name.clone();
+            world.spawn(writer(
+                ops.clone(),
+                Rc::clone(&self.play),
+                stream,
+                self.ids[c],
+                name,
+            ));
         }
-        let mut injections: Vec<(u64, usize, Vec<u32>)> = f
+        for (c, spec) in s.channels.iter().enumerate() {
+            for (r, reader_name) in spec.readers.iter().enumerate() {
+                world.spawn(reader(
+                    ops.clone(),
+                    Rc::clone(&self.play),
+                    self.ids[c],
+                    (c, r, node(reader_name)),
+                    spec.name.clone(),
+                ));
+            }
+        }
+        for e in &s.faults.evict {
+            let n = node(&e.node);
+            let sides = EvictPlan::sides(e.side);
+            let keys = e.channel.as_deref().map(|c| {
+                let id = self.ids[chan(c)];
+                let spec = &s.channels[chan(c)];
+                let nva = self.ch.nva_pages(id);
+                let phys = self.ch.segment_range(id, n).expect("validated member");
+                // A writer that also reads sends from a segment of its own.
+                let tx_phys = self.ch.tx_segment_range(id, n).unwrap_or(phys.clone());
+                let chosen = |i: u32| e.page.is_none_or(|p| p == i as u64);
+                let mut keys = Vec::new();
+                for i in (0..nva.len() as u32).filter(|&i| chosen(i)) {
+                    if sides.contains(&Dir::Tx) && spec.writers.contains(&e.node) {
+                        keys.push((Dir::Tx, (tx_phys.start >> PAGE_SHIFT) + i));
+                    }
+                    if sides.contains(&Dir::Rx) && spec.readers.contains(&e.node) {
+                        keys.push((Dir::Rx, nva.start + i));
+                    }
+                }
+                keys
+            });
+            let plan = EvictPlan {
+                node: n,
+                keys,
+                sides,
+                next_at: e.at.unwrap_or(e.start),
+                every: e.every,
+            };
+            world.spawn(evictions(ops.clone(), Rc::clone(&self.play), plan));
+        }
+        let mut injections: Vec<(u64, usize, Vec<u32>)> = s
+            .faults
             .inject
             .iter()
             .map(|i| {
                 let words = match (&i.words, i.kind) {
                     (Some(w), _) => w.iter().map(|w| w.0).collect(),
                     (None, Some(kind)) => {
-                        let page = i.channel.as_deref().map(|c| pages(c).start);
+                        let page = i
+                            .channel
+                            .as_deref()
+                            .map(|c| self.ch.nva_pages(self.ids[chan(c)]).start);
                         bad_packet(kind, page)
                     }
                     (None, None) => unreachable!("validated: words or kind"),
@@ -250,298 +427,117 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             })
             .collect();
         injections.sort_by_key(|i| i.0);
-        let evictions = f
-            .evict
-            .iter()
-            .map(|e| {
-                let n = node(&e.node);
-                let sides = EvictPlan::sides(e.side);
-                let keys = e.channel.as_deref().map(|c| {
-                    let id = ids[chan(c)];
-                    let spec = &s.channels[chan(c)];
-                    let nva = ch.nva_pages(id);
-                    let phys = ch.segment_range(id, n).expect("validated member");
-                    // A writer that also reads sends from a segment of its own.
-                    let tx_phys = ch.tx_segment_range(id, n).unwrap_or(phys.clone());
-                    let chosen = |i: u32| e.page.is_none_or(|p| p == i as u64);
-                    let mut keys = Vec::new();
-                    for i in 0..nva.len() as u32 {
-                        if !chosen(i) {
-                            continue;
-                        }
-                        if sides.contains(&Dir::Tx) && spec.writers.contains(&e.node) {
-                            keys.push((Dir::Tx, (tx_phys.start >> PAGE_SHIFT) + i));
-                        }
-                        if sides.contains(&Dir::Rx) && spec.readers.contains(&e.node) {
-                            keys.push((Dir::Rx, nva.start + i));
-                        }
-                    }
-                    keys
-                });
-                EvictPlan {
-                    node: n,
-                    keys,
-                    sides,
-                    next_at: e.at.unwrap_or(e.start),
-                    every: e.every,
-                }
-            })
-            .collect();
-        let streams = s
-            .traffic
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Stream::new(t, i, chan(&t.channel), node(t.writer_name()), s.sim.seed))
-            .collect();
-        Ok(Runner {
-            s,
-            name: name.to_string(),
-            backend,
-            readers: s
-                .channels
-                .iter()
-                .map(|c| {
-                    c.readers
-                        .iter()
-                        .map(|r| ReaderReport {
-                            node: r.clone(),
-                            ..ReaderReport::default()
-                        })
-                        .collect()
-                })
-                .collect(),
-            packets: vec![0; s.channels.len()],
-            payload_bytes: vec![0; s.channels.len()],
-            notifications: vec![0; nodes],
-            forced: vec![0; nodes],
-            ch,
-            ids,
-            streams,
-            lengths: HashMap::new(),
-            injections,
-            injected: 0,
-            evictions,
-            tally,
-            max_payload,
-        })
+        let host = ops.node(0).host().clone();
+        let play = Rc::clone(&self.play);
+        world.spawn(async move {
+            for (at, node, words) in injections {
+                host.sleep_until(at).await;
+                let now = host.now();
+                host.with_fabric(|f| f.inject(node, &words, now));
+                play.borrow_mut().injections_left -= 1;
+            }
+        });
     }
 
-    fn cycle(&self) -> u64 {
-        self.ch.driver.fabric().cycle()
-    }
-
+    /// Runs the scenario; returns the report and the fabric (for the caller to close traces).
     fn run(
-        &mut self,
+        mut self,
         opts: &RunOptions,
         progress: &mut dyn FnMut(&Progress),
-    ) -> Result<Report, RunError> {
+    ) -> Result<(Report, F), RunError> {
         let started = Instant::now();
         let max_cycles = self.s.sim.max_cycles;
         let total: u64 = self.s.traffic.iter().map(|t| t.messages).sum();
         let report_every = (max_cycles / 200).max(10_000);
         let mut next_report = 0;
+        self.start();
         let finished = loop {
-            let now = self.cycle();
+            let now = self.ch.driver.world().now();
             if now >= next_report {
                 progress(&self.progress(total));
                 next_report = now + report_every;
             }
+            if let Some(e) = self.play.borrow_mut().error.take() {
+                return Err(e);
+            }
             if now >= max_cycles {
                 break false;
             }
-            self.inject_due(now);
-            let traffic_done =
-                self.streams.iter().all(|s| s.left == 0) && self.injected == self.injections.len();
-            if !traffic_done {
-                self.evict_due(now);
+            if self.play.borrow().traffic_done() && self.ch.settled() {
+                break true;
             }
-            for i in 0..self.streams.len() {
-                if self.streams[i].due(now) && self.writer_ready(i)? {
-                    self.send(i, now)?;
-                }
-            }
-            self.take_notifications();
-            self.poll_all(false)?;
-            let quiet = self.ch.settled();
-            if quiet {
-                self.poll_all(true)?;
-                if traffic_done {
-                    break true;
-                }
-            }
-            // Short steps while anything moves: readers look after every packet or two, as
-            // readers running beside the cards would.
-            let busy = !quiet || self.streams.iter().any(|s| s.left > 0 && s.back_to_back());
-            let mut next = (now + if busy { BUSY_STEP } else { STEP }).min(max_cycles);
-            for s in self.streams.iter().filter(|s| s.left > 0) {
-                next = next.min(s.next_at);
-            }
-            if let Some(i) = self.injections.get(self.injected) {
-                next = next.min(i.0);
-            }
-            if !traffic_done {
-                for e in &self.evictions {
-                    next = next.min(e.next_at);
-                }
-            }
-            self.ch.driver.run(next.saturating_sub(now).max(1));
+            let step = STEP.min(max_cycles - now);
+            self.ch.driver.world().run_until(step, step, |_| false);
         };
+        let cycles = self.ch.driver.world().now();
+        // The readers take what is left; with the network settled nothing more can land, so
+        // a missing message a newer one overtook is given up (`Channels::try_recv`).
+        self.read_what_is_left(finished)?;
         self.ch.driver.poll_counters();
-        self.take_notifications();
-        self.poll_all(finished)?;
         progress(&self.progress(total));
-        let report = self.report(finished, started.elapsed().as_secs_f64());
+        let report = self.report(finished, cycles, started.elapsed().as_secs_f64());
         if let Some(dir) = &opts.dump_memory {
             dump::write(dir, self.s, &mut self.ch, &self.ids)?;
         }
-        Ok(report)
+        let Runner { ch, .. } = self;
+        Ok((report, ch.into_fabric()))
+    }
+
+    fn read_what_is_left(&mut self, settled: bool) -> Result<(), RunError> {
+        for (c, spec) in self.s.channels.iter().enumerate() {
+            for (r, reader) in spec.readers.iter().enumerate() {
+                let node = self.s.node_id(reader).expect("validated node name");
+                loop {
+                    let got = if settled {
+                        self.ch.try_recv(self.ids[c], node)
+                    } else {
+                        match self.ch.ops().look(self.ids[c], node) {
+                            Ok(crate::segment::RegionLook::Message(w, d)) => Ok(Some((w, d))),
+                            Ok(_) => Ok(None),
+                            Err(e) => Err(e),
+                        }
+                    };
+                    let got = got.map_err(|source| RunError::Channel {
+                        channel: spec.name.clone(),
+                        source,
+                    })?;
+                    let Some((writer, d)) = got else { break };
+                    let now = self.ch.driver.world().now();
+                    self.play.borrow_mut().tally(c, r, writer, d, now);
+                }
+                // Messages given up after the reader's last delivery of their writer.
+                let left = self.ch.ops().take_unreported(self.ids[c], node);
+                let left = left.map_err(|source| RunError::Channel {
+                    channel: spec.name.clone(),
+                    source,
+                })?;
+                let now = self.ch.driver.world().now();
+                let mut play = self.play.borrow_mut();
+                let rr = &mut play.readers[c][r];
+                for (writer, seq, why) in left {
+                    rr.lost += 1;
+                    rr.skipped
+                        .entry(writer)
+                        .or_default()
+                        .insert(seq, (why, now));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn progress(&self, total: u64) -> Progress {
         Progress {
-            cycle: self.cycle(),
+            cycle: self.ch.driver.world().now(),
             max_cycles: self.s.sim.max_cycles,
-            messages_sent: self.lengths.values().map(|v| v.len() as u64).sum(),
+            messages_sent: self.play.borrow().messages_sent,
             messages_total: total,
         }
     }
+}
 
-    fn inject_due(&mut self, now: u64) {
-        while let Some((at, node, words)) = self.injections.get(self.injected) {
-            if *at > now {
-                break;
-            }
-            let (node, words) = (*node, words.clone());
-            self.ch.driver.fabric_mut().inject(node, &words, now);
-            self.injected += 1;
-        }
-    }
-
-    fn evict_due(&mut self, now: u64) {
-        for i in 0..self.evictions.len() {
-            if self.evictions[i].next_at > now {
-                continue;
-            }
-            let e = &self.evictions[i];
-            let node = e.node;
-            let n = match &e.keys {
-                Some(keys) => keys
-                    .iter()
-                    .filter(|&&(dir, key)| self.ch.driver.evict(node, dir, key))
-                    .count(),
-                None => e
-                    .sides
-                    .iter()
-                    .map(|&dir| self.ch.driver.evict_all(node, dir))
-                    .sum(),
-            };
-            self.forced[node] += n as u64;
-            self.evictions[i].fired(now);
-        }
-    }
-
-    /// Whether stream `i`'s writer can send without waiting for its card (the slot it will
-    /// reuse was sent, the doorbell FIFO has room); otherwise the message waits a step.
-    fn writer_ready(&mut self, i: usize) -> Result<bool, RunError> {
-        let (c, w) = (self.streams[i].channel, self.streams[i].writer);
-        let free = self
-            .ch
-            .slot_free(self.ids[c], w)
-            .map_err(|source| RunError::Channel {
-                channel: self.s.channels[c].name.clone(),
-                source,
-            })?;
-        Ok(free && self.ch.driver.doorbell_room(w) > 0)
-    }
-
-    fn send(&mut self, stream: usize, now: u64) -> Result<(), RunError> {
-        let st = &mut self.streams[stream];
-        let (c, w) = (st.channel, st.writer);
-        let len = st.take(now);
-        let lengths = self.lengths.entry((c, w)).or_default();
-        let seq = lengths.len() as u64 + 1;
-        let id = self.ids[c];
-        let addr = self.ch.slot_addr(id, w, seq).expect("validated writer");
-        let data = payload(self.s.sim.seed, c, w, seq, len);
-        let sent = self
-            .ch
-            .send(id, w, &data)
-            .map_err(|source| RunError::Channel {
-                channel: self.s.channels[c].name.clone(),
-                source,
-            })?;
-        debug_assert_eq!(sent, seq);
-        lengths.push(len);
-        self.packets[c] += split_message(addr, record_bytes(len), self.max_payload).len() as u64;
-        self.payload_bytes[c] += len as u64;
-        Ok(())
-    }
-
-    /// Takes and counts every node's notifications (readers poll every step anyway).
-    fn take_notifications(&mut self) {
-        for node in 0..self.s.nodes.len() {
-            let notes = self.ch.driver.take_notifications(node);
-            self.notifications[node] += notes.len() as u64;
-        }
-    }
-
-    /// Every reader takes what arrived; with `quiet` (nothing in flight), a reader that still
-    /// misses messages its writers sent gives the missing ones up when newer ones are there.
-    fn poll_all(&mut self, quiet: bool) -> Result<(), RunError> {
-        for c in 0..self.s.channels.len() {
-            for r in 0..self.s.channels[c].readers.len() {
-                self.poll(c, r, quiet)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Reader `r` (by position in the channel's reader list) of channel `c` takes what came.
-    fn poll(&mut self, c: usize, r: usize, quiet: bool) -> Result<(), RunError> {
-        let id = self.ids[c];
-        let node = self.ch.spec(id).readers[r];
-        let err = |source| RunError::Channel {
-            channel: self.s.channels[c].name.clone(),
-            source,
-        };
-        loop {
-            let mut got = self.ch.try_recv(id, node).map_err(err)?;
-            if got.is_none() && quiet && self.behind(c, r) {
-                got = self.ch.skip_lost(id, node).map_err(err)?;
-            }
-            let Some((writer, d)) = got else {
-                return Ok(());
-            };
-            self.tally(c, r, writer, d);
-        }
-    }
-
-    /// Whether reader `r` of channel `c` has not yet accounted for every message sent.
-    fn behind(&self, c: usize, r: usize) -> bool {
-        let rr = &self.readers[c][r];
-        rr.delivered + rr.lost < self.sent(c)
-    }
-
-    fn sent(&self, c: usize) -> u64 {
-        self.ch.sent(self.ids[c])
-    }
-
-    fn tally(&mut self, c: usize, r: usize, writer: usize, d: Delivery) {
-        let len = self
-            .lengths
-            .get(&(c, writer))
-            .and_then(|v| v.get(d.seq as usize - 1).copied());
-        let ok =
-            len.is_some_and(|len| d.payload == payload(self.s.sim.seed, c, writer, d.seq, len));
-        let rr = &mut self.readers[c][r];
-        rr.delivered += 1;
-        rr.verified += ok as u64;
-        rr.corrupt += !ok as u64;
-        rr.lost += d.gap;
-        rr.gaps += (d.gap > 0) as u64;
-    }
-
-    fn report(&mut self, finished: bool, wall_seconds: f64) -> Report {
+impl<F: Fabric + Switch> Runner<'_, F> {
+    fn report(&mut self, finished: bool, cycles: u64, wall_seconds: f64) -> Report {
         let s = self.s;
         let driver = &self.ch.driver;
         let clock_hz = driver.config().clock_hz;
@@ -551,26 +547,35 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
                 .find(|&c| (c as u32 + 1) % slots == slot)
                 .map(|c| s.channels[c].name.clone())
         };
+        let accounts = self.accounts();
+        let play = self.play.borrow();
         let channels: Vec<ChannelReport> = s
             .channels
             .iter()
             .enumerate()
-            .map(|(c, spec)| {
-                let sent = self.sent(c);
-                ChannelReport {
-                    name: spec.name.clone(),
-                    kind: spec.kind,
-                    sent,
-                    packets: self.packets[c],
-                    payload_bytes: self.payload_bytes[c],
-                    readers: self.readers[c]
-                        .iter()
-                        .map(|r| ReaderReport {
-                            undelivered: sent - r.delivered - r.lost,
-                            ..r.clone()
-                        })
-                        .collect(),
-                }
+            .map(|(c, spec)| ChannelReport {
+                name: spec.name.clone(),
+                kind: spec.kind,
+                sent: self.ch.sent(self.ids[c]),
+                packets: play.packets[c],
+                payload_bytes: play.payload_bytes[c],
+                readers: play.readers[c]
+                    .iter()
+                    .zip(&spec.readers)
+                    .zip(&accounts[c])
+                    .map(|((t, node), a)| ReaderReport {
+                        node: node.clone(),
+                        delivered: t.delivered,
+                        verified: t.verified,
+                        corrupt: t.corrupt,
+                        gaps: t.gaps,
+                        lost: t.lost,
+                        dropped: a.dropped(),
+                        dropped_by: a.dropped_by.clone(),
+                        lapped: a.lapped,
+                        in_flight: a.in_flight,
+                    })
+                    .collect(),
             })
             .collect();
         let nodes: Vec<NodeReport> = (0..s.nodes.len())
@@ -610,12 +615,13 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
                         tx_cancelled: m.tx_cancelled,
                         installs: m.installs,
                         evictions: m.evictions,
-                        forced_evictions: self.forced[n],
+                        forced_evictions: play.forced[n],
                     },
-                    notifications: self.notifications[n],
+                    notifications: play.notifications[n],
                 }
             })
             .collect();
+        drop(play);
         let sw = driver.fabric().switch_stats();
         let tally = self.tally.borrow().clone();
         let switch = SwitchReport {
@@ -628,12 +634,53 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             injected: sw.injected,
             stray_words: sw.stray_words,
         };
-        let accounting = self.accounting(&channels, &nodes, &switch);
-        let checks = self.checks(finished, &channels, &nodes, &accounting, &tally);
+        let in_flight = driver.fabric().ledger().map_or(0, |l| l.in_flight());
+        let accounting = accounting_block(&channels, &nodes, &switch, in_flight);
+        let mut checks = vec![
+            Check::new(
+                "finished",
+                finished,
+                if finished {
+                    format!("all traffic sent and landed by cycle {cycles}")
+                } else {
+                    format!(
+                        "max_cycles = {} reached with traffic left or in flight",
+                        s.sim.max_cycles
+                    )
+                },
+            ),
+            Check::new(
+                "cards sent what the host asked",
+                // Cut short, a card may still hold packets it was asked for.
+                if finished {
+                    accounting.packets_sent == accounting.packets_sent_by_cards
+                } else {
+                    accounting.packets_sent_by_cards <= accounting.packets_sent
+                },
+                format!(
+                    "{} packets asked, {} counted by the cards' TX counters",
+                    accounting.packets_sent, accounting.packets_sent_by_cards
+                ),
+            ),
+            copies_check(&accounting),
+            self.trace_check(&nodes, &tally),
+            verified_check(&channels),
+            lost_check(&channels, &accounts),
+        ];
+        let outside = self.written_outside_segments();
+        checks.push(Check::new(
+            "nothing written outside a segment",
+            outside.is_empty(),
+            if outside.is_empty() {
+                "every byte outside the channel segments is still zero on every node".to_string()
+            } else {
+                outside.join("; ")
+            },
+        ));
         Report {
             scenario: self.name.clone(),
             backend: self.backend,
-            cycles: self.cycle(),
+            cycles,
             clock_hz,
             wall_seconds,
             finished,
@@ -645,142 +692,114 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         }
     }
 
-    fn accounting(
-        &self,
-        channels: &[ChannelReport],
-        nodes: &[NodeReport],
-        sw: &SwitchReport,
-    ) -> Accounting {
-        let packets_sent: u64 = channels.iter().map(|c| c.packets).sum();
-        let copies_expected: u64 = channels
+    /// Every message at every reader, by fate (per channel, per reader).
+    fn accounts(&self) -> Vec<Vec<Tally>> {
+        let play = self.play.borrow();
+        let fabric = self.ch.driver.fabric();
+        let empty = vassa_sim::ledger::Ledger::default();
+        let ledger = fabric.ledger().unwrap_or(&empty);
+        let packets = accounting::packets_of(&play.asked);
+        let none = Vec::new();
+        self.s
+            .channels
             .iter()
-            .map(|c| c.packets * c.readers.len() as u64)
-            .sum();
-        let by_slots =
-            |f: fn(&SlotReport) -> u64| -> u64 { nodes.iter().flat_map(|n| &n.slots).map(f).sum() };
-        let dropped_by_reason: BTreeMap<String, u64> = RX_DROPS
-            .iter()
-            .map(|&d| (d.to_string(), nodes.iter().map(|n| n.counters[d]).sum()))
-            .collect();
-        let delivered = by_slots(|s| s.rx_packets);
-        let dropped_in_switch = sw.fault_dropped + sw.unroutable;
-        let inn = copies_expected + sw.fault_duplicated + sw.injected;
-        let out = delivered + dropped_by_reason.values().sum::<u64>() + dropped_in_switch;
-        Accounting {
-            packets_sent,
-            packets_sent_by_cards: by_slots(|s| s.tx_packets),
-            copies_expected,
-            duplicated: sw.fault_duplicated,
-            injected: sw.injected,
-            delivered,
-            dropped_by_reason,
-            dropped_in_switch,
-            unaccounted: inn as i64 - out as i64,
-            balanced: inn == out,
-        }
+            .enumerate()
+            .map(|(c, spec)| {
+                let writers: Vec<usize> = spec
+                    .writers
+                    .iter()
+                    .map(|w| self.s.node_id(w).expect("validated"))
+                    .collect();
+                let nexts = |reader: usize| self.ch.reader_next(self.ids[c], reader);
+                spec.readers
+                    .iter()
+                    .enumerate()
+                    .map(|(r, name)| {
+                        let reader = self.s.node_id(name).expect("validated");
+                        let next = nexts(reader);
+                        let mut t = Tally::default();
+                        for (region, &w) in writers.iter().enumerate() {
+                            let view = ReaderView {
+                                next: next[region],
+                                skipped: play.readers[c][r]
+                                    .skipped
+                                    .get(&w)
+                                    .cloned()
+                                    .unwrap_or_default(),
+                            };
+                            let sent = play.lengths.get(&(c, w)).map_or(0, Vec::len) as u64;
+                            for seq in 1..=sent {
+                                let p = packets.get(&(c, w, seq)).unwrap_or(&none);
+                                let (fate, defect) =
+                                    accounting::fate(ledger, p, w, reader, seq, &view);
+                                t.add(fate, defect);
+                            }
+                        }
+                        t
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
-    fn checks(
-        &mut self,
-        finished: bool,
-        channels: &[ChannelReport],
-        nodes: &[NodeReport],
-        a: &Accounting,
-        tally: &FaultTally,
-    ) -> Vec<Check> {
-        let s = self.s;
-        let mut checks = vec![
-            Check::new(
-                "finished",
-                finished,
-                if finished {
-                    format!("all traffic sent and landed by cycle {}", self.cycle())
-                } else {
-                    format!(
-                        "max_cycles = {} reached with traffic left or in flight",
-                        s.sim.max_cycles
-                    )
-                },
-            ),
-            Check::new(
-                "cards sent what the host asked",
-                a.packets_sent == a.packets_sent_by_cards,
-                format!(
-                    "{} packets asked, {} counted by the cards' TX counters",
-                    a.packets_sent, a.packets_sent_by_cards
-                ),
-            ),
-            Check::new(
-                "every packet copy accounted for",
-                a.balanced,
-                format!(
-                    "{} expected + {} duplicated + {} injected = {} delivered + {} dropped by cards + {} dropped in the switch{}",
-                    a.copies_expected,
-                    a.duplicated,
-                    a.injected,
-                    a.delivered,
-                    a.dropped_by_reason.values().sum::<u64>(),
-                    a.dropped_in_switch,
-                    if a.balanced { String::new() } else { format!(" ({} unaccounted)", a.unaccounted) }
-                ),
-            ),
-        ];
-        let delivered: u64 = channels
-            .iter()
-            .flat_map(|c| &c.readers)
-            .map(|r| r.delivered)
-            .sum();
-        let corrupt: u64 = channels
-            .iter()
-            .flat_map(|c| &c.readers)
-            .map(|r| r.corrupt)
-            .sum();
-        checks.push(Check::new(
-            "every delivered message verified",
-            corrupt == 0,
-            format!(
-                "{} of {delivered} messages matched what was sent byte for byte",
-                delivered - corrupt
-            ),
-        ));
-        // A dropped packet copy costs its reader at most one message.
-        let mut unexplained = Vec::new();
-        for (n, node) in s.nodes.iter().enumerate() {
-            let missing: u64 = channels
-                .iter()
-                .flat_map(|c| &c.readers)
-                .filter(|r| r.node == node.name)
-                .map(|r| r.lost + r.undelivered)
-                .sum();
-            let drops =
-                tally.dropped_to[n] + RX_DROPS.iter().map(|d| nodes[n].counters[*d]).sum::<u64>();
-            if missing > drops {
-                unexplained.push(format!(
-                    "{}: {missing} messages missing, {drops} copies dropped",
-                    node.name
+    /// The cards' receive traces against their own counters: the ledger's drops by reason and
+    /// packets written, per card, must be the counters' totals.
+    fn trace_check(&self, nodes: &[NodeReport], tally: &FaultTally) -> Check {
+        let fabric = self.ch.driver.fabric();
+        let Some(ledger) = fabric.ledger() else {
+            return Check::new(
+                "the packet ledger agrees with the counters",
+                true,
+                "no ledger",
+            );
+        };
+        let mut wrong = Vec::new();
+        for (n, node) in nodes.iter().enumerate() {
+            let drops = ledger.drops_at(n);
+            for name in RX_DROPS {
+                let (seen, counted) = (drops.get(name).copied().unwrap_or(0), node.counters[name]);
+                if seen != counted {
+                    wrong.push(format!(
+                        "{}: {name} traced {seen}, counted {counted}",
+                        node.name
+                    ));
+                }
+            }
+            let switch = drops.get("switch_fault_dropped").copied().unwrap_or(0);
+            if switch != tally.dropped_to[n] {
+                wrong.push(format!(
+                    "{}: {switch} switch drops in the ledger, {} by the fault hook",
+                    node.name, tally.dropped_to[n]
+                ));
+            }
+            let written: u64 = node.slots.iter().map(|s| s.rx_packets).sum();
+            if ledger.written(n) != written {
+                wrong.push(format!(
+                    "{}: {} packets written by the trace, {written} by the RX counters",
+                    node.name,
+                    ledger.written(n)
                 ));
             }
         }
-        checks.push(Check::new(
-            "every lost message explained by a dropped packet",
-            unexplained.is_empty(),
-            if unexplained.is_empty() {
-                "no reader missed more messages than packets dropped on its way".to_string()
+        wrong.extend(ledger.errors().iter().take(3).map(|e| e.0.clone()));
+        let mismatches = self.play.borrow().identity_mismatches;
+        if mismatches > 0 {
+            wrong.push(format!(
+                "{mismatches} packet copies did not carry the header their number names"
+            ));
+        }
+        Check::new(
+            "the packet ledger agrees with the counters",
+            wrong.is_empty(),
+            if wrong.is_empty() {
+                format!(
+                    "{} copies followed to their fate; drops by reason and packets written match every card's counters",
+                    ledger.copies().len()
+                )
             } else {
-                unexplained.join("; ")
+                wrong.join("; ")
             },
-        ));
-        let outside = self.written_outside_segments();
-        checks.push(Check::new(
-            "nothing written outside a segment",
-            outside.is_empty(),
-            if outside.is_empty() {
-                "every byte outside the channel segments is still zero on every node".to_string()
-            } else {
-                outside.join("; ")
-            },
-        ));
-        checks
+        )
     }
 
     /// Nodes with a non-zero byte outside their segments (the first such address).
@@ -822,5 +841,255 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             }
         }
         bad
+    }
+}
+
+fn accounting_block(
+    channels: &[ChannelReport],
+    nodes: &[NodeReport],
+    sw: &SwitchReport,
+    in_flight: u64,
+) -> Accounting {
+    let packets_sent: u64 = channels.iter().map(|c| c.packets).sum();
+    let copies_expected: u64 = channels
+        .iter()
+        .map(|c| c.packets * c.readers.len() as u64)
+        .sum();
+    let by_slots =
+        |f: fn(&SlotReport) -> u64| -> u64 { nodes.iter().flat_map(|n| &n.slots).map(f).sum() };
+    let dropped_by_reason: BTreeMap<String, u64> = RX_DROPS
+        .iter()
+        .map(|&d| (d.to_string(), nodes.iter().map(|n| n.counters[d]).sum()))
+        .collect();
+    let delivered = by_slots(|s| s.rx_packets);
+    let dropped_in_switch = sw.fault_dropped + sw.unroutable;
+    let inn = copies_expected + sw.fault_duplicated + sw.injected;
+    let out = delivered + dropped_by_reason.values().sum::<u64>() + dropped_in_switch + in_flight;
+    Accounting {
+        packets_sent,
+        packets_sent_by_cards: by_slots(|s| s.tx_packets),
+        copies_expected,
+        duplicated: sw.fault_duplicated,
+        injected: sw.injected,
+        delivered,
+        dropped_by_reason,
+        dropped_in_switch,
+        in_flight,
+        unaccounted: inn as i64 - out as i64,
+        balanced: inn == out,
+    }
+}
+
+fn copies_check(a: &Accounting) -> Check {
+    Check::new(
+        "every packet copy accounted for",
+        a.balanced,
+        format!(
+            "{} expected + {} duplicated + {} injected = {} delivered + {} dropped by cards + {} dropped in the switch + {} in flight{}",
+            a.copies_expected,
+            a.duplicated,
+            a.injected,
+            a.delivered,
+            a.dropped_by_reason.values().sum::<u64>(),
+            a.dropped_in_switch,
+            a.in_flight,
+            if a.balanced { String::new() } else { format!(" ({} unaccounted)", a.unaccounted) }
+        ),
+    )
+}
+
+fn verified_check(channels: &[ChannelReport]) -> Check {
+    let readers = || channels.iter().flat_map(|c| &c.readers);
+    let delivered: u64 = readers().map(|r| r.delivered).sum();
+    let corrupt: u64 = readers().map(|r| r.corrupt).sum();
+    Check::new(
+        "every delivered message verified",
+        corrupt == 0,
+        format!(
+            "{} of {delivered} messages matched what was sent byte for byte",
+            delivered - corrupt
+        ),
+    )
+}
+
+/// Per reader: sent = delivered + dropped + lapped + in flight, counted independently (the
+/// reader's deliveries, the ledger's fates), with no message the reader gave up against the
+/// ledger's word.
+fn lost_check(channels: &[ChannelReport], accounts: &[Vec<Tally>]) -> Check {
+    let mut wrong = Vec::new();
+    let (mut dropped, mut lapped, mut in_flight) = (0, 0, 0);
+    for (c, accounts) in channels.iter().zip(accounts) {
+        for (r, a) in c.readers.iter().zip(accounts) {
+            dropped += r.dropped;
+            lapped += r.lapped;
+            in_flight += r.in_flight;
+            if r.delivered + r.missed() != c.sent || a.delivered != r.delivered {
+                wrong.push(format!(
+                    "{} at {}: {} sent, {} delivered + {} dropped + {} lapped + {} in flight",
+                    c.name, r.node, c.sent, r.delivered, r.dropped, r.lapped, r.in_flight
+                ));
+            }
+            if a.defect_count > 0 {
+                wrong.push(format!(
+                    "{} at {}: {} message(s) given up against the ledger ({})",
+                    c.name,
+                    r.node,
+                    a.defect_count,
+                    a.defects.join("; ")
+                ));
+            }
+        }
+    }
+    Check::new(
+        "every lost message explained",
+        wrong.is_empty(),
+        if wrong.is_empty() {
+            format!(
+                "for every reader, sent = delivered + dropped + lapped + in flight ({dropped} dropped on the way, {lapped} lapped, {in_flight} in flight in all)"
+            )
+        } else {
+            wrong.join("; ")
+        },
+    )
+}
+
+/// Checks that a copy's header is the packet its number names; returns the cycle its message
+/// was handed to the card (for the fault rules' windows).
+fn identify(play: &mut Play, copy: &InFlight) -> Option<u64> {
+    let a = *play.asked.get(copy.src?)?.get(copy.number as usize)?;
+    let word = |i: usize| copy.words.get(i).map_or(0, |w| w.data);
+    let length = vassa_rtl::spec::packet::H1_LENGTH.get(word(1));
+    if word(0) != a.nva || length != a.length {
+        play.identity_mismatches += 1;
+    }
+    Some(a.cycle)
+}
+
+/// A `[[traffic]]` entry's program on its writer's host.
+async fn writer<F: Fabric>(
+    ops: ChannelOps<F>,
+    play: Rc<RefCell<Play>>,
+    mut stream: Stream,
+    id: ChannelId,
+    channel: String,
+) {
+    let (c, w) = (stream.channel, stream.writer);
+    let d = Rc::clone(ops.node(w));
+    let host = d.host().clone();
+    let fail = |play: &Rc<RefCell<Play>>, source| {
+        play.borrow_mut().error.get_or_insert(RunError::Channel {
+            channel: channel.clone(),
+            source,
+        });
+    };
+    while stream.left > 0 {
+        host.sleep_until(stream.next_at).await;
+        // The writer never waits for a reader, only for its own card.
+        loop {
+            match ops.slot_free(id, w).await {
+                Ok(true) if ops.doorbell_room(w).await > 0 => break,
+                Ok(_) => host.sleep(WRITER_PAUSE).await,
+                Err(e) => return fail(&play, e),
+            }
+        }
+        let len = stream.take(host.now());
+        let seed = play.borrow().seed;
+        // Several streams may write one channel region: the payload is made for the sequence
+        // number the message gets, and its length entered under it.
+        let made = ops.send_made(id, w, |seq| {
+            play.borrow_mut()
+                .lengths
+                .entry((c, w))
+                .or_default()
+                .push(len);
+            payload(seed, c, w, seq, len)
+        });
+        let sent = match made.await {
+            Ok(sent) => sent,
+            Err(e) => return fail(&play, e),
+        };
+        let seq = sent.seq;
+        let max_payload = d.info().max_payload;
+        let chunks = split_message(sent.addr, sent.length, max_payload);
+        let asked = chunks
+            .iter()
+            .map(|k| Asked {
+                channel: c,
+                seq,
+                nva: sent.nva + (k.addr - sent.addr),
+                length: k.length,
+                cycle: host.now(),
+            })
+            .collect();
+        let mut p = play.borrow_mut();
+        p.packets[c] += chunks.len() as u64;
+        p.payload_bytes[c] += len as u64;
+        p.messages_sent += 1;
+        p.rung(w, sent.doorbell, asked);
+    }
+    play.borrow_mut().streams_left -= 1;
+}
+
+/// A channel reader's program on its host: every reader poll interval, takes what arrived.
+async fn reader<F: Fabric>(
+    ops: ChannelOps<F>,
+    play: Rc<RefCell<Play>>,
+    id: ChannelId,
+    (c, r, node): (usize, usize, usize),
+    channel: String,
+) {
+    let d = Rc::clone(ops.node(node));
+    let host = d.host().clone();
+    loop {
+        host.sleep(host.costs().reader_poll.max(1)).await;
+        loop {
+            match ops.next(id, node).await {
+                Ok(Some((writer, delivery))) => {
+                    play.borrow_mut().tally(c, r, writer, delivery, host.now())
+                }
+                Ok(None) => break,
+                Err(source) => {
+                    play.borrow_mut().error.get_or_insert(RunError::Channel {
+                        channel: channel.clone(),
+                        source,
+                    });
+                    return;
+                }
+            }
+        }
+        // Signal-on-write notifications only say something landed; the slots say what.
+        let notes = d.take_notifications().len() as u64;
+        play.borrow_mut().notifications[node] += notes;
+    }
+}
+
+/// A `[[faults.evict]]` entry, as writes of the evicting node's host, while traffic lasts.
+async fn evictions<F: Fabric>(ops: ChannelOps<F>, play: Rc<RefCell<Play>>, mut plan: EvictPlan) {
+    let d = Rc::clone(ops.node(plan.node));
+    loop {
+        d.host().sleep_until(plan.next_at).await;
+        if play.borrow().traffic_done() {
+            return;
+        }
+        let n = match &plan.keys {
+            Some(keys) => {
+                let mut n = 0;
+                for &(dir, key) in keys {
+                    n += d.evict(dir, key).await as u64;
+                }
+                n
+            }
+            None => {
+                let mut n = 0;
+                for &dir in &plan.sides {
+                    n += d.evict_all(dir).await as u64;
+                }
+                n
+            }
+        };
+        play.borrow_mut().forced[plan.node] += n;
+        if !plan.fired(d.host().now()) {
+            return;
+        }
     }
 }

@@ -11,6 +11,7 @@ mod tree;
 mod units;
 mod validate;
 
+pub use crate::host::HostCosts;
 pub use error::{ErrorKind, ScenarioError};
 pub use units::{Bytes, SizeRange, Word};
 pub use vassa_rtl::spec::params::CoreParams;
@@ -41,6 +42,10 @@ pub mod limits {
     pub const MAX_MESSAGES: u64 = 10_000_000;
     pub const MAX_INJECT_WORDS: usize = 4096;
     pub const MAX_FLIP_BITS: u32 = 32;
+    /// Largest host cost in `[sim.host]` (cycles: 100 ms at 100 MHz).
+    pub const HOST_COST_MAX: u64 = 10_000_000;
+    /// Counters must be read before a byte counter can wrap (see `counters`).
+    pub const COUNTER_POLL_MAX: u64 = (1 << 30) - 1;
 }
 
 /// Which simulation runs the cards.
@@ -67,6 +72,9 @@ pub struct SimSettings {
     pub link_latency: u64,
     /// Generator parameters of every card (`[sim.core]`; missing keys keep their defaults).
     pub core: CoreParams,
+    /// What every node's host costs (`[sim.host]`, in cycles; missing keys keep their
+    /// defaults, see [`HostCosts`]).
+    pub host: HostCosts,
 }
 
 impl Default for SimSettings {
@@ -77,6 +85,7 @@ impl Default for SimSettings {
             seed: 0,
             link_latency: limits::LINK_LATENCY_DEFAULT,
             core: CoreParams::default(),
+            host: HostCosts::default(),
         }
     }
 }

@@ -20,6 +20,16 @@
 //! old), one overwritten by a later lap while being read (stamps differ), or a mix of two
 //! messages (CRC) is never returned. The writer never waits: a reader that falls a lap or more
 //! behind finds newer sequence numbers and reports the missing ones as a gap.
+//!
+//! A reader also sees a message of its writer complete while an older one is missing: the
+//! older one was lost on the way, or one of its packets is parked on a receive miss at the
+//! reader's card and will land later (the card writes the packets of one writer in order,
+//! except those it parks). [`ReaderCursor::poll`] says so ([`Look::Stalled`]); the reader's
+//! host then asks its card ([`crate::channel`]) and gives the message up
+//! ([`ReaderCursor::give_up`]) once nothing is parked: one dropped packet costs one message.
+//! Every message given up is classified by what its slot held: a newer record (begin stamp
+//! above its sequence number) means the writer overwrote it ([`Skip::Lapped`]); anything else
+//! means it never arrived whole ([`Skip::Missing`]).
 
 use crc::{Crc, Table, CRC_32_ISO_HDLC};
 use serde::{Deserialize, Serialize};
@@ -173,150 +183,218 @@ pub fn decode(slot: &[u8]) -> SlotState {
     SlotState::Message(begin, payload.to_vec())
 }
 
+/// The begin stamp of a slot (its first 8 bytes).
+pub fn begin_stamp(slot: &[u8]) -> u64 {
+    u64::from_le_bytes(slot[..8].try_into().expect("a slot is at least 8 bytes"))
+}
+
 /// A reader's position in one writer's region.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReaderCursor {
     /// The next sequence number this reader wants.
     pub next: u64,
-    /// Messages skipped because the writer lapped this reader.
+    /// Messages given up (the sum of the gaps).
     pub lost: u64,
     /// Times a gap was reported.
     pub gaps: u64,
+    /// Of the messages given up, those the writer had overwritten ([`Skip::Lapped`]).
+    pub lapped: u64,
+    /// Messages given up since the last delivery: reported as the next delivery's gap.
+    pub unreported: Vec<(u64, Skip)>,
 }
 
-/// What [`ReaderCursor::poll`] returns.
+/// Why a reader gave a message up, as its slot showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Skip {
+    /// The slot held a newer record (or the start of one): the writer overwrote the message.
+    Lapped,
+    /// The message never arrived whole (a packet was lost on the way).
+    Missing,
+}
+
+/// A message as a cursor returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub seq: u64,
     pub payload: Vec<u8>,
     /// Messages lost just before this one (0 if none).
     pub gap: u64,
+    /// The messages of the gap, each with why it was given up (empty without a gap).
+    pub skipped: Vec<(u64, Skip)>,
 }
+
+/// What a reader finds for one writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Look {
+    /// The next message, or the oldest newer one after a lap (with the gap).
+    Message(Delivery),
+    /// Nothing new.
+    Nothing,
+    /// The wanted message is missing while a newer one of the writer is complete: give it up
+    /// once nothing more can land ([`ReaderCursor::give_up`]).
+    Stalled,
+}
+
+/// Reads the first `len` bytes of slot `i` of a writer's region (a copy).
+pub type SlotFn<'a> = dyn FnMut(u32, usize) -> Vec<u8> + 'a;
 
 impl ReaderCursor {
     pub fn new() -> Self {
         ReaderCursor {
             next: 1,
-            lost: 0,
-            gaps: 0,
+            ..ReaderCursor::default()
         }
     }
 
-    /// The next message of this writer's region, if one is complete; `slot(i)` returns a copy
-    /// of slot `i`'s bytes. If the wanted message was overwritten, the oldest complete newer
-    /// one is returned with the gap.
-    pub fn poll(&mut self, slots: u32, mut slot: impl FnMut(u32) -> Vec<u8>) -> Option<Delivery> {
-        let want = self.next;
-        let here = ((want - 1) % slots as u64) as u32;
-        // Only a slot of `want` that holds a newer message, or is being rewritten, can mean the
-        // writer lapped this reader; an older message there means `want` has not arrived, and
-        // nothing else need be read.
-        let here_torn = match decode(&slot(here)) {
-            SlotState::Message(seq, payload) if seq == want => {
-                self.next = want + 1;
-                return Some(Delivery {
-                    seq,
-                    payload,
-                    gap: 0,
-                });
+    /// Looks at the writer's region (`slots` slots of `slot_bytes`; `slot(i, len)` copies the
+    /// first `len` bytes of slot `i`). A wanted message whose slot holds a newer record (or
+    /// the start of one) was overwritten: the writer lapped this reader, so it is given up
+    /// ([`Skip::Lapped`]) and the next one wanted. Then the wanted message complete: returned,
+    /// with the messages given up since the last one as its gap. Missing while a newer
+    /// message of the writer is complete: [`Look::Stalled`].
+    pub fn poll(&mut self, slots: u32, slot_bytes: u32, slot: &mut SlotFn) -> Look {
+        loop {
+            let want = self.next;
+            let here = slot_index(want, slots);
+            let bytes = slot(here, slot_bytes as usize);
+            match decode(&bytes) {
+                SlotState::Message(seq, payload) if seq == want => {
+                    self.next = want + 1;
+                    let skipped = std::mem::take(&mut self.unreported);
+                    let gap = skipped.len() as u64;
+                    self.gaps += (gap > 0) as u64;
+                    return Look::Message(Delivery {
+                        seq,
+                        payload,
+                        gap,
+                        skipped,
+                    });
+                }
+                // Overwritten: gone for good. Only this message: a later one the writer has
+                // not overwritten may still be on its way.
+                _ if begin_stamp(&bytes) > want => self.skip(want, Skip::Lapped),
+                _ => break,
             }
-            SlotState::Message(seq, _) if seq > want => false,
-            SlotState::Torn => true,
-            SlotState::Message(..) | SlotState::Older(_) => return None,
-        };
-        // Lapped? The oldest complete message newer than `want` anywhere in the region.
-        let (seq, payload) = oldest_newer(want, slots, &mut slot)?;
-        // A torn slot of `want` may be `want` itself still arriving: lost only if a message a
-        // whole lap newer has landed.
-        if here_torn && seq < want + slots as u64 {
-            return None;
         }
-        Some(self.skip_to(seq, payload))
+        if oldest_newer(self.next + 1, slots, slot_bytes, slot).is_some() {
+            Look::Stalled
+        } else {
+            Look::Nothing
+        }
     }
 
-    /// Gives up on the wanted message: returns the oldest complete newer message of the
-    /// region, counting the ones before it as lost (a gap), or `None` when there is none.
-    ///
-    /// [`ReaderCursor::poll`] alone waits for a message whose packet was lost until the
-    /// writer laps its slot, because a later message may legitimately land first (a packet
-    /// parked on a receive miss is overtaken by mapped traffic). Call this only when nothing
-    /// more can arrive for the reader — no packet in flight or parked on a miss — so that a
-    /// missing message is known to be lost.
-    pub fn skip_lost(
-        &mut self,
-        slots: u32,
-        mut slot: impl FnMut(u32) -> Vec<u8>,
-    ) -> Option<Delivery> {
-        let (seq, payload) = oldest_newer(self.next, slots, &mut slot)?;
-        Some(self.skip_to(seq, payload))
+    /// Gives up the wanted message and every other one missing before the oldest complete
+    /// newer message, which is returned with the gap (`None` when there is none). Call it only
+    /// when nothing more can land for them: a newer message of the writer is complete and the
+    /// reader's card holds no parked packet. Each is classified by its slot.
+    pub fn give_up(&mut self, slots: u32, slot_bytes: u32, slot: &mut SlotFn) -> Option<Delivery> {
+        let (seq, _) = oldest_newer(self.next + 1, slots, slot_bytes, slot)?;
+        for k in self.next..seq {
+            let stamp = begin_stamp(&slot(slot_index(k, slots), 8));
+            self.skip(
+                k,
+                if stamp > k {
+                    Skip::Lapped
+                } else {
+                    Skip::Missing
+                },
+            );
+        }
+        match self.poll(slots, slot_bytes, slot) {
+            Look::Message(d) => Some(d),
+            _ => None,
+        }
     }
 
-    fn skip_to(&mut self, seq: u64, payload: Vec<u8>) -> Delivery {
-        let gap = seq - self.next;
-        if gap > 0 {
-            self.lost += gap;
-            self.gaps += 1;
-        }
+    fn skip(&mut self, seq: u64, why: Skip) {
+        debug_assert_eq!(seq, self.next);
         self.next = seq + 1;
-        Delivery { seq, payload, gap }
+        self.lost += 1;
+        self.lapped += (why == Skip::Lapped) as u64;
+        self.unreported.push((seq, why));
     }
+}
+
+/// The slot of message `seq`.
+fn slot_index(seq: u64, slots: u32) -> u32 {
+    ((seq - 1) % slots as u64) as u32
 }
 
 /// Copies `buf.len()` bytes of a segment from byte offset `at` (a reader's own copy of the
 /// segment, wherever it lives).
 pub type SlotReader<'a> = &'a mut dyn FnMut(u32, &mut [u8]);
 
-/// The next message of a reader with one cursor per writer region (regions in order), reading
-/// the segment with `read`: [`ReaderCursor::poll`] on each region.
-pub fn poll_regions(
-    cursors: &mut [ReaderCursor],
-    layout: Layout,
-    read: SlotReader,
-) -> Option<(usize, Delivery)> {
-    scan_regions(cursors, layout, read, false)
-}
-
-/// [`ReaderCursor::skip_lost`] on each region in turn (same conditions: nothing can arrive).
-pub fn skip_lost_regions(
-    cursors: &mut [ReaderCursor],
-    layout: Layout,
-    read: SlotReader,
-) -> Option<(usize, Delivery)> {
-    scan_regions(cursors, layout, read, true)
-}
-
-fn scan_regions(
-    cursors: &mut [ReaderCursor],
-    layout: Layout,
-    read: SlotReader,
-    skip_lost: bool,
-) -> Option<(usize, Delivery)> {
+/// What a reader with one cursor per writer region (regions in order) finds, reading the
+/// segment with `read`: the first region's message, else [`Look::Stalled`] with the stalled
+/// regions, else nothing.
+pub fn poll_regions(cursors: &mut [ReaderCursor], layout: Layout, read: SlotReader) -> RegionLook {
+    let mut stalled = Vec::new();
     for (region, cursor) in cursors.iter_mut().enumerate() {
-        let slot = |i: u32| {
-            let mut bytes = vec![0u8; layout.slot_bytes as usize];
-            read(layout.slot_offset(region as u32, i as u64 + 1), &mut bytes);
-            bytes
-        };
-        let got = if skip_lost {
-            cursor.skip_lost(layout.slots, slot)
-        } else {
-            cursor.poll(layout.slots, slot)
-        };
-        if let Some(d) = got {
-            return Some((region, d));
+        let mut slot = region_slots(layout, region as u32, &mut *read);
+        match cursor.poll(layout.slots, layout.slot_bytes, &mut slot) {
+            Look::Message(d) => return RegionLook::Message(region, d),
+            Look::Stalled => stalled.push(region),
+            Look::Nothing => {}
         }
     }
-    None
+    if stalled.is_empty() {
+        RegionLook::Nothing
+    } else {
+        RegionLook::Stalled(stalled)
+    }
 }
 
-/// The oldest complete message with a sequence number of `want` or more in a region.
+/// What [`poll_regions`] finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionLook {
+    Message(usize, Delivery),
+    Nothing,
+    /// These regions are stalled (and none had a message).
+    Stalled(Vec<usize>),
+}
+
+/// [`ReaderCursor::give_up`] on the first of `regions` that has a newer message (same
+/// conditions: nothing more can land).
+pub fn give_up_regions(
+    cursors: &mut [ReaderCursor],
+    regions: &[usize],
+    layout: Layout,
+    read: SlotReader,
+) -> Option<(usize, Delivery)> {
+    regions.iter().find_map(|&region| {
+        let mut slot = region_slots(layout, region as u32, &mut *read);
+        let d = cursors[region].give_up(layout.slots, layout.slot_bytes, &mut slot)?;
+        Some((region, d))
+    })
+}
+
+/// Slot `i` of `region` as [`SlotFn`] wants it, over a segment reader.
+fn region_slots<'a>(
+    layout: Layout,
+    region: u32,
+    read: &'a mut dyn FnMut(u32, &mut [u8]),
+) -> impl FnMut(u32, usize) -> Vec<u8> + 'a {
+    move |i, len| {
+        let mut bytes = vec![0u8; len];
+        read(layout.slot_offset(region, i as u64 + 1), &mut bytes);
+        bytes
+    }
+}
+
+/// The oldest complete message with a sequence number of `want` or more in a region. Reads
+/// only the begin stamps of slots that cannot hold one.
 fn oldest_newer(
     want: u64,
     slots: u32,
-    slot: &mut impl FnMut(u32) -> Vec<u8>,
+    slot_bytes: u32,
+    slot: &mut SlotFn,
 ) -> Option<(u64, Vec<u8>)> {
-    (0..slots)
-        .filter_map(|i| match decode(&slot(i)) {
+    let candidates: Vec<u32> = (0..slots)
+        .filter(|&i| begin_stamp(&slot(i, 8)) >= want)
+        .collect();
+    candidates
+        .into_iter()
+        .filter_map(|i| match decode(&slot(i, slot_bytes as usize)) {
             SlotState::Message(seq, payload) if seq >= want => Some((seq, payload)),
             _ => None,
         })
@@ -387,12 +465,54 @@ mod tests {
             self.reader[at..at + n].copy_from_slice(&self.writer[at..at + n]);
         }
 
-        fn poll(&self, c: &mut ReaderCursor) -> Option<Delivery> {
+        fn slots(&self) -> impl FnMut(u32, usize) -> Vec<u8> + '_ {
             let sb = self.layout.slot_bytes as usize;
-            c.poll(self.layout.slots, |i| {
-                self.reader[i as usize * sb..(i as usize + 1) * sb].to_vec()
-            })
+            move |i, len| self.reader[i as usize * sb..][..len].to_vec()
         }
+
+        fn look(&self, c: &mut ReaderCursor) -> Look {
+            c.poll(self.layout.slots, self.layout.slot_bytes, &mut self.slots())
+        }
+
+        fn poll(&self, c: &mut ReaderCursor) -> Option<Delivery> {
+            match self.look(c) {
+                Look::Message(d) => Some(d),
+                _ => None,
+            }
+        }
+
+        fn give_up(&self, c: &mut ReaderCursor) -> Option<Delivery> {
+            c.give_up(self.layout.slots, self.layout.slot_bytes, &mut self.slots())
+        }
+    }
+
+    /// A reader that sleeps while the writer goes round twice: one gap, every message of it
+    /// classified as overwritten, and the newest lap delivered in order after it.
+    #[test]
+    fn a_lapped_reader_counts_the_overwritten_messages() {
+        let layout = Layout::new(1024, 1, 64).unwrap();
+        let size = (layout.slots * layout.slot_bytes) as usize;
+        let mut p = Pair {
+            layout,
+            writer: vec![0; size],
+            reader: vec![0; size],
+            seq: 0,
+        };
+        let mut c = ReaderCursor::new();
+        let total = 2 * layout.slots as u64 + 3;
+        for i in 0..total {
+            p.send(&[i as u8; 40], None);
+        }
+        let d = p.poll(&mut c).expect("the oldest message still there");
+        let first = total - layout.slots as u64 + 1;
+        assert_eq!((d.seq, d.gap), (first, first - 1));
+        assert!(d.skipped.iter().all(|s| s.1 == Skip::Lapped));
+        assert_eq!((c.lost, c.lapped, c.gaps), (first - 1, first - 1, 1));
+        let rest: Vec<u64> = std::iter::from_fn(|| p.poll(&mut c))
+            .map(|d| d.seq)
+            .collect();
+        assert_eq!(rest, (first + 1..=total).collect::<Vec<_>>());
+        assert_eq!(p.look(&mut c), Look::Nothing);
     }
 
     proptest! {
@@ -434,13 +554,16 @@ mod tests {
             }
             let delivered = got.len() as u64;
             prop_assert_eq!(delivered + c.lost, got.last().copied().unwrap_or(0));
+            // Every record arrives whole here: the only losses are laps.
+            prop_assert_eq!(c.lapped, c.lost);
         }
 
-        /// Messages lost on the way (never written at the reader): polling alone stalls at
-        /// the first one until the writer laps it; `skip_lost` at quiet moments skips exactly
-        /// the lost ones, so the reader gets every message that arrived, in order.
+        /// Messages lost on the way (never written at the reader): the reader stalls at the
+        /// first one as soon as a newer one is complete, and giving up then (nothing is in
+        /// flight here) skips exactly the lost ones, each classified missing; the reader gets
+        /// every message that arrived, in order.
         #[test]
-        fn skip_lost_recovers_exactly_the_arrived_messages(
+        fn giving_up_when_stalled_skips_exactly_the_lost_messages(
             fate in proptest::collection::vec(any::<bool>(), 1..40),
         ) {
             let layout = Layout::new(1024, 1, 64).unwrap();
@@ -450,12 +573,15 @@ mod tests {
             let mut got = vec![];
             for (i, &arrives) in fate.iter().enumerate() {
                 p.send(&[i as u8; 9], if arrives { None } else { Some(0) });
-                // A quiet moment after each message.
-                while let Some(d) = p.poll(&mut c).or_else(|| {
-                    let sb = layout.slot_bytes as usize;
-                    c.skip_lost(layout.slots, |k| p.reader[k as usize * sb..][..sb].to_vec())
-                }) {
+                loop {
+                    let d = match p.look(&mut c) {
+                        Look::Message(d) => d,
+                        Look::Stalled => p.give_up(&mut c).expect("a newer message is there"),
+                        Look::Nothing => break,
+                    };
                     prop_assert_eq!(&d.payload, &vec![d.seq as u8 - 1; 9]);
+                    prop_assert!(d.skipped.iter().all(|s| s.1 == Skip::Missing));
+                    prop_assert_eq!(d.skipped.len() as u64, d.gap);
                     got.push(d.seq);
                 }
             }
@@ -464,6 +590,7 @@ mod tests {
             let want: Vec<u64> = (1..=last as u64).filter(|&s| fate[s as usize - 1]).collect();
             prop_assert_eq!(&got, &want);
             prop_assert_eq!(c.lost, last as u64 - want.len() as u64);
+            prop_assert_eq!(c.lapped, 0);
         }
     }
 }

@@ -7,7 +7,7 @@
 //! process as TOML or JSON), and [`SegmentView::open`] maps just those bytes.
 
 use crate::channel::{Kind, ReaderStats};
-use crate::segment::{poll_regions, Delivery, Layout, LayoutError, ReaderCursor};
+use crate::segment::{poll_regions, Delivery, Layout, LayoutError, ReaderCursor, RegionLook};
 use memmap2::{Mmap, MmapOptions};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -142,8 +142,12 @@ impl SegmentView {
                 *b = unsafe { std::ptr::read_volatile(base.add(at as usize + i)) };
             }
         };
-        let (region, d) = poll_regions(cursors, info.layout, &mut read)?;
-        Some((info.regions[region].writer, d))
+        match poll_regions(cursors, info.layout, &mut read) {
+            RegionLook::Message(region, d) => Some((info.regions[region].writer, d)),
+            // Stalled: a newer message is there, but this process cannot ask the card whether
+            // the missing one is still parked, so it waits for the writer to lap it.
+            RegionLook::Stalled(_) | RegionLook::Nothing => None,
+        }
     }
 
     /// What this view has read so far.

@@ -164,10 +164,7 @@ proptest! {
 #[test]
 fn a_channel_over_loopback() {
     let t = Instant::now();
-    let config = DriverConfig {
-        poll_interval: 200_000,
-        ..DriverConfig::default()
-    };
+    let config = DriverConfig::polling_every(200_000);
     let driver = Driver::new(board(), config).expect("the card answers");
     let mut ch = Channels::new(driver);
     let c = ch
@@ -203,7 +200,7 @@ fn a_channel_over_loopback() {
     assert_eq!(slot.tx_packets(), packets);
     assert_eq!(slot.rx_packets(), packets, "every packet came back");
     assert_eq!(slot.tx_bytes(), slot.rx_bytes());
-    let totals = ch.driver.totals(0);
+    let totals = ch.driver.totals(0).clone();
     assert!(
         totals.drops().iter().all(|&(_, n)| n == 0),
         "{:?}",

@@ -16,7 +16,7 @@ const PAGES: u32 = 40;
 /// apart (0: back to back). Checks every destination page byte for byte and the miss
 /// accounting.
 fn eviction_pressure<F: Fabric>(fabric: F, len: u32, gap: u64) -> Driver<F> {
-    let mut d = driver(fabric, 50_000);
+    let mut d = fast_driver(fabric, 50_000);
     let entries = d.info(RECEIVER).rx_cache_entries as u64;
     assert!(PAGES as u64 > 2 * entries);
     fill_sources(&mut d, PAGES);
@@ -50,8 +50,8 @@ fn eviction_pressure<F: Fabric>(fabric: F, len: u32, gap: u64) -> Driver<F> {
     let hi = ((DST_BASE + PAGES) << PAGE_SHIFT) as usize;
     assert!(dst[..lo].iter().chain(&dst[hi..]).all(|&b| b == 0));
 
-    let tx = *d.stats(SENDER);
-    let rx = *d.stats(RECEIVER);
+    let tx = d.stats(SENDER);
+    let rx = d.stats(RECEIVER);
     // A scan over 40 pages through 16 entries misses on every page of every pass.
     let at_least = (rounds * PAGES) as u64;
     assert!(tx.tx_serviced >= at_least, "{tx:?}");
@@ -105,7 +105,7 @@ fn eviction_pressure_whole_pages_model() {
 /// destination byte for byte or untouched (zeros), and delivered + dropped = sent.
 #[test]
 fn all_miss_line_rate_rtl() {
-    let mut d = driver(rtl(2), 50_000);
+    let mut d = fast_driver(rtl(2), 50_000);
     fill_sources(&mut d, PAGES);
     map_pages(&mut d, 0..PAGES);
     let len = 256;
@@ -164,7 +164,7 @@ fn eviction_pressure_whole_pages_rtl() {
 /// and counted, and a message from a page with no TX mapping is cancelled and counted;
 /// neither writes a byte anywhere.
 fn unmapped<F: Fabric>(fabric: F) {
-    let mut d = driver(fabric, 1 << 20);
+    let mut d = fast_driver(fabric, 1 << 20);
     fill_sources(&mut d, 3);
     // Page 0: mapped both ways. Page 1: TX only (the receiver listens, but has no mapping).
     // Page 2: nothing on the TX side.
@@ -187,7 +187,7 @@ fn unmapped<F: Fabric>(fabric: F) {
         "receiver memory changed at {:?}",
         first_diff(&after, &before[1])
     );
-    let (tx, rx) = (*d.stats(SENDER), *d.stats(RECEIVER));
+    let (tx, rx) = (d.stats(SENDER), d.stats(RECEIVER));
     assert_eq!(rx.rx_dropped, packets, "{rx:?}");
     assert_eq!(d.totals(RECEIVER).global("drop_miss_dropped"), packets);
     assert_eq!(tx.tx_cancelled, 1, "{tx:?}");
@@ -210,7 +210,7 @@ on_both_backends!(
 
 /// Unmapping invalidates the cached entry: later traffic to the page misses and is dropped.
 fn unmap_invalidates<F: Fabric>(fabric: F) {
-    let mut d = driver(fabric, 1 << 20);
+    let mut d = fast_driver(fabric, 1 << 20);
     fill_sources(&mut d, 1);
     map_pages(&mut d, [0]);
     send(&mut d, 0, 0, 128);
@@ -248,7 +248,7 @@ fn mapped_file_memory() {
         .iter()
         .map(|p| Memory::map_file(p, MEM).unwrap())
         .collect();
-    let mut d = driver(RtlFabric::new(mems, 3), 1 << 20);
+    let mut d = fast_driver(RtlFabric::new(mems, 3), 1 << 20);
     fill_sources(&mut d, 2);
     map_pages(&mut d, 0..2);
     send(&mut d, 1, 40, 1000);

@@ -43,7 +43,7 @@ fn assert_sound(r: &vassa_driver::runner::report::Report, s: &Scenario) {
     let dropped: u64 = a.dropped_by_reason.values().sum();
     assert_eq!(
         a.copies_expected + a.duplicated + a.injected,
-        a.delivered + dropped + a.dropped_in_switch,
+        a.delivered + dropped + a.dropped_in_switch + a.in_flight,
         "{name}"
     );
     for (c, spec) in r.channels.iter().zip(&s.channels) {
@@ -57,7 +57,7 @@ fn assert_sound(r: &vassa_driver::runner::report::Report, s: &Scenario) {
         assert_eq!(c.readers.len(), spec.readers.len());
         for rr in &c.readers {
             assert_eq!(
-                rr.delivered + rr.lost + rr.undelivered,
+                rr.delivered + rr.missed(),
                 c.sent,
                 "{name}: {} reading {}",
                 rr.node,

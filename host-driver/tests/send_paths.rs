@@ -6,6 +6,7 @@ mod common;
 
 use common::{driver, memory, model, pattern};
 use vassa_driver::channel::{ChannelSpec, Channels, Kind};
+use vassa_driver::fabric::Ticket;
 use vassa_driver::{Fabric, ModelFabric};
 
 /// A model fabric that hides its memory slice, as a backend reached over a bus would.
@@ -15,11 +16,20 @@ impl Fabric for CopyOnly {
     fn nodes(&self) -> usize {
         self.0.nodes()
     }
-    fn read_reg(&mut self, node: usize, addr: u32) -> u32 {
-        self.0.read_reg(node, addr)
+    fn cycle(&self) -> u64 {
+        self.0.cycle()
     }
-    fn write_reg(&mut self, node: usize, addr: u32, value: u32) {
-        self.0.write_reg(node, addr, value)
+    fn bus_write(&mut self, node: usize, at: u64, addr: u32, value: u32) {
+        self.0.bus_write(node, at, addr, value)
+    }
+    fn bus_read(&mut self, node: usize, at: u64, addr: u32) -> Ticket {
+        self.0.bus_read(node, at, addr)
+    }
+    fn take_answers(&mut self, out: &mut Vec<(Ticket, u64, u32)>) {
+        self.0.take_answers(out)
+    }
+    fn advance(&mut self, until: u64) {
+        self.0.advance(until)
     }
     fn mem_size(&self, node: usize) -> usize {
         self.0.mem_size(node)
@@ -38,12 +48,6 @@ impl Fabric for CopyOnly {
     }
     fn unsubscribe(&mut self, nva_page: u32, node: usize) {
         self.0.unsubscribe(nva_page, node)
-    }
-    fn cycle(&self) -> u64 {
-        self.0.cycle()
-    }
-    fn run(&mut self, cycles: u64) {
-        self.0.run(cycles)
     }
     fn quiet(&self) -> bool {
         self.0.quiet()

@@ -15,8 +15,11 @@ use vassa_rtl::spec::regmap as rm;
 
 pub mod bench;
 pub mod board;
+pub mod ledger;
 pub mod model;
+pub mod model_net;
 pub mod network;
+pub mod switch;
 
 /// The Verilated `vassa_core`, generated port by port.
 pub struct Model {
@@ -261,6 +264,8 @@ pub struct Card<C: Core = Model> {
     /// Rising edges so far.
     pub cycle: u64,
     pub activity: Activity,
+    /// The `rx_trace` output of the latest cycle.
+    rx_trace: u32,
 }
 
 impl Default for Card {
@@ -301,12 +306,24 @@ impl<C: Core> Card<C> {
             memory_faults: 0,
             cycle: 0,
             activity: Activity::default(),
+            rx_trace: 0,
         }
     }
 
     /// The interrupt line (after the latest rising edge).
     pub fn irq(&self) -> bool {
         self.model.irq()
+    }
+
+    /// The interrupt line as sampled in the latest [`Card::step`] (no FFI call).
+    pub fn irq_sampled(&self) -> bool {
+        self.activity.irq
+    }
+
+    /// The `rx_trace` output sampled in the latest [`Card::step`]: what the card decided for
+    /// received packets ([`vassa_rtl::spec::trace`]).
+    pub fn rx_trace(&self) -> u32 {
+        self.rx_trace
     }
 
     /// Queues a register write; it is issued in a later [`Card::step`].
@@ -327,6 +344,14 @@ impl<C: Core> Card<C> {
     /// No register access queued or in flight.
     pub fn bus_idle(&self) -> bool {
         self.bus_queue.is_empty() && !self.bus_busy
+    }
+
+    /// No register write queued (reads start no work on the card).
+    pub fn writes_idle(&self) -> bool {
+        !self
+            .bus_queue
+            .iter()
+            .any(|op| matches!(op, BusOp::Write(..)))
     }
 
     /// One clock cycle. `link_in` is what arrives on the card's link RX this cycle; the
@@ -421,6 +446,8 @@ impl<C: Core> Card<C> {
                 act.rx_eop = Some(now);
             }
         }
+        // TODO(rtl-trace): self.rx_trace = o.rx_trace; once the core has the port.
+        self.rx_trace = 0;
         let irq = o.irq != 0;
         if irq && !act.irq {
             act.irq_rise = Some(now);

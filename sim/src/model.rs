@@ -16,6 +16,7 @@ use vassa_rtl::spec::params::{
 };
 use vassa_rtl::spec::regmap as rm;
 use vassa_rtl::spec::regmap::{Access, Register};
+use vassa_rtl::spec::trace::{RxTrace, Verdict};
 
 /// One mapping cache entry's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +97,36 @@ pub enum RxOutcome {
     Parked(u32),
     MissOverflow,
     MissDropped,
+}
+
+impl RxOutcome {
+    /// The `rx_trace` word the core shows for this outcome ([`vassa_rtl::spec::trace`]): of a
+    /// link packet (`retry_tag: None`) or of the retry of miss buffer `tag`. The model writes
+    /// an accepted packet at once, so `written` comes with the verdict.
+    pub fn trace(self, retry_tag: Option<u32>) -> u32 {
+        let tag = retry_tag.unwrap_or(0);
+        let (verdict, tag) = match self {
+            RxOutcome::MissDropped => {
+                return RxTrace {
+                    host_drop: Some(tag),
+                    ..RxTrace::default()
+                }
+                .encode()
+            }
+            RxOutcome::Delivered => (Verdict::Accepted, tag),
+            RxOutcome::Parked(t) => (Verdict::Parked, t),
+            RxOutcome::Malformed => (Verdict::Malformed, tag),
+            RxOutcome::CrcEpoch => (Verdict::CrcEpoch, tag),
+            RxOutcome::Protection => (Verdict::Protection, tag),
+            RxOutcome::MissOverflow => (Verdict::MissOverflow, tag),
+        };
+        RxTrace {
+            verdict: Some((retry_tag.is_none(), verdict, tag)),
+            host_drop: None,
+            written: self == RxOutcome::Delivered,
+        }
+        .encode()
+    }
 }
 
 /// One card.
@@ -343,19 +374,31 @@ impl CardModel {
         }
     }
 
-    /// Runs the TX path as far as it can go: takes descriptors (while `tx_enable`), splits them,
-    /// looks every packet's page up, and returns the encoded packets in link order. A TX miss
-    /// posts a record and stops until `MISS_RESOLVE` retries or cancels.
+    /// Whether the TX path can produce a packet now (a descriptor being sent and not blocked
+    /// on a TX miss, or one waiting while `tx_enable` is set).
+    pub fn has_tx_work(&self) -> bool {
+        match &self.tx {
+            Some(job) => !job.blocked,
+            None => rm::CONTROL_TX_ENABLE.get(self.control) != 0 && !self.doorbells.is_empty(),
+        }
+    }
+
+    /// Runs the TX path as far as it can go and returns the encoded packets in link order
+    /// (see [`CardModel::next_tx_packet`]).
     pub fn tx_packets(&mut self, mem: &[u8]) -> Vec<Vec<u32>> {
-        let mut out = Vec::new();
+        std::iter::from_fn(|| self.next_tx_packet(mem)).collect()
+    }
+
+    /// The next packet of the TX path, if it can send one now: takes descriptors (while
+    /// `tx_enable`), splits them, looks the packet's page up, reads its payload from `mem` and
+    /// counts it. A TX miss posts a record and stops until `MISS_RESOLVE` retries or cancels.
+    pub fn next_tx_packet(&mut self, mem: &[u8]) -> Option<Vec<u32>> {
         loop {
             if self.tx.is_none() {
                 if rm::CONTROL_TX_ENABLE.get(self.control) == 0 {
-                    break;
+                    return None;
                 }
-                let Some(d) = self.doorbells.pop_front() else {
-                    break;
-                };
+                let d = self.doorbells.pop_front()?;
                 if d.length == 0 {
                     self.error = rm::ERROR_BAD_DOORBELL.put(self.error, 1);
                     self.count("bad_doorbells");
@@ -369,7 +412,7 @@ impl CardModel {
             }
             let job = self.tx.as_mut().unwrap();
             if job.blocked {
-                break;
+                return None;
             }
             let Some(chunk) = job.chunks.front().copied() else {
                 self.tx = None;
@@ -381,7 +424,7 @@ impl CardModel {
                 job.blocked = true;
                 let r = rm::MISS_PAGE.put(0, phys_page);
                 self.post_miss(rm::MISS_DIR_TX.put(r, 1));
-                break;
+                return None;
             };
             job.chunks.pop_front();
             let header = Header {
@@ -400,10 +443,9 @@ impl CardModel {
                         .unwrap_or(0)
                 })
                 .collect();
-            out.push(packet::encode(&header, &payload));
             self.count_slot(m.counter_slot, SLOT_TX_PACKETS, SLOT_TX_BYTES, chunk.length);
+            return Some(packet::encode(&header, &payload));
         }
-        out
     }
 
     /// Runs the RX path for one packet (link words from start to end of packet).
@@ -478,8 +520,9 @@ impl CardModel {
 
     /// Applies the RX resolves written to `MISS_RESOLVE` since the last call, in order: a retry
     /// looks the parked packet up again (same checks; a new miss if it misses again), a drop
-    /// discards it. A resolve for an empty miss buffer entry is ignored.
-    pub fn service(&mut self, mem: &mut [u8]) -> Vec<RxOutcome> {
+    /// discards it. Returns each resolve's miss buffer and outcome; a resolve for an empty miss
+    /// buffer is ignored.
+    pub fn service(&mut self, mem: &mut [u8]) -> Vec<(u32, RxOutcome)> {
         let mut out = Vec::new();
         while let Some((tag, drop)) = self.rx_resolves.pop_front() {
             let Some(entry) = self.parked.get(tag as usize).and_then(|p| p.clone()) else {
@@ -488,17 +531,17 @@ impl CardModel {
             if drop {
                 self.parked[tag as usize] = None;
                 self.count("drop_miss_dropped");
-                out.push(RxOutcome::MissDropped);
+                out.push((tag, RxOutcome::MissDropped));
                 continue;
             }
             match self.rx_cache.lookup(entry.decoded.header.nva_page()) {
                 Some(m) => {
                     self.parked[tag as usize] = None;
-                    out.push(self.deliver(&entry.decoded, m, mem));
+                    out.push((tag, self.deliver(&entry.decoded, m, mem)));
                 }
                 None => {
                     self.post_rx_miss(tag);
-                    out.push(RxOutcome::Parked(tag));
+                    out.push((tag, RxOutcome::Parked(tag)));
                 }
             }
         }

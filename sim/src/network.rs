@@ -7,51 +7,19 @@
 //! destination port sends one word per cycle, packets back to back. A fault hook sees every
 //! copy before it is queued and may flip bits, drop it or duplicate it; raw words can be
 //! injected into any card's link RX at a chosen cycle. Nothing is lost silently: every packet
-//! the switch does not deliver is counted in [`SwitchStats`].
+//! the switch does not deliver is counted in [`SwitchStats`], and the [`Ledger`] follows every
+//! copy to its fate on the receiving card (read from the card's `rx_trace` port).
+//!
+//! Packets are numbered per source in the order the switch frames them, so a copy has an
+//! identity — source, number, destination — that does not depend on timing: the fault hook
+//! sees it, and the golden model's network ([`crate::model_net`]) numbers packets the same way.
 
+use crate::ledger::Ledger;
+use crate::switch::Router;
 use crate::{Card, LinkWord};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use vassa_rtl::spec::params::PAGE_SHIFT;
+use std::collections::VecDeque;
 
-/// A packet copy on its way to one destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InFlight {
-    /// Sending node (`None` for injected words).
-    pub src: Option<usize>,
-    pub dst: usize,
-    /// Link words, first with `sop`, last with `eop` (injected words may break that rule).
-    pub words: Vec<LinkWord>,
-}
-
-/// What the fault hook decides for a packet copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
-    Deliver,
-    Drop,
-    /// Deliver it twice, back to back.
-    Duplicate,
-}
-
-/// What the switch did with the traffic it saw.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SwitchStats {
-    /// Packets framed from the cards' link TX.
-    pub packets_in: u64,
-    /// Copies queued to destinations (fan-out included, duplicates included).
-    pub copies_out: u64,
-    /// Packets whose NVA page has no subscriber.
-    pub unroutable: u64,
-    /// Copies the fault hook dropped.
-    pub fault_dropped: u64,
-    /// Extra copies the fault hook added.
-    pub fault_duplicated: u64,
-    /// Words from a card's link TX outside a packet (no start of packet), discarded.
-    pub stray_words: u64,
-    /// Raw word runs injected.
-    pub injected: u64,
-}
-
-type FaultHook = Box<dyn FnMut(u64, &mut InFlight) -> Fate>;
+pub use crate::switch::{Fate, FaultHook, InFlight, SwitchStats};
 
 /// A card and the memory it owns: a `Vec<u8>` by default, or anything that is a mutable byte
 /// slice (e.g. a memory-mapped file).
@@ -65,15 +33,14 @@ pub struct Network<M = Vec<u8>> {
     pub nodes: Vec<Node<M>>,
     /// Cycles from a packet's last word leaving its source to its first word at a destination.
     pub link_latency: u64,
-    subscribers: BTreeMap<u32, BTreeSet<usize>>,
+    /// Subscriptions, numbering, faults, counts and the ledger.
+    pub router: Router,
     /// Per source: words of the packet being framed.
     framing: Vec<Option<Vec<LinkWord>>>,
-    /// Per destination: (cycle it may start, words), in order.
-    egress: Vec<VecDeque<(u64, Vec<LinkWord>)>>,
-    /// Per destination: the packet being sent and the next word's index.
-    sending: Vec<Option<(Vec<LinkWord>, usize)>>,
-    fault: Option<FaultHook>,
-    pub stats: SwitchStats,
+    /// Per destination: (cycle it may start, ledger index, words), in order.
+    egress: Vec<VecDeque<(u64, usize, Vec<LinkWord>)>>,
+    /// Per destination: the packet being sent (ledger index, words) and the next word's index.
+    sending: Vec<Option<(usize, Vec<LinkWord>, usize)>>,
     pub cycle: u64,
     /// Last cycle in which any link word moved (into or out of a card).
     last_activity: u64,
@@ -99,12 +66,10 @@ impl<M: AsMut<[u8]>> Network<M> {
                 })
                 .collect(),
             link_latency,
-            subscribers: BTreeMap::new(),
+            router: Router::new(nodes),
             framing: vec![None; nodes],
             egress: vec![VecDeque::new(); nodes],
             sending: vec![None; nodes],
-            fault: None,
-            stats: SwitchStats::default(),
             cycle: 0,
             last_activity: 0,
         }
@@ -112,25 +77,32 @@ impl<M: AsMut<[u8]>> Network<M> {
 
     /// Packets for `nva_page` go to `node` too.
     pub fn subscribe(&mut self, nva_page: u32, node: usize) {
-        assert!(node < self.nodes.len(), "no node {node}");
-        self.subscribers.entry(nva_page).or_default().insert(node);
+        self.router.subscribe(nva_page, node);
     }
 
     pub fn unsubscribe(&mut self, nva_page: u32, node: usize) {
-        if let Some(set) = self.subscribers.get_mut(&nva_page) {
-            set.remove(&node);
-        }
+        self.router.unsubscribe(nva_page, node);
     }
 
     /// Sets the hook that sees (cycle, copy) for every packet copy before it is queued.
     pub fn set_fault_hook(&mut self, hook: impl FnMut(u64, &mut InFlight) -> Fate + 'static) {
-        self.fault = Some(Box::new(hook));
+        self.router.set_fault_hook(Box::new(hook));
+    }
+
+    /// What the switch did.
+    pub fn stats(&self) -> SwitchStats {
+        self.router.stats
+    }
+
+    /// Every copy's fate.
+    pub fn ledger(&self) -> &Ledger {
+        &self.router.ledger
     }
 
     /// Queues raw link words for `node`'s link RX, starting no earlier than cycle `at`.
     pub fn inject(&mut self, node: usize, words: Vec<LinkWord>, at: u64) {
-        self.stats.injected += 1;
-        self.egress[node].push_back((at, words));
+        let i = self.router.injected(node, self.cycle);
+        self.egress[node].push_back((at, i, words));
     }
 
     /// One clock cycle of every card and the switch.
@@ -140,6 +112,7 @@ impl<M: AsMut<[u8]>> Network<M> {
             let input = self.next_word(i, now);
             let node = &mut self.nodes[i];
             let out = node.card.step(node.mem.as_mut(), input);
+            self.router.ledger.trace(i, node.card.rx_trace(), now);
             if out.valid || input.valid {
                 self.last_activity = now;
             }
@@ -188,19 +161,21 @@ impl<M: AsMut<[u8]>> Network<M> {
 
     fn next_word(&mut self, dst: usize, now: u64) -> LinkWord {
         if self.sending[dst].is_none() {
-            if let Some((at, _)) = self.egress[dst].front() {
+            if let Some((at, _, _)) = self.egress[dst].front() {
                 if *at <= now {
-                    let (_, words) = self.egress[dst].pop_front().unwrap();
-                    self.sending[dst] = Some((words, 0));
+                    let (_, copy, words) = self.egress[dst].pop_front().unwrap();
+                    self.sending[dst] = Some((copy, words, 0));
                 }
             }
         }
-        let Some((words, next)) = &mut self.sending[dst] else {
+        let Some((copy, words, next)) = &mut self.sending[dst] else {
             return LinkWord::default();
         };
         let word = words[*next];
         *next += 1;
         if *next == words.len() {
+            // Framed runs (the switch's copies, injections) end here: the card decides.
+            self.router.ledger.arrived(*copy, words.len(), now);
             self.sending[dst] = None;
         }
         word
@@ -219,7 +194,7 @@ impl<M: AsMut<[u8]>> Network<M> {
         match &mut self.framing[src] {
             Some(words) => words.push(word),
             None => {
-                self.stats.stray_words += 1;
+                self.router.stats.stray_words += 1;
                 return;
             }
         }
@@ -230,40 +205,9 @@ impl<M: AsMut<[u8]>> Network<M> {
     }
 
     fn route(&mut self, src: usize, words: Vec<LinkWord>, now: u64) {
-        self.stats.packets_in += 1;
-        let page = words[0].data >> PAGE_SHIFT;
-        let Some(dsts) = self.subscribers.get(&page) else {
-            self.stats.unroutable += 1;
-            return;
-        };
-        if dsts.is_empty() {
-            self.stats.unroutable += 1;
-            return;
-        }
         let at = now + 1 + self.link_latency;
-        for &dst in dsts.clone().iter() {
-            let mut copy = InFlight {
-                src: Some(src),
-                dst,
-                words: words.clone(),
-            };
-            let fate = match &mut self.fault {
-                Some(hook) => hook(now, &mut copy),
-                None => Fate::Deliver,
-            };
-            match fate {
-                Fate::Drop => self.stats.fault_dropped += 1,
-                Fate::Deliver => {
-                    self.stats.copies_out += 1;
-                    self.egress[copy.dst].push_back((at, copy.words));
-                }
-                Fate::Duplicate => {
-                    self.stats.copies_out += 2;
-                    self.stats.fault_duplicated += 1;
-                    self.egress[copy.dst].push_back((at, copy.words.clone()));
-                    self.egress[copy.dst].push_back((at, copy.words));
-                }
-            }
+        for (dst, copy, words) in self.router.route(src, words, now) {
+            self.egress[dst].push_back((at, copy, words));
         }
     }
 }

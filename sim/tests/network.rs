@@ -77,8 +77,8 @@ fn multicast_reaches_every_subscriber_and_unicast_only_one() {
         "node 1 not subscribed"
     );
     // 600 bytes from offset 4: 256 + 256 + 88 -> 3 packets, fan-out 2; plus 1 unicast packet.
-    assert_eq!(net.stats.packets_in, 4);
-    assert_eq!(net.stats.copies_out, 7);
+    assert_eq!(net.stats().packets_in, 4);
+    assert_eq!(net.stats().copies_out, 7);
     assert_eq!(read(&mut net, 1, rm::slot_counter_addr(1, 2)), 3);
     assert_eq!(read(&mut net, 2, rm::slot_counter_addr(1, 3)), 600);
     assert_eq!(read(&mut net, 2, rm::slot_counter_addr(2, 3)), 90);
@@ -117,7 +117,7 @@ fn faults_are_counted_where_they_land() {
         2,
         "duplicate delivered twice"
     );
-    assert_eq!(net.stats.fault_duplicated, 1);
+    assert_eq!(net.stats().fault_duplicated, 1);
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn unroutable_packets_and_injected_garbage_are_counted() {
     };
     net.inject(1, vec![stray], 50);
     settle(&mut net);
-    assert_eq!(net.stats.unroutable, 1);
+    assert_eq!(net.stats().unroutable, 1);
     let malformed = rm::global_counter_addr(rm::global_counter_index("drop_malformed") as u32);
     assert_eq!(read(&mut net, 1, malformed), 1);
 }

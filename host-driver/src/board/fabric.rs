@@ -18,12 +18,15 @@
 //! - Every wait for an event is bounded by [`BoardConfig::timeout`] core cycles of
 //!   [`Endpoints`] time ([`BoardError::Timeout`]).
 //!
-//! [`Fabric`] reports problems by panicking (a hung register read on [`crate::RtlFabric`], a
-//! memory range outside the card), so the trait methods panic with the error's message; the
-//! `try_*` methods return the [`BoardError`] instead.
+//! As a [`Fabric`] the board does every register access when it is queued (the endpoint
+//! protocol takes the board's real time), so a host on it adds no modelled costs. [`Fabric`]
+//! reports problems by panicking (a memory range outside the card), so the trait methods panic
+//! with the error's message; the `try_*` methods return the [`BoardError`] instead, and
+//! [`BoardFabric::read_reg`] and friends are the blocking calls of one program.
 
 use super::endpoints::{EndpointError, Endpoints};
-use crate::fabric::Fabric;
+use crate::fabric::{Fabric, Ticket};
+use crate::host::HostCosts;
 use std::collections::BTreeSet;
 use thiserror::Error;
 use vassa_rtl::spec::board::{fp, BOARD_MAGIC};
@@ -150,6 +153,9 @@ pub struct BoardFabric<E: Endpoints> {
     tx_maybe_busy: bool,
     idle_seen_at: u64,
     stats: BoardStats,
+    /// Reads done for the split-phase [`Fabric`] access, not yet collected.
+    answers: Vec<(Ticket, u64, u32)>,
+    next_ticket: Ticket,
 }
 
 fn bit(f: Field) -> u16 {
@@ -195,6 +201,8 @@ impl<E: Endpoints> BoardFabric<E> {
             tx_maybe_busy: false,
             idle_seen_at: now,
             stats: BoardStats::default(),
+            answers: Vec::new(),
+            next_ticket: 0,
         };
         f.note_status();
         f.flush()?;
@@ -553,19 +561,73 @@ fn or_panic<T>(what: &str, r: Result<T, BoardError>) -> T {
     r.unwrap_or_else(|e| panic!("board: {what}: {e}"))
 }
 
-impl<E: Endpoints> Fabric for BoardFabric<E> {
-    fn nodes(&self) -> usize {
-        1
-    }
-
-    fn read_reg(&mut self, node: usize, addr: u32) -> u32 {
+impl<E: Endpoints> BoardFabric<E> {
+    /// A register read (panics with the error's message: see the module doc).
+    pub fn read_reg(&mut self, node: usize, addr: u32) -> u32 {
         self.node(node);
         or_panic("read_reg", self.try_read_reg(addr))
     }
 
-    fn write_reg(&mut self, node: usize, addr: u32, value: u32) {
+    pub fn write_reg(&mut self, node: usize, addr: u32, value: u32) {
         self.node(node);
         or_panic("write_reg", self.try_write_reg(addr, value))
+    }
+
+    /// Lets `cycles` core cycles pass (see [`BoardFabric::try_run`]).
+    pub fn run(&mut self, cycles: u64) {
+        or_panic("run", self.try_run(cycles))
+    }
+
+    /// Runs until `stop` holds, checked every [`BoardConfig::poll_step`] cycles (each step
+    /// fetches the board's status), at most `limit` cycles.
+    pub fn run_until(&mut self, limit: u64, mut stop: impl FnMut(&Self) -> bool) -> bool {
+        let end = self.ep.now_core_cycles().saturating_add(limit);
+        loop {
+            if stop(self) {
+                return true;
+            }
+            let now = self.ep.now_core_cycles();
+            if now >= end {
+                return false;
+            }
+            self.run(self.config.poll_step.clamp(1, end - now));
+        }
+    }
+}
+
+impl<E: Endpoints + 'static> Fabric for BoardFabric<E> {
+    fn nodes(&self) -> usize {
+        1
+    }
+
+    fn cycle(&self) -> u64 {
+        self.ep.now_core_cycles()
+    }
+
+    fn bus_write(&mut self, node: usize, _at: u64, addr: u32, value: u32) {
+        self.write_reg(node, addr, value);
+    }
+
+    fn bus_read(&mut self, node: usize, _at: u64, addr: u32) -> Ticket {
+        let value = self.read_reg(node, addr);
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.answers.push((ticket, self.cycle(), value));
+        ticket
+    }
+
+    fn take_answers(&mut self, out: &mut Vec<(Ticket, u64, u32)>) {
+        out.append(&mut self.answers);
+    }
+
+    /// Lets time pass in steps of [`BoardConfig::poll_step`], each fetching the board's
+    /// status, and stops when the irq line changes.
+    fn advance(&mut self, until: u64) {
+        let irq = self.irq;
+        while self.cycle() < until && self.irq == irq {
+            let step = self.config.poll_step.clamp(1, until - self.cycle());
+            self.run(step);
+        }
     }
 
     fn mem_size(&self, node: usize) -> usize {
@@ -598,31 +660,11 @@ impl<E: Endpoints> Fabric for BoardFabric<E> {
         self.subs.remove(&nva_page);
     }
 
-    fn cycle(&self) -> u64 {
-        self.ep.now_core_cycles()
-    }
-
-    fn run(&mut self, cycles: u64) {
-        or_panic("run", self.try_run(cycles))
-    }
-
     fn quiet(&self) -> bool {
         !self.tx_maybe_busy && self.cycle() >= self.idle_seen_at + self.config.quiet_window
     }
 
-    /// Checks `stop` every [`BoardConfig::poll_step`] cycles (each step fetches the board's
-    /// status), not every cycle.
-    fn run_until(&mut self, limit: u64, mut stop: impl FnMut(&Self) -> bool) -> bool {
-        let end = self.cycle().saturating_add(limit);
-        loop {
-            if stop(self) {
-                return true;
-            }
-            let now = self.cycle();
-            if now >= end {
-                return false;
-            }
-            self.run(self.config.poll_step.clamp(1, end - now));
-        }
+    fn host_costs(&self, _configured: HostCosts) -> HostCosts {
+        HostCosts::zero()
     }
 }

@@ -1,5 +1,11 @@
 //! A scenario's faults: the switch's fault hook (bit flips, drops, duplicates drawn at random),
 //! the bad packets it injects, and the mapping evictions it forces.
+//!
+//! Every random choice is keyed by the copy's identity — the scenario's seed, the rule, the
+//! sending node, the packet's number among that node's packets and the destination — not by
+//! the order copies reach the switch, so both backends fault the same copies. A rule's window
+//! (`start`, `stop`) applies to the cycle the packet's message was handed to the card (its
+//! doorbell), which is the same on both backends while the writer does not wait for its card.
 
 use super::traffic::mix;
 use crate::channel::EPOCH;
@@ -44,9 +50,9 @@ struct Rule {
 }
 
 impl Rule {
-    fn applies(&self, cycle: u64, copy: &InFlight) -> bool {
+    fn applies(&self, born: u64, copy: &InFlight) -> bool {
         let page = copy.words.first().map_or(0, |w| w.data >> PAGE_SHIFT);
-        (self.start..self.stop).contains(&cycle)
+        (self.start..self.stop).contains(&born)
             && self.node.is_none_or(|n| n == copy.dst)
             && self.pages.as_ref().is_none_or(|p| p.contains(&page))
     }
@@ -55,15 +61,22 @@ impl Rule {
 /// The switch's fault hook for a scenario.
 pub struct LinkFaults {
     rules: Vec<Rule>,
-    rng: StdRng,
+    seed: u64,
     pub tally: Rc<RefCell<FaultTally>>,
+}
+
+/// A generator for one copy and one rule: the same copy gets the same draws on any backend.
+fn copy_rng(seed: u64, rule: usize, copy: &InFlight) -> StdRng {
+    let src = copy.src.map_or(u64::MAX, |s| s as u64);
+    let key = mix(mix(seed, 0x6661_756c, rule as u64), src, copy.number);
+    StdRng::seed_from_u64(mix(key, copy.dst as u64, 0x636f_7079))
 }
 
 impl LinkFaults {
     pub fn new(seed: u64, nodes: usize) -> Self {
         LinkFaults {
             rules: Vec::new(),
-            rng: StdRng::seed_from_u64(mix(seed, 0x6661_756c, 0)),
+            seed,
             tally: Rc::new(RefCell::new(FaultTally {
                 dropped_to: vec![0; nodes],
                 ..FaultTally::default()
@@ -107,11 +120,16 @@ impl LinkFaults {
         self.rules.is_empty()
     }
 
-    /// The fate of one copy at `cycle`: each rule that applies fires with its probability.
-    pub fn decide(&mut self, cycle: u64, copy: &mut InFlight) -> Fate {
+    /// The fate of one copy whose message was sent at cycle `born`: each rule that applies
+    /// fires with its probability, drawn from the copy's identity.
+    pub fn decide(&mut self, born: u64, copy: &mut InFlight) -> Fate {
         let mut fate = Fate::Deliver;
-        for r in &self.rules {
-            if !r.applies(cycle, copy) || !self.rng.gen_bool(r.probability) {
+        for (i, r) in self.rules.iter().enumerate() {
+            if !r.applies(born, copy) {
+                continue;
+            }
+            let mut rng = copy_rng(self.seed, i, copy);
+            if !rng.gen_bool(r.probability) {
                 continue;
             }
             let mut t = self.tally.borrow_mut();
@@ -121,7 +139,7 @@ impl LinkFaults {
                     return Fate::Drop;
                 }
                 Action::Flip(bits) => {
-                    flip_bits(&mut self.rng, copy, bits);
+                    flip_bits(&mut rng, copy, bits);
                     t.bit_flipped += 1;
                 }
                 Action::Duplicate if fate == Fate::Deliver => {
@@ -132,11 +150,6 @@ impl LinkFaults {
             }
         }
         fate
-    }
-
-    /// The hook to hand to the switch.
-    pub fn into_hook(mut self) -> crate::fabric::FaultHook {
-        Box::new(move |cycle, copy| self.decide(cycle, copy))
     }
 }
 
@@ -240,8 +253,13 @@ mod tests {
     use vassa_sim::LinkWord;
 
     fn copy(page: u32, dst: usize) -> InFlight {
+        numbered(page, dst, 0)
+    }
+
+    fn numbered(page: u32, dst: usize, number: u64) -> InFlight {
         InFlight {
             src: Some(0),
+            number,
             dst,
             words: [page << PAGE_SHIFT, 0, 0, 0]
                 .iter()
@@ -288,12 +306,29 @@ mod tests {
             .sum();
         assert_eq!(flipped, 3);
         let drops = (0..4000)
-            .filter(|_| f.decide(15, &mut copy(0x1001, 2)) == Fate::Drop)
+            .filter(|&k| f.decide(15, &mut numbered(0x1001, 2, k)) == Fate::Drop)
             .count();
         assert!((800..1200).contains(&drops), "{drops} of 4000 at p = 0.25");
-        let t = f.tally.borrow();
+        let t = f.tally.borrow().clone();
         assert_eq!(t.dropped_to, vec![0, 0, drops as u64]);
         assert_eq!(t.bit_flipped, 1 + 4000 - drops as u64);
+        // The same copy always meets the same fate, and the same flipped bits, whatever was
+        // decided before it; another packet number is another draw.
+        let fates = |f: &mut LinkFaults, order: &[u64]| -> Vec<(u64, Fate, Vec<u32>)> {
+            let mut v: Vec<_> = order
+                .iter()
+                .map(|&k| {
+                    let mut c = numbered(0x1001, 2, k);
+                    let fate = f.decide(15, &mut c);
+                    (k, fate, c.words.iter().map(|w| w.data).collect())
+                })
+                .collect();
+            v.sort_by_key(|x| x.0);
+            v
+        };
+        let forward: Vec<u64> = (0..200).collect();
+        let backward: Vec<u64> = (0..200).rev().collect();
+        assert_eq!(fates(&mut f, &forward), fates(&mut f, &backward));
     }
 
     #[test]

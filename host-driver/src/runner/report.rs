@@ -37,7 +37,10 @@ pub struct ChannelReport {
     pub readers: Vec<ReaderReport>,
 }
 
-/// One reader of a channel.
+/// One reader of a channel. Every message sent on the channel is exactly one of: delivered,
+/// dropped on its way (a copy of one of its packets was dropped, by cause), lapped (it
+/// arrived whole but the writer overwrote it before the reader read it), or in flight when
+/// the run ended (on its way, parked on a miss, or arrived and not yet read).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReaderReport {
     pub node: String,
@@ -49,13 +52,26 @@ pub struct ReaderReport {
     pub corrupt: u64,
     /// Times the reader reported a gap in a writer's sequence numbers.
     pub gaps: u64,
-    /// Messages in those gaps: a packet of theirs was dropped on the way while later
-    /// messages arrived (or, for a reader slower than the traffic, the writer overwrote them
-    /// before they were read: the writer never waits for readers).
+    /// Messages in those gaps: given up by the reader.
     pub lost: u64,
-    /// Messages sent after the last one the reader got, that never came (lost at the end,
-    /// where no later message reveals the gap).
-    pub undelivered: u64,
+    /// Messages lost because a copy of one of their packets was dropped on the way to this
+    /// reader (given up by it, or after the last message it got).
+    pub dropped: u64,
+    /// `dropped` by the cause of the first packet lost: `switch_fault` or the receiving card's
+    /// drop counter.
+    pub dropped_by: BTreeMap<String, u64>,
+    /// Messages that arrived whole but were overwritten before the reader read them (the
+    /// writer never waits for readers).
+    pub lapped: u64,
+    /// Messages still on their way, parked, or arrived and unread when the run ended.
+    pub in_flight: u64,
+}
+
+impl ReaderReport {
+    /// Messages the reader did not get.
+    pub fn missed(&self) -> u64 {
+        self.dropped + self.lapped + self.in_flight
+    }
 }
 
 /// One card.
@@ -132,7 +148,10 @@ pub struct Accounting {
     pub dropped_by_reason: BTreeMap<String, u64>,
     /// Copies the switch dropped (faults) or could not route.
     pub dropped_in_switch: u64,
-    /// copies_expected + duplicated + injected − delivered − dropped (0 when balanced).
+    /// Copies not yet written or dropped when the run ended (the ledger's count).
+    pub in_flight: u64,
+    /// copies_expected + duplicated + injected − delivered − dropped − in flight (0 when
+    /// balanced).
     pub unaccounted: i64,
     pub balanced: bool,
 }
@@ -166,9 +185,9 @@ impl Report {
         self.readers().map(|r| r.delivered).sum()
     }
 
-    /// Messages a reader never got (lost, undelivered), over all channels and readers.
+    /// Messages a reader never got (dropped, lapped, in flight), over all channels and readers.
     pub fn missed(&self) -> u64 {
-        self.readers().map(|r| r.lost + r.undelivered).sum()
+        self.readers().map(ReaderReport::missed).sum()
     }
 
     fn readers(&self) -> impl Iterator<Item = &ReaderReport> {

@@ -95,14 +95,27 @@ pub fn summary(r: &Report) -> String {
             .iter()
             .map(|rr| {
                 let mut t = format!("{} got {}", rr.node, n(rr.delivered));
-                if rr.lost + rr.undelivered > 0 {
-                    t += &format!(
-                        " (missed {}: {} in {} gap(s), {} at the end)",
-                        n(rr.lost + rr.undelivered),
-                        n(rr.lost),
-                        n(rr.gaps),
-                        n(rr.undelivered)
-                    );
+                if rr.missed() > 0 {
+                    let mut why = Vec::new();
+                    if rr.dropped > 0 {
+                        let causes: Vec<String> = rr
+                            .dropped_by
+                            .iter()
+                            .map(|(k, v)| format!("{} {}", n(*v), k.trim_start_matches("drop_")))
+                            .collect();
+                        why.push(format!(
+                            "{} dropped on the way ({})",
+                            n(rr.dropped),
+                            causes.join(", ")
+                        ));
+                    }
+                    if rr.lapped > 0 {
+                        why.push(format!("{} overwritten before read", n(rr.lapped)));
+                    }
+                    if rr.in_flight > 0 {
+                        why.push(format!("{} still in flight", n(rr.in_flight)));
+                    }
+                    t += &format!(" (missed {}: {})", n(rr.missed()), why.join(", "));
                 }
                 t
             })
@@ -152,7 +165,7 @@ pub fn summary(r: &Report) -> String {
         .collect();
     let _ = writeln!(
         s,
-        "{} packet copies were due ({} packets sent, one copy to each reader of their channel{}{}); {} were written, {} dropped by the cards{}, {} dropped in the switch: {}.",
+        "{} packet copies were due ({} packets sent, one copy to each reader of their channel{}{}); {} were written, {} dropped by the cards{}, {} dropped in the switch, {} in flight: {}.",
         n(a.copies_expected + a.duplicated + a.injected),
         n(a.packets_sent),
         if a.duplicated > 0 { format!(", {} duplicated", n(a.duplicated)) } else { String::new() },
@@ -161,6 +174,7 @@ pub fn summary(r: &Report) -> String {
         n(card_drops),
         if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) },
         n(a.dropped_in_switch),
+        n(a.in_flight),
         if a.balanced { "every copy accounted for".to_string() } else { format!("{} unaccounted", a.unaccounted) }
     );
     s
@@ -182,7 +196,9 @@ pub fn tables(r: &Report) -> String {
                     n(rr.delivered),
                     n(rr.verified),
                     n(rr.gaps),
-                    n(rr.lost + rr.undelivered),
+                    n(rr.dropped),
+                    n(rr.lapped),
+                    n(rr.in_flight),
                 ]
             })
         })
@@ -197,7 +213,9 @@ pub fn tables(r: &Report) -> String {
             "delivered",
             "verified",
             "gaps",
-            "missed",
+            "dropped",
+            "lapped",
+            "in flight",
         ],
         &rows,
     );

@@ -72,6 +72,18 @@ fn sim(s: &Scenario) -> Check {
         .range("max_cycles", s.sim.max_cycles, 1, MAX_CYCLES_LIMIT)?;
     p.k("link_latency")
         .range("link_latency", s.sim.link_latency, 0, LINK_LATENCY_MAX)?;
+    let h = &s.sim.host;
+    let hp = p.k("host");
+    for (name, value, min, max) in [
+        ("reg_read", h.reg_read, 0, HOST_COST_MAX),
+        ("reg_write", h.reg_write, 0, HOST_COST_MAX),
+        ("irq_latency", h.irq_latency, 0, HOST_COST_MAX),
+        ("miss_service", h.miss_service, 0, HOST_COST_MAX),
+        ("reader_poll", h.reader_poll, 1, HOST_COST_MAX),
+        ("counter_poll", h.counter_poll, 1, COUNTER_POLL_MAX),
+    ] {
+        hp.k(name).range(name, value, min, max)?;
+    }
     s.sim.core.validate().or_else(|e| {
         let field = match &e {
             ParamError::OutOfRange { name, .. }
@@ -238,6 +250,14 @@ fn channel(p: &At, c: &mut ChannelSpec, refs: &Refs) -> Check {
         return sp.fail(format!(
             "slot = {slot} does not divide the segment ({})",
             c.segment
+        ));
+    }
+    // A message goes to its card as one doorbell, whose length field bounds its record.
+    let doorbell = u64::from(crate::driver::MAX_DOORBELL_LENGTH);
+    if slot.0 > doorbell {
+        return sp.fail(format!(
+            "slot = {slot} is larger than one doorbell carries ({doorbell} bytes of message record): at most {}",
+            Bytes(1 << doorbell.ilog2())
         ));
     }
     c.slot = Some(slot);

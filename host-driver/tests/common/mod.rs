@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use vassa_driver::channel::{ChannelSpec, Kind};
-use vassa_driver::{Attr, Driver, DriverConfig, Fabric, ModelFabric, RtlFabric};
+use vassa_driver::{Attr, Driver, DriverConfig, Fabric, HostCosts, ModelFabric, RtlFabric};
 use vassa_rtl::spec::params::{PAGE_SHIFT, PAGE_SIZE};
 
 /// Bytes of memory per node (256 pages).
@@ -40,10 +40,19 @@ pub fn model(nodes: usize) -> ModelFabric {
     ModelFabric::with_heap(nodes, MEM)
 }
 
+/// A driver with the counter poller every `poll_interval` cycles, on hosts with the
+/// documented default costs.
 pub fn driver<F: Fabric>(fabric: F, poll_interval: u64) -> Driver<F> {
-    let config = DriverConfig {
-        poll_interval,
-        ..DriverConfig::default()
+    Driver::new(fabric, DriverConfig::polling_every(poll_interval)).expect("cards answer")
+}
+
+/// A driver on hosts that cost nothing but the cards' bus cycles: for tests of the driver's
+/// logic at rates a real host could not service.
+pub fn fast_driver<F: Fabric>(fabric: F, poll_interval: u64) -> Driver<F> {
+    let mut config = DriverConfig::polling_every(poll_interval);
+    config.host = HostCosts {
+        counter_poll: poll_interval,
+        ..HostCosts::zero()
     };
     Driver::new(fabric, config).expect("cards answer")
 }
