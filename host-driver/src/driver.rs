@@ -856,17 +856,20 @@ impl<F: Fabric> Driver<F> {
         };
         let world = World::new(fabric, config.host);
         let n = world.fabric().nodes();
-        let mut nodes = Vec::with_capacity(n);
-        for node in 0..n {
-            let attach = NodeDriver::attach(world.host(node), node as u32, config);
-            let d = world
-                .block_on(attach, OP_LIMIT)
-                .ok_or(DriverError::NoAnswer {
-                    node,
-                    cycles: OP_LIMIT,
-                })??;
-            nodes.push(Rc::new(d));
-        }
+        // Every host attaches its own card, side by side.
+        let attach = (0..n)
+            .map(|node| NodeDriver::attach(world.host(node), node as u32, config))
+            .collect();
+        let attached = world.block_on(join_all(attach), OP_LIMIT).ok_or(
+            DriverError::NoAnswer {
+                node: 0,
+                cycles: OP_LIMIT,
+            },
+        )?;
+        let nodes = attached
+            .into_iter()
+            .map(|d| d.map(Rc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         for d in &nodes {
             d.start(&world);
         }

@@ -263,6 +263,9 @@ struct Runner<'a, F: Fabric + Switch> {
     ids: Vec<ChannelId>,
     play: Rc<RefCell<Play>>,
     tally: Rc<RefCell<FaultTally>>,
+    /// The cycle the network was ready (every driver attached, every channel open): cycle 0
+    /// of the scenario's times.
+    epoch: u64,
 }
 
 impl<'a, F: Fabric + Switch> Runner<'a, F> {
@@ -323,6 +326,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         faults.add("drop", &f.drop, pages, node);
         faults.add("bit_flip", &f.bit_flip, pages, node);
         faults.add("duplicate", &f.duplicate, pages, node);
+        let epoch = ch.driver.world().now();
         let play = Rc::new(RefCell::new(play));
         let hook_play = Rc::clone(&play);
         ch.driver
@@ -343,6 +347,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             ids,
             play,
             tally,
+            epoch,
         })
     }
 
@@ -357,13 +362,8 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             let c = chan(&t.channel);
             let stream = Stream::new(t, i, c, node(t.writer_name()), s.sim.seed);
             let name = s.channels[c].name.clone();
-            world.spawn(writer(
-                ops.clone(),
-                Rc::clone(&self.play),
-                stream,
-                self.ids[c],
-                name,
-            ));
+            let play = Rc::clone(&self.play);
+            world.spawn(writer(ops.clone(), play, stream, (self.epoch, self.ids[c]), name));
         }
         for (c, spec) in s.channels.iter().enumerate() {
             for (r, reader_name) in spec.readers.iter().enumerate() {
@@ -405,7 +405,8 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
                 next_at: e.at.unwrap_or(e.start),
                 every: e.every,
             };
-            world.spawn(evictions(ops.clone(), Rc::clone(&self.play), plan));
+            let play = Rc::clone(&self.play);
+            world.spawn(evictions(ops.clone(), play, plan, self.epoch));
         }
         let mut injections: Vec<(u64, usize, Vec<u32>)> = s
             .faults
@@ -429,9 +430,10 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         injections.sort_by_key(|i| i.0);
         let host = ops.node(0).host().clone();
         let play = Rc::clone(&self.play);
+        let epoch = self.epoch;
         world.spawn(async move {
             for (at, node, words) in injections {
-                host.sleep_until(at).await;
+                host.sleep_until(epoch + at).await;
                 let now = host.now();
                 host.with_fabric(|f| f.inject(node, &words, now));
                 play.borrow_mut().injections_left -= 1;
@@ -452,7 +454,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         let mut next_report = 0;
         self.start();
         let finished = loop {
-            let now = self.ch.driver.world().now();
+            let now = self.ch.driver.world().now() - self.epoch;
             if now >= next_report {
                 progress(&self.progress(total));
                 next_report = now + report_every;
@@ -469,7 +471,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             let step = STEP.min(max_cycles - now);
             self.ch.driver.world().run_until(step, step, |_| false);
         };
-        let cycles = self.ch.driver.world().now();
+        let cycles = self.ch.driver.world().now() - self.epoch;
         // The readers take what is left; with the network settled nothing more can land, so
         // a missing message a newer one overtook is given up (`Channels::try_recv`).
         self.read_what_is_left(finished)?;
@@ -528,7 +530,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
 
     fn progress(&self, total: u64) -> Progress {
         Progress {
-            cycle: self.ch.driver.world().now(),
+            cycle: self.ch.driver.world().now() - self.epoch,
             max_cycles: self.s.sim.max_cycles,
             messages_sent: self.play.borrow().messages_sent,
             messages_total: total,
@@ -965,12 +967,12 @@ fn identify(play: &mut Play, copy: &InFlight) -> Option<u64> {
     Some(a.cycle)
 }
 
-/// A `[[traffic]]` entry's program on its writer's host.
+/// A `[[traffic]]` entry's program on its writer's host; `epoch` is the scenario's cycle 0.
 async fn writer<F: Fabric>(
     ops: ChannelOps<F>,
     play: Rc<RefCell<Play>>,
     mut stream: Stream,
-    id: ChannelId,
+    (epoch, id): (u64, ChannelId),
     channel: String,
 ) {
     let (c, w) = (stream.channel, stream.writer);
@@ -983,7 +985,7 @@ async fn writer<F: Fabric>(
         });
     };
     while stream.left > 0 {
-        host.sleep_until(stream.next_at).await;
+        host.sleep_until(epoch + stream.next_at).await;
         // The writer never waits for a reader, only for its own card.
         loop {
             match ops.slot_free(id, w).await {
@@ -992,7 +994,7 @@ async fn writer<F: Fabric>(
                 Err(e) => return fail(&play, e),
             }
         }
-        let len = stream.take(host.now());
+        let len = stream.take(host.now() - epoch);
         let seed = play.borrow().seed;
         // Several streams may write one channel region: the payload is made for the sequence
         // number the message gets, and its length entered under it.
@@ -1018,7 +1020,7 @@ async fn writer<F: Fabric>(
                 seq,
                 nva: sent.nva + (k.addr - sent.addr),
                 length: k.length,
-                cycle: host.now(),
+                cycle: host.now() - epoch,
             })
             .collect();
         let mut p = play.borrow_mut();
@@ -1064,10 +1066,15 @@ async fn reader<F: Fabric>(
 }
 
 /// A `[[faults.evict]]` entry, as writes of the evicting node's host, while traffic lasts.
-async fn evictions<F: Fabric>(ops: ChannelOps<F>, play: Rc<RefCell<Play>>, mut plan: EvictPlan) {
+async fn evictions<F: Fabric>(
+    ops: ChannelOps<F>,
+    play: Rc<RefCell<Play>>,
+    mut plan: EvictPlan,
+    epoch: u64,
+) {
     let d = Rc::clone(ops.node(plan.node));
     loop {
-        d.host().sleep_until(plan.next_at).await;
+        d.host().sleep_until(epoch + plan.next_at).await;
         if play.borrow().traffic_done() {
             return;
         }
@@ -1088,7 +1095,7 @@ async fn evictions<F: Fabric>(ops: ChannelOps<F>, play: Rc<RefCell<Play>>, mut p
             }
         };
         play.borrow_mut().forced[plan.node] += n;
-        if !plan.fired(d.host().now()) {
+        if !plan.fired(d.host().now() - epoch) {
             return;
         }
     }
