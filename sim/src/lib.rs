@@ -18,9 +18,11 @@ pub mod board;
 pub mod model;
 pub mod network;
 
-/// The Verilated `vassa_core`, generated port by port.
+/// The Verilated `vassa_core`, generated port by port, driven through the function table of
+/// its shim (`src/shim_gen.rs`).
 pub struct Model {
     raw: *mut c_void,
+    t: &'static Table,
     /// Rising edges applied (the trace time base: two time units a cycle).
     edges: u64,
     tracing: bool,
@@ -30,23 +32,15 @@ pub struct Model {
 
 include!(concat!(env!("OUT_DIR"), "/ports.rs"));
 
-extern "C" {
-    fn vassa_new() -> *mut c_void;
-    fn vassa_free(p: *mut c_void);
-    fn vassa_eval(p: *mut c_void);
-    fn vassa_cycle(p: *mut c_void, inputs: *const Inputs, outputs: *mut Outputs, time: u64);
-    fn vassa_trace_open(p: *mut c_void, path: *const std::os::raw::c_char) -> i32;
-    fn vassa_trace_dump(p: *mut c_void, time: u64);
-    fn vassa_trace_close(p: *mut c_void);
-}
-
 impl Model {
     /// A fresh core in its power-up state.
     pub fn new() -> Self {
-        let raw = unsafe { vassa_new() };
+        let t = static_table();
+        let raw = unsafe { (t.new)() };
         assert!(!raw.is_null());
         let mut m = Model {
             raw,
+            t,
             edges: 0,
             tracing: false,
             clock_high: false,
@@ -58,7 +52,7 @@ impl Model {
 
     /// Settles combinational logic after inputs changed.
     pub fn eval(&mut self) {
-        unsafe { vassa_eval(self.raw) }
+        unsafe { (self.t.eval)(self.raw) }
     }
 
     /// The raw handle, for the C++ loop of [`bench`].
@@ -72,7 +66,7 @@ impl Model {
     /// one FFI call per cycle; traced like [`Model::rising_edge`].
     pub fn cycle(&mut self, inputs: &Inputs) -> Outputs {
         let mut out = Outputs::default();
-        unsafe { vassa_cycle(self.raw, inputs, &mut out, 2 * self.edges) };
+        unsafe { (self.t.cycle)(self.raw, inputs, &mut out, 2 * self.edges) };
         self.edges += 1;
         self.clock_high = true;
         out
@@ -86,12 +80,12 @@ impl Model {
             self.clock_high = false;
         }
         if self.tracing {
-            unsafe { vassa_trace_dump(self.raw, 2 * self.edges) };
+            unsafe { (self.t.trace_dump)(self.raw, 2 * self.edges) };
         }
         self.set_clock(1);
         self.eval();
         if self.tracing {
-            unsafe { vassa_trace_dump(self.raw, 2 * self.edges + 1) };
+            unsafe { (self.t.trace_dump)(self.raw, 2 * self.edges + 1) };
         }
         self.set_clock(0);
         self.eval();
@@ -131,7 +125,7 @@ impl Model {
         if self.tracing {
             return Err("this card is already tracing".into());
         }
-        if unsafe { vassa_trace_open(self.raw, c_path.as_ptr()) } == 0 {
+        if unsafe { (self.t.trace_open)(self.raw, c_path.as_ptr()) } == 0 {
             return Err(format!("cannot open trace file {}", path.display()));
         }
         self.tracing = true;
@@ -141,7 +135,7 @@ impl Model {
     /// Flushes and closes the trace file, if one is open.
     pub fn trace_close(&mut self) {
         if self.tracing {
-            unsafe { vassa_trace_close(self.raw) };
+            unsafe { (self.t.trace_close)(self.raw) };
             self.tracing = false;
         }
     }
@@ -155,7 +149,7 @@ impl Default for Model {
 
 impl Drop for Model {
     fn drop(&mut self) {
-        unsafe { vassa_free(self.raw) }
+        unsafe { (self.t.free)(self.raw) }
     }
 }
 
