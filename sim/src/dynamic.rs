@@ -37,8 +37,12 @@ pub enum ModelError {
          cargo feature `build-models`; this build has the default core only"
     )]
     FeatureNeeded,
-    #[error("{tool} not found ({error}): install it with `bash scripts/setup-tools.sh`")]
-    ToolMissing { tool: &'static str, error: String },
+    #[error("{tool} not found ({error}): {hint}")]
+    ToolMissing {
+        tool: &'static str,
+        error: String,
+        hint: &'static str,
+    },
     #[error("cannot generate the core's Verilog: {0}")]
     Generate(String),
     #[error(
@@ -160,9 +164,11 @@ mod builder {
         cxx_version: String,
     }
 
+    const VERILATOR_HINT: &str = "install it with `bash scripts/setup-tools.sh`";
+
     /// First line of `cmd --version`; a missing program is [`ModelError::ToolMissing`].
-    fn version(tool: &'static str, cmd: &str) -> Result<String, ModelError> {
-        let missing = |error: String| ModelError::ToolMissing { tool, error };
+    fn version(tool: &'static str, cmd: &str, hint: &'static str) -> Result<String, ModelError> {
+        let missing = |error: String| ModelError::ToolMissing { tool, error, hint };
         let out = Command::new(cmd)
             .arg("--version")
             .output()
@@ -176,14 +182,15 @@ mod builder {
 
     impl Tools {
         fn probe() -> Result<Tools, ModelError> {
-            let verilator_version = version("Verilator", "verilator")?;
+            let verilator_version = version("Verilator", "verilator", VERILATOR_HINT)?;
             let verilator_root =
                 shim_gen::verilator_root().map_err(|error| ModelError::ToolMissing {
                     tool: "Verilator",
                     error,
+                    hint: VERILATOR_HINT,
                 })?;
             let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
-            let cxx_version = version("a C++ compiler", &cxx)?;
+            let cxx_version = version("the C++ compiler", &cxx, "install g++ or set CXX")?;
             Ok(Tools {
                 verilator_version,
                 verilator_root,
