@@ -31,25 +31,22 @@ use vassa_rtl::spec::board::fp;
 /// The Verilated `FrontPanelCard`, generated port by port (see `build.rs`).
 pub struct FpModel {
     raw: *mut c_void,
+    t: &'static Table,
 }
 
 include!(concat!(env!("OUT_DIR"), "/fp_ports.rs"));
-
-extern "C" {
-    fn vassa_fp_new() -> *mut c_void;
-    fn vassa_fp_free(p: *mut c_void);
-    fn vassa_fp_eval(p: *mut c_void);
-}
+include!(concat!(env!("OUT_DIR"), "/fp_consts.rs"));
 
 impl FpModel {
     pub fn new() -> Self {
-        let raw = unsafe { vassa_fp_new() };
+        let t = static_table();
+        let raw = unsafe { (t.new)() };
         assert!(!raw.is_null());
-        FpModel { raw }
+        FpModel { raw, t }
     }
 
     pub fn eval(&mut self) {
-        unsafe { vassa_fp_eval(self.raw) }
+        unsafe { (self.t.eval)(self.raw) }
     }
 }
 
@@ -61,7 +58,7 @@ impl Default for FpModel {
 
 impl Drop for FpModel {
     fn drop(&mut self) {
-        unsafe { vassa_fp_free(self.raw) }
+        unsafe { (self.t.free)(self.raw) }
     }
 }
 

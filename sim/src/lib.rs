@@ -1,7 +1,9 @@
 //! VASSA cards simulated cycle-accurately by Verilator.
 //!
 //! [`Model`] is the Verilated core with one accessor per port (generated from the core's
-//! Verilog by `build.rs`). [`Card`] wraps it with what surrounds a card: a memory port served
+//! Verilog by `build.rs`), at the default parameters or, with the cargo feature
+//! `build-models`, at any valid parameters ([`Model::for_params`], built and cached by
+//! [`dynamic`]). [`Card`] wraps it with what surrounds a card: a memory port served
 //! from a byte slice the caller owns (a `Vec`, or a memory-mapped file), the link, and a
 //! queued register bus. Each `Card` owns its own Verilator context, so any number of cards can
 //! live in one process.
@@ -11,19 +13,31 @@
 
 use std::collections::VecDeque;
 use std::ffi::c_void;
+use vassa_rtl::spec::params::CoreParams;
 use vassa_rtl::spec::regmap as rm;
 
 pub mod bench;
 pub mod board;
+pub mod dynamic;
 pub mod ledger;
 pub mod model;
 pub mod model_net;
 pub mod network;
+#[cfg(feature = "build-models")]
+mod shim_gen;
 pub mod switch;
 
-/// The Verilated `vassa_core`, generated port by port.
+pub use dynamic::ModelError;
+
+/// The Verilated `vassa_core`, generated port by port: the statically linked default core
+/// ([`Model::new`]) or a core at other parameters loaded from a shared library
+/// ([`Model::for_params`]). Both are driven through the same function table, so they behave
+/// the same.
 pub struct Model {
     raw: *mut c_void,
+    t: &'static Table,
+    /// The library the table comes from (`None`: the static model).
+    lib: Option<&'static dynamic::Library>,
     /// Rising edges applied (the trace time base: two time units a cycle).
     edges: u64,
     tracing: bool,
@@ -33,23 +47,41 @@ pub struct Model {
 
 include!(concat!(env!("OUT_DIR"), "/ports.rs"));
 
-extern "C" {
-    fn vassa_new() -> *mut c_void;
-    fn vassa_free(p: *mut c_void);
-    fn vassa_eval(p: *mut c_void);
-    fn vassa_cycle(p: *mut c_void, inputs: *const Inputs, outputs: *mut Outputs, time: u64);
-    fn vassa_trace_open(p: *mut c_void, path: *const std::os::raw::c_char) -> i32;
-    fn vassa_trace_dump(p: *mut c_void, time: u64);
-    fn vassa_trace_close(p: *mut c_void);
-}
-
 impl Model {
-    /// A fresh core in its power-up state.
+    /// A fresh core at the default parameters, in its power-up state (the statically linked
+    /// model).
     pub fn new() -> Self {
-        let raw = unsafe { vassa_new() };
+        Self::with_table(static_table(), None)
+    }
+
+    /// A fresh core at `params`. The default parameters give the static model ([`Model::new`]);
+    /// others need the cargo feature `build-models`: the first call for a parameter set may
+    /// build its library (minutes), later ones load it from the on-disk cache, and within a
+    /// process a loaded library is reused (see [`dynamic`]).
+    pub fn for_params(params: &CoreParams) -> Result<Self, ModelError> {
+        params.validate()?;
+        if *params == CoreParams::default() {
+            return Ok(Self::new());
+        }
+        Self::loaded(params)
+    }
+
+    /// A fresh core at `params` from a library built at run time, even at the default
+    /// parameters: for comparing the two ways a model is made (behaviour and speed). Needs the
+    /// cargo feature `build-models`.
+    pub fn loaded(params: &CoreParams) -> Result<Self, ModelError> {
+        params.validate()?;
+        let lib = dynamic::library(params)?;
+        Ok(Self::with_table(lib.table, Some(lib)))
+    }
+
+    fn with_table(t: &'static Table, lib: Option<&'static dynamic::Library>) -> Self {
+        let raw = unsafe { (t.new)() };
         assert!(!raw.is_null());
         let mut m = Model {
             raw,
+            t,
+            lib,
             edges: 0,
             tracing: false,
             clock_high: false,
@@ -59,13 +91,27 @@ impl Model {
         m
     }
 
-    /// Settles combinational logic after inputs changed.
-    pub fn eval(&mut self) {
-        unsafe { vassa_eval(self.raw) }
+    /// The generator parameters of this core.
+    pub fn params(&self) -> CoreParams {
+        self.lib.map_or_else(CoreParams::default, |l| l.params)
     }
 
-    /// The raw handle, for the C++ loop of [`bench`].
+    /// The shared library this core was loaded from (`None` for the static model).
+    pub fn library_path(&self) -> Option<&'static std::path::Path> {
+        self.lib.map(|l| l.path.as_path())
+    }
+
+    /// Settles combinational logic after inputs changed.
+    pub fn eval(&mut self) {
+        unsafe { (self.t.eval)(self.raw) }
+    }
+
+    /// The raw handle, for the C++ loop of [`bench`] (compiled against the static model).
     pub(crate) fn raw(&mut self) -> *mut c_void {
+        assert!(
+            self.lib.is_none(),
+            "the C++ loop runs the static model only"
+        );
         self.raw
     }
 
@@ -75,7 +121,7 @@ impl Model {
     /// one FFI call per cycle; traced like [`Model::rising_edge`].
     pub fn cycle(&mut self, inputs: &Inputs) -> Outputs {
         let mut out = Outputs::default();
-        unsafe { vassa_cycle(self.raw, inputs, &mut out, 2 * self.edges) };
+        unsafe { (self.t.cycle)(self.raw, inputs, &mut out, 2 * self.edges) };
         self.edges += 1;
         self.clock_high = true;
         out
@@ -89,12 +135,12 @@ impl Model {
             self.clock_high = false;
         }
         if self.tracing {
-            unsafe { vassa_trace_dump(self.raw, 2 * self.edges) };
+            unsafe { (self.t.trace_dump)(self.raw, 2 * self.edges) };
         }
         self.set_clock(1);
         self.eval();
         if self.tracing {
-            unsafe { vassa_trace_dump(self.raw, 2 * self.edges + 1) };
+            unsafe { (self.t.trace_dump)(self.raw, 2 * self.edges + 1) };
         }
         self.set_clock(0);
         self.eval();
@@ -134,7 +180,7 @@ impl Model {
         if self.tracing {
             return Err("this card is already tracing".into());
         }
-        if unsafe { vassa_trace_open(self.raw, c_path.as_ptr()) } == 0 {
+        if unsafe { (self.t.trace_open)(self.raw, c_path.as_ptr()) } == 0 {
             return Err(format!("cannot open trace file {}", path.display()));
         }
         self.tracing = true;
@@ -144,7 +190,7 @@ impl Model {
     /// Flushes and closes the trace file, if one is open.
     pub fn trace_close(&mut self) {
         if self.tracing {
-            unsafe { vassa_trace_close(self.raw) };
+            unsafe { (self.t.trace_close)(self.raw) };
             self.tracing = false;
         }
     }
@@ -158,7 +204,7 @@ impl Default for Model {
 
 impl Drop for Model {
     fn drop(&mut self) {
-        unsafe { vassa_free(self.raw) }
+        unsafe { (self.t.free)(self.raw) }
     }
 }
 
@@ -277,6 +323,11 @@ impl Default for Card {
 impl Card {
     pub fn new() -> Self {
         Card::with_core(Model::new())
+    }
+
+    /// A card whose core has the generator parameters `params` ([`Model::for_params`]).
+    pub fn with_params(params: &CoreParams) -> Result<Self, ModelError> {
+        Ok(Card::with_core(Model::for_params(params)?))
     }
 
     /// The raw model, for tests that drive ports directly. [`Card::step`] drives every input

@@ -16,8 +16,9 @@
 
 use crate::ledger::Ledger;
 use crate::switch::Router;
-use crate::{Card, LinkWord};
+use crate::{Card, LinkWord, ModelError};
 use std::collections::VecDeque;
+use vassa_rtl::spec::params::CoreParams;
 
 pub use crate::switch::{Fate, FaultHook, InFlight, SwitchStats};
 
@@ -56,20 +57,45 @@ impl Network {
 impl<M: AsMut<[u8]>> Network<M> {
     /// One card for each of `mems`, which becomes that card's memory (byte address = index).
     pub fn with_memories(mems: Vec<M>, link_latency: u64) -> Self {
-        let nodes = mems.len();
-        Network {
-            nodes: mems
-                .into_iter()
-                .map(|mem| Node {
-                    card: Card::new(),
+        let nodes = mems
+            .into_iter()
+            .map(|mem| Node {
+                card: Card::new(),
+                mem,
+            })
+            .collect();
+        Network::with_nodes(nodes, link_latency)
+    }
+
+    /// As [`Network::with_memories`], with cards whose cores have the generator parameters
+    /// `params` ([`Card::with_params`]).
+    pub fn with_memories_for(
+        mems: Vec<M>,
+        link_latency: u64,
+        params: &CoreParams,
+    ) -> Result<Self, ModelError> {
+        let nodes = mems
+            .into_iter()
+            .map(|mem| {
+                Ok(Node {
+                    card: Card::with_params(params)?,
                     mem,
                 })
-                .collect(),
+            })
+            .collect::<Result<_, ModelError>>()?;
+        Ok(Network::with_nodes(nodes, link_latency))
+    }
+
+    /// A network of the given nodes (cards may differ in parameters).
+    pub fn with_nodes(nodes: Vec<Node<M>>, link_latency: u64) -> Self {
+        let n = nodes.len();
+        Network {
+            nodes,
             link_latency,
-            router: Router::new(nodes),
-            framing: vec![None; nodes],
-            egress: vec![VecDeque::new(); nodes],
-            sending: vec![None; nodes],
+            router: Router::new(n),
+            framing: vec![None; n],
+            egress: vec![VecDeque::new(); n],
+            sending: vec![None; n],
             cycle: 0,
             last_activity: 0,
         }
