@@ -156,6 +156,21 @@ impl RtlFabric {
         Self::with_network(Network::with_memories(mems, link_latency))
     }
 
+    /// One Verilated card at `params` per memory: the prebuilt core at the default
+    /// parameters, otherwise one built once per parameter set and cached on disk
+    /// (`vassa_sim::dynamic`; the first build takes seconds to a minute).
+    pub fn with_params(
+        params: &CoreParams,
+        mems: Vec<Memory>,
+        link_latency: u64,
+    ) -> Result<Self, vassa_sim::ModelError> {
+        Ok(Self::with_network(Network::with_memories_for(
+            mems,
+            link_latency,
+            params,
+        )?))
+    }
+
     fn with_network(net: Network<Memory>) -> Self {
         let n = net.nodes.len();
         RtlFabric {

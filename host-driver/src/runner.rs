@@ -30,7 +30,7 @@ use crate::channel::{ChannelError, ChannelId, ChannelOps, ChannelSpec as Spec, C
 use crate::driver::{Dir, Driver, DriverConfig, DriverError};
 use crate::fabric::{Fabric, ModelFabric, RtlFabric, Switch};
 use crate::memory::Memory;
-use crate::scenario::{Backend, ChannelKind, CoreParams, Scenario};
+use crate::scenario::{Backend, ChannelKind, Scenario};
 use crate::segment::{record_bytes, Delivery};
 use accounting::{Asked, ReaderView, Tally};
 use faults::{bad_packet, EvictPlan, FaultTally, LinkFaults};
@@ -104,14 +104,7 @@ pub enum RunError {
 }
 
 /// Whether `backend` can run `s` as written.
-pub fn check_backend(s: &Scenario, backend: Backend, trace: bool) -> Result<(), RunError> {
-    if backend == Backend::Rtl && s.sim.core != CoreParams::default() {
-        return Err(RunError::Backend(
-            "sim.core: the rtl backend runs the core verilated at its default parameters; \
-             run scenarios that set other parameters on the model backend"
-                .into(),
-        ));
-    }
+pub fn check_backend(_s: &Scenario, backend: Backend, trace: bool) -> Result<(), RunError> {
     if backend == Backend::Model && trace {
         return Err(RunError::Backend(
             "--trace needs the rtl backend (the model has no signals to trace)".into(),
@@ -136,7 +129,9 @@ pub fn run(
         .collect();
     match backend {
         Backend::Rtl => {
-            let mut fabric = RtlFabric::new(mems, s.sim.link_latency);
+            // The prebuilt core at the default parameters; other ones built once and cached.
+            let mut fabric = RtlFabric::with_params(&s.sim.core, mems, s.sim.link_latency)
+                .map_err(|e| RunError::Backend(format!("sim.core: {e}")))?;
             if let Some(path) = &opts.trace {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     if !dir.is_dir() {

@@ -12,6 +12,7 @@ use vassa_driver::runner::{run, RunOptions};
 use vassa_driver::scenario::{Backend, Scenario};
 
 fn run_on(s: &Scenario, name: &str, backend: Backend) -> Report {
+    vassa_sim::dynamic::set_cache_dir(concat!(env!("CARGO_TARGET_TMPDIR"), "/vassa-models"));
     let opts = RunOptions {
         backend: Some(backend),
         ..RunOptions::default()
