@@ -860,12 +860,12 @@ impl<F: Fabric> Driver<F> {
         let attach = (0..n)
             .map(|node| NodeDriver::attach(world.host(node), node as u32, config))
             .collect();
-        let attached = world.block_on(join_all(attach), OP_LIMIT).ok_or(
-            DriverError::NoAnswer {
+        let attached = world
+            .block_on(join_all(attach), OP_LIMIT)
+            .ok_or(DriverError::NoAnswer {
                 node: 0,
                 cycles: OP_LIMIT,
-            },
-        )?;
+            })?;
         let nodes = attached
             .into_iter()
             .map(|d| d.map(Rc::new))

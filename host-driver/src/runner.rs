@@ -358,7 +358,13 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             let stream = Stream::new(t, i, c, node(t.writer_name()), s.sim.seed);
             let name = s.channels[c].name.clone();
             let play = Rc::clone(&self.play);
-            world.spawn(writer(ops.clone(), play, stream, (self.epoch, self.ids[c]), name));
+            world.spawn(writer(
+                ops.clone(),
+                play,
+                stream,
+                (self.epoch, self.ids[c]),
+                name,
+            ));
         }
         for (c, spec) in s.channels.iter().enumerate() {
             for (r, reader_name) in spec.readers.iter().enumerate() {
@@ -631,7 +637,7 @@ impl<F: Fabric + Switch> Runner<'_, F> {
             injected: sw.injected,
             stray_words: sw.stray_words,
         };
-        let in_flight = driver.fabric().ledger().map_or(0, |l| l.in_flight());
+        let in_flight = self.copies_in_flight();
         let accounting = accounting_block(&channels, &nodes, &switch, in_flight);
         let mut checks = vec![
             Check::new(
@@ -687,6 +693,21 @@ impl<F: Fabric + Switch> Runner<'_, F> {
             accounting,
             checks,
         }
+    }
+
+    /// Copies not yet written or dropped: the ledger's open copies, and a copy to every reader
+    /// of each packet a card was asked for and has not sent yet.
+    fn copies_in_flight(&self) -> u64 {
+        let fabric = self.ch.driver.fabric();
+        let Some(ledger) = fabric.ledger() else {
+            return 0;
+        };
+        let play = self.play.borrow();
+        let unsent: u64 = (play.asked.iter().enumerate())
+            .flat_map(|(node, asked)| asked.iter().skip(ledger.packets_from(node) as usize))
+            .map(|a| self.s.channels[a.channel].readers.len() as u64)
+            .sum();
+        ledger.in_flight() + unsent
     }
 
     /// Every message at every reader, by fate (per channel, per reader).

@@ -105,6 +105,8 @@ struct NodeBook {
 /// Every copy of a network's traffic and its state.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
+    /// Per source node: packets numbered so far (the next one's number).
+    numbered: Vec<u64>,
     copies: Vec<Copy>,
     by_packet: HashMap<PacketId, Vec<usize>>,
     nodes: Vec<NodeBook>,
@@ -115,9 +117,25 @@ pub struct Ledger {
 impl Ledger {
     pub fn new(nodes: usize) -> Self {
         Ledger {
+            numbered: vec![0; nodes],
             nodes: vec![NodeBook::default(); nodes],
             ..Ledger::default()
         }
+    }
+
+    /// Numbers the next packet the switch framed from `src`.
+    pub fn number(&mut self, src: usize) -> PacketId {
+        let number = self.numbered[src];
+        self.numbered[src] += 1;
+        PacketId {
+            src: Source::Node(src),
+            number,
+        }
+    }
+
+    /// Packets the switch has framed from `src` so far.
+    pub fn packets_from(&self, src: usize) -> u64 {
+        self.numbered[src]
     }
 
     /// Opens the record of a copy the switch routed (or an injection) at `cycle`; returns its

@@ -59,8 +59,6 @@ pub struct Router {
     fault: Option<FaultHook>,
     pub stats: SwitchStats,
     pub ledger: Ledger,
-    /// Per source: packets routed so far (the next packet's number).
-    numbered: Vec<u64>,
 }
 
 impl Router {
@@ -71,7 +69,6 @@ impl Router {
             fault: None,
             stats: SwitchStats::default(),
             ledger: Ledger::new(nodes),
-            numbered: vec![0; nodes],
         }
     }
 
@@ -113,12 +110,8 @@ impl Router {
         now: u64,
     ) -> Vec<(usize, usize, Vec<LinkWord>)> {
         self.stats.packets_in += 1;
-        let number = self.numbered[src];
-        self.numbered[src] += 1;
-        let packet = PacketId {
-            src: Source::Node(src),
-            number,
-        };
+        let packet = self.ledger.number(src);
+        let number = packet.number;
         let page = words[0].data >> PAGE_SHIFT;
         let Some(dsts) = self.subscribers.get(&page).filter(|s| !s.is_empty()) else {
             self.stats.unroutable += 1;
