@@ -578,6 +578,17 @@ impl<F: Fabric> NodeDriver<F> {
         self.st.borrow().db_free
     }
 
+    /// Stops the card's traffic as a host shutting down would: masks its interrupts (parked
+    /// packets stay parked) and disables its TX path (doorbells not yet sent stay queued), then
+    /// waits for an interrupt handler at work to finish.
+    pub async fn quiesce(&self) {
+        self.host.write(rm::IRQ_MASK.offset, 0).await;
+        self.host.write(rm::CONTROL.offset, 0).await;
+        while self.in_service.get() {
+            self.host.sleep(64).await;
+        }
+    }
+
     /// The card's `STATUS` register.
     pub async fn status(&self) -> u32 {
         self.host.read(rm::STATUS.offset).await

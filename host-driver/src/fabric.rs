@@ -82,6 +82,16 @@ pub trait Fabric: 'static {
         None
     }
 
+    /// Stops the switch: it starts no copy on a destination's link any more (copies on their
+    /// way finish), so what it holds stays in flight. For the end of a run cut short.
+    fn hold_switch(&mut self) {}
+
+    /// Nothing moves on any link and no card has work it could do (the switch may hold copies
+    /// after [`Fabric::hold_switch`]).
+    fn links_idle(&self) -> bool {
+        self.quiet()
+    }
+
     /// The host costs a simulation adds to this fabric's accesses: `configured` for a
     /// simulated network; a board's accesses take their real time.
     fn host_costs(&self, configured: HostCosts) -> HostCosts {
@@ -338,6 +348,17 @@ impl Fabric for RtlFabric {
     fn ledger(&self) -> Option<&Ledger> {
         Some(self.net.ledger())
     }
+
+    fn hold_switch(&mut self) {
+        self.net.router.held = true;
+    }
+
+    fn links_idle(&self) -> bool {
+        self.queued_writes == 0
+            && self.net.links_idle()
+            && self.net.nodes.iter().all(|n| n.card.writes_idle())
+            && self.net.cycle >= self.net.last_activity().max(self.last_write) + self.quiet_window
+    }
 }
 
 impl Switch for RtlFabric {
@@ -474,5 +495,13 @@ impl Fabric for ModelFabric {
 
     fn ledger(&self) -> Option<&Ledger> {
         Some(&self.net.router.ledger)
+    }
+
+    fn hold_switch(&mut self) {
+        self.net.router.held = true;
+    }
+
+    fn links_idle(&self) -> bool {
+        self.net.links_idle()
     }
 }

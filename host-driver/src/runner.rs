@@ -212,6 +212,8 @@ struct Play {
     messages_sent: u64,
     streams_left: usize,
     injections_left: usize,
+    /// The run was cut short: programs stop at their next step.
+    stopped: bool,
     /// Copies whose header was not the packet their number names.
     identity_mismatches: u64,
     error: Option<RunError>,
@@ -435,6 +437,9 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         world.spawn(async move {
             for (at, node, words) in injections {
                 host.sleep_until(epoch + at).await;
+                if play.borrow().stopped {
+                    return;
+                }
                 let now = host.now();
                 host.with_fabric(|f| f.inject(node, &words, now));
                 play.borrow_mut().injections_left -= 1;
@@ -473,6 +478,9 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
             self.ch.driver.world().run_until(step, step, |_| false);
         };
         let cycles = self.ch.driver.world().now() - self.epoch;
+        if !finished {
+            self.stop();
+        }
         // The readers take what is left; with the network settled nothing more can land, so
         // a missing message a newer one overtook is given up (`Channels::try_recv`).
         self.read_what_is_left(finished)?;
@@ -484,6 +492,25 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         }
         let Runner { ch, .. } = self;
         Ok((report, ch.into_fabric()))
+    }
+
+    /// Cut short at `max_cycles`: the programs stop, the switch holds what it has, every host
+    /// masks its card's interrupts and disables its TX, and the cards finish the packets on
+    /// their links — so the counters read next agree with the ledger, and what was queued,
+    /// parked or unsent stays in flight.
+    fn stop(&mut self) {
+        self.play.borrow_mut().stopped = true;
+        self.ch.driver.fabric_mut().hold_switch();
+        let nodes: Vec<_> = (0..self.s.nodes.len())
+            .map(|n| std::rc::Rc::clone(self.ch.driver.node(n)))
+            .collect();
+        let quiesce = nodes.iter().map(|d| d.quiesce()).collect();
+        self.ch.driver.block_on(crate::driver::join_all(quiesce));
+        let drain = self.s.sim.max_cycles.max(100_000);
+        self.ch
+            .driver
+            .world()
+            .run_until(drain, 64, |f| f.links_idle());
     }
 
     fn read_what_is_left(&mut self, settled: bool) -> Result<(), RunError> {
@@ -1002,6 +1029,9 @@ async fn writer<F: Fabric>(
     };
     while stream.left > 0 {
         host.sleep_until(epoch + stream.next_at).await;
+        if play.borrow().stopped {
+            return;
+        }
         // The writer never waits for a reader, only for its own card.
         loop {
             match ops.slot_free(id, w).await {
@@ -1091,7 +1121,7 @@ async fn evictions<F: Fabric>(
     let d = Rc::clone(ops.node(plan.node));
     loop {
         d.host().sleep_until(epoch + plan.next_at).await;
-        if play.borrow().traffic_done() {
+        if play.borrow().traffic_done() || play.borrow().stopped {
             return;
         }
         let n = match &plan.keys {

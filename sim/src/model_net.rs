@@ -163,6 +163,14 @@ impl<M: AsMut<[u8]> + AsRef<[u8]>> ModelNetwork<M> {
         self.last_activity
     }
 
+    /// Nothing on any link and no card with work it could do (with [`Router::held`] the
+    /// switch may still hold copies).
+    pub fn links_idle(&self) -> bool {
+        self.ports
+            .iter()
+            .all(|p| p.tx_packet.is_none() && p.tx_wake.is_none() && p.rx_packet.is_none())
+    }
+
     /// Nothing in flight: no write queued (a read starts no work), no packet on a link or
     /// queued for one, no injection due, no card with TX work it could do now.
     pub fn quiet(&self) -> bool {
@@ -213,7 +221,7 @@ impl<M: AsMut<[u8]> + AsRef<[u8]>> ModelNetwork<M> {
             };
             let rx_end = p.rx_packet.as_ref().map(|r| r.0);
             let rx_start = match (&p.rx_packet, p.egress.front()) {
-                (None, Some(e)) => Some(e.0.max(p.rx_free)),
+                (None, Some(e)) if !self.router.held => Some(e.0.max(p.rx_free)),
                 _ => None,
             };
             [tx_end, tx_start, rx_end, rx_start].into_iter().flatten()
@@ -327,7 +335,8 @@ impl<M: AsMut<[u8]> + AsRef<[u8]>> ModelNetwork<M> {
 
     fn start_rx(&mut self, n: usize, t: u64) {
         let port = &mut self.ports[n];
-        if port.rx_packet.is_some()
+        if self.router.held
+            || port.rx_packet.is_some()
             || port
                 .egress
                 .front()

@@ -178,6 +178,12 @@ impl<M: AsMut<[u8]>> Network<M> {
         self.last_activity
     }
 
+    /// Whether the switch is sending nothing on any link (with [`Router::held`] it may still
+    /// hold copies).
+    pub fn links_idle(&self) -> bool {
+        self.framing.iter().all(Option::is_none) && self.sending.iter().all(Option::is_none)
+    }
+
     /// Whether the switch holds no packet (queued, being framed or being sent).
     pub fn switch_idle(&self) -> bool {
         self.framing.iter().all(Option::is_none)
@@ -186,7 +192,7 @@ impl<M: AsMut<[u8]>> Network<M> {
     }
 
     fn next_word(&mut self, dst: usize, now: u64) -> LinkWord {
-        if self.sending[dst].is_none() {
+        if self.sending[dst].is_none() && !self.router.held {
             if let Some((at, _, _)) = self.egress[dst].front() {
                 if *at <= now {
                     let (_, copy, words) = self.egress[dst].pop_front().unwrap();

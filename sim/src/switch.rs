@@ -59,6 +59,9 @@ pub struct Router {
     fault: Option<FaultHook>,
     pub stats: SwitchStats,
     pub ledger: Ledger,
+    /// The switch starts no copy on a destination's link (one on its way finishes): what is
+    /// queued stays queued, in flight.
+    pub held: bool,
 }
 
 impl Router {
@@ -69,6 +72,7 @@ impl Router {
             fault: None,
             stats: SwitchStats::default(),
             ledger: Ledger::new(nodes),
+            held: false,
         }
     }
 
