@@ -76,7 +76,9 @@ fn assert_sound(r: &vassa_driver::runner::report::Report, s: &Scenario) {
 }
 
 /// What must not depend on the backend: per reader delivered, verified, gaps, lost, dropped
-/// (by cause), lapped and in flight; drops by reason per card; the accounting block.
+/// (by cause), lapped and in flight; packets dropped by reason per card; the accounting block.
+/// (`notify_lost` counts notifications, not packets: how many a card's full notification FIFO
+/// loses depends on how fast its host drains it.)
 fn delivery_tables(r: &vassa_driver::runner::report::Report) -> serde_json::Value {
     let readers: Vec<_> = r
         .channels
@@ -186,11 +188,14 @@ fn backends_agree_on_everything_but_timing() {
     assert_eq!(json(&rtl.channels), json(&model.channels));
     assert_eq!(json(&rtl.accounting), json(&model.accounting));
     for (a, b) in rtl.nodes.iter().zip(&model.nodes) {
-        // Misses depend on timing (a second packet may miss before the first is serviced).
+        // Misses depend on timing (a second packet may miss before the first is serviced), and
+        // so do notifications lost to a full FIFO (how fast the host drains it).
         let mut ca = a.counters.clone();
         let mut cb = b.counters.clone();
-        ca.remove("misses");
-        cb.remove("misses");
+        for timed in ["misses", "notify_lost"] {
+            ca.remove(timed);
+            cb.remove(timed);
+        }
         assert_eq!(ca, cb, "node {}", a.name);
         let counts = |n: &vassa_driver::runner::report::NodeReport| {
             n.slots
@@ -199,7 +204,6 @@ fn backends_agree_on_everything_but_timing() {
                 .collect::<Vec<_>>()
         };
         assert_eq!(counts(a), counts(b), "node {}", a.name);
-        assert_eq!(a.notifications, b.notifications, "node {}", a.name);
     }
 }
 
