@@ -92,9 +92,7 @@ fn delivery_tables(r: &vassa_driver::runner::report::Report) -> serde_json::Valu
             let d: std::collections::BTreeMap<_, _> = n
                 .counters
                 .iter()
-                .filter(|(k, _)| {
-                    k.starts_with("drop_") || *k == "notify_lost" || *k == "bad_doorbells"
-                })
+                .filter(|(k, _)| k.starts_with("drop_") || *k == "bad_doorbells")
                 .collect();
             serde_json::json!({"node": n.name, "drops": d})
         })
