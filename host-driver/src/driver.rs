@@ -521,6 +521,10 @@ impl<F: Fabric> NodeDriver<F> {
     /// the doorbell FIFO is full (the card's `DB_STATUS` is read only when the driver's own
     /// count of free entries runs out).
     pub async fn doorbell(&self, addr: u32, length: u32, user: bool) -> Result<u64, DriverError> {
+        if !(1..=MAX_DOORBELL_LENGTH).contains(&length) {
+            let node = self.node();
+            return Err(DriverError::BadLength { node, length });
+        }
         let _seq = self.regs.lock().await;
         if self.doorbell_room_locked().await == 0 {
             return Err(DriverError::DoorbellFull { node: self.node() });

@@ -389,3 +389,17 @@ fn the_model_times_each_link_and_reports_what_is_in_flight() {
         assert!(rr.in_flight > 0, "{backend:?}: {rr:?}");
     }
 }
+
+/// The same file and seed give the same report (but its wall time), on each backend.
+#[test]
+fn runs_are_deterministic() {
+    let s = scenario_file("one_drop_one_message.toml");
+    for backend in [Backend::Model, Backend::Rtl] {
+        let json = || {
+            let mut r = run_on(&s, "one_drop_one_message.toml", backend);
+            r.wall_seconds = 0.0;
+            serde_json::to_string(&r).unwrap()
+        };
+        assert_eq!(json(), json(), "{backend:?}");
+    }
+}

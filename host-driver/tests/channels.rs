@@ -151,6 +151,23 @@ fn bad_shapes_and_messages_are_errors() {
         }),
         Err(ChannelError::SegmentNotPages(5000))
     ));
+    // A message record must fit one doorbell (its 16-bit length): refused when opened.
+    assert!(matches!(
+        ch.open(ChannelSpec {
+            segment_bytes: 256 << 10,
+            max_message: 70_000,
+            ..spec(Kind::Unicast, &[0], &[1])
+        }),
+        Err(ChannelError::RecordTooLong { record: 70_024, .. })
+    ));
+    // A doorbell too long for its length field is its own error, not a full FIFO.
+    assert!(matches!(
+        ch.driver.doorbell(0, 4096, 0x1_0000, false),
+        Err(vassa_driver::DriverError::BadLength {
+            node: 0,
+            length: 0x1_0000
+        })
+    ));
     let c = ch.open(spec(Kind::Unicast, &[0], &[1])).unwrap();
     assert!(matches!(
         ch.send(c, 0, &[0; 201]),

@@ -200,6 +200,27 @@ fn each_mistake_gives_its_one_line_error() {
             "bad.toml:10:8: channels[0].slot: slot = 1000 must be a power of two of at least 64 bytes",
         ),
         (
+            "a slot larger than one doorbell carries",
+            BASE.replace(
+                "readers = [\"b\"]\n",
+                "readers = [\"b\"]\nsegment = \"128 KiB\"\nslot = \"64 KiB\"\n",
+            ),
+            ErrorKind::Invalid,
+            "bad.toml:11:8: channels[0].slot: slot = 64 KiB is larger than one doorbell carries (65535 bytes of message record): at most 32 KiB",
+        ),
+        (
+            "a reader that never looks",
+            "[sim.host]\nreader_poll = 0\n[[nodes]]\nname = \"a\"\n".into(),
+            ErrorKind::Invalid,
+            "bad.toml:2:15: sim.host.reader_poll: reader_poll = 0 is out of range 1..=10000000",
+        ),
+        (
+            "an unknown host cost",
+            "[sim.host]\npcie_gen = 5\n[[nodes]]\nname = \"a\"\n".into(),
+            ErrorKind::Schema,
+            "bad.toml:2:1: sim.host.pcie_gen: unknown field `pcie_gen`, expected one of `reg_read`, `reg_write`, `irq_latency`, `miss_service`, `reader_poll`, `counter_poll`",
+        ),
+        (
             "many_to_many without a slot per writer",
             "[[nodes]]\nname = \"a\"\n[[nodes]]\nname = \"b\"\n[[channels]]\nname = \"x\"\n\
              kind = \"many_to_many\"\nwriters = [\"a\", \"b\"]\nreaders = [\"a\", \"b\"]\n".into(),
