@@ -1,29 +1,28 @@
 //! The `vassa` command line: generated files and error paths.
 
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+use std::time::Duration;
+
+/// Longest a run may take (`gen --place` runs nextpnr).
+const LIMIT: Duration = Duration::from_secs(600);
+
+/// `vassa args` in the package's directory (for `examples/`): status, stdout, stderr.
 fn vassa(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vassa"))
-        .args(args)
-        .output()
-        .expect("run vassa");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = common::vassa(Path::new(env!("CARGO_MANIFEST_DIR")), args, LIMIT);
+    (run.status, run.stdout, run.stderr)
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("vassa_cli_{name}_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A temporary directory, removed when dropped (also when a test fails).
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
 }
 
 #[test]
 fn gen_writes_the_core_and_a_report_with_the_flags_applied() {
-    let dir = scratch("gen");
+    let tmp = scratch();
+    let dir = tmp.path();
     let params = dir.join("p.toml");
     std::fs::write(&params, "rx_cache_entries = 4\nmax_payload = 64\n").unwrap();
     let out = dir.join("out");
@@ -49,7 +48,8 @@ fn gen_writes_the_core_and_a_report_with_the_flags_applied() {
 
 #[test]
 fn bad_parameters_get_one_clear_error_exit_2_for_flags_and_1_for_files() {
-    let dir = scratch("bad");
+    let tmp = scratch();
+    let dir = tmp.path();
     let (code, _, err) = vassa(&[
         "gen",
         "--out",
@@ -106,7 +106,8 @@ fn bad_parameters_get_one_clear_error_exit_2_for_flags_and_1_for_files() {
 
 #[test]
 fn docs_flag_writes_the_generated_tables() {
-    let dir = scratch("docs");
+    let tmp = scratch();
+    let dir = tmp.path();
     let (code, _, err) = vassa(&["gen", "--docs", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     for name in ["registers.md", "packet.md", "parameters.md"] {
@@ -125,7 +126,8 @@ fn docs_flag_writes_the_generated_tables() {
 /// status, no panic.
 #[test]
 fn sim_errors_are_one_line_and_never_a_panic() {
-    let dir = scratch("sim_errors");
+    let tmp = scratch();
+    let dir = tmp.path();
     let bad = dir.join("bad.toml");
     std::fs::write(
         &bad,
@@ -191,7 +193,8 @@ fn sim_errors_are_one_line_and_never_a_panic() {
 
 #[test]
 fn sim_json_report_balances_and_dumps_memory() {
-    let dir = scratch("sim_json");
+    let tmp = scratch();
+    let dir = tmp.path();
     let dump = dir.join("mem");
     let (code, out, err) = vassa(&[
         "sim",
@@ -244,7 +247,8 @@ fn demo_on_the_model_prints_its_story_and_passes() {
 
 #[test]
 fn constraints_flag_writes_the_board_pin_files() {
-    let dir = scratch("constraints");
+    let tmp = scratch();
+    let dir = tmp.path();
     let (code, _, err) = vassa(&["gen", "--constraints", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let pcf = std::fs::read_to_string(dir.join("alchitry_cu.pcf")).unwrap();
@@ -274,7 +278,8 @@ fn synth_refuses_unknown_boards_and_bad_parameters_in_one_line() {
 /// (small parameters keep it under a minute).
 #[test]
 fn gen_place_reports_use_fmax_and_the_critical_path() {
-    let out = scratch("place");
+    let tmp = scratch();
+    let out = tmp.path();
     let (code, stdout, err) = vassa(&[
         "gen",
         "--out",
