@@ -3,7 +3,7 @@
 
 use crate::params::ParamArgs;
 use crate::paths::{check_out_dir, write_file};
-use crate::Failure;
+use crate::{say, Failure};
 use std::path::PathBuf;
 use vassa_rtl::hwcheck::{yosys_synth, Family};
 use vassa_rtl::spec::params::CoreParams;
@@ -90,9 +90,7 @@ pub fn gen(job: &GenJob) -> Result<(), Failure> {
         // The tools' own errors (a missing verilator, a failed synthesis) are a failed run.
         if job.lint {
             vassa_rtl::hwcheck::verilator_lint(&verilog, "vassa_core").map_err(Failure::failed)?;
-            println!(
-                "verilator --lint-only -Wall: clean (waivers: rtl/lint/verilator_waivers.vlt)"
-            );
+            say("verilator --lint-only -Wall: clean (waivers: rtl/lint/verilator_waivers.vlt)\n")?;
             report += "\nverilator --lint-only -Wall: clean\n";
         }
         if job.synth {
@@ -103,7 +101,7 @@ pub fn gen(job: &GenJob) -> Result<(), Failure> {
                     "  {name:<18} LUTs {:>6}  flip-flops {:>6}  block RAMs {:>3}  LUT RAMs {:>3}\n",
                     r.luts, r.flip_flops, r.block_rams, r.lut_rams
                 );
-                print!("{line}");
+                say(&line)?;
                 report += &line;
             }
         }
@@ -111,7 +109,7 @@ pub fn gen(job: &GenJob) -> Result<(), Failure> {
             let r =
                 vassa_rtl::hwcheck::ice40_place(&verilog, "vassa_core").map_err(Failure::failed)?;
             let text = place_summary(&r);
-            print!("{text}");
+            say(&text)?;
             report += &text;
             write_file(dir, "critical_path.txt", &r.critical_path)?;
         }

@@ -74,6 +74,16 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Writes `text` on stdout: a closed or full stdout (`vassa … | head -1`) ends the command
+/// with an error, not a panic as `print!` would.
+pub(crate) fn say(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::failed(format!("cannot write to stdout: {}", paths::reason(&e))))
+}
+
 /// `text` whole if it has at most `max` characters, else its first `max`, `…` and its length:
 /// a value echoed in an error may be a whole file's worth.
 pub(crate) fn clip(text: &str, max: usize) -> String {
@@ -230,14 +240,8 @@ pub fn execute(job: Job) -> Result<i32, Failure> {
         JobKind::Sim(job) => run::sim(job),
         JobKind::Gen(job) => gen::gen(&job).map(|()| 0),
         JobKind::Synth(job) => synth::synth(&job).map(|()| 0),
-        JobKind::BenchSim(options) => {
-            print!("{}", vassa_sim::bench::run(options).markdown());
-            Ok(0)
-        }
-        JobKind::BenchChannels { quick } => {
-            print!("{}", vassa_driver::bench::channels(quick));
-            Ok(0)
-        }
+        JobKind::BenchSim(options) => say(&vassa_sim::bench::run(options).markdown()).map(|()| 0),
+        JobKind::BenchChannels { quick } => say(&vassa_driver::bench::channels(quick)).map(|()| 0),
     }
 }
 

@@ -162,6 +162,5 @@ pub(crate) fn write_file(dir: &Path, name: &str, text: &str) -> Result<(), Failu
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&path, text))
         .map_err(|e| Failure::failed(format!("cannot write {}: {}", shown(&path), reason(&e))))?;
-    println!("wrote {}", path.display());
-    Ok(())
+    crate::say(&format!("wrote {}\n", path.display()))
 }

@@ -1,7 +1,7 @@
 //! `vassa sim` and `vassa demo`: run a scenario, show progress, print the report, and exit
 //! with the verdict.
 
-use crate::{paths, status, Failure};
+use crate::{paths, say, status, Failure};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use vassa_driver::runner::report::{Check, Report};
@@ -75,10 +75,13 @@ fn finish(report: &Report, json: bool) -> Result<i32, Failure> {
     if json {
         let json =
             serde_json::to_string_pretty(report).map_err(|e| Failure::failed(e.to_string()))?;
-        println!("{json}");
+        say(&format!("{json}\n"))?;
     } else {
-        println!("{}", text::summary(report));
-        print!("{}", text::tables(report));
+        say(&format!(
+            "{}\n{}",
+            text::summary(report),
+            text::tables(report)
+        ))?;
     }
     let failed = report.checks.iter().filter(|c| !c.passed).count();
     if failed > 0 {
@@ -184,7 +187,10 @@ pub fn prepare_demo(args: &DemoArgs) -> Result<DemoJob, Failure> {
 pub fn demo(job: DemoJob) -> Result<i32, Failure> {
     let s = &job.scenario;
     if !job.json {
-        println!("{}", describe(s, job.opts.backend.unwrap_or(s.sim.backend)));
+        say(&format!(
+            "{}\n",
+            describe(s, job.opts.backend.unwrap_or(s.sim.backend))
+        ))?;
     }
     let (bar, mut progress) = progress_bar();
     let report = run(s, "vassa demo", &job.opts, &mut progress);

@@ -2,7 +2,7 @@
 //! final report (tables, or JSON for scripts).
 
 use crate::params::ParamArgs;
-use crate::Failure;
+use crate::{say, Failure};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -105,9 +105,8 @@ pub fn synth(job: &SynthJob) -> Result<(), Failure> {
     if job.json {
         let json =
             serde_json::to_string_pretty(&report).map_err(|e| Failure::failed(e.to_string()))?;
-        println!("{json}");
+        say(&format!("{json}\n"))
     } else {
-        print!("{}", report.to_table());
+        say(&report.to_table())
     }
-    Ok(())
 }

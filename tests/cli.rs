@@ -308,3 +308,23 @@ fn gen_place_reports_use_fmax_and_the_critical_path() {
     let report = std::fs::read_to_string(out.join("params.txt")).unwrap();
     assert!(report.contains("critical path from core."), "{report}");
 }
+
+/// Output that cannot be written (a full disk, a reader that went away) is an error, not a
+/// panic.
+#[test]
+fn a_stdout_that_takes_nothing_is_an_error_not_a_panic() {
+    let tmp = scratch();
+    let full = std::fs::File::create("/dev/full").expect("/dev/full");
+    let docs = tmp.path().join("docs");
+    let run = common::vassa_to(
+        full.into(),
+        tmp.path(),
+        &["gen", "--docs", docs.to_str().unwrap()],
+        LIMIT,
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "vassa: error: cannot write to stdout: no space left on device\n"
+    );
+}

@@ -19,11 +19,16 @@ pub struct Run {
 
 /// Runs `vassa args` in `dir`; a run longer than `limit` is killed and fails the test.
 pub fn vassa<S: AsRef<OsStr>>(dir: &Path, args: &[S], limit: Duration) -> Run {
+    vassa_to(Stdio::piped(), dir, args, limit)
+}
+
+/// [`vassa`] with its stdout going to `stdout` (`Run::stdout` is then empty).
+pub fn vassa_to<S: AsRef<OsStr>>(stdout: Stdio, dir: &Path, args: &[S], limit: Duration) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vassa"))
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .expect("start vassa");
