@@ -17,7 +17,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use std::ffi::OsString;
 use std::fmt;
 
-/// Exit statuses (README, "The `vassa` command").
+/// Exit statuses (README, "Errors and exit status").
 pub mod status {
     /// A bad file (missing, unreadable, unwritable, or wrong inside), or a run that failed.
     pub const FAILED: i32 = 1;
