@@ -1,18 +1,15 @@
 //! `vassa sim` and `vassa demo`: run a scenario, show progress, print the report, and exit
 //! with the verdict.
 
-use anyhow::{anyhow, Result};
+use crate::{paths, say, status, Failure};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use vassa_driver::runner::report::{Check, Report};
-use vassa_driver::runner::{run, text, Progress, RunError, RunOptions};
+use vassa_driver::runner::{check_backend, run, text, Progress, RunError, RunOptions};
 use vassa_driver::scenario::{Backend, Scenario};
 
 /// The demo's scenario (also `examples/demo.toml`, checked by the example tests).
 pub const DEMO: &str = include_str!("../examples/demo.toml");
-
-/// Exit status of a run whose checks did not all hold (errors exit with 1).
-pub const CHECKS_FAILED: i32 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendArg {
@@ -74,54 +71,133 @@ fn progress_bar() -> (ProgressBar, impl FnMut(&Progress)) {
     })
 }
 
-fn finish(report: &Report, json: bool) -> Result<i32> {
+fn finish(report: &Report, json: bool) -> Result<i32, Failure> {
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        let json =
+            serde_json::to_string_pretty(report).map_err(|e| Failure::failed(e.to_string()))?;
+        say(&format!("{json}\n"))?;
     } else {
-        println!("{}", text::summary(report));
-        print!("{}", text::tables(report));
+        say(&format!(
+            "{}\n{}",
+            text::summary(report),
+            text::tables(report)
+        ))?;
     }
     let failed = report.checks.iter().filter(|c| !c.passed).count();
     if failed > 0 {
         eprintln!("vassa: {failed} check(s) failed");
-        return Ok(CHECKS_FAILED);
+        return Ok(status::CHECKS_FAILED);
     }
     Ok(0)
 }
 
-pub fn sim(args: &SimArgs) -> Result<i32> {
-    let s = Scenario::from_file(&args.scenario).map_err(|e| anyhow!("{e}"))?;
+/// A run's error on one line: `RunError::Io` shows its cause once (the error chain would
+/// repeat it).
+fn run_failure(name: &str, e: RunError) -> Failure {
+    match e {
+        RunError::Backend(why) => Failure::failed(format!("{name}: {why}")),
+        RunError::Io { path, source } => {
+            Failure::failed(format!("{path}: {}", paths::reason(&source)))
+        }
+        e => Failure::failed(e.to_string()),
+    }
+}
+
+/// A checked `sim`: the scenario read and validated, the paths it writes checked.
+pub struct SimJob {
+    scenario: Scenario,
+    name: String,
+    opts: RunOptions,
+    json: bool,
+}
+
+pub fn prepare_sim(args: &SimArgs) -> Result<SimJob, Failure> {
+    if args.trace.is_some() && args.backend == Some(BackendArg::Model) {
+        return Err(Failure::usage(
+            "--trace needs the rtl backend (the model has no signals to trace), not --backend model",
+        ));
+    }
+    paths::check_input("--scenario", &args.scenario)?;
+    if let Some(file) = &args.trace {
+        paths::check_trace(file)?;
+    }
+    if let Some(dir) = &args.dump_memory {
+        paths::check_out_dir("--dump-memory", dir)?;
+    }
+    let name = args.scenario.display().to_string();
+    let scenario =
+        Scenario::from_file(&args.scenario).map_err(|e| Failure::failed(e.to_string()))?;
+    let backend = args.backend.map(Into::into).unwrap_or(scenario.sim.backend);
+    if let Err(e) = check_backend(&scenario, backend, args.trace.is_some()) {
+        // A flag that does not fit the file is a usage error; a file that asks for the rtl
+        // backend and other core parameters is a bad file.
+        let mut failure = run_failure(&name, e);
+        if args.backend.is_some() || backend == Backend::Model {
+            failure.status = status::USAGE;
+        }
+        return Err(failure);
+    }
+    if let Some(file) = &args.trace {
+        for node in &scenario.nodes {
+            paths::check_trace_node(file, &vassa_driver::runner::trace_file(file, &node.name))?;
+        }
+    }
     let opts = RunOptions {
         backend: args.backend.map(Into::into),
         trace: args.trace.clone(),
         dump_memory: args.dump_memory.clone(),
     };
-    let (bar, mut progress) = progress_bar();
-    let name = args.scenario.display().to_string();
-    let report = run(&s, &name, &opts, &mut progress);
-    bar.finish_and_clear();
-    let report = report.map_err(|e| match e {
-        RunError::Backend(why) => anyhow!("{name}: {why}"),
-        e => anyhow!(e),
-    })?;
-    finish(&report, args.json)
+    Ok(SimJob {
+        scenario,
+        name,
+        opts,
+        json: args.json,
+    })
 }
 
-pub fn demo(args: &DemoArgs) -> Result<i32> {
-    let s = Scenario::from_str(DEMO, "examples/demo.toml").map_err(|e| anyhow!("{e}"))?;
+pub fn sim(job: SimJob) -> Result<i32, Failure> {
+    let (bar, mut progress) = progress_bar();
+    let report = run(&job.scenario, &job.name, &job.opts, &mut progress);
+    bar.finish_and_clear();
+    let report = report.map_err(|e| run_failure(&job.name, e))?;
+    finish(&report, job.json)
+}
+
+/// A checked `demo`.
+pub struct DemoJob {
+    scenario: Scenario,
+    opts: RunOptions,
+    json: bool,
+}
+
+pub fn prepare_demo(args: &DemoArgs) -> Result<DemoJob, Failure> {
+    let scenario = Scenario::from_str(DEMO, "examples/demo.toml")
+        .map_err(|e| Failure::failed(e.to_string()))?;
     let opts = RunOptions {
         backend: args.backend.map(Into::into),
         ..RunOptions::default()
     };
-    if !args.json {
-        println!("{}", describe(&s, opts.backend.unwrap_or(s.sim.backend)));
+    Ok(DemoJob {
+        scenario,
+        opts,
+        json: args.json,
+    })
+}
+
+pub fn demo(job: DemoJob) -> Result<i32, Failure> {
+    let s = &job.scenario;
+    if !job.json {
+        say(&format!(
+            "{}\n",
+            describe(s, job.opts.backend.unwrap_or(s.sim.backend))
+        ))?;
     }
     let (bar, mut progress) = progress_bar();
-    let report = run(&s, "vassa demo", &opts, &mut progress);
+    let report = run(s, "vassa demo", &job.opts, &mut progress);
     bar.finish_and_clear();
-    let mut report = report?;
+    let mut report = report.map_err(|e| run_failure("vassa demo", e))?;
     report.checks.extend(demo_checks(&report));
-    finish(&report, args.json)
+    finish(&report, job.json)
 }
 
 /// What the demo runs, in words.

@@ -1,12 +1,13 @@
 //! `vassa synth --board xem6010|cu --out DIR`: a board's synthesis flow with progress and a
 //! final report (tables, or JSON for scripts).
 
-use crate::ParamArgs;
-use anyhow::{anyhow, Result};
+use crate::params::ParamArgs;
+use crate::{say, Failure};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Duration;
 use vassa_bsp::report::{FlowReport, Progress};
+use vassa_rtl::spec::params::CoreParams;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Board {
@@ -23,16 +24,47 @@ pub struct SynthArgs {
     #[arg(long, value_enum)]
     board: Board,
     /// Directory for the project, the tools' logs and the bitstream.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// XEM6010 card memory in bytes (a power of two, at least 4096; default 64 KiB).
-    #[arg(long)]
-    mem_bytes: Option<usize>,
+    /// Card memory in bytes: XEM6010 a power of two from 4096 to 131072 (default 65536; block
+    /// RAM beside the core); the Cu's is fixed at 4096.
+    #[arg(long, value_name = "BYTES", value_parser = crate::flags::whole_u64, allow_negative_numbers = true)]
+    mem_bytes: Option<u64>,
     /// Print the report as JSON on stdout (progress stays on stderr).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     params: ParamArgs,
+}
+
+/// A checked `synth`.
+pub struct SynthJob {
+    board: Board,
+    out: PathBuf,
+    mem_bytes: usize,
+    json: bool,
+    params: CoreParams,
+}
+
+pub fn prepare(args: &SynthArgs) -> Result<SynthJob, Failure> {
+    let mem_bytes = match (args.board, args.mem_bytes) {
+        (Board::Xem6010, None) => vassa_rtl::board::XEM6010_MEM_BYTES,
+        (Board::Cu, None) => vassa_bsp::cu::CU_MEM_BYTES,
+        (board, Some(bytes)) => match board {
+            Board::Xem6010 => vassa_bsp::xem6010::check_mem_bytes(bytes),
+            Board::Cu => vassa_bsp::cu::check_mem_bytes(bytes),
+        }
+        .map_err(|why| Failure::usage(format!("--mem-bytes {bytes}: {why}")))?,
+    };
+    let params = args.params.params()?;
+    crate::paths::check_out_dir("--out", &args.out)?;
+    Ok(SynthJob {
+        board: args.board,
+        out: args.out.clone(),
+        mem_bytes,
+        json: args.json,
+        params,
+    })
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
@@ -45,13 +77,7 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-pub fn synth(args: &SynthArgs) -> Result<()> {
-    let params = args.params.params()?;
-    if let Some(bytes) = args.mem_bytes {
-        if !bytes.is_power_of_two() || bytes < 4096 {
-            anyhow::bail!("--mem-bytes must be a power of two of at least 4096, not {bytes}");
-        }
-    }
+pub fn synth(job: &SynthJob) -> Result<(), Failure> {
     let bar = progress_bar(0);
     let on_progress = |p: Progress| match p {
         Progress::Started { step, index, total } => {
@@ -64,27 +90,23 @@ pub fn synth(args: &SynthArgs) -> Result<()> {
             bar.inc(1);
         }
     };
-    let report: Result<FlowReport, String> = match args.board {
+    let report: Result<FlowReport, String> = match job.board {
         Board::Xem6010 => vassa_bsp::xem6010::synth(
-            &args.out,
-            &params,
-            args.mem_bytes
-                .unwrap_or(vassa_rtl::board::XEM6010_MEM_BYTES),
+            &job.out,
+            &job.params,
+            job.mem_bytes,
             &vassa_bsp::ise::Tools::from_env(),
             on_progress,
         ),
-        Board::Cu if args.mem_bytes.is_some() => Err(format!(
-            "--mem-bytes is for the xem6010: the Cu's card memory is fixed at {} KiB",
-            vassa_bsp::cu::CU_MEM_BYTES / 1024
-        )),
-        Board::Cu => vassa_bsp::cu::synth_cu(&args.out, &params, on_progress),
+        Board::Cu => vassa_bsp::cu::synth_cu(&job.out, &job.params, on_progress),
     };
     bar.finish_and_clear();
-    let report = report.map_err(|e| anyhow!(e))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let report = report.map_err(Failure::failed)?;
+    if job.json {
+        let json =
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::failed(e.to_string()))?;
+        say(&format!("{json}\n"))
     } else {
-        print!("{}", report.to_table());
+        say(&report.to_table())
     }
-    Ok(())
 }

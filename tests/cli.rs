@@ -1,29 +1,28 @@
 //! The `vassa` command line: generated files and error paths.
 
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+use std::time::Duration;
+
+/// Longest a run may take (`gen --place` runs nextpnr).
+const LIMIT: Duration = Duration::from_secs(600);
+
+/// `vassa args` in the package's directory (for `examples/`): status, stdout, stderr.
 fn vassa(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vassa"))
-        .args(args)
-        .output()
-        .expect("run vassa");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = common::vassa(Path::new(env!("CARGO_MANIFEST_DIR")), args, LIMIT);
+    (run.status, run.stdout, run.stderr)
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("vassa_cli_{name}_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A temporary directory, removed when dropped (also when a test fails).
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
 }
 
 #[test]
 fn gen_writes_the_core_and_a_report_with_the_flags_applied() {
-    let dir = scratch("gen");
+    let tmp = scratch();
+    let dir = tmp.path();
     let params = dir.join("p.toml");
     std::fs::write(&params, "rx_cache_entries = 4\nmax_payload = 64\n").unwrap();
     let out = dir.join("out");
@@ -48,8 +47,9 @@ fn gen_writes_the_core_and_a_report_with_the_flags_applied() {
 }
 
 #[test]
-fn bad_parameters_get_one_clear_error_and_exit_1() {
-    let dir = scratch("bad");
+fn bad_parameters_get_one_clear_error_exit_2_for_flags_and_1_for_files() {
+    let tmp = scratch();
+    let dir = tmp.path();
     let (code, _, err) = vassa(&[
         "gen",
         "--out",
@@ -57,17 +57,17 @@ fn bad_parameters_get_one_clear_error_and_exit_1() {
         "--rx-cache-entries",
         "12",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(
-        err.contains("rx_cache_entries = 12 must be a power of two"),
+        err.contains("--rx-cache-entries 12: must be a power of two"),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
 
     let (code, _, err) = vassa(&["gen", "--out", dir.to_str().unwrap(), "--line-bytes", "6"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(
-        err.contains("line_bytes = 6 must be a power of two"),
+        err.contains("--line-bytes 6: must be a power of two"),
         "{err}"
     );
 
@@ -81,10 +81,9 @@ fn bad_parameters_get_one_clear_error_and_exit_1() {
         file.to_str().unwrap(),
     ]);
     assert_eq!(code, 1);
-    assert!(err.contains("bad.toml"), "names the file: {err}");
     assert!(
-        err.contains("line 2") && err.contains("cache_size"),
-        "names line and field: {err}"
+        err.contains("bad.toml:2:1: cache_size: unknown field `cache_size`"),
+        "names the file, line and field: {err}"
     );
 
     let (code, _, err) = vassa(&[
@@ -95,16 +94,20 @@ fn bad_parameters_get_one_clear_error_and_exit_1() {
         "/nonexistent.toml",
     ]);
     assert_eq!(code, 1);
-    assert!(err.contains("/nonexistent.toml"), "{err}");
+    assert!(
+        err.contains("--params /nonexistent.toml: does not exist"),
+        "{err}"
+    );
 
     let (code, _, err) = vassa(&["gen"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("nothing to do"), "{err}");
 }
 
 #[test]
 fn docs_flag_writes_the_generated_tables() {
-    let dir = scratch("docs");
+    let tmp = scratch();
+    let dir = tmp.path();
     let (code, _, err) = vassa(&["gen", "--docs", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     for name in ["registers.md", "packet.md", "parameters.md"] {
@@ -123,7 +126,8 @@ fn docs_flag_writes_the_generated_tables() {
 /// status, no panic.
 #[test]
 fn sim_errors_are_one_line_and_never_a_panic() {
-    let dir = scratch("sim_errors");
+    let tmp = scratch();
+    let dir = tmp.path();
     let bad = dir.join("bad.toml");
     std::fs::write(
         &bad,
@@ -141,14 +145,14 @@ fn sim_errors_are_one_line_and_never_a_panic() {
         (
             &["sim", "--scenario", "no/such.toml"],
             1,
-            "no/such.toml: cannot read",
+            "--scenario no/such.toml: directory no does not exist",
         ),
         (&["sim"], 2, "--scenario"),
         (&["sim", "--scenario", quick, "--colour"], 2, "'--colour'"),
         (
             &["sim", "--scenario", quick, "--backend", "fpga"],
             2,
-            "'fpga'",
+            "--backend fpga: expected rtl or model",
         ),
         (
             &[
@@ -158,7 +162,7 @@ fn sim_errors_are_one_line_and_never_a_panic() {
                 "--backend",
                 "rtl",
             ],
-            1,
+            2,
             "many_to_many.toml: sim.core",
         ),
         (
@@ -171,7 +175,7 @@ fn sim_errors_are_one_line_and_never_a_panic() {
                 "--trace",
                 "t.vcd",
             ],
-            1,
+            2,
             "--trace needs the rtl backend",
         ),
     ];
@@ -189,7 +193,8 @@ fn sim_errors_are_one_line_and_never_a_panic() {
 
 #[test]
 fn sim_json_report_balances_and_dumps_memory() {
-    let dir = scratch("sim_json");
+    let tmp = scratch();
+    let dir = tmp.path();
     let dump = dir.join("mem");
     let (code, out, err) = vassa(&[
         "sim",
@@ -242,7 +247,8 @@ fn demo_on_the_model_prints_its_story_and_passes() {
 
 #[test]
 fn constraints_flag_writes_the_board_pin_files() {
-    let dir = scratch("constraints");
+    let tmp = scratch();
+    let dir = tmp.path();
     let (code, _, err) = vassa(&["gen", "--constraints", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let pcf = std::fs::read_to_string(dir.join("alchitry_cu.pcf")).unwrap();
@@ -264,7 +270,7 @@ fn synth_refuses_unknown_boards_and_bad_parameters_in_one_line() {
         "--rx-cache-entries",
         "12",
     ]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("power of two"), "{err}");
 }
 
@@ -272,7 +278,8 @@ fn synth_refuses_unknown_boards_and_bad_parameters_in_one_line() {
 /// (small parameters keep it under a minute).
 #[test]
 fn gen_place_reports_use_fmax_and_the_critical_path() {
-    let out = scratch("place");
+    let tmp = scratch();
+    let out = tmp.path();
     let (code, stdout, err) = vassa(&[
         "gen",
         "--out",
@@ -300,4 +307,24 @@ fn gen_place_reports_use_fmax_and_the_critical_path() {
     assert!(path.contains("Source") && path.contains("Setup"), "{path}");
     let report = std::fs::read_to_string(out.join("params.txt")).unwrap();
     assert!(report.contains("critical path from core."), "{report}");
+}
+
+/// Output that cannot be written (a full disk, a reader that went away) is an error, not a
+/// panic.
+#[test]
+fn a_stdout_that_takes_nothing_is_an_error_not_a_panic() {
+    let tmp = scratch();
+    let full = std::fs::File::create("/dev/full").expect("/dev/full");
+    let docs = tmp.path().join("docs");
+    let run = common::vassa_to(
+        full.into(),
+        tmp.path(),
+        &["gen", "--docs", docs.to_str().unwrap()],
+        LIMIT,
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "vassa: error: cannot write to stdout: no space left on device\n"
+    );
 }

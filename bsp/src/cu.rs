@@ -48,6 +48,19 @@ pub const TARGET_MHZ: f64 = 100.0;
 /// loopback traffic, but the driver's channels place segments from page 1 on, so they need a
 /// board with more memory (the XEM6010 has 64 KiB).
 pub const CU_MEM_BYTES: usize = 4 * 1024;
+/// `mem_bytes` if it is the Cu build's card memory, [`CU_MEM_BYTES`] (the only size it has);
+/// otherwise why not.
+pub fn check_mem_bytes(mem_bytes: u64) -> Result<usize, String> {
+    if mem_bytes == CU_MEM_BYTES as u64 {
+        return Ok(CU_MEM_BYTES);
+    }
+    Err(format!(
+        "the Cu's card memory is fixed at {CU_MEM_BYTES} ({} KiB: 8 of the iCE40-HX8K's 32 block \
+         RAMs, the default core takes the other 24)",
+        CU_MEM_BYTES / 1024
+    ))
+}
+
 /// Clocks per UART bit at the default line rate.
 pub const CLOCKS_PER_BIT: u32 = (CLOCK_HZ / uart::DEFAULT_BAUD as u64) as u32;
 /// USB-serial pads (Alchitry names: `usb_rx` into the FPGA, `usb_tx` out of it).

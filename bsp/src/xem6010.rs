@@ -278,6 +278,44 @@ const LX45_LUTS: u64 = 27_288;
 const LX45_FLIP_FLOPS: u64 = 54_576;
 const LX45_RAMB16: u64 = 116;
 
+/// Card memory one RAMB16 holds: 512 words of 32 bits (its parity bits go unused).
+const RAMB16_BYTES: u64 = 2048;
+/// RAMB16 the top takes besides the card memory with the default core (yosys
+/// `synth_xilinx -family xc6s`: 48 with 64 KiB of card memory; the receive buffer and the
+/// mapping caches' CAM rows). `tests/xem6010.rs` checks the figure.
+pub const RAMB16_BESIDE_MEMORY: u64 = 16;
+/// Most card memory: the largest power of two whose RAMB16 fit in the part beside the rest of
+/// the top, 128 KiB (64 RAMB16; 256 KiB would take 128, more than the xc6slx45's 116).
+pub const MAX_MEM_BYTES: usize =
+    1 << (u64::BITS - 1 - ((LX45_RAMB16 - RAMB16_BESIDE_MEMORY) * RAMB16_BYTES).leading_zeros());
+/// Least card memory (the FrontPanel bridge's memory window).
+pub const MIN_MEM_BYTES: usize = 4096;
+
+/// `mem_bytes` if the XEM6010 build can have that much card memory: a power of two from
+/// [`MIN_MEM_BYTES`] to [`MAX_MEM_BYTES`]; otherwise why not, naming the bound.
+pub fn check_mem_bytes(mem_bytes: u64) -> Result<usize, String> {
+    let (min, max) = (MIN_MEM_BYTES as u64, MAX_MEM_BYTES as u64);
+    if mem_bytes > max {
+        let next = 2 * max;
+        return Err(format!(
+            "more than the XEM6010 holds: at most {max} ({} KiB); card memory is block RAM \
+             ({} KiB a RAMB16), and {next} would need {} RAMB16 besides the core's \
+             {RAMB16_BESIDE_MEMORY}, more than the xc6slx45's {LX45_RAMB16}",
+            max / 1024,
+            RAMB16_BYTES / 1024,
+            next / RAMB16_BYTES
+        ));
+    }
+    if mem_bytes < min || !mem_bytes.is_power_of_two() {
+        return Err(format!(
+            "must be a power of two from {min} to {max} ({} KiB to {} KiB)",
+            min / 1024,
+            max / 1024
+        ));
+    }
+    Ok(mem_bytes as usize)
+}
+
 /// Steps of [`synth`], as [`Progress`] names them.
 pub const STEPS: [&str; 3] = ["generate", "ISE project", "implement"];
 
@@ -292,6 +330,7 @@ pub fn synth(
     tools: &Tools,
     mut progress: impl FnMut(Progress),
 ) -> Result<FlowReport, String> {
+    check_mem_bytes(mem_bytes as u64).map_err(|why| format!("mem_bytes = {mem_bytes}: {why}"))?;
     std::fs::create_dir_all(out_dir)
         .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let mut report = FlowReport {
@@ -403,4 +442,26 @@ pub fn synth(
             .push(OutputFile::of(name, &out_dir.join(name)));
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_memory_is_bounded_by_the_parts_block_ram() {
+        assert_eq!(MAX_MEM_BYTES, 128 << 10);
+        assert_eq!(check_mem_bytes(4096), Ok(4096));
+        assert_eq!(
+            check_mem_bytes(XEM6010_MEM_BYTES as u64),
+            Ok(XEM6010_MEM_BYTES)
+        );
+        assert_eq!(check_mem_bytes(128 << 10), Ok(128 << 10));
+        for bad in [0, 2048, 4097, 12_288, 256 << 10, 128 << 20, u64::MAX] {
+            assert!(check_mem_bytes(bad).is_err(), "{bad}");
+        }
+        assert!(check_mem_bytes(256 << 10)
+            .unwrap_err()
+            .contains("at most 131072 (128 KiB)"));
+    }
 }

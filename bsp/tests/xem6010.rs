@@ -114,7 +114,14 @@ fn without_ise_synth_writes_the_project_and_reports_yosys_utilization() {
     let luts = report.resource("LUTs").expect("LUT row");
     assert_eq!(luts.available, 27_288);
     assert!(luts.used > 1000 && luts.percent < 100.0, "{luts:?}");
-    // 64 KiB of card memory alone is 32 RAMB16.
+    // 64 KiB of card memory alone is 32 RAMB16; the rest stays within what
+    // `xem6010::MAX_MEM_BYTES` leaves it.
     let ram = report.resource("RAMB16").expect("block RAM row");
     assert!(ram.used >= 32 && ram.used <= ram.available, "{ram:?}");
+    assert!(
+        ram.used - 32 <= xem6010::RAMB16_BESIDE_MEMORY,
+        "the top besides its card memory takes {} RAMB16; MAX_MEM_BYTES assumes at most {}",
+        ram.used - 32,
+        xem6010::RAMB16_BESIDE_MEMORY
+    );
 }

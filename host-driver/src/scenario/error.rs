@@ -21,7 +21,8 @@ pub enum ErrorKind {
 /// Why a scenario file was rejected. Its `Display` is one line:
 /// `examples/bad.toml:12:10: traffic[1].writer: node "n9" is not defined (nodes: a, b, c)`;
 /// the line and column are left out when unknown (an unreadable file) and the path when the
-/// mistake is not in one field (a TOML syntax error).
+/// mistake is not in one field (a TOML syntax error). Names and values quoted from the file
+/// are shown up to [`SHOWN_CHARS`] characters (see [`shorten`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     pub kind: ErrorKind,
@@ -47,11 +48,68 @@ impl fmt::Display for ScenarioError {
                 write!(f, ":{column}")?;
             }
         }
+        let mut rest = String::new();
         if !self.path.is_empty() {
-            write!(f, ": {}", self.path)?;
+            rest = format!(": {}", shorten(&self.path));
         }
-        write!(f, ": {}", self.message)
+        rest += ": ";
+        rest += &shorten(&self.message);
+        // A guard: after `shorten` only a long run of short words (a long quoted value with
+        // spaces and quotes inside) can still be this long.
+        let chars = rest.chars().count();
+        if chars > LINE_CHARS {
+            let cut: String = rest.chars().take(LINE_CHARS).collect();
+            rest = format!("{cut}… (cut at {LINE_CHARS} of {chars} characters)");
+        }
+        f.write_str(&rest)
     }
+}
+
+/// Longest name, value or unbroken run of text an error shows whole: a file can hold a
+/// 20 MB name, and its error should still fit a terminal.
+pub const SHOWN_CHARS: usize = 60;
+/// Longest field path and reason an error shows, once [`shorten`] has cut what it cuts.
+pub const LINE_CHARS: usize = 1000;
+
+/// `text` with every quoted part (`"…"` or `` `…` ``) and every other run without spaces
+/// longer than [`SHOWN_CHARS`] characters cut to that many, followed by `…` and, after the
+/// quotes, its full length: `node name "aaaa…" (20000000 characters)`.
+pub fn shorten(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(4 * LINE_CHARS));
+    let mut rest = text;
+    while let Some(first) = rest.chars().next() {
+        let quoted = (first == '"' || first == '`')
+            .then(|| rest[1..].find(first))
+            .flatten();
+        let (part, quote, len) = match quoted {
+            Some(end) => (&rest[1..1 + end], Some(first), end + 2),
+            None => {
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '"' || c == '`')
+                    .unwrap_or(rest.len())
+                    .max(first.len_utf8());
+                (&rest[..end], None, end)
+            }
+        };
+        let chars = part.chars().count();
+        if let Some(q) = quote {
+            out.push(q);
+        }
+        if chars > SHOWN_CHARS {
+            out.extend(part.chars().take(SHOWN_CHARS));
+            out.push('…');
+        } else {
+            out.push_str(part);
+        }
+        if let Some(q) = quote {
+            out.push(q);
+        }
+        if chars > SHOWN_CHARS {
+            out += &format!(" ({chars} characters)");
+        }
+        rest = &rest[len..];
+    }
+    out
 }
 
 /// Folds a message onto one line (toml's own messages may span several); control characters
@@ -174,6 +232,35 @@ mod tests {
         assert_eq!(
             one_line("unknown variant `malf\rmed`\r\n"),
             "unknown variant `malf\\rmed`"
+        );
+    }
+
+    #[test]
+    fn long_names_and_values_are_cut() {
+        let short = "node \"n9\" is not defined (nodes: a, b, c); unknown field `x`";
+        assert_eq!(shorten(short), short);
+        let name = "é".repeat(SHOWN_CHARS + 1);
+        let cut = "é".repeat(SHOWN_CHARS);
+        assert_eq!(
+            shorten(&format!("node \"{name}\" is not defined")),
+            format!("node \"{cut}…\" (61 characters) is not defined")
+        );
+        let path = format!("nodes[0].{name}");
+        assert_eq!(
+            shorten(&path),
+            format!("nodes[0].{}… (70 characters)", "é".repeat(SHOWN_CHARS - 9))
+        );
+        assert_eq!(
+            shorten(&format!("unknown field `{name}`, expected `name`")),
+            format!("unknown field `{cut}…` (61 characters), expected `name`")
+        );
+        // An unmatched quote is text like any other.
+        assert_eq!(shorten("a \" b"), "a \" b");
+        let e = ScenarioError::io("f.toml", format!("{} ", "w ".repeat(LINE_CHARS)));
+        let line = e.to_string();
+        assert!(
+            line.ends_with(&format!("… (cut at {LINE_CHARS} of 2001 characters)")),
+            "{line}"
         );
     }
 }
