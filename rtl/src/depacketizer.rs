@@ -39,6 +39,8 @@
 //!   FSM raises one verdict request per such run, and link requests take the verdict stage
 //!   before retries); cut runs, one-word runs and stray runs get none (they are counted
 //!   `drop_malformed` directly).
+//! - `parked` counts a packet from its park verdict until its miss buffer is freed: its retry
+//!   written to memory, dropped at the retry (epoch, protection), or dropped by the host.
 //! - Retries go one at a time, from lookup to the end of the packet's write: a parked packet's
 //!   header stays in its miss buffer's registers until the buffer is freed, so the retry, its
 //!   write job and its delivery read it there and keep only the lookup result, instead of
@@ -193,7 +195,8 @@ pub struct Depacketizer {
     pub notify_valid: Signal<Out, Bit>,
     pub notify_nva: Signal<Out, Bits<32>>,
     pub notify_length: Signal<Out, Bits<13>>,
-    /// Packets in the miss buffer.
+    /// Packets parked: counted from their park verdict until their miss buffer is freed
+    /// (retried packet written, dropped at its retry, or dropped by the host).
     pub parked: Signal<Out, Bits<4>>,
     /// The receive trace (`spec::trace`): verdicts, host drops and writes, one pulse each.
     pub trace: Signal<Out, Bits<TRACE_BITS>>,
@@ -361,6 +364,9 @@ pub struct Depacketizer {
     op_paddr: Signal<Local, Bits<32>>,
     park: Signal<Local, Bit>,
     rewait: Signal<Local, Bit>,
+    /// The retried packet's last beat is written: its miss buffer is freed.
+    rt_written: Signal<Local, Bit>,
+    /// A parked packet's miss buffer is freed by its retry (written, or dropped at the retry).
     unpark: Signal<Local, Bit>,
     jq_push: Signal<Local, Bit>,
     mj_set: Signal<Local, Bit>,
@@ -611,6 +617,7 @@ impl Depacketizer {
             op_paddr: Default::default(),
             park: Default::default(),
             rewait: Default::default(),
+            rt_written: Default::default(),
             unpark: Default::default(),
             jq_push: Default::default(),
             mj_set: Default::default(),
@@ -1149,7 +1156,12 @@ impl Logic for Depacketizer {
         if self.lrel.val() & self.pk_ring.q.val() {
             self.r_wp.d.next = self.pk_start.q.val();
         }
-        self.unpark.next = self.rrel.val() | self.mj_set.val();
+        // A parked packet stays counted in `parked` until its miss buffer is freed, through its
+        // retry's write: a reader that finds a newer message of a writer complete while an
+        // older one is missing reads STATUS, and rx_parked 0 tells it the older one will
+        // never come, which holds only if a retried packet counts until it is in memory.
+        self.rt_written.next = self.lw.done.val() & self.rt_is_write.val();
+        self.unpark.next = self.rrel.val() | self.rt_written.val();
         if self.mj_set.val() {
             self.rt_state.d.next = RetryState::Job;
         }
@@ -1212,7 +1224,7 @@ impl Logic for Depacketizer {
             if self.rrel.val() & (self.op_buf.val() == i.to_bits()) {
                 self.mbusy[i].d.next = false;
             }
-            if self.lw.done.val() & self.rt_is_write.val() & (self.rt_buf.q.val() == i.to_bits()) {
+            if self.rt_written.val() & (self.rt_buf.q.val() == i.to_bits()) {
                 self.mbusy[i].d.next = false;
             }
             if self.take_miss.val() & (self.alloc_buf.val() == i.to_bits()) {
@@ -3212,6 +3224,62 @@ mod tests {
             .filter(|(_, e)| *e == Ev::Drop(RxDrop::Malformed))
             .count();
         assert_eq!(malformed, 5, "three runs without a verdict, two verdicts");
+    }
+
+    /// STATUS.rx_parked counts a packet from its park verdict until its miss buffer is freed:
+    /// a retried packet while it waits for the writer (memory held) until written, else until
+    /// the drop at its retry or by the host.
+    #[test]
+    fn parked_counts_until_the_miss_buffer_is_freed() {
+        for (mapping_epoch, host_drops) in [(0u8, false), (1, false), (0, true)] {
+            let (mut h, _, tags, _) = ring_setup(&CoreParams::default(), 9, 1);
+            let tag = tags[&0];
+            h.cache.insert(
+                NVA_MISSING,
+                RxMapping {
+                    page: PHYS_FIRST_PAGE + 3,
+                    writable: true,
+                    signal: false,
+                    counter_slot: 7,
+                    epoch: mapping_epoch,
+                },
+            );
+            h.hold_until = h.b.cycle + 300;
+            let from = h.log.len();
+            h.cycle(None, Some((tag, host_drops)));
+            let mut parked = vec![];
+            while h.b.cycle < h.hold_until + 100 {
+                parked.push((h.b.cycle, h.b.uut.parked.val().to_u32()));
+                h.cycle(None, None);
+            }
+            let at = |want: &dyn Fn(&Ev) -> bool| {
+                h.log[from..].iter().find(|(_, e)| want(e)).map(|(c, _)| *c)
+            };
+            let verdict = at(&|e| matches!(e, Ev::Verdict { link: false, .. }));
+            let freed = if host_drops {
+                assert_eq!(verdict, None);
+                at(&|e| *e == Ev::HostDrop { tag })
+            } else if mapping_epoch != 0 {
+                at(&|e| {
+                    matches!(
+                        e,
+                        Ev::Verdict {
+                            code: Verdict::CrcEpoch,
+                            ..
+                        }
+                    )
+                })
+            } else {
+                let written = at(&|e| matches!(e, Ev::Delivered { .. }));
+                let waited = written.unwrap() - verdict.unwrap();
+                assert!(waited > 200, "written {waited} cycles after its verdict");
+                written
+            };
+            let freed = freed.expect("the packet's end");
+            for (c, n) in parked {
+                assert_eq!(n, (c < freed) as u32, "cycle {c}, freed in {freed}");
+            }
+        }
     }
 
     #[test]
