@@ -3,7 +3,8 @@
 //!
 //! External ports: the host register bus and interrupt line, a generic memory port (read
 //! requests answered by a read-data stream; writes with byte strobes) and the link (one 32-bit
-//! word per cycle with valid, start- and end-of-packet, in each direction).
+//! word per cycle with valid, start- and end-of-packet, in each direction). Observation ports
+//! for boards and the simulator: `drop_event` and `rx_trace` (the depacketizer's trace).
 
 use crate::counters::{TrafficCounters, GLOBAL_EVENT_BITS};
 use crate::depacketizer::Depacketizer;
@@ -12,8 +13,11 @@ use crate::packetizer::Packetizer;
 use crate::regfile::RegFile;
 use crate::spec::params::CoreParams;
 use crate::spec::regmap::{global_counter_index, GLOBAL_COUNTERS};
+use crate::spec::trace::RX_TRACE_BITS;
 use crate::tx_mmu::TxMmu;
 use rust_hdl::prelude::*;
+
+const RX_TRACE_PORT_BITS: usize = RX_TRACE_BITS as usize;
 
 #[derive(LogicBlock)]
 pub struct VassaCore {
@@ -33,6 +37,9 @@ pub struct VassaCore {
     /// High in each cycle a `drop_*` global counter counts (a packet or descriptor dropped), for
     /// a board's activity LED: the counters themselves are read-and-clear and belong to the host.
     pub drop_event: Signal<Out, bool>,
+    /// What became of every received packet, cycle by cycle (`spec::trace`): an observation
+    /// port for the simulator and debug; board tops leave it unconnected.
+    pub rx_trace: Signal<Out, Bits<RX_TRACE_PORT_BITS>>,
     // Memory read port.
     pub mem_rd_req_valid: Signal<Out, bool>,
     pub mem_rd_req_addr: Signal<Out, Bits<32>>,
@@ -121,6 +128,7 @@ impl VassaCore {
             irq: Default::default(),
             map_busy: Default::default(),
             drop_event: Default::default(),
+            rx_trace: Default::default(),
             mem_rd_req_valid: Default::default(),
             mem_rd_req_addr: Default::default(),
             mem_rd_req_len: Default::default(),
@@ -299,6 +307,7 @@ impl Logic for VassaCore {
         self.depacketizer.resolve_drop.next = self.regs.resolve_drop.val();
         self.depacketizer.resolve_tag.next = self.regs.resolve_tag.val();
         self.regs.rx_parked.next = self.depacketizer.parked.val();
+        self.rx_trace.next = self.depacketizer.trace.val();
 
         self.mem_wr_valid.next = self.depacketizer.wr_valid.val();
         self.mem_wr_addr.next = self.depacketizer.wr_addr.val();
@@ -388,6 +397,7 @@ pub fn core_verilog(params: &CoreParams) -> String {
 mod tests {
     use super::*;
     use crate::spec::regmap::{self as rm, GLOBAL_COUNTERS};
+    use crate::spec::trace::{RxTrace, Verdict};
     use crate::testbench::Bench;
     use std::collections::VecDeque;
 
@@ -401,6 +411,8 @@ mod tests {
         read_latency: u64,
         /// Words the card sent, in order: (cycle, sop, eop, data).
         sent: Vec<(u64, bool, bool, u32)>,
+        /// The receive trace's non-idle cycles, decoded.
+        trace: Vec<RxTrace>,
     }
 
     impl LoopbackCard {
@@ -414,6 +426,7 @@ mod tests {
                 reads: VecDeque::new(),
                 read_latency: 2,
                 sent: Vec::new(),
+                trace: Vec::new(),
             }
         }
 
@@ -422,6 +435,10 @@ mod tests {
             let now = self.b.cycle;
             self.b.settle();
             let c = &mut self.b.uut;
+            let trace = c.rx_trace.val().to_u64() as u32;
+            if !RxTrace::is_idle(trace) {
+                self.trace.push(RxTrace::decode(trace));
+            }
             // Memory writes.
             if c.mem_wr_valid.val() {
                 let addr = c.mem_wr_addr.val().to_u64() as usize;
@@ -571,6 +588,15 @@ mod tests {
         // Both packets were well-formed and carry the node id.
         let sops = card.sent.iter().filter(|w| w.1).count();
         assert_eq!(sops, 2);
+        // The trace: both link verdicts (the second packet ends while the first is written),
+        // then both writes.
+        let traced: Vec<_> = card
+            .trace
+            .iter()
+            .map(|t| (t.verdict.map(|(link, code, _)| (link, code)), t.written))
+            .collect();
+        let accepted = (Some((true, Verdict::Accepted)), false);
+        assert_eq!(traced, [accepted, accepted, (None, true), (None, true)]);
         // Notifications: one per delivered packet.
         let mut lengths = vec![];
         for _ in 0..2 {
@@ -624,9 +650,27 @@ mod tests {
         assert_eq!(rm::MISS_PAGE.get(miss), 0x200);
         assert_eq!(rm::STATUS_PARKED.get(card.read(rm::STATUS.offset)), 1);
         card.map(false, 0, 0x200, 0x40, true, false, 0, 1);
-        let resolve = rm::RESOLVE_TAG.put(0, rm::MISS_TAG.get(miss));
-        card.write(rm::MISS_RESOLVE.offset, resolve);
+        let tag = rm::MISS_TAG.get(miss);
+        card.write(rm::MISS_RESOLVE.offset, rm::RESOLVE_TAG.put(0, tag));
         card.cycles(100);
+        assert_eq!(rm::STATUS_PARKED.get(card.read(rm::STATUS.offset)), 0);
+        // The trace: parked under the miss's tag, retried from it, written.
+        let verdict = |link, code| RxTrace {
+            verdict: Some((link, code, tag)),
+            ..Default::default()
+        };
+        let written = RxTrace {
+            written: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            card.trace,
+            [
+                verdict(true, Verdict::Parked),
+                verdict(false, Verdict::Accepted),
+                written
+            ]
+        );
         assert_eq!(
             &card.mem[0x40_000..0x40_040],
             &card.mem[src..src + 64].to_vec()[..]

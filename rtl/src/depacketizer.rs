@@ -30,6 +30,17 @@
 //!   in the ring: the write pointer goes back to its start. A write job of a ring packet enters
 //!   the job queue (a [`RowFifo`] of 72-bit entries: physical address; signal, counter slot and
 //!   NVA page; length).
+//! - The `trace` output (`spec::trace`, the core's `rx_trace`) registers each verdict (link or
+//!   retry, its code, the miss buffer), each host drop and each packet written, as one-cycle
+//!   pulses beside the events of the same decision. Invariant, which the simulator's
+//!   per-copy accounting relies on: every *link packet* — a run that starts with start of
+//!   packet, ends with end of packet, has at least two words and no start of packet inside —
+//!   gets exactly one link verdict, in the order the packets ended on the link (the receive
+//!   FSM raises one verdict request per such run, and link requests take the verdict stage
+//!   before retries); cut runs, one-word runs and stray runs get none (they are counted
+//!   `drop_malformed` directly).
+//! - `parked` counts a packet from its park verdict until its miss buffer is freed: its retry
+//!   written to memory, dropped at the retry (epoch, protection), or dropped by the host.
 //! - Retries go one at a time, from lookup to the end of the packet's write: a parked packet's
 //!   header stays in its miss buffer's registers until the buffer is freed, so the retry, its
 //!   write job and its delivery read it there and keep only the lookup result, instead of
@@ -63,8 +74,8 @@
 //!   - A retry preempted by a link lookup (a start of packet in the cycle it is presented) or
 //!     withdrawn is issued again for the same miss buffer under the same rules: no event, no
 //!     drop.
-//! - Verdict in `e + 1`; event pulses (`miss_valid`, `drop_*`, including `drop_rx_overrun`) in
-//!   `e + 2`.
+//! - Verdict in `e + 1`; event pulses (`miss_valid`, `drop_*`, including `drop_rx_overrun`)
+//!   and the trace's verdict in `e + 2`.
 //! - A write job is visible to the writer in `e + 3` (job queue latency), first beat in `e + 4`
 //!   when the writer is idle; `delivered_*` the cycle after the last beat.
 //! - Throughput: a packet of `w` payload words takes `w + 3` link cycles and at most `w + 1`
@@ -82,6 +93,11 @@ use crate::spec::packet::{
     TRAILER_WORDS,
 };
 use crate::spec::params::{CoreParams, PAGE_SHIFT, PAGE_SIZE};
+use crate::spec::trace::{
+    Verdict, HOST_DROP_TAG, HOST_DROP_VALID, RX_TRACE_BITS, VERDICT_CODE, VERDICT_LINK,
+    VERDICT_TAG, VERDICT_VALID, WRITTEN,
+};
+use crate::spec::Field;
 use rust_hdl::prelude::*;
 
 /// Word index counter width (saturates; longer packets are malformed anyway).
@@ -90,6 +106,9 @@ const WIDX_BITS: usize = 12;
 const TAG_BITS: usize = 4;
 /// RAM addresses and ring pointers (the pointers run modulo 2^14, the ring is smaller).
 const RA: usize = PACKET_RAM_ADDR_BITS;
+/// Width of the `trace` output and of its verdict codes.
+const TRACE_BITS: usize = RX_TRACE_BITS as usize;
+const VERDICT_CODE_BITS: usize = 3;
 
 /// Job queue of ring packets waiting for the writer: 16 entries of 72 bits (physical byte
 /// address in 31:0, the meta word in 58:32, length in 71:59), three 24-bit block RAM rows per
@@ -176,8 +195,11 @@ pub struct Depacketizer {
     pub notify_valid: Signal<Out, Bit>,
     pub notify_nva: Signal<Out, Bits<32>>,
     pub notify_length: Signal<Out, Bits<13>>,
-    /// Packets in the miss buffer.
+    /// Packets parked: counted from their park verdict until their miss buffer is freed
+    /// (retried packet written, dropped at its retry, or dropped by the host).
     pub parked: Signal<Out, Bits<4>>,
+    /// The receive trace (`spec::trace`): verdicts, host drops and writes, one pulse each.
+    pub trace: Signal<Out, Bits<TRACE_BITS>>,
 
     // Sub-blocks.
     ram: PacketRam,
@@ -290,6 +312,14 @@ pub struct Depacketizer {
     ev_del_bytes: DFF<Bits<13>>,
     ev_nt: DFF<Bit>,
     ev_nt_nva: DFF<Bits<32>>,
+    // The verdict record of the trace, registered beside the drop events of the same decision
+    // (all zero without a verdict, so an idle trace word is 0).
+    tr_valid: DFF<Bit>,
+    tr_link: DFF<Bit>,
+    tr_code: DFF<Bits<VERDICT_CODE_BITS>>,
+    tr_tag: DFF<Bits<TAG_BITS>>,
+    /// The miss buffer of a host drop (with `ev_mdrop`; zero otherwise).
+    tr_hdrop_tag: DFF<Bits<TAG_BITS>>,
 
     // Combinational helpers.
     in_recv: Signal<Local, Bit>,
@@ -334,6 +364,9 @@ pub struct Depacketizer {
     op_paddr: Signal<Local, Bits<32>>,
     park: Signal<Local, Bit>,
     rewait: Signal<Local, Bit>,
+    /// The retried packet's last beat is written: its miss buffer is freed.
+    rt_written: Signal<Local, Bit>,
+    /// A parked packet's miss buffer is freed by its retry (written, or dropped at the retry).
     unpark: Signal<Local, Bit>,
     jq_push: Signal<Local, Bit>,
     mj_set: Signal<Local, Bit>,
@@ -374,12 +407,35 @@ pub struct Depacketizer {
     c_wlim: Constant<Bits<WIDX_BITS>>,
     c_widx_max: Constant<Bits<WIDX_BITS>>,
     c_exp_extra: Constant<Bits<WIDX_BITS>>,
+    // Trace: verdict codes and field positions (`spec::trace`).
+    c_v_accepted: Constant<Bits<VERDICT_CODE_BITS>>,
+    c_v_parked: Constant<Bits<VERDICT_CODE_BITS>>,
+    c_v_rx_overrun: Constant<Bits<VERDICT_CODE_BITS>>,
+    c_v_malformed: Constant<Bits<VERDICT_CODE_BITS>>,
+    c_v_crc_epoch: Constant<Bits<VERDICT_CODE_BITS>>,
+    c_v_miss_overflow: Constant<Bits<VERDICT_CODE_BITS>>,
+    c_v_protection: Constant<Bits<VERDICT_CODE_BITS>>,
+    c_tr_valid_lsb: Constant<Bits<8>>,
+    c_tr_link_lsb: Constant<Bits<8>>,
+    c_tr_code_lsb: Constant<Bits<8>>,
+    c_tr_tag_lsb: Constant<Bits<8>>,
+    c_tr_hdrop_lsb: Constant<Bits<8>>,
+    c_tr_hdrop_tag_lsb: Constant<Bits<8>>,
+    c_tr_written_lsb: Constant<Bits<8>>,
     /// Miss buffers.
     _n: usize,
 }
 
 fn dffs<T: Synth>(n: usize) -> Vec<DFF<T>> {
     (0..n).map(|_| DFF::default()).collect()
+}
+
+fn verdict_code(v: Verdict) -> Constant<Bits<VERDICT_CODE_BITS>> {
+    Constant::new((v.code() as u64).into())
+}
+
+fn field_lsb(f: Field) -> Constant<Bits<8>> {
+    Constant::new((f.lsb as u64).into())
 }
 
 impl Depacketizer {
@@ -390,6 +446,9 @@ impl Depacketizer {
         assert!(params.rx_buffer_words() <= 1 << RA);
         assert_eq!(H1_LENGTH.width, 13);
         assert_eq!(H1_EPOCH.width, 8);
+        assert_eq!(VERDICT_CODE.width as usize, VERDICT_CODE_BITS);
+        assert_eq!(VERDICT_TAG.width as usize, TAG_BITS);
+        assert_eq!(HOST_DROP_TAG.width as usize, TAG_BITS);
         let stride = 1u64 << params.rx_slot_shift();
         let hdr = HEADER_WORDS as u64;
         let ring = params.rx_ring_words() as u64;
@@ -437,6 +496,7 @@ impl Depacketizer {
             notify_nva: Default::default(),
             notify_length: Default::default(),
             parked: Default::default(),
+            trace: Default::default(),
             crc: Default::default(),
             jq: RowFifo::new(JOB_ROWS),
             jq_addr: Default::default(),
@@ -512,6 +572,11 @@ impl Depacketizer {
             ev_del_bytes: Default::default(),
             ev_nt: Default::default(),
             ev_nt_nva: Default::default(),
+            tr_valid: Default::default(),
+            tr_link: Default::default(),
+            tr_code: Default::default(),
+            tr_tag: Default::default(),
+            tr_hdrop_tag: Default::default(),
             in_recv: Default::default(),
             in_stray: Default::default(),
             rt_is_idle: Default::default(),
@@ -552,6 +617,7 @@ impl Depacketizer {
             op_paddr: Default::default(),
             park: Default::default(),
             rewait: Default::default(),
+            rt_written: Default::default(),
             unpark: Default::default(),
             jq_push: Default::default(),
             mj_set: Default::default(),
@@ -595,6 +661,20 @@ impl Depacketizer {
             c_wlim: Constant::new((hdr + stride).into()),
             c_widx_max: Constant::new(((1u64 << WIDX_BITS) - 1).into()),
             c_exp_extra: Constant::new((hdr + TRAILER_WORDS as u64 - 1).into()),
+            c_v_accepted: verdict_code(Verdict::Accepted),
+            c_v_parked: verdict_code(Verdict::Parked),
+            c_v_rx_overrun: verdict_code(Verdict::RxOverrun),
+            c_v_malformed: verdict_code(Verdict::Malformed),
+            c_v_crc_epoch: verdict_code(Verdict::CrcEpoch),
+            c_v_miss_overflow: verdict_code(Verdict::MissOverflow),
+            c_v_protection: verdict_code(Verdict::Protection),
+            c_tr_valid_lsb: field_lsb(VERDICT_VALID),
+            c_tr_link_lsb: field_lsb(VERDICT_LINK),
+            c_tr_code_lsb: field_lsb(VERDICT_CODE),
+            c_tr_tag_lsb: field_lsb(VERDICT_TAG),
+            c_tr_hdrop_lsb: field_lsb(HOST_DROP_VALID),
+            c_tr_hdrop_tag_lsb: field_lsb(HOST_DROP_TAG),
+            c_tr_written_lsb: field_lsb(WRITTEN),
             _n: n,
         }
     }
@@ -675,7 +755,12 @@ impl Logic for Depacketizer {
             ev_del_slot,
             ev_del_bytes,
             ev_nt,
-            ev_nt_nva
+            ev_nt_nva,
+            tr_valid,
+            tr_link,
+            tr_code,
+            tr_tag,
+            tr_hdrop_tag
         );
         clock!(self, clock, ram, lw, jq);
         // Pulses are low unless set below.
@@ -690,6 +775,11 @@ impl Logic for Depacketizer {
         self.ev_ovr.d.next = false;
         self.ev_del.d.next = false;
         self.ev_nt.d.next = false;
+        self.tr_valid.d.next = false;
+        self.tr_link.d.next = false;
+        self.tr_code.d.next = 0.into();
+        self.tr_tag.d.next = 0.into();
+        self.tr_hdrop_tag.d.next = 0.into();
 
         self.in_recv.next = false;
         self.in_stray.next = false;
@@ -1005,31 +1095,42 @@ impl Logic for Depacketizer {
         self.mal_c.next = 0.into();
         self.ev_miss_tag.d.next = self.op_buf.val();
         if self.op_go.val() {
+            // The trace's verdict record: one per link packet (in link order) and per retry.
+            self.tr_valid.d.next = true;
+            self.tr_link.d.next = self.op_link.val();
+            self.tr_tag.d.next = self.op_buf.val();
             if self.op_link.val() & self.pk_ring.q.val() & (self.ovr_now.val() | self.jq.full.val())
             {
                 self.ev_ovr.d.next = true;
+                self.tr_code.d.next = self.c_v_rx_overrun.val();
                 self.lrel.next = true;
             } else if self.op_link.val() & self.v_mal.q.val() {
                 self.mal_c.next = 1.into();
+                self.tr_code.d.next = self.c_v_malformed.val();
                 self.lrel.next = true;
             } else if self.op_link.val() & !self.v_crc_ok.q.val() {
                 self.ev_crc.d.next = true;
+                self.tr_code.d.next = self.c_v_crc_epoch.val();
                 self.lrel.next = true;
             } else if !self.op_hit.val() {
                 if self.op_link.val() {
                     if self.pk_miss.q.val() {
                         self.park.next = true;
                         self.ev_miss.d.next = true;
+                        self.tr_code.d.next = self.c_v_parked.val();
                     } else {
                         self.ev_ovf.d.next = true;
+                        self.tr_code.d.next = self.c_v_miss_overflow.val();
                     }
                 } else {
                     // Still missing: post the miss again, stay parked.
                     self.rewait.next = true;
                     self.ev_miss.d.next = true;
+                    self.tr_code.d.next = self.c_v_parked.val();
                 }
             } else if !self.op_ep_ok.val() {
                 self.ev_crc.d.next = true;
+                self.tr_code.d.next = self.c_v_crc_epoch.val();
                 if self.op_link.val() {
                     self.lrel.next = true;
                 } else {
@@ -1037,6 +1138,7 @@ impl Logic for Depacketizer {
                 }
             } else if !self.op_wr.val() | !self.op_fits.val() {
                 self.ev_prot.d.next = true;
+                self.tr_code.d.next = self.c_v_protection.val();
                 if self.op_link.val() {
                     self.lrel.next = true;
                 } else {
@@ -1044,15 +1146,22 @@ impl Logic for Depacketizer {
                 }
             } else if self.op_link.val() {
                 self.jq_push.next = true;
+                self.tr_code.d.next = self.c_v_accepted.val();
             } else {
                 self.mj_set.next = true;
+                self.tr_code.d.next = self.c_v_accepted.val();
             }
         }
         // Releasing the link packet's words: a ring packet is the newest in the ring.
         if self.lrel.val() & self.pk_ring.q.val() {
             self.r_wp.d.next = self.pk_start.q.val();
         }
-        self.unpark.next = self.rrel.val() | self.mj_set.val();
+        // A parked packet stays counted in `parked` until its miss buffer is freed, through its
+        // retry's write: a reader that finds a newer message of a writer complete while an
+        // older one is missing reads STATUS, and rx_parked 0 tells it the older one will
+        // never come, which holds only if a retried packet counts until it is in memory.
+        self.rt_written.next = self.lw.done.val() & self.rt_is_write.val();
+        self.unpark.next = self.rrel.val() | self.rt_written.val();
         if self.mj_set.val() {
             self.rt_state.d.next = RetryState::Job;
         }
@@ -1091,6 +1200,9 @@ impl Logic for Depacketizer {
         }
         self.rdrop.next = self.res_hit.val() & self.resolve_drop.val();
         self.ev_mdrop.d.next = self.rdrop.val();
+        if self.rdrop.val() {
+            self.tr_hdrop_tag.d.next = self.resolve_tag.val();
+        }
 
         // ---- Per miss buffer state and metadata.
         for i in 0..self._n {
@@ -1112,7 +1224,7 @@ impl Logic for Depacketizer {
             if self.rrel.val() & (self.op_buf.val() == i.to_bits()) {
                 self.mbusy[i].d.next = false;
             }
-            if self.lw.done.val() & self.rt_is_write.val() & (self.rt_buf.q.val() == i.to_bits()) {
+            if self.rt_written.val() & (self.rt_buf.q.val() == i.to_bits()) {
                 self.mbusy[i].d.next = false;
             }
             if self.take_miss.val() & (self.alloc_buf.val() == i.to_bits()) {
@@ -1243,6 +1355,18 @@ impl Logic for Depacketizer {
         self.notify_nva.next = self.ev_nt_nva.q.val();
         // A notification is a delivery with more detail (only meaningful with `notify_valid`).
         self.notify_length.next = self.ev_del_bytes.q.val();
+        self.trace.next = (bit_cast::<TRACE_BITS, 1>(self.tr_valid.q.val().into())
+            << self.c_tr_valid_lsb.val())
+            | (bit_cast::<TRACE_BITS, 1>(self.tr_link.q.val().into()) << self.c_tr_link_lsb.val())
+            | (bit_cast::<TRACE_BITS, VERDICT_CODE_BITS>(self.tr_code.q.val())
+                << self.c_tr_code_lsb.val())
+            | (bit_cast::<TRACE_BITS, TAG_BITS>(self.tr_tag.q.val()) << self.c_tr_tag_lsb.val())
+            | (bit_cast::<TRACE_BITS, 1>(self.ev_mdrop.q.val().into())
+                << self.c_tr_hdrop_lsb.val())
+            | (bit_cast::<TRACE_BITS, TAG_BITS>(self.tr_hdrop_tag.q.val())
+                << self.c_tr_hdrop_tag_lsb.val())
+            | (bit_cast::<TRACE_BITS, 1>(self.ev_del.q.val().into())
+                << self.c_tr_written_lsb.val());
     }
 }
 
@@ -1282,6 +1406,15 @@ pub struct LinkUnit {
     pub has_sop: bool,
     /// Ended by end of packet (else cut by the next start of packet, or still open).
     pub complete: bool,
+}
+
+impl LinkUnit {
+    /// A link packet (`spec::trace`): begun by start of packet, ended by end of packet, at
+    /// least two words. The depacketizer decides exactly one link verdict for each; cut runs,
+    /// one-word runs and strays get none (they are counted malformed directly).
+    pub fn is_link_packet(&self) -> bool {
+        self.has_sop && self.complete && self.words.len() >= 2
+    }
 }
 
 /// Splits a link word stream into units. A trailing open unit is returned with
@@ -1362,6 +1495,24 @@ pub enum RxEvent {
         id: u64,
         page: u32,
     },
+}
+
+impl RxEvent {
+    /// The trace verdict that decides this event (`None` for a host drop, which is no verdict).
+    pub fn verdict(&self) -> Option<Verdict> {
+        Some(match self {
+            RxEvent::Delivered(_) => Verdict::Accepted,
+            RxEvent::Miss { .. } => Verdict::Parked,
+            RxEvent::Dropped(why) => match why {
+                RxDrop::CrcEpoch => Verdict::CrcEpoch,
+                RxDrop::Protection => Verdict::Protection,
+                RxDrop::MissDropped => return None,
+                RxDrop::MissOverflow => Verdict::MissOverflow,
+                RxDrop::Malformed => Verdict::Malformed,
+                RxDrop::RxOverrun => Verdict::RxOverrun,
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1492,6 +1643,7 @@ pub fn trailer_for(words: &[u32], epoch: u8) -> u32 {
 mod tests {
     use super::*;
     use crate::spec::packet::{encode, packet_words, H1_LENGTH};
+    use crate::spec::trace::RxTrace;
     use crate::testbench::{yosys_check, Bench};
     use proptest::prelude::*;
     use std::collections::{HashMap, VecDeque};
@@ -1499,10 +1651,29 @@ mod tests {
     /// An event seen on the block's outputs.
     #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
     enum Ev {
-        Delivered { slot: u8, bytes: u32 },
-        Notify { nva: u32, len: u32 },
-        Miss { page: u32, tag: u8 },
+        Delivered {
+            slot: u8,
+            bytes: u32,
+        },
+        Notify {
+            nva: u32,
+            len: u32,
+        },
+        Miss {
+            page: u32,
+            tag: u8,
+        },
         Drop(RxDrop),
+        /// A verdict on the trace (for a link packet, or a retry of miss buffer `tag`).
+        Verdict {
+            link: bool,
+            code: Verdict,
+            tag: u8,
+        },
+        /// A host drop on the trace.
+        HostDrop {
+            tag: u8,
+        },
     }
 
     struct Rng(u64);
@@ -1738,6 +1909,14 @@ mod tests {
                     tag: u.miss_tag.val().to_u32() as u8,
                 });
             }
+            let word = u.trace.val().to_u32();
+            let trace = RxTrace::decode(word);
+            assert_eq!(
+                trace.encode(),
+                word,
+                "cycle {c}: trace bits outside its records"
+            );
+            let verdict = trace.verdict.map(|(_, v, _)| v);
             for (sig, why) in [
                 (u.drop_crc_epoch.val(), RxDrop::CrcEpoch),
                 (u.drop_protection.val(), RxDrop::Protection),
@@ -1749,6 +1928,41 @@ mod tests {
                 if sig {
                     evs.push(Ev::Drop(why));
                 }
+                // Each drop verdict pulses with its drop, and only verdicts raise these drops
+                // (a malformed verdict pulses with a `drop_malformed` pulse, but the FSM
+                // raises that one alone too).
+                match RxEvent::Dropped(why).verdict() {
+                    Some(Verdict::Malformed) => assert!(
+                        sig || verdict != Some(Verdict::Malformed),
+                        "cycle {c}: malformed verdict without drop_malformed"
+                    ),
+                    Some(v) => assert_eq!(sig, verdict == Some(v), "cycle {c}: {why:?} pulse"),
+                    None => assert_eq!(sig, trace.host_drop.is_some(), "cycle {c}: host drop"),
+                }
+            }
+            assert_eq!(
+                u.miss_valid.val(),
+                verdict == Some(Verdict::Parked),
+                "cycle {c}: a miss is posted with a parked verdict"
+            );
+            assert_eq!(
+                trace.written,
+                u.delivered_event.val(),
+                "cycle {c}: written pulses with the delivery"
+            );
+            if let Some((link, code, tag)) = trace.verdict {
+                let tag = tag as u8;
+                if code == Verdict::Parked {
+                    assert_eq!(
+                        tag,
+                        u.miss_tag.val().to_u32() as u8,
+                        "cycle {c}: parked tag"
+                    );
+                }
+                evs.push(Ev::Verdict { link, code, tag });
+            }
+            if let Some(tag) = trace.host_drop {
+                evs.push(Ev::HostDrop { tag: tag as u8 });
             }
             self.log.extend(evs.into_iter().map(|e| (c, e)));
             if u.wr_valid.val() && ready {
@@ -1956,7 +2170,41 @@ mod tests {
             overruns.len(),
             "overrun pulses not at the end of a packet"
         );
+        // One link verdict per link packet, in link order, deciding what the model decided.
+        let want: Vec<Verdict> = units
+            .iter()
+            .zip(&expected)
+            .filter(|(u, _)| u.is_link_packet())
+            .map(|(_, e)| e.verdict().expect("a link packet's event is a verdict"))
+            .collect();
+        assert_eq!(link_verdicts(h, from), want, "link verdicts");
         (expected, overruns.len())
+    }
+
+    /// The link verdicts traced since log entry `from`, in order.
+    fn link_verdicts(h: &Harness, from: usize) -> Vec<Verdict> {
+        h.log[from..]
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Ev::Verdict {
+                    link: true, code, ..
+                } => Some(*code),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What the trace shows for the model's answer to a resolve of miss buffer `tag`: a host
+    /// drop, or the retry's verdict.
+    fn expect_resolve_trace(e: &RxEvent, tag: u8) -> Ev {
+        match e.verdict() {
+            None => Ev::HostDrop { tag },
+            Some(code) => Ev::Verdict {
+                link: false,
+                code,
+                tag,
+            },
+        }
     }
 
     /// A resolve as the host issues it, checked against the model.
@@ -1989,6 +2237,16 @@ mod tests {
             assert_eq!(again, tags[id]);
             h.remisses += 1;
         }
+        let traced: Vec<&Ev> = h.log[from..]
+            .iter()
+            .map(|(_, e)| e)
+            .filter(|e| matches!(e, Ev::Verdict { .. } | Ev::HostDrop { .. }))
+            .collect();
+        let want: Vec<Ev> = expected
+            .iter()
+            .map(|e| expect_resolve_trace(e, tag))
+            .collect();
+        assert_eq!(traced, want.iter().collect::<Vec<_>>(), "resolve trace");
         check_phase(h, from, &expected, tags, image);
         assert_eq!(h.b.uut.parked.val().to_u32() as usize, model.parked());
     }
@@ -2251,6 +2509,10 @@ mod tests {
                 Ev::Delivered { .. } => "Delivered".into(),
                 Ev::Notify { .. } => "Notify".into(),
                 Ev::Miss { .. } => "Miss".into(),
+                Ev::Verdict { link, code, .. } => {
+                    format!("{} {code:?}", if *link { "link" } else { "retry" })
+                }
+                Ev::HostDrop { .. } => "HostDrop".into(),
             };
             *stats.entry(k).or_default() += 1;
         }
@@ -2485,7 +2747,7 @@ mod tests {
             h.last_write - eops[0],
             del[0] - eops[0]
         );
-        assert_eq!(h.log.len() - from, 2); // delivered + notify
+        assert_eq!(h.log.len() - from, 3); // verdict, delivered + notify
 
         // Back-to-back hits: no miss parked, then with the miss buffer full.
         for len in [64u32, 13, 256] {
@@ -2738,11 +3000,13 @@ mod tests {
         let lookup = |p: u32| h.cache.get(&p).copied();
         let mut order: Vec<usize> = resolves.keys().copied().collect();
         order.sort();
-        for i in order {
-            let (_, id) = resolves[&i];
-            expected.extend(model.resolve(id, false, &lookup));
-        }
         let mut want = vec![];
+        for i in order {
+            let (tag, id) = resolves[&i];
+            let e = model.resolve(id, false, &lookup);
+            want.extend(e.iter().map(|e| expect_resolve_trace(e, tag)));
+            expected.extend(e);
+        }
         for e in &expected {
             match e {
                 RxEvent::Dropped(why) => want.push(Ev::Drop(*why)),
@@ -2757,7 +3021,12 @@ mod tests {
                 }
             }
         }
-        let mut got: Vec<Ev> = h.log[from..].iter().map(|(_, e)| e.clone()).collect();
+        // Link verdicts were checked in order by `expect_link_units`.
+        let mut got: Vec<Ev> = h.log[from..]
+            .iter()
+            .map(|(_, e)| e.clone())
+            .filter(|e| !matches!(e, Ev::Verdict { link: true, .. }))
+            .collect();
         want.sort();
         got.sort();
         assert_eq!(got, want, "events");
@@ -2913,6 +3182,103 @@ mod tests {
             // The ring works again afterwards.
             let s = message(&[256, 52, 52, 52, 52], 40, 2);
             assert_eq!(run_burst(&mut h, &mut model, &s, &mut tags, &mut image), 0);
+        }
+    }
+
+    /// The trace's invariant on a stream of every framing case: one verdict per link packet, in
+    /// link order, none for a stray run, a cut packet or a one-word packet.
+    #[test]
+    fn trace_has_one_verdict_per_link_packet_in_link_order() {
+        let (mut h, mut model, mut tags, mut image) = ring_setup(&CoreParams::default(), 4, 0);
+        let w = |sop, eop, data| Some(LinkWord { sop, eop, data });
+        let hit = message(&[8], 0, 1);
+        let miss = encode(
+            &Header {
+                nva: NVA_MISSING << PAGE_SHIFT,
+                length: 16,
+                ..Default::default()
+            },
+            &[0xCD; 16],
+        );
+        // A stray run, a packet cut by the next start of packet, a one-word packet.
+        let mut s = vec![w(false, false, 1), w(false, true, 2)];
+        s.extend_from_slice(&hit[..3]);
+        s.push(w(true, true, 3));
+        // A two-word packet (a link packet, malformed), a miss, a hit, a hit cut short by its
+        // end of packet (malformed), and a hit.
+        s.extend([w(true, false, NVA_MAPPED << PAGE_SHIFT), w(false, true, 5)]);
+        s.extend(framed(&miss).into_iter().map(Some));
+        s.extend_from_slice(&hit);
+        s.extend_from_slice(&hit[..hit.len() - 1]);
+        s.last_mut().unwrap().as_mut().unwrap().eop = true;
+        s.extend_from_slice(&hit);
+        let from = h.log.len();
+        run_burst(&mut h, &mut model, &s, &mut tags, &mut image);
+        use Verdict::*;
+        assert_eq!(
+            link_verdicts(&h, from),
+            [Malformed, Parked, Accepted, Malformed, Accepted]
+        );
+        let malformed = h.log[from..]
+            .iter()
+            .filter(|(_, e)| *e == Ev::Drop(RxDrop::Malformed))
+            .count();
+        assert_eq!(malformed, 5, "three runs without a verdict, two verdicts");
+    }
+
+    /// STATUS.rx_parked counts a packet from its park verdict until its miss buffer is freed:
+    /// a retried packet while it waits for the writer (memory held) until written, else until
+    /// the drop at its retry or by the host.
+    #[test]
+    fn parked_counts_until_the_miss_buffer_is_freed() {
+        for (mapping_epoch, host_drops) in [(0u8, false), (1, false), (0, true)] {
+            let (mut h, _, tags, _) = ring_setup(&CoreParams::default(), 9, 1);
+            let tag = tags[&0];
+            h.cache.insert(
+                NVA_MISSING,
+                RxMapping {
+                    page: PHYS_FIRST_PAGE + 3,
+                    writable: true,
+                    signal: false,
+                    counter_slot: 7,
+                    epoch: mapping_epoch,
+                },
+            );
+            h.hold_until = h.b.cycle + 300;
+            let from = h.log.len();
+            h.cycle(None, Some((tag, host_drops)));
+            let mut parked = vec![];
+            while h.b.cycle < h.hold_until + 100 {
+                parked.push((h.b.cycle, h.b.uut.parked.val().to_u32()));
+                h.cycle(None, None);
+            }
+            let at = |want: &dyn Fn(&Ev) -> bool| {
+                h.log[from..].iter().find(|(_, e)| want(e)).map(|(c, _)| *c)
+            };
+            let verdict = at(&|e| matches!(e, Ev::Verdict { link: false, .. }));
+            let freed = if host_drops {
+                assert_eq!(verdict, None);
+                at(&|e| *e == Ev::HostDrop { tag })
+            } else if mapping_epoch != 0 {
+                at(&|e| {
+                    matches!(
+                        e,
+                        Ev::Verdict {
+                            code: Verdict::CrcEpoch,
+                            ..
+                        }
+                    )
+                })
+            } else {
+                let written = at(&|e| matches!(e, Ev::Delivered { .. }));
+                let waited = written.unwrap() - verdict.unwrap();
+                assert!(waited > 200, "written {waited} cycles after its verdict");
+                written
+            };
+            let freed = freed.expect("the packet's end");
+            for (c, n) in parked {
+                assert_eq!(n, (c < freed) as u32, "cycle {c}, freed in {freed}");
+            }
         }
     }
 

@@ -6,6 +6,7 @@ use crate::spec::params::{
     DOORBELL_FIFO_DEPTH, LOOKUP_LATENCY, NOTIFY_FIFO_DEPTH, PAGE_SIZE, PARAMS, RX_WORK_SLOTS,
 };
 use crate::spec::regmap::*;
+use crate::spec::trace::{Verdict, RX_TRACE_BITS, RX_TRACE_FIELDS};
 use crate::spec::Field;
 
 const GENERATED: &str =
@@ -108,6 +109,34 @@ pub fn packet_md() -> String {
         "\n`epoch_seed(e) = 0x56415353 XOR (e × 0x01010101)`: the epoch byte replicated in every \
          byte, so two different epochs never share a seed.\n",
     );
+    out.push_str(&rx_trace_md());
+    out
+}
+
+/// The core's `rx_trace` port: its fields and verdict codes.
+fn rx_trace_md() -> String {
+    let mut out = format!(
+        "\n## Receive trace (core port `rx_trace`, {RX_TRACE_BITS} bits)\n\n\
+         What became of every received packet, cycle by cycle: an observation port for the \
+         simulator and debug (board tops leave it unconnected). Every bit is a registered \
+         one-cycle pulse; 0 means nothing happened. A verdict is decided for every *link \
+         packet* (a run that starts with `sop`, ends with `eop`, has at least two words and no \
+         `sop` inside), in the order the packets ended on the link, and for every retry of a \
+         parked packet; cut runs, one-word runs and stray words get none (they are counted \
+         `drop_malformed` directly). A verdict pulses with the `drop_*` or miss event of the \
+         same decision, `written` with the delivery.\n\n"
+    );
+    field_rows(&mut out, &RX_TRACE_FIELDS);
+    out.push_str("\n| verdict_code | verdict | meaning | drop counter |\n|---|---|---|---|\n");
+    for v in Verdict::ALL {
+        out.push_str(&format!(
+            "| {} | `{v:?}` | {} | {} |\n",
+            v.code(),
+            v.doc(),
+            v.drop_counter()
+                .map_or("—".to_string(), |c| format!("`{c}`"))
+        ));
+    }
     out
 }
 

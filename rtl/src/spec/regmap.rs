@@ -96,7 +96,16 @@ pub const STATUS_TX_BUSY: Field = f(
     1,
     "a descriptor is being sent or waits on a miss",
 );
-pub const STATUS_PARKED: Field = f("rx_parked", 4, 4, "received packets parked on a miss");
+/// A packet counts until it is in memory or dropped, so a reader that finds a newer message
+/// of a writer complete and an older one missing knows, when this reads 0, that the older one
+/// will never come.
+pub const STATUS_PARKED: Field = f(
+    "rx_parked",
+    4,
+    4,
+    "received packets parked on a miss, each counted from its miss until its retry is written \
+     to memory or it is dropped (at its retry, or by a resolve with drop)",
+);
 pub const STATUS_DB_USED: Field = f(
     "doorbell_used",
     8,
