@@ -497,8 +497,7 @@ impl<C: Core> Card<C> {
                 act.rx_eop = Some(now);
             }
         }
-        // TODO(rtl-trace): self.rx_trace = o.rx_trace; once the core has the port.
-        self.rx_trace = 0;
+        self.rx_trace = o.rx_trace;
         let irq = o.irq != 0;
         if irq && !act.irq {
             act.irq_rise = Some(now);

@@ -44,6 +44,7 @@ fn sample(c: &VassaCore) -> Outputs {
         bus_rvalid: c.bus_rvalid.val() as u32,
         irq: c.irq.val() as u32,
         drop_event: c.drop_event.val() as u32,
+        rx_trace: word(c.rx_trace.val()),
         map_busy: c.map_busy.val() as u32,
         mem_rd_req_valid: c.mem_rd_req_valid.val() as u32,
         mem_rd_req_addr: word(c.mem_rd_req_addr.val()),
