@@ -136,7 +136,7 @@ fn sim_errors_are_one_line_and_never_a_panic() {
     .unwrap();
     let bad = bad.to_str().unwrap();
     let quick = "examples/quickstart.toml";
-    let cases: [(&[&str], i32, &str); 7] = [
+    let cases: [(&[&str], i32, &str); 6] = [
         (
             &["sim", "--scenario", bad],
             1,
@@ -153,17 +153,6 @@ fn sim_errors_are_one_line_and_never_a_panic() {
             &["sim", "--scenario", quick, "--backend", "fpga"],
             2,
             "--backend fpga: expected rtl or model",
-        ),
-        (
-            &[
-                "sim",
-                "--scenario",
-                "examples/many_to_many.toml",
-                "--backend",
-                "rtl",
-            ],
-            2,
-            "many_to_many.toml: sim.core",
         ),
         (
             &[

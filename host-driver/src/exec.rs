@@ -468,6 +468,32 @@ impl<F: Fabric> Future for IrqLine<F> {
     }
 }
 
+/// Polls every future of `futs` until all are done; returns their outputs in order.
+pub async fn join_all<T>(futs: Vec<impl Future<Output = T>>) -> Vec<T> {
+    let mut futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<T>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future ended"))
+        .collect()
+}
+
 // ---- A lock for register sequences ------------------------------------------------------------
 
 /// An async lock, granted in the order asked: a host's tasks hold it across a sequence of

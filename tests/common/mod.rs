@@ -25,6 +25,11 @@ pub fn vassa<S: AsRef<OsStr>>(dir: &Path, args: &[S], limit: Duration) -> Run {
 /// [`vassa`] with its stdout going to `stdout` (`Run::stdout` is then empty).
 pub fn vassa_to<S: AsRef<OsStr>>(stdout: Stdio, dir: &Path, args: &[S], limit: Duration) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vassa"))
+        // Cores at other parameters are built into the target directory, as in the crates' tests.
+        .env(
+            "VASSA_MODEL_CACHE",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/vassa-models"),
+        )
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
