@@ -42,12 +42,10 @@ pub fn slots() -> u32 {
     Layout::new(SEGMENT, 1, MESSAGE as u32).unwrap().slots
 }
 
-/// Two nodes of `fabric` and an open unicast channel 0 → 1. The hosts cost nothing but the
-/// cards' bus cycles: these measurements are of the simulator's own host code and of the
-/// cards and link, not of a modelled host.
-fn open<F: Fabric>(fabric: F) -> (Channels<F>, ChannelId) {
+/// Two nodes of `fabric` on hosts with `host` costs and an open unicast channel 0 → 1.
+fn open<F: Fabric>(fabric: F, host: HostCosts) -> (Channels<F>, ChannelId) {
     let config = DriverConfig {
-        host: HostCosts::zero(),
+        host,
         ..DriverConfig::default()
     };
     let driver = Driver::new(fabric, config).expect("cards answer");
@@ -149,7 +147,8 @@ struct Send {
 
 impl Send {
     fn new() -> Self {
-        let (ch, c) = open(ModelFabric::with_heap(2, MEM));
+        // The host's own code: no modelled costs.
+        let (ch, c) = open(ModelFabric::with_heap(2, MEM), HostCosts::zero());
         let mut s = Send {
             ch,
             c,
@@ -368,7 +367,8 @@ pub fn throughput(backend: Backend, window: usize, messages: u64) -> Throughput 
 
 fn run_e2e<F: Fabric>(fabric: F, backend: Backend, window: usize, messages: u64) -> Throughput {
     assert!(window >= 1 && window < slots() as usize, "window {window}");
-    let (mut ch, c) = open(fabric);
+    // Hosts with the documented default costs ([sim.host]).
+    let (mut ch, c) = open(fabric, HostCosts::default());
     let payloads = payloads();
     let mut next_seq = 1;
     let mut got = Delivered::default();
@@ -650,7 +650,7 @@ mod tests {
 
     #[test]
     fn a_receiver_that_misses_messages_counts_them_bad() {
-        let (mut ch, c) = open(ModelFabric::with_heap(2, MEM));
+        let (mut ch, c) = open(ModelFabric::with_heap(2, MEM), HostCosts::default());
         let p = payloads();
         ch.send(c, WRITER, &p[0]).unwrap();
         ch.send(c, WRITER, &p[0]).unwrap(); // seq 2 should carry p[1]

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use vassa_rtl::spec::packet::split_message;
+use vassa_rtl::spec::packet::message_chunks;
 use vassa_rtl::spec::params::{PAGE_SHIFT, PAGE_SIZE};
 use vassa_rtl::spec::regmap as rm;
 
@@ -254,16 +254,14 @@ impl<F: Fabric> ChannelOps<F> {
             if host.now() >= end {
                 return Err(ChannelError::Busy { node: writer });
             }
-            if !self.slot_free(ch, writer).await? || d.doorbell_room().await == 0 {
-                host.sleep(WRITER_PAUSE).await;
-                continue;
-            }
             // Number the message and push its doorbell as one step: another task of this node
             // writing the same region would otherwise number a later message and get its
             // doorbell in first, and readers rely on a writer's messages leaving in order.
             let regs = d.lock_registers().await;
             if !self.slot_free(ch, writer).await? || d.doorbell_room_locked().await == 0 {
+                // Wait for the card without holding its register lock.
                 drop(regs);
+                host.sleep(WRITER_PAUSE).await;
                 continue;
             }
             let (seq, addr, n, nva) = {
@@ -296,7 +294,7 @@ impl<F: Fabric> ChannelOps<F> {
                     }
                 });
                 let asked = asked.entry((writer, c.counter_slot)).or_default();
-                *asked += split_message(addr, n as u32, max_payload).len() as u64;
+                *asked += message_chunks(addr, n as u32, max_payload).count() as u64;
                 c.sent_mark[region][((seq - 1) % c.layout.slots as u64) as usize] = *asked;
                 let nva = (c.nva << PAGE_SHIFT) + (addr - c.tx_base[writer].unwrap());
                 (seq, addr, n as u32, nva)
@@ -369,10 +367,20 @@ impl<F: Fabric> ChannelOps<F> {
         let mut guard = self.book.borrow_mut();
         let r = guard.reader_index(ch, reader)?;
         let c = &mut guard.open[ch.0];
-        let base = c.base[reader].unwrap();
+        let base = c.base[reader].unwrap() as usize;
         let host = self.nodes[reader].host();
-        let found = poll_regions(&mut c.cursors[r], c.layout, &mut |at, buf| {
-            host.mem_read(base + at, buf)
+        // The reader's own memory: straight from the slice where the fabric has one.
+        let found = host.with_fabric(|f| {
+            let (cursors, layout) = (&mut c.cursors[r], c.layout);
+            match f.mem_slice(reader) {
+                Some(mem) => poll_regions(cursors, layout, &mut |at, buf| {
+                    let at = base + at as usize;
+                    buf.copy_from_slice(&mem[at..at + buf.len()])
+                }),
+                None => poll_regions(cursors, layout, &mut |at, buf| {
+                    f.mem_read(reader, (base + at as usize) as u32, buf)
+                }),
+            }
         });
         Ok(match found {
             RegionLook::Message(region, d) => RegionLook::Message(c.spec.writers[region], d),

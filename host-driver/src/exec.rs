@@ -95,8 +95,9 @@ pub(crate) struct Inner<F: Fabric> {
     /// Tasks spawned while tasks were being polled.
     spawned: RefCell<Vec<Task>>,
     woken: Arc<WakeList>,
-    /// Wakers by task id (made once).
+    /// Wakers by task id (made once), and the one of the future a `block_on` runs.
     wakers: RefCell<Vec<Waker>>,
+    main_waker: Waker,
     answers: RefCell<Vec<(Ticket, u64, u32)>>,
 }
 
@@ -115,6 +116,11 @@ impl<F: Fabric> World<F> {
             tails: vec![0; nodes],
             ..Sched::default()
         };
+        let woken = Arc::new(WakeList::default());
+        let main_waker = Waker::from(Arc::new(TaskWaker {
+            id: MAIN,
+            list: Arc::clone(&woken),
+        }));
         World {
             inner: Rc::new(Inner {
                 fabric: RefCell::new(fabric),
@@ -122,8 +128,9 @@ impl<F: Fabric> World<F> {
                 sched: RefCell::new(sched),
                 tasks: RefCell::new(Vec::new()),
                 spawned: RefCell::new(Vec::new()),
-                woken: Arc::new(WakeList::default()),
+                woken,
                 wakers: RefCell::new(Vec::new()),
+                main_waker,
                 answers: RefCell::new(Vec::new()),
             }),
         }
@@ -163,10 +170,7 @@ impl<F: Fabric> World<F> {
     pub fn block_on<T>(&self, fut: impl Future<Output = T>, limit: u64) -> Option<T> {
         let deadline = self.now().saturating_add(limit);
         let mut fut = pin!(fut);
-        let waker = Waker::from(Arc::new(TaskWaker {
-            id: MAIN,
-            list: Arc::clone(&self.inner.woken),
-        }));
+        let waker = self.inner.main_waker.clone();
         let mut poll_main = true;
         loop {
             if poll_main {
@@ -538,7 +542,10 @@ impl<'a> Future for LockFuture<'a> {
             t
         });
         if l.serving.get() == t {
-            l.waiters.borrow_mut().remove(&t);
+            let mut waiters = l.waiters.borrow_mut();
+            if !waiters.is_empty() {
+                waiters.remove(&t);
+            }
             return Poll::Ready(SeqGuard { lock: l });
         }
         l.waiters.borrow_mut().insert(t, cx.waker().clone());
@@ -554,8 +561,11 @@ impl Drop for SeqGuard<'_> {
     fn drop(&mut self) {
         let next = self.lock.serving.get() + 1;
         self.lock.serving.set(next);
-        if let Some(w) = self.lock.waiters.borrow_mut().remove(&next) {
-            w.wake();
+        let mut waiters = self.lock.waiters.borrow_mut();
+        if !waiters.is_empty() {
+            if let Some(w) = waiters.remove(&next) {
+                w.wake();
+            }
         }
     }
 }

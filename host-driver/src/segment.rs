@@ -235,8 +235,15 @@ pub enum Look {
     Stalled,
 }
 
-/// Reads the first `len` bytes of slot `i` of a writer's region (a copy).
-pub type SlotFn<'a> = dyn FnMut(u32, usize) -> Vec<u8> + 'a;
+/// Copies the first `buf.len()` bytes of slot `i` of a writer's region into `buf`.
+pub type SlotFn<'a> = dyn FnMut(u32, &mut [u8]) + 'a;
+
+/// The begin stamp of slot `i`.
+fn stamp_of(i: u32, slot: &mut SlotFn) -> u64 {
+    let mut stamp = [0u8; 8];
+    slot(i, &mut stamp);
+    u64::from_le_bytes(stamp)
+}
 
 impl ReaderCursor {
     pub fn new() -> Self {
@@ -246,17 +253,18 @@ impl ReaderCursor {
         }
     }
 
-    /// Looks at the writer's region (`slots` slots of `slot_bytes`; `slot(i, len)` copies the
-    /// first `len` bytes of slot `i`). A wanted message whose slot holds a newer record (or
+    /// Looks at the writer's region (`slots` slots of `slot_bytes`; `slot(i, buf)` copies the
+    /// first `buf.len()` bytes of slot `i`). A wanted message whose slot holds a newer record (or
     /// the start of one) was overwritten: the writer lapped this reader, so it is given up
     /// ([`Skip::Lapped`]) and the next one wanted. Then the wanted message complete: returned,
     /// with the messages given up since the last one as its gap. Missing while a newer
     /// message of the writer is complete: [`Look::Stalled`].
     pub fn poll(&mut self, slots: u32, slot_bytes: u32, slot: &mut SlotFn) -> Look {
+        let mut bytes = vec![0u8; slot_bytes as usize];
         loop {
             let want = self.next;
             let here = slot_index(want, slots);
-            let bytes = slot(here, slot_bytes as usize);
+            slot(here, &mut bytes);
             match decode(&bytes) {
                 SlotState::Message(seq, payload) if seq == want => {
                     self.next = want + 1;
@@ -290,7 +298,7 @@ impl ReaderCursor {
     pub fn give_up(&mut self, slots: u32, slot_bytes: u32, slot: &mut SlotFn) -> Option<Delivery> {
         let (seq, _) = oldest_newer(self.next + 1, slots, slot_bytes, slot)?;
         for k in self.next..seq {
-            let stamp = begin_stamp(&slot(slot_index(k, slots), 8));
+            let stamp = stamp_of(slot_index(k, slots), slot);
             self.skip(
                 k,
                 if stamp > k {
@@ -373,12 +381,8 @@ fn region_slots<'a>(
     layout: Layout,
     region: u32,
     read: &'a mut dyn FnMut(u32, &mut [u8]),
-) -> impl FnMut(u32, usize) -> Vec<u8> + 'a {
-    move |i, len| {
-        let mut bytes = vec![0u8; len];
-        read(layout.slot_offset(region, i as u64 + 1), &mut bytes);
-        bytes
-    }
+) -> impl FnMut(u32, &mut [u8]) + 'a {
+    move |i, buf| read(layout.slot_offset(region, i as u64 + 1), buf)
 }
 
 /// The oldest complete message with a sequence number of `want` or more in a region. Reads
@@ -389,16 +393,22 @@ fn oldest_newer(
     slot_bytes: u32,
     slot: &mut SlotFn,
 ) -> Option<(u64, Vec<u8>)> {
-    let candidates: Vec<u32> = (0..slots)
-        .filter(|&i| begin_stamp(&slot(i, 8)) >= want)
-        .collect();
-    candidates
-        .into_iter()
-        .filter_map(|i| match decode(&slot(i, slot_bytes as usize)) {
-            SlotState::Message(seq, payload) if seq >= want => Some((seq, payload)),
-            _ => None,
-        })
-        .min_by_key(|(seq, _)| *seq)
+    let mut best: Option<(u64, Vec<u8>)> = None;
+    let mut bytes = Vec::new();
+    for i in 0..slots {
+        let stamp = stamp_of(i, slot);
+        if stamp < want || best.as_ref().is_some_and(|b| b.0 <= stamp) {
+            continue;
+        }
+        bytes.resize(slot_bytes as usize, 0);
+        slot(i, &mut bytes);
+        if let SlotState::Message(seq, payload) = decode(&bytes) {
+            if seq >= want {
+                best = Some((seq, payload));
+            }
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -465,9 +475,9 @@ mod tests {
             self.reader[at..at + n].copy_from_slice(&self.writer[at..at + n]);
         }
 
-        fn slots(&self) -> impl FnMut(u32, usize) -> Vec<u8> + '_ {
+        fn slots(&self) -> impl FnMut(u32, &mut [u8]) + '_ {
             let sb = self.layout.slot_bytes as usize;
-            move |i, len| self.reader[i as usize * sb..][..len].to_vec()
+            move |i, buf| buf.copy_from_slice(&self.reader[i as usize * sb..][..buf.len()])
         }
 
         fn look(&self, c: &mut ReaderCursor) -> Look {

@@ -258,22 +258,30 @@ pub struct Chunk {
 /// that never cross a page. Packet boundaries fall at page boundaries and, inside a page,
 /// every `max_payload` bytes from the message start.
 pub fn split_message(addr: u32, length: u32, max_payload: u32) -> Vec<Chunk> {
-    let mut chunks = Vec::new();
+    message_chunks(addr, length, max_payload).collect()
+}
+
+/// The packets of [`split_message`] one by one, without allocating: the driver counts them on
+/// every send.
+pub fn message_chunks(addr: u32, length: u32, max_payload: u32) -> impl Iterator<Item = Chunk> {
     let mut at = addr;
     let mut left = length;
-    while left > 0 {
+    std::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
         let to_page_end = PAGE_SIZE - (at & (PAGE_SIZE - 1));
         let n = left.min(max_payload).min(to_page_end);
-        chunks.push(Chunk {
+        let chunk = Chunk {
             addr: at,
             length: n,
             first: at == addr,
             last: n == left,
-        });
+        };
         at = at.wrapping_add(n);
         left -= n;
-    }
-    chunks
+        Some(chunk)
+    })
 }
 
 #[cfg(test)]
