@@ -568,7 +568,7 @@ pub fn report(options: &Options) -> String {
          The writer sends `window` messages, then the reader receives them (`recv`, which \
          runs the fabric and services interrupts), until all are sent; after an untimed lap \
          that installs the mappings. {} run(s) of each row, the rows alternating run by run. \
-         Simulated time at {} MHz (model: link words only, the model is untimed otherwise).\n",
+         Simulated time at {} MHz; both backends charge the hosts the default `[sim.host]` costs.\n",
         options.e2e_reps,
         clock / 1_000_000
     );

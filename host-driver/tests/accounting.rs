@@ -390,6 +390,31 @@ fn the_model_times_each_link_and_reports_what_is_in_flight() {
     }
 }
 
+/// The same fan-out with hosts that cost nothing: every reader's host installs each miss before
+/// its card's miss buffers fill, so all eight get every message; with the default costs each
+/// reader's host is too slow for whole-page messages back to back, and all eight lose the same
+/// 84 messages, each counted as a miss-buffer overflow (before, readers fared by node index).
+#[test]
+fn host_costs_decide_the_fanout_and_every_reader_fares_alike() {
+    let mut s = scenario_file("fanout.toml");
+    for backend in [Backend::Model, Backend::Rtl] {
+        let r = run_on(&s, "fanout.toml", backend);
+        assert_accounted(&r);
+        for rr in &r.channels[0].readers {
+            assert_eq!((rr.delivered, rr.dropped), (16, 84), "{backend:?}: {rr:?}");
+            assert_eq!(rr.dropped_by["drop_miss_overflow"], 84, "{backend:?}");
+        }
+    }
+    s.sim.host = vassa_driver::host::HostCosts::zero();
+    for backend in [Backend::Model, Backend::Rtl] {
+        let r = run_on(&s, "fanout.toml", backend);
+        assert_accounted(&r);
+        for rr in &r.channels[0].readers {
+            assert_eq!((rr.delivered, rr.lost), (100, 0), "{backend:?}: {rr:?}");
+        }
+    }
+}
+
 /// The same file and seed give the same report (but its wall time), on each backend.
 #[test]
 fn runs_are_deterministic() {
