@@ -3,7 +3,8 @@
 //! `cargo run --example channels`. It checks what it prints, so it fails loudly if broken.
 
 use vassa_driver::channel::{ChannelError, ChannelSpec, Kind};
-use vassa_driver::{Driver, DriverConfig, ModelFabric, Net};
+use vassa_driver::{Driver, DriverConfig, Net};
+use vassa_harness::ModelFabric;
 
 // `pub`: tests/example_channels.rs runs it too.
 pub fn main() -> Result<(), Box<dyn std::error::Error>> {

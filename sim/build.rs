@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use vassa_rtl::spec::params::CoreParams;
+use vassa_spec::params::CoreParams;
 
 // The generator of the C++ shim and its Rust side, shared with the run-time builder.
 #[path = "src/shim_gen.rs"]

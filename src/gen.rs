@@ -6,7 +6,7 @@ use crate::paths::{check_out_dir, write_file};
 use crate::{say, Failure};
 use std::path::PathBuf;
 use vassa_rtl::hwcheck::{yosys_synth, Family};
-use vassa_rtl::spec::params::CoreParams;
+use vassa_spec::params::CoreParams;
 
 #[derive(clap::Args)]
 pub struct GenArgs {
@@ -79,7 +79,7 @@ pub fn gen(job: &GenJob) -> Result<(), Failure> {
         }
     }
     if let Some(dir) = &job.docs {
-        for (name, text) in vassa_rtl::spec::docs::all_docs() {
+        for (name, text) in vassa_spec::docs::all_docs() {
             write_file(dir, name, &text)?;
         }
     }

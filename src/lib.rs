@@ -241,7 +241,7 @@ pub fn execute(job: Job) -> Result<i32, Failure> {
         JobKind::Gen(job) => gen::gen(&job).map(|()| 0),
         JobKind::Synth(job) => synth::synth(&job).map(|()| 0),
         JobKind::BenchSim(options) => say(&vassa_sim::bench::run(options).markdown()).map(|()| 0),
-        JobKind::BenchChannels { quick } => say(&vassa_driver::bench::channels(quick)).map(|()| 0),
+        JobKind::BenchChannels { quick } => say(&vassa_harness::bench::channels(quick)).map(|()| 0),
     }
 }
 

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
-use vassa_driver::scenario::{ErrorKind, ScenarioError};
-use vassa_rtl::spec::params::{CoreParams, ParamError, DATAPATH_BYTES};
+use vassa_harness::scenario::{ErrorKind, ScenarioError};
+use vassa_spec::params::{CoreParams, ParamError, DATAPATH_BYTES};
 
 /// Generator parameters: a TOML file, then flags that override it.
 #[derive(clap::Args)]

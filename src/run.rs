@@ -4,9 +4,9 @@
 use crate::{paths, say, status, Failure};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use vassa_driver::runner::report::{Check, Report};
-use vassa_driver::runner::{check_backend, run, text, Progress, RunError, RunOptions};
-use vassa_driver::scenario::{Backend, Scenario};
+use vassa_harness::runner::report::{Check, Report};
+use vassa_harness::runner::{check_backend, run, text, Progress, RunError, RunOptions};
+use vassa_harness::scenario::{Backend, Scenario};
 
 /// The demo's scenario (also `examples/demo.toml`, checked by the example tests).
 pub const DEMO: &str = include_str!("../examples/demo.toml");
@@ -139,7 +139,7 @@ pub fn prepare_sim(args: &SimArgs) -> Result<SimJob, Failure> {
     }
     if let Some(file) = &args.trace {
         for node in &scenario.nodes {
-            paths::check_trace_node(file, &vassa_driver::runner::trace_file(file, &node.name))?;
+            paths::check_trace_node(file, &vassa_harness::runner::trace_file(file, &node.name))?;
         }
     }
     let opts = RunOptions {

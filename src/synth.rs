@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Duration;
 use vassa_bsp::report::{FlowReport, Progress};
-use vassa_rtl::spec::params::CoreParams;
+use vassa_spec::params::CoreParams;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Board {

@@ -36,8 +36,8 @@ use std::path::Path;
 use vassa_rtl::board::board_card::BoardCard;
 use vassa_rtl::board::uart_bridge::UartBridge;
 use vassa_rtl::board::LED_STRETCH_CYCLES;
-use vassa_rtl::spec::board::uart;
-use vassa_rtl::spec::params::CoreParams;
+use vassa_spec::board::uart;
+use vassa_spec::params::CoreParams;
 
 /// Board clock: 100 MHz on P7.
 pub const CLOCK_HZ: u64 = pins::CLOCK_SPEED_100MHZ;

@@ -1,7 +1,7 @@
 //! Opal Kelly XEM6010 (Spartan-6 xc6slx45-2fgg484) top: the card behind FrontPanel endpoints.
 //!
 //! `okHost` turns the USB interface pins into `ti_clk` (48 MHz) and the endpoint bus. One
-//! endpoint block per entry of the endpoint map in `vassa_rtl::spec::board::fp` connects to
+//! endpoint block per entry of the endpoint map in `vassa_spec::board::fp` connects to
 //! the port of the same name on [`FrontPanelCard`], which holds the bridge, its clock-domain
 //! crossing, the core and the card memory, all on the 100 MHz system clock (pin AB13) except
 //! the pipe FIFOs' host side. Trigger endpoints are clocked by the system clock (the OK
@@ -23,8 +23,8 @@ use std::path::Path;
 use vassa_rtl::board::frontpanel_card::FrontPanelCard;
 use vassa_rtl::board::{LED_STRETCH_CYCLES, XEM6010_MEM_BYTES};
 use vassa_rtl::hwcheck::{yosys_synth, Family};
-use vassa_rtl::spec::board::fp;
-use vassa_rtl::spec::params::CoreParams;
+use vassa_spec::board::fp;
+use vassa_spec::params::CoreParams;
 
 /// Balls of the link's TX pins: data 0..31, then valid, sop, eop.
 pub const LINK_TX_PINS: [&str; 35] = [

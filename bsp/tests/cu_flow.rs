@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use vassa_bsp::cu::{self, CU_MEM_BYTES};
 use vassa_bsp::ice40;
 use vassa_bsp::report::{FlowReport, Progress};
-use vassa_rtl::spec::params::CoreParams;
+use vassa_spec::params::CoreParams;
 
 fn out_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);

@@ -5,10 +5,10 @@
 use vassa_bsp::cu::{self, CuTop};
 use vassa_rtl::board::board_card::led;
 use vassa_rtl::board::uart_bridge::host_model::{exchange, frame, word, SerialHost, UartDut};
-use vassa_rtl::spec::board::{uart, BOARD_MAGIC};
-use vassa_rtl::spec::params::CoreParams;
-use vassa_rtl::spec::regmap as rm;
 use vassa_rtl::testbench::Bench;
+use vassa_spec::board::{uart, BOARD_MAGIC};
+use vassa_spec::params::CoreParams;
+use vassa_spec::regmap as rm;
 
 const CPB: usize = 4;
 const MEM_BYTES: usize = 8192;

@@ -3,7 +3,7 @@
 //! and reports yosys utilization for the xc6slx45.
 
 use vassa_bsp::xem6010;
-use vassa_rtl::spec::board::fp;
+use vassa_spec::board::fp;
 
 fn wrapper_addr(verilog: &str, module: &str) -> String {
     let body = verilog

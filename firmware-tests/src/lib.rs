@@ -1,5 +1,5 @@
 //! RTL regression for VASSA: the Verilated core (`vassa_sim::network::Network`) run side by
-//! side with the golden model (`vassa_sim::model::CardModel`) on the same traffic.
+//! side with the golden model (`vassa_model::card::CardModel`) on the same traffic.
 //!
 //! [`Twin`] is that pair: every register access, memory fill, doorbell, subscription, fault
 //! and injected packet goes to both; [`Twin::settle`] runs both until nothing moves and
@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use vassa_rtl::spec::params::{CoreParams, MISS_FIFO_DEPTH_MAX, PAGE_SHIFT};
-use vassa_rtl::spec::regmap as rm;
-use vassa_sim::model::CardModel;
+use vassa_model::card::CardModel;
 use vassa_sim::network::{Fate, Network};
 use vassa_sim::LinkWord;
+use vassa_spec::params::{CoreParams, MISS_FIFO_DEPTH_MAX, PAGE_SHIFT};
+use vassa_spec::regmap as rm;
 
 /// Bytes of memory per node.
 pub const MEM: usize = 1 << 20;

@@ -22,10 +22,10 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use vassa_firmware_tests::{pattern, Twin};
-use vassa_rtl::spec::packet::{encode, Header};
-use vassa_rtl::spec::params::{CoreParams, PAGE_SHIFT};
-use vassa_rtl::spec::regmap as rm;
 use vassa_sim::network::Fate;
+use vassa_spec::packet::{encode, Header};
+use vassa_spec::params::{CoreParams, PAGE_SHIFT};
+use vassa_spec::regmap as rm;
 
 const NODES: usize = 3;
 const DEFAULT_CASES: u32 = 32;

@@ -2,9 +2,9 @@
 //! must agree on memory, counters, miss records, notifications and IRQ_STATUS.
 
 use vassa_firmware_tests::{pattern, Twin};
-use vassa_rtl::spec::params::PAGE_SHIFT;
-use vassa_rtl::spec::regmap as rm;
 use vassa_sim::network::Fate;
+use vassa_spec::params::PAGE_SHIFT;
+use vassa_spec::regmap as rm;
 
 const MCAST_PAGE: u32 = 0x700;
 const UCAST_PAGE: u32 = 0x701;
@@ -265,7 +265,7 @@ fn doorbells_pushed_to_an_idle_card() {
 fn descriptors_queued_while_disabled_and_doorbell_overflow() {
     let mut t = three();
     t.write(0, rm::CONTROL.offset, 0);
-    let depth = vassa_rtl::spec::params::DOORBELL_FIFO_DEPTH;
+    let depth = vassa_spec::params::DOORBELL_FIFO_DEPTH;
     for i in 0..depth + 1 {
         let addr = 0x12_000 + 0x40 * i;
         t.fill(0, addr, &pattern(16, i));
@@ -396,7 +396,7 @@ fn notification_fifo_overflow_is_counted() {
     t.assert_reg(2, rm::STATUS.offset, "STATUS");
     t.assert_reg(2, rm::ERROR.offset, "ERROR");
     t.assert_reg(2, rm::IRQ_STATUS.offset, "IRQ_STATUS");
-    let depth = vassa_rtl::spec::params::NOTIFY_FIFO_DEPTH;
+    let depth = vassa_spec::params::NOTIFY_FIFO_DEPTH;
     let sent = 4096 / t.models[2].params().max_payload + 1024 / t.models[2].params().max_payload;
     t.expect_counter(2, "notify_lost", sent - depth);
     t.write(2, rm::ERROR.offset, rm::ERROR_NOTIFY_OVERFLOW.mask());
@@ -410,7 +410,7 @@ fn notification_fifo_overflow_is_counted() {
 /// word count not matching the length. A well-formed injected packet is delivered.
 #[test]
 fn malformed_packets_are_counted() {
-    use vassa_rtl::spec::packet::{encode, Header};
+    use vassa_spec::packet::{encode, Header};
     let mut t = three();
     let max = t.models[2].params().max_payload;
     let h = |length| Header {

@@ -41,9 +41,9 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use vassa_rtl::spec::packet::message_chunks;
-use vassa_rtl::spec::params::{PAGE_SHIFT, PAGE_SIZE};
-use vassa_rtl::spec::regmap as rm;
+use vassa_spec::packet::message_chunks;
+use vassa_spec::params::{PAGE_SHIFT, PAGE_SIZE};
+use vassa_spec::regmap as rm;
 
 /// First NVA page handed to channels.
 pub const NVA_BASE_PAGE: u32 = 0x1000;

@@ -6,7 +6,7 @@
 //! fastest, a byte counter, grows by at most 4 bytes a cycle (one link word), so any interval
 //! below 2^30 cycles is safe.
 
-use vassa_rtl::spec::regmap as rm;
+use vassa_spec::regmap as rm;
 
 /// Index of a slot counter in [`SlotTotals::counts`] (the order of `regmap::SLOT_COUNTERS`).
 pub const TX_PACKETS: usize = 0;

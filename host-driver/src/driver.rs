@@ -16,8 +16,8 @@ pub use node::NodeDriver;
 
 use crate::host::HostCosts;
 use thiserror::Error;
-use vassa_rtl::spec::params::PAGE_NUMBER_BITS;
-use vassa_rtl::spec::regmap as rm;
+use vassa_spec::params::PAGE_NUMBER_BITS;
+use vassa_spec::regmap as rm;
 
 /// Which MMU: TX maps physical page → NVA page, RX maps NVA page → physical page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -2,20 +2,24 @@
 //! [`Sender`] per writer node and a [`Receiver`] per reader node.
 //!
 //! ```
-//! # use vassa_driver::{channel::{ChannelSpec, Kind}, endpoint::Net, Driver, ModelFabric};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let net = Net::new(Driver::new(ModelFabric::with_heap(2, 1 << 20), Default::default())?);
-//! let ch = net.open(ChannelSpec {
-//!     kind: Kind::Unicast,
-//!     writers: vec![0],
-//!     readers: vec![1],
-//!     segment_bytes: 8192,
-//!     max_message: 256,
-//! })?;
-//! let (tx, mut rx) = (ch.sender(0)?, ch.receiver(1)?);
-//! tx.send(b"hello")?;
-//! assert_eq!(rx.recv()?.payload, b"hello");
-//! # Ok(()) }
+//! use vassa_driver::{channel::{ChannelSpec, Kind}, endpoint::Net, Driver, Fabric};
+//!
+//! /// Node 0 says hello to node 1 over any fabric of two cards (a board pair, or a simulated
+//! /// network from `vassa-harness`, whose tests run this).
+//! fn hello<F: Fabric>(fabric: F) -> Result<(), Box<dyn std::error::Error>> {
+//!     let net = Net::new(Driver::new(fabric, Default::default())?);
+//!     let ch = net.open(ChannelSpec {
+//!         kind: Kind::Unicast,
+//!         writers: vec![0],
+//!         readers: vec![1],
+//!         segment_bytes: 8192,
+//!         max_message: 256,
+//!     })?;
+//!     let (tx, mut rx) = (ch.sender(0)?, ch.receiver(1)?);
+//!     tx.send(b"hello")?;
+//!     assert_eq!(rx.recv()?.payload, b"hello");
+//!     Ok(())
+//! }
 //! ```
 //!
 //! Handles share the channels through an `Rc<RefCell<_>>`: the simulation is one thread, and

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use vassa_rtl::spec::params::PAGE_SIZE;
+use vassa_spec::params::PAGE_SIZE;
 
 /// Where one node's copy of a channel's segment lies in its memory, and how it is laid out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 
 use vassa_rtl::core::core_verilog;
 use vassa_rtl::hwcheck::{verilator_lint, yosys_synth, Family};
-use vassa_rtl::spec::params::CoreParams;
+use vassa_spec::params::CoreParams;
 
 fn small() -> CoreParams {
     CoreParams {

@@ -26,7 +26,7 @@
 use crate::LinkWord;
 use std::collections::VecDeque;
 use std::ffi::c_void;
-use vassa_rtl::spec::board::fp;
+use vassa_spec::board::fp;
 
 /// The Verilated `FrontPanelCard`, generated port by port (see `build.rs`).
 pub struct FpModel {
@@ -360,7 +360,7 @@ mod tests {
         let mut b = BoardSim::new();
         assert_eq!(
             b.wire_out(fp::WO_MAGIC.addr),
-            vassa_rtl::spec::board::BOARD_MAGIC
+            vassa_spec::board::BOARD_MAGIC
         );
         assert_eq!(
             b.wire_out(fp::WO_MEM_KIB.addr) as usize * 1024,

@@ -25,7 +25,7 @@ use crate::Table;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use vassa_rtl::spec::params::{CoreParams, ParamError};
+use vassa_spec::params::{CoreParams, ParamError};
 
 /// Why a Verilated core could not be had. Every message is one line.
 #[derive(Debug, thiserror::Error)]

@@ -13,21 +13,18 @@
 
 use std::collections::VecDeque;
 use std::ffi::c_void;
-use vassa_rtl::spec::params::CoreParams;
-use vassa_rtl::spec::regmap as rm;
+use vassa_spec::params::CoreParams;
+use vassa_spec::regmap as rm;
 
 pub mod bench;
 pub mod board;
 pub mod dynamic;
-pub mod ledger;
-pub mod model;
-pub mod model_net;
 pub mod network;
 #[cfg(feature = "build-models")]
 mod shim_gen;
-pub mod switch;
 
 pub use dynamic::ModelError;
+pub use vassa_spec::link::LinkWord;
 
 /// The Verilated `vassa_core`, generated port by port: the statically linked default core
 /// ([`Model::new`]) or a core at other parameters loaded from a shared library
@@ -211,32 +208,6 @@ impl Drop for Model {
 // The model is a plain C++ object owned by this handle; it may move between threads.
 unsafe impl Send for Model {}
 
-/// One link word with its framing, or an idle cycle (`valid == false`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LinkWord {
-    pub valid: bool,
-    pub sop: bool,
-    pub eop: bool,
-    pub data: u32,
-}
-
-impl LinkWord {
-    /// `words` as one framed run: start of packet on the first, end on the last.
-    pub fn framed(words: &[u32]) -> Vec<LinkWord> {
-        let n = words.len();
-        words
-            .iter()
-            .enumerate()
-            .map(|(i, &data)| LinkWord {
-                valid: true,
-                sop: i == 0,
-                eop: i + 1 == n,
-                data,
-            })
-            .collect()
-    }
-}
-
 /// A register-bus access waiting to be issued.
 #[derive(Debug, Clone, Copy)]
 enum BusOp {
@@ -372,7 +343,7 @@ impl<C: Core> Card<C> {
     }
 
     /// The `rx_trace` output sampled in the latest [`Card::step`]: what the card decided for
-    /// received packets ([`vassa_rtl::spec::trace`]).
+    /// received packets ([`vassa_spec::trace`]).
     pub fn rx_trace(&self) -> u32 {
         self.rx_trace
     }

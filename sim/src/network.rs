@@ -12,15 +12,15 @@
 //!
 //! Packets are numbered per source in the order the switch frames them, so a copy has an
 //! identity — source, number, destination — that does not depend on timing: the fault hook
-//! sees it, and the golden model's network ([`crate::model_net`]) numbers packets the same way.
+//! sees it, and the golden model's network (`vassa_model::network`) numbers packets the same way.
 
-use crate::ledger::Ledger;
-use crate::switch::Router;
 use crate::{Card, LinkWord, ModelError};
 use std::collections::VecDeque;
-use vassa_rtl::spec::params::CoreParams;
+use vassa_model::ledger::Ledger;
+use vassa_model::switch::Router;
+use vassa_spec::params::CoreParams;
 
-pub use crate::switch::{Fate, FaultHook, InFlight, SwitchStats};
+pub use vassa_model::switch::{Fate, FaultHook, InFlight, SwitchStats};
 
 /// A card and the memory it owns: a `Vec<u8>` by default, or anything that is a mutable byte
 /// slice (e.g. a memory-mapped file).

@@ -3,12 +3,12 @@
 //! loopback and the external link pins, the LEDs.
 
 use proptest::prelude::*;
-use vassa_rtl::spec::board::{fp, BOARD_MAGIC};
-use vassa_rtl::spec::params::CoreParams;
-use vassa_rtl::spec::regmap as rm;
-use vassa_rtl::spec::Field;
 use vassa_sim::board::BoardSim;
 use vassa_sim::LinkWord;
+use vassa_spec::board::{fp, BOARD_MAGIC};
+use vassa_spec::params::CoreParams;
+use vassa_spec::regmap as rm;
+use vassa_spec::Field;
 
 /// Polls trigger-out until one of `mask`'s bits pulsed; returns every bit seen.
 fn wait_event(b: &mut BoardSim, mask: u16) -> u16 {
@@ -381,7 +381,7 @@ fn external_pins_carry_the_link_when_loopback_is_off() {
 
 #[test]
 fn leds_pulse() {
-    use vassa_rtl::spec::board::led;
+    use vassa_spec::board::led;
     let mut b = BoardSim::new();
     b.set_wire_in(fp::WI_CONTROL.addr, fp::CONTROL_LOOPBACK.mask() as u16);
     b.run(10);

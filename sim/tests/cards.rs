@@ -1,8 +1,8 @@
 //! Verilated cards: register access, loopback delivery, and two cards joined by their links.
 
-use vassa_rtl::spec::packet::packet_words;
-use vassa_rtl::spec::regmap as rm;
 use vassa_sim::{Card, LinkWord};
+use vassa_spec::packet::packet_words;
+use vassa_spec::regmap as rm;
 
 /// A card with its own memory.
 struct Node {

@@ -1,9 +1,9 @@
 //! Three Verilated cards behind the switch: multicast and unicast delivery, fault hooks,
 //! injected words, unroutable packets.
 
-use vassa_rtl::spec::regmap as rm;
 use vassa_sim::network::{Fate, Network};
 use vassa_sim::LinkWord;
+use vassa_spec::regmap as rm;
 
 const MCAST_PAGE: u32 = 0x700; // NVA page of the multicast channel
 const UCAST_PAGE: u32 = 0x701; // NVA page of the unicast channel

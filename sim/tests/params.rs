@@ -4,8 +4,8 @@
 //! Every test uses the one parameter set [`params`], so a fresh machine builds one library; the
 //! cache lives in the cargo target directory.
 
-use vassa_rtl::spec::params::CoreParams;
 use vassa_sim::{Card, Model, ModelError};
+use vassa_spec::params::CoreParams;
 
 /// The parameter set of every test here.
 fn params() -> CoreParams {
@@ -53,9 +53,9 @@ fn other_parameters_need_the_build_models_feature() {
 #[cfg(feature = "build-models")]
 mod built {
     use super::*;
-    use vassa_rtl::spec::regmap as rm;
     use vassa_sim::network::{Network, Node};
     use vassa_sim::{dynamic, LinkWord};
+    use vassa_spec::regmap as rm;
 
     /// The model cache of these tests.
     const CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/vassa-models");
@@ -308,7 +308,7 @@ mod built {
                 got.extend(card.take_read());
             }
         }
-        let field = |i: usize, f: vassa_rtl::spec::Field, w: usize| f.get(answers[i][w]);
+        let field = |i: usize, f: vassa_spec::Field, w: usize| f.get(answers[i][w]);
         assert_eq!(field(0, rm::PARAM0_SLOTS, 0), 32);
         assert_eq!(field(1, rm::PARAM0_SLOTS, 0), 32);
         assert_eq!(field(2, rm::PARAM0_SLOTS, 0), 16);

@@ -2,13 +2,13 @@
 //! handling (chunks, partial words, refusals, timeouts, irq, quiet) without a simulation.
 //! Commands complete at once; their events show with the next `update_trigger_outs`.
 
+use super::board_fabric::{BoardConfig, BoardError, BoardFabric, CHUNK_BYTES};
 use super::endpoints::{check_pipe_len, EndpointError, Endpoints};
-use super::fabric::{BoardConfig, BoardError, BoardFabric, CHUNK_BYTES};
 use crate::fabric::Fabric;
 use proptest::prelude::*;
 use std::collections::{HashMap, VecDeque};
-use vassa_rtl::spec::board::{fp, BOARD_MAGIC};
-use vassa_rtl::spec::regmap as rm;
+use vassa_spec::board::{fp, BOARD_MAGIC};
+use vassa_spec::regmap as rm;
 
 struct FakeBoard {
     magic: u16,

@@ -10,8 +10,8 @@
 //! Time is wall time since the device was opened, counted in cycles of the board's 100 MHz
 //! core clock; [`Endpoints::advance`] sleeps.
 
+use super::board_fabric::{BoardConfig, BoardError, BoardFabric};
 use super::endpoints::{check_pipe_len, pipe_result, EndpointError, Endpoints, CORE_CLOCK_HZ};
-use super::fabric::{BoardConfig, BoardError, BoardFabric};
 use rust_hdl_ok_frontpanel_sys as ok;
 use std::ffi::CString;
 use std::path::Path;

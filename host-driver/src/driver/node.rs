@@ -10,8 +10,8 @@ use crate::host::Host;
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
-use vassa_rtl::spec::params::{PAGE_NUMBER_BITS, PAGE_SHIFT};
-use vassa_rtl::spec::regmap as rm;
+use vassa_spec::params::{PAGE_NUMBER_BITS, PAGE_SHIFT};
+use vassa_spec::regmap as rm;
 
 /// A host mapping table entry.
 #[derive(Debug, Clone, Copy)]

@@ -10,8 +10,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use vassa_rtl::core::VassaCore;
-use vassa_rtl::spec::params::CoreParams;
 use vassa_rtl::testbench::Bench;
+use vassa_spec::params::CoreParams;
 
 fn bits<const N: usize>(v: u32) -> Bits<N> {
     Bits::from(v as u64 & ((1u64 << N) - 1))
