@@ -127,7 +127,7 @@ fn main() {
     )
     .unwrap();
 
-    // The core alone (`Model`, `Card`).
+    // The core alone (`VerilatedCore`, `Card`).
     let (obj, core_cpp) = Static {
         top: TOP,
         obj: "obj",
@@ -135,7 +135,7 @@ fn main() {
         handle: "Card",
         header: "shim.h",
         rust: "ports.rs",
-        ty: "Model",
+        ty: "VerilatedCore",
         cycle: true,
     }
     .build(&out, &vassa_rtl::core::core_verilog(&params), fst);

@@ -155,7 +155,7 @@ fn number(text: &str) -> Option<u64> {
     text.replace(',', "").parse().ok()
 }
 
-/// Reads "Number of <resource>: <used> out of <available>" lines of a map report.
+/// Reads "Number of `<resource>`: `<used>` out of `<available>`" lines of a map report.
 pub fn parse_map_report(mrp: &str) -> Vec<(String, u64, u64)> {
     mrp.lines()
         .filter_map(|line| {

@@ -373,7 +373,7 @@ endmodule
     pub struct PipeIn {
         pub ok1: Signal<In, Bits<31>>,
         pub ok2: Signal<Out, Bits<17>>,
-        pub write: Signal<Out, bool>,
+        pub write: Signal<Out, Bit>,
         pub dataout: Signal<Out, Bits<16>>,
         _n: u8,
     }

@@ -316,7 +316,7 @@ pub fn check_mem_bytes(mem_bytes: u64) -> Result<usize, String> {
     Ok(mem_bytes as usize)
 }
 
-/// Steps of [`synth`], as [`Progress`] names them.
+/// Steps of [`synth()`], as [`Progress`] names them.
 pub const STEPS: [&str; 3] = ["generate", "ISE project", "implement"];
 
 /// `vassa synth --board xem6010`: writes the ISE 14.7 project into `out_dir` and, when ISE

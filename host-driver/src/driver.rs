@@ -4,7 +4,7 @@
 //! [`NodeDriver`] is the driver of one card, run by that node's host: its methods are async
 //! because a register read waits for the card ([`crate::host::Host`]), and its background
 //! work — the interrupt handler and the counter poller ([`NodeDriver::start`]) — runs as tasks
-//! of the [`World`], beside every other host's. [`Driver`] holds the drivers of every card of
+//! of the [`crate::World`], beside every other host's. [`Driver`] holds the drivers of every card of
 //! a fabric and offers each operation as a blocking call that runs the world until it is done,
 //! for programs that act one step at a time (tests, examples, the benchmarks).
 

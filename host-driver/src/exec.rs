@@ -17,7 +17,7 @@
 //! occupies its task for the write's CPU cost and reaches the card then; each node's accesses
 //! reach its card in the order they were issued (whichever of its tasks issued them). An
 //! interrupt reaches a waiting handler when its line is high, and the handler runs the
-//! interrupt latency later ([`Host::wait_irq`] and the driver's handler).
+//! interrupt latency later ([`Host::irq_line`] and the driver's handler).
 
 use crate::fabric::{Fabric, Ticket};
 use crate::host::{Host, HostCosts};

@@ -18,7 +18,7 @@ pub struct CamRam {
     pub write_address: Signal<In, Bits<CAM_RAM_ADDR_BITS>>,
     pub write_data: Signal<In, Bits<CAM_RAM_WIDTH>>,
     pub write_mask: Signal<In, Bits<CAM_RAM_WIDTH>>,
-    pub write_enable: Signal<In, bool>,
+    pub write_enable: Signal<In, Bit>,
     _mem: Vec<u16>,
 }
 

@@ -25,43 +25,43 @@ pub struct VassaCore {
     // Host register bus.
     pub bus_addr: Signal<In, Bits<12>>,
     pub bus_wdata: Signal<In, Bits<32>>,
-    pub bus_write: Signal<In, bool>,
-    pub bus_read: Signal<In, bool>,
+    pub bus_write: Signal<In, Bit>,
+    pub bus_read: Signal<In, Bit>,
     pub bus_rdata: Signal<Out, Bits<32>>,
-    pub bus_rvalid: Signal<Out, bool>,
-    pub irq: Signal<Out, bool>,
+    pub bus_rvalid: Signal<Out, Bit>,
+    pub irq: Signal<Out, Bit>,
     /// A MAP_CMD written now could be refused: a cache is installing (or about to, from the
     /// MAP_CMD of the previous cycle). Fast bus masters (the simulated card) wait on it; a
     /// board bridge is hundreds of cycles per register write and never sees it high.
-    pub map_busy: Signal<Out, bool>,
+    pub map_busy: Signal<Out, Bit>,
     /// High in each cycle a `drop_*` global counter counts (a packet or descriptor dropped), for
     /// a board's activity LED: the counters themselves are read-and-clear and belong to the host.
-    pub drop_event: Signal<Out, bool>,
+    pub drop_event: Signal<Out, Bit>,
     /// What became of every received packet, cycle by cycle (`spec::trace`): an observation
     /// port for the simulator and debug; board tops leave it unconnected.
     pub rx_trace: Signal<Out, Bits<RX_TRACE_PORT_BITS>>,
     // Memory read port.
-    pub mem_rd_req_valid: Signal<Out, bool>,
+    pub mem_rd_req_valid: Signal<Out, Bit>,
     pub mem_rd_req_addr: Signal<Out, Bits<32>>,
     pub mem_rd_req_len: Signal<Out, Bits<8>>,
-    pub mem_rd_req_ready: Signal<In, bool>,
-    pub mem_rd_data_valid: Signal<In, bool>,
+    pub mem_rd_req_ready: Signal<In, Bit>,
+    pub mem_rd_data_valid: Signal<In, Bit>,
     pub mem_rd_data: Signal<In, Bits<32>>,
     // Memory write port.
-    pub mem_wr_valid: Signal<Out, bool>,
+    pub mem_wr_valid: Signal<Out, Bit>,
     pub mem_wr_addr: Signal<Out, Bits<32>>,
     pub mem_wr_data: Signal<Out, Bits<32>>,
     pub mem_wr_strb: Signal<Out, Bits<4>>,
-    pub mem_wr_last: Signal<Out, bool>,
-    pub mem_wr_ready: Signal<In, bool>,
+    pub mem_wr_last: Signal<Out, Bit>,
+    pub mem_wr_ready: Signal<In, Bit>,
     // Link.
-    pub link_tx_valid: Signal<Out, bool>,
-    pub link_tx_sop: Signal<Out, bool>,
-    pub link_tx_eop: Signal<Out, bool>,
+    pub link_tx_valid: Signal<Out, Bit>,
+    pub link_tx_sop: Signal<Out, Bit>,
+    pub link_tx_eop: Signal<Out, Bit>,
     pub link_tx_data: Signal<Out, Bits<32>>,
-    pub link_rx_valid: Signal<In, bool>,
-    pub link_rx_sop: Signal<In, bool>,
-    pub link_rx_eop: Signal<In, bool>,
+    pub link_rx_valid: Signal<In, Bit>,
+    pub link_rx_sop: Signal<In, Bit>,
+    pub link_rx_eop: Signal<In, Bit>,
     pub link_rx_data: Signal<In, Bits<32>>,
 
     regs: RegFile,

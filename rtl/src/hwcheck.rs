@@ -315,7 +315,7 @@ impl NextpnrReport {
     }
 }
 
-/// The last "Critical path report for clock '<net>'" block of a nextpnr log (after routing),
+/// The last "Critical path report for clock '`<net>`'" block of a nextpnr log (after routing),
 /// without the `Info: ` prefixes and the source locations of each cell ("Defined in:" and the
 /// `file:line` lines under it), ending with its logic/routing summary line.
 pub fn critical_path(log: &str, net: &str) -> Option<String> {

@@ -12,7 +12,7 @@
 //! with a comparator per entry took 408 flip-flops and 521 LUT4 per 16-entry cache; on the
 //! iCE40 every one of those flip-flops is a logic cell.
 //!
-//! # Lookup (latency [`LOOKUP_LATENCY`] = 2)
+//! # Lookup (latency [`crate::spec::params::LOOKUP_LATENCY`] = 2)
 //! - edge 1: the chunk rows of the presented key are read and the request registered;
 //! - cycle 2: the three rows and the valid bits give the matching entries; the highest-numbered
 //!   one wins (a radix-4 priority tree), and its value row is addressed. The pending install
@@ -61,7 +61,7 @@ use crate::cam_ram::{CamRam, CAM_RAM_ADDR_BITS, CAM_RAM_WIDTH};
 use crate::spec::params::LOOKUP_LATENCY;
 use crate::spec::regmap::{
     MAP_ATTR_EPOCH, MAP_ATTR_SLOT, MAP_CMD_OP, MAP_CMD_SLOT, MAP_KEY_PAGE, MAP_OP_FLUSH,
-    MAP_OP_INSTALL, MAP_OP_INVALIDATE, MAP_PAGE_PAGE, MISS_TAG,
+    MAP_OP_INSTALL, MAP_OP_INVALIDATE, MISS_TAG,
 };
 use rust_hdl::prelude::*;
 
@@ -113,38 +113,38 @@ const ST_WRITE_KEY: u32 = 3;
 pub struct MappingCache {
     pub clock: Signal<In, Clock>,
     // Host op (pulse `op_valid`; refused while `busy`).
-    pub op_valid: Signal<In, bool>,
+    pub op_valid: Signal<In, Bit>,
     pub op_code: Signal<In, Bits<OP_BITS>>,
     pub op_slot: Signal<In, Bits<SLOT_BITS>>,
     pub op_key: Signal<In, Bits<PAGE_BITS>>,
     pub op_page: Signal<In, Bits<PAGE_BITS>>,
-    pub op_writable: Signal<In, bool>,
-    pub op_signal: Signal<In, bool>,
+    pub op_writable: Signal<In, Bit>,
+    pub op_signal: Signal<In, Bit>,
     pub op_counter_slot: Signal<In, Bits<COUNTER_SLOT_BITS>>,
     pub op_epoch: Signal<In, Bits<EPOCH_BITS>>,
     /// An install is in progress: ops are refused, and requesters that can wait hold lookups.
-    pub busy: Signal<Out, bool>,
+    pub busy: Signal<Out, Bit>,
     // Lookup request.
-    pub lookup_valid: Signal<In, bool>,
+    pub lookup_valid: Signal<In, Bit>,
     pub lookup_key: Signal<In, Bits<PAGE_BITS>>,
     pub lookup_tag: Signal<In, Bits<TAG_BITS>>,
     // Result, LOOKUP_LATENCY cycles after the request (valid low if it was preempted). On a
     // miss the value fields are 0.
-    pub result_valid: Signal<Out, bool>,
+    pub result_valid: Signal<Out, Bit>,
     pub result_tag: Signal<Out, Bits<TAG_BITS>>,
     pub result_key: Signal<Out, Bits<PAGE_BITS>>,
-    pub result_hit: Signal<Out, bool>,
+    pub result_hit: Signal<Out, Bit>,
     pub result_slot: Signal<Out, Bits<SLOT_BITS>>,
     pub result_page: Signal<Out, Bits<PAGE_BITS>>,
-    pub result_writable: Signal<Out, bool>,
-    pub result_signal: Signal<Out, bool>,
+    pub result_writable: Signal<Out, Bit>,
+    pub result_signal: Signal<Out, Bit>,
     pub result_counter_slot: Signal<Out, Bits<COUNTER_SLOT_BITS>>,
     pub result_epoch: Signal<Out, Bits<EPOCH_BITS>>,
     // Stage 1: registered request.
-    req_valid: DFF<bool>,
+    req_valid: DFF<Bit>,
     req_key: DFF<Bits<PAGE_BITS>>,
     req_tag: DFF<Bits<TAG_BITS>>,
-    valid: Vec<DFF<bool>>,
+    valid: Vec<DFF<Bit>>,
     // Chunk RAMs, 16 entries each; the first of each chunk also holds value and key rows.
     ram0: Vec<CamRam>,
     ram1: Vec<CamRam>,
@@ -152,9 +152,9 @@ pub struct MappingCache {
     // Install in progress: the latched op, its step, whether the entry's key row was read at
     // the last edge, and the key whose chunk rows `Clear` / `Set` write (the old key, then
     // the new one).
-    pend: DFF<bool>,
+    pend: DFF<Bit>,
     step: DFF<Bits<ST_BITS>>,
-    kread: DFF<bool>,
+    kread: DFF<Bit>,
     l_key: DFF<Bits<PAGE_BITS>>,
     l_page: DFF<Bits<PAGE_BITS>>,
     l_attr: DFF<Bits<ATTR_WIDTH>>,
@@ -168,8 +168,8 @@ pub struct MappingCache {
     m1: Signal<Local, Bits<MAX_ENTRIES>>,
     m2: Signal<Local, Bits<MAX_ENTRIES>>,
     valid_vec: Signal<Local, Bits<MAX_ENTRIES>>,
-    byp: Signal<Local, bool>,
-    byp_wins: Signal<Local, bool>,
+    byp: Signal<Local, Bit>,
+    byp_wins: Signal<Local, Bit>,
     ram_vec: Signal<Local, Bits<MAX_ENTRIES>>,
     ram_slot: Signal<Local, Bits<SLOT_BITS>>,
     // The priority encoder's tree: per 4 entries (nibble) and per 16 (group).
@@ -179,33 +179,33 @@ pub struct MappingCache {
     grp_any: Signal<Local, Bits<4>>,
     grp_idx: Signal<Local, Bits<16>>,
     // Read port (same address for every RAM of a chunk) and write port.
-    port_free: Signal<Local, bool>,
+    port_free: Signal<Local, Bit>,
     ra_own: Signal<Local, Bits<A>>,
     ra0: Signal<Local, Bits<A>>,
     ra1: Signal<Local, Bits<A>>,
     ra2: Signal<Local, Bits<A>>,
-    we: Signal<Local, bool>,
+    we: Signal<Local, Bit>,
     wa0: Signal<Local, Bits<A>>,
     wa1: Signal<Local, Bits<A>>,
     wa2: Signal<Local, Bits<A>>,
     wd0: Signal<Local, Bits<W>>,
     wd1: Signal<Local, Bits<W>>,
     wd2: Signal<Local, Bits<W>>,
-    vk_write: Signal<Local, bool>,
-    row_write: Signal<Local, bool>,
-    row_conflict: Signal<Local, bool>,
+    vk_write: Signal<Local, Bit>,
+    row_write: Signal<Local, Bit>,
+    row_conflict: Signal<Local, Bit>,
     k_row: Signal<Local, Bits<A>>,
     v_row: Signal<Local, Bits<A>>,
-    op_ok: Signal<Local, bool>,
+    op_ok: Signal<Local, Bit>,
     op_attr: Signal<Local, Bits<ATTR_WIDTH>>,
-    op_slot_ok: Signal<Local, bool>,
+    op_slot_ok: Signal<Local, Bit>,
     // Result registers (the value comes from the RAMs' read registers or the latch).
-    res_valid: DFF<bool>,
+    res_valid: DFF<Bit>,
     res_tag: DFF<Bits<TAG_BITS>>,
     res_key: DFF<Bits<PAGE_BITS>>,
-    res_hit: DFF<bool>,
+    res_hit: DFF<Bit>,
     res_slot: DFF<Bits<SLOT_BITS>>,
-    res_byp: DFF<bool>,
+    res_byp: DFF<Bit>,
     res_page: Signal<Local, Bits<PAGE_BITS>>,
     res_attr: Signal<Local, Bits<ATTR_WIDTH>>,
     // Constants from the spec and the generator parameter.
@@ -742,9 +742,6 @@ impl Logic for MappingCache {
 fn constant<const N: usize>(value: u32) -> Constant<Bits<N>> {
     Constant::new((value as u64).into())
 }
-
-mod model;
-pub use model::{LookupResult, Mapping, MappingCacheModel};
 
 #[cfg(test)]
 mod tests;

@@ -29,17 +29,17 @@ const RECORD_BITS: usize = 45;
 pub struct NotifyQueue {
     pub clock: Signal<In, Clock>,
     // Producer.
-    pub push: Signal<In, bool>,
+    pub push: Signal<In, Bit>,
     pub nva: Signal<In, Bits<32>>,
     pub length: Signal<In, Bits<13>>,
     /// Pulse: the record was stored.
-    pub pushed: Signal<Out, bool>,
+    pub pushed: Signal<Out, Bit>,
     /// Pulse: the record was lost because the queue was full.
-    pub lost: Signal<Out, bool>,
+    pub lost: Signal<Out, Bit>,
     // Consumer.
-    pub pop: Signal<In, bool>,
+    pub pop: Signal<In, Bit>,
     /// A record is at the head (`head_*` are meaningful only then).
-    pub head_valid: Signal<Out, bool>,
+    pub head_valid: Signal<Out, Bit>,
     pub head_nva: Signal<Out, Bits<32>>,
     /// Length of the head at its `NOTIFY_POP` position (valid bit clear).
     pub head_meta: Signal<Out, Bits<32>>,
@@ -48,8 +48,8 @@ pub struct NotifyQueue {
 
     records: RecordFifo,
     used: DFF<Bits<5>>,
-    store: Signal<Local, bool>,
-    take: Signal<Local, bool>,
+    store: Signal<Local, Bit>,
+    take: Signal<Local, Bit>,
     rec_length_lsb: Constant<Bits<8>>,
 }
 

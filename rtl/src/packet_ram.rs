@@ -43,7 +43,7 @@ pub struct PacketRam {
     pub read_data: Signal<Out, Bits<32>>,
     pub write_address: Signal<In, Bits<PACKET_RAM_ADDR_BITS>>,
     pub write_data: Signal<In, Bits<32>>,
-    pub write_enable: Signal<In, bool>,
+    pub write_enable: Signal<In, Bit>,
     _mem: Vec<u32>,
     _collision_free: bool,
     _reads_in_range: bool,

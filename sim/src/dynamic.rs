@@ -1,7 +1,7 @@
 //! Verilated cores at any generator parameters, built at run time.
 //!
 //! The default core is linked statically (`build.rs`). For other parameters
-//! ([`crate::Model::for_params`]) the cargo feature `build-models` generates the core's Verilog
+//! ([`crate::VerilatedCore::for_params`]) the cargo feature `build-models` generates the core's Verilog
 //! with rust-hdl, verilates it, compiles it with the shim (`shim_gen.rs`, the generator
 //! `build.rs` uses) and Verilator's runtime into a shared library, caches that on disk and
 //! loads it. A process keeps every library it loaded (one per parameter set, never unloaded:
@@ -71,12 +71,12 @@ static BUILDS: AtomicUsize = AtomicUsize::new(0);
 static LOADS: AtomicUsize = AtomicUsize::new(0);
 static CACHE_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-/// Model libraries this process has built (each also counts in [`loads`]).
+/// Core libraries this process has built (each also counts in [`loads`]).
 pub fn builds() -> usize {
     BUILDS.load(Ordering::Relaxed)
 }
 
-/// Model libraries this process has opened (at most one per parameter set).
+/// Core libraries this process has opened (at most one per parameter set).
 pub fn loads() -> usize {
     LOADS.load(Ordering::Relaxed)
 }
@@ -277,7 +277,7 @@ mod builder {
                 "{RECIPE}\ntrace: {}\nverilator: {}\ncxx: {} ({})\nverilator args: {:?}\n\
                  link args: {:?}\nwaivers: {:?}\n--- shim.h\n{}--- shim.cpp\n{}--- {TOP}.v: \
                  beside this file\n",
-                crate::Model::TRACE_FORMAT,
+                crate::VerilatedCore::TRACE_FORMAT,
                 tools.verilator_version,
                 tools.cxx,
                 tools.cxx_version,

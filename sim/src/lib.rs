@@ -1,14 +1,14 @@
 //! VASSA cards simulated cycle-accurately by Verilator.
 //!
-//! [`Model`] is the Verilated core with one accessor per port (generated from the core's
+//! [`VerilatedCore`] is the Verilated core with one accessor per port (generated from the core's
 //! Verilog by `build.rs`), at the default parameters or, with the cargo feature
-//! `build-models`, at any valid parameters ([`Model::for_params`], built and cached by
+//! `build-models`, at any valid parameters ([`VerilatedCore::for_params`], built and cached by
 //! [`dynamic`]). [`Card`] wraps it with what surrounds a card: a memory port served
 //! from a byte slice the caller owns (a `Vec`, or a memory-mapped file), the link, and a
 //! queued register bus. Each `Card` owns its own Verilator context, so any number of cards can
 //! live in one process.
 //!
-//! Tracing ([`Model::trace_to`]) writes VCD, or FST when vassa-sim is built with the cargo
+//! Tracing ([`VerilatedCore::trace_to`]) writes VCD, or FST when vassa-sim is built with the cargo
 //! feature `fst`: one Verilated model supports one format (see `build.rs`).
 
 use std::collections::VecDeque;
@@ -27,10 +27,10 @@ pub use dynamic::ModelError;
 pub use vassa_spec::link::LinkWord;
 
 /// The Verilated `vassa_core`, generated port by port: the statically linked default core
-/// ([`Model::new`]) or a core at other parameters loaded from a shared library
-/// ([`Model::for_params`]). Both are driven through the same function table, so they behave
+/// ([`VerilatedCore::new`]) or a core at other parameters loaded from a shared library
+/// ([`VerilatedCore::for_params`]). Both are driven through the same function table, so they behave
 /// the same.
-pub struct Model {
+pub struct VerilatedCore {
     raw: *mut c_void,
     t: &'static Table,
     /// The library the table comes from (`None`: the static model).
@@ -38,20 +38,20 @@ pub struct Model {
     /// Rising edges applied (the trace time base: two time units a cycle).
     edges: u64,
     tracing: bool,
-    /// The clock input is high ([`Model::cycle`] leaves it so).
+    /// The clock input is high ([`VerilatedCore::cycle`] leaves it so).
     clock_high: bool,
 }
 
 include!(concat!(env!("OUT_DIR"), "/ports.rs"));
 
-impl Model {
+impl VerilatedCore {
     /// A fresh core at the default parameters, in its power-up state (the statically linked
     /// model).
     pub fn new() -> Self {
         Self::with_table(static_table(), None)
     }
 
-    /// A fresh core at `params`. The default parameters give the static model ([`Model::new`]);
+    /// A fresh core at `params`. The default parameters give the static model ([`VerilatedCore::new`]);
     /// others need the cargo feature `build-models`: the first call for a parameter set may
     /// build its library (minutes), later ones load it from the on-disk cache, and within a
     /// process a loaded library is reused (see [`dynamic`]).
@@ -75,7 +75,7 @@ impl Model {
     fn with_table(t: &'static Table, lib: Option<&'static dynamic::Library>) -> Self {
         let raw = unsafe { (t.new)() };
         assert!(!raw.is_null());
-        let mut m = Model {
+        let mut m = VerilatedCore {
             raw,
             t,
             lib,
@@ -115,7 +115,7 @@ impl Model {
     /// One clock cycle in one call: applies every input with the clock low, settles, samples
     /// every output, then applies the rising edge (the clock is left high; outputs read
     /// through the accessors afterwards show the state after the edge). Two evaluations and
-    /// one FFI call per cycle; traced like [`Model::rising_edge`].
+    /// one FFI call per cycle; traced like [`VerilatedCore::rising_edge`].
     pub fn cycle(&mut self, inputs: &Inputs) -> Outputs {
         let mut out = Outputs::default();
         unsafe { (self.t.cycle)(self.raw, inputs, &mut out, 2 * self.edges) };
@@ -149,7 +149,7 @@ impl Model {
 
     /// Starts writing a trace of every signal to `path` (two time units per cycle). The
     /// format follows the extension: `.fst` is FST, anything else VCD; a format this build
-    /// does not support (see [`Model::TRACE_FORMAT`]) is an error that says how to get it.
+    /// does not support (see [`VerilatedCore::TRACE_FORMAT`]) is an error that says how to get it.
     pub fn trace_to(&mut self, path: &std::path::Path) -> Result<(), String> {
         use std::os::unix::ffi::OsStrExt;
         let wants_fst = path
@@ -193,20 +193,20 @@ impl Model {
     }
 }
 
-impl Default for Model {
+impl Default for VerilatedCore {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Drop for Model {
+impl Drop for VerilatedCore {
     fn drop(&mut self) {
         unsafe { (self.t.free)(self.raw) }
     }
 }
 
 // The model is a plain C++ object owned by this handle; it may move between threads.
-unsafe impl Send for Model {}
+unsafe impl Send for VerilatedCore {}
 
 /// A register-bus access waiting to be issued.
 #[derive(Debug, Clone, Copy)]
@@ -240,7 +240,7 @@ pub struct Activity {
 /// [`Card::read_latency`] of a new card.
 pub const READ_LATENCY: u64 = 2;
 
-/// A cycle-accurate simulation of the core: the Verilated [`Model`] or, in `bench` (feature
+/// A cycle-accurate simulation of the core: the Verilated [`VerilatedCore`] or, in `bench` (feature
 /// `native`), rust-hdl's own simulation of the same `VassaCore`.
 pub trait Core {
     /// One clock cycle: applies `inputs` (clock low), returns the outputs settled with them,
@@ -250,18 +250,18 @@ pub trait Core {
     fn irq(&self) -> bool;
 }
 
-impl Core for Model {
+impl Core for VerilatedCore {
     fn cycle(&mut self, inputs: &Inputs) -> Outputs {
-        Model::cycle(self, inputs)
+        VerilatedCore::cycle(self, inputs)
     }
     fn irq(&self) -> bool {
-        Model::irq(self) != 0
+        VerilatedCore::irq(self) != 0
     }
 }
 
 /// A card: the core plus its memory port, link and register bus. The core is the Verilated
-/// [`Model`] unless a card is built [`Card::with_core`].
-pub struct Card<C: Core = Model> {
+/// [`VerilatedCore`] unless a card is built [`Card::with_core`].
+pub struct Card<C: Core = VerilatedCore> {
     model: C,
     /// This cycle's inputs (kept between cycles: the ports hold their values).
     inputs: Inputs,
@@ -293,17 +293,17 @@ impl Default for Card {
 
 impl Card {
     pub fn new() -> Self {
-        Card::with_core(Model::new())
+        Card::with_core(VerilatedCore::new())
     }
 
-    /// A card whose core has the generator parameters `params` ([`Model::for_params`]).
+    /// A card whose core has the generator parameters `params` ([`VerilatedCore::for_params`]).
     pub fn with_params(params: &CoreParams) -> Result<Self, ModelError> {
-        Ok(Card::with_core(Model::for_params(params)?))
+        Ok(Card::with_core(VerilatedCore::for_params(params)?))
     }
 
     /// The raw model, for tests that drive ports directly. [`Card::step`] drives every input
     /// from the card's own state each cycle.
-    pub fn model(&mut self) -> &mut Model {
+    pub fn core(&mut self) -> &mut VerilatedCore {
         &mut self.model
     }
 }
@@ -379,7 +379,7 @@ impl<C: Core> Card<C> {
     /// One clock cycle. `link_in` is what arrives on the card's link RX this cycle; the
     /// return value is what the card drives on its link TX this cycle. The memory port reads
     /// and writes `mem`, byte address = index. All ports cross the FFI in one call
-    /// ([`Model::cycle`]); `csrc/two_cards.cpp` mirrors this function.
+    /// ([`VerilatedCore::cycle`]); `csrc/two_cards.cpp` mirrors this function.
     pub fn step(&mut self, mem: &mut [u8], link_in: LinkWord) -> LinkWord {
         let now = self.cycle;
         let i = &mut self.inputs;

@@ -365,7 +365,7 @@ impl Shim<'_> {
     /// `Inputs` and `Outputs`, field for field as `VassaIn` and `VassaOut`.
     fn rust_structs(&self) -> String {
         let mut s = String::from(
-            "/// Every input port but the clock, as [`Model::cycle`] takes them (higher bits \
+            "/// Every input port but the clock, as [`VerilatedCore::cycle`] takes them (higher bits \
              than the port's width are dropped).\n#[repr(C)]\n\
              #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]\npub struct Inputs {\n",
         );

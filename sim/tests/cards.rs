@@ -154,15 +154,15 @@ fn a_card_traces_to_the_named_vcd_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("card.vcd");
     let mut n = Node::new();
-    n.card.model().trace_to(&path).unwrap();
+    n.card.core().trace_to(&path).unwrap();
     assert!(
-        n.card.model().trace_to(&path).is_err(),
+        n.card.core().trace_to(&path).is_err(),
         "one trace at a time"
     );
     for _ in 0..10 {
         n.card.step(&mut n.mem, LinkWord::default());
     }
-    n.card.model().trace_close();
+    n.card.core().trace_close();
     let vcd = std::fs::read_to_string(&path).unwrap();
     assert!(vcd.contains("$enddefinitions"), "VCD header");
     assert!(vcd.contains("bus_rdata"), "core signals are traced");
@@ -170,7 +170,7 @@ fn a_card_traces_to_the_named_vcd_file() {
     assert_eq!(steps, 2 * 10, "two dumps per cycle");
     let bad = n
         .card
-        .model()
+        .core()
         .trace_to(std::path::Path::new("/nonexistent/dir/x.vcd"));
     assert!(bad.is_err());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -186,7 +186,7 @@ fn the_trace_format_follows_the_file_extension() {
     } else {
         ("card.fst", "cargo feature `fst`")
     };
-    let err = n.card.model().trace_to(&dir.join(other)).unwrap_err();
+    let err = n.card.core().trace_to(&dir.join(other)).unwrap_err();
     assert!(err.contains(feature_needed), "{err}");
     assert!(
         !dir.join(other).exists(),
@@ -199,17 +199,14 @@ fn the_trace_format_follows_the_file_extension() {
 #[cfg(feature = "fst")]
 fn fst_of(path: &std::path::Path, cycles: usize) -> Vec<u8> {
     let mut n = Node::new();
-    n.card.model().trace_to(path).unwrap();
-    assert!(
-        n.card.model().trace_to(path).is_err(),
-        "one trace at a time"
-    );
+    n.card.core().trace_to(path).unwrap();
+    assert!(n.card.core().trace_to(path).is_err(), "one trace at a time");
     n.map(true, 0, 0x20, 0x500, false, false, 0);
     n.send(0x20_000, 64);
     for _ in 0..cycles {
         n.card.step(&mut n.mem, LinkWord::default());
     }
-    n.card.model().trace_close();
+    n.card.core().trace_close();
     std::fs::read(path).unwrap()
 }
 

@@ -4,7 +4,7 @@
 //! Every test uses the one parameter set [`params`], so a fresh machine builds one library; the
 //! cache lives in the cargo target directory.
 
-use vassa_sim::{Card, Model, ModelError};
+use vassa_sim::{Card, ModelError, VerilatedCore};
 use vassa_spec::params::CoreParams;
 
 /// The parameter set of every test here.
@@ -24,7 +24,7 @@ fn invalid_parameters_are_a_one_line_error() {
         rx_cache_entries: 12,
         ..CoreParams::default()
     };
-    let err = Model::for_params(&bad).err().expect("rejected");
+    let err = VerilatedCore::for_params(&bad).err().expect("rejected");
     assert!(matches!(err, ModelError::InvalidParams(_)), "{err:?}");
     let msg = err.to_string();
     assert!(
@@ -37,7 +37,7 @@ fn invalid_parameters_are_a_one_line_error() {
 
 #[test]
 fn default_parameters_give_the_static_model() {
-    let m = Model::for_params(&CoreParams::default()).unwrap();
+    let m = VerilatedCore::for_params(&CoreParams::default()).unwrap();
     assert_eq!(m.library_path(), None);
     assert_eq!(m.params(), CoreParams::default());
 }
@@ -45,7 +45,9 @@ fn default_parameters_give_the_static_model() {
 #[cfg(not(feature = "build-models"))]
 #[test]
 fn other_parameters_need_the_build_models_feature() {
-    let err = Model::for_params(&params()).err().expect("no builder");
+    let err = VerilatedCore::for_params(&params())
+        .err()
+        .expect("no builder");
     assert!(matches!(err, ModelError::FeatureNeeded), "{err:?}");
     assert!(err.to_string().contains("`build-models`"), "{err}");
 }
@@ -81,8 +83,8 @@ mod built {
         use_test_cache();
         let p = params();
         let mut card = Card::with_params(&p).unwrap();
-        assert_eq!(card.model().params(), p);
-        assert!(card.model().library_path().is_some());
+        assert_eq!(card.core().params(), p);
+        assert!(card.core().library_path().is_some());
         let mut mem = vec![0u8; 1 << 16];
         let p0 = read(&mut card, &mut mem, rm::PARAM0.offset);
         assert_eq!(rm::PARAM0_TX_CACHE.get(p0), 8);
@@ -172,17 +174,17 @@ mod built {
         use_test_cache();
         let dir = std::path::Path::new(CACHE).join(format!("trace-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("card.{}", Model::TRACE_FORMAT));
+        let path = dir.join(format!("card.{}", VerilatedCore::TRACE_FORMAT));
         let mut card = Card::with_params(&params()).unwrap();
         let mut mem = vec![0u8; 1 << 16];
-        card.model().trace_to(&path).unwrap();
-        assert!(card.model().trace_to(&path).is_err(), "one trace at a time");
+        card.core().trace_to(&path).unwrap();
+        assert!(card.core().trace_to(&path).is_err(), "one trace at a time");
         for _ in 0..10 {
             card.step(&mut mem, LinkWord::default());
         }
-        card.model().trace_close();
+        card.core().trace_close();
         let trace = std::fs::read(&path).unwrap();
-        if Model::TRACE_FORMAT == "vcd" {
+        if VerilatedCore::TRACE_FORMAT == "vcd" {
             let vcd = String::from_utf8_lossy(&trace);
             assert!(vcd.contains("bus_rdata"), "core signals are traced");
             let steps = vcd.lines().filter(|l| l.starts_with('#')).count();
@@ -194,7 +196,7 @@ mod built {
     }
 
     /// The library's path and modification time.
-    fn library_state(m: &Model) -> (std::path::PathBuf, std::time::SystemTime) {
+    fn library_state(m: &VerilatedCore) -> (std::path::PathBuf, std::time::SystemTime) {
         let path = m.library_path().expect("a loaded library").to_path_buf();
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
         (path, mtime)
@@ -203,13 +205,13 @@ mod built {
     #[test]
     fn later_calls_are_served_from_the_cache() {
         use_test_cache();
-        let first = Model::for_params(&params()).unwrap();
+        let first = VerilatedCore::for_params(&params()).unwrap();
         let (path, mtime) = library_state(&first);
         assert!(path.starts_with(CACHE), "{}", path.display());
         let (builds, loads) = (dynamic::builds(), dynamic::loads());
         // Every test here shares the parameter set: one build at most, one load.
         assert!(builds <= 1 && loads == 1, "builds {builds}, loads {loads}");
-        let second = Model::for_params(&params()).unwrap();
+        let second = VerilatedCore::for_params(&params()).unwrap();
         assert_eq!(library_state(&second), (path.clone(), mtime));
         assert_eq!((dynamic::builds(), dynamic::loads()), (builds, loads));
         // A new process opens the cached library without building it.
@@ -238,7 +240,7 @@ mod built {
     #[test]
     #[ignore = "run by later_calls_are_served_from_the_cache in a new process"]
     fn child_loads_from_the_disk_cache() {
-        let m = Model::for_params(&params()).unwrap();
+        let m = VerilatedCore::for_params(&params()).unwrap();
         assert_eq!((dynamic::builds(), dynamic::loads()), (0, 1));
         println!("library {}", m.library_path().unwrap().display());
     }
@@ -258,7 +260,7 @@ mod built {
         let d = CoreParams::default();
         let sides = two_card_workload();
         let cycles = 400_000;
-        let loaded = || Card::with_core(Model::loaded(&d).unwrap());
+        let loaded = || Card::with_core(VerilatedCore::loaded(&d).unwrap());
         drive([loaded(), loaded()], &sides, 1000, |_| {}); // builds and warms up
                                                            // Alternate runs, best of three each: the machine may be busy with other work.
         let (mut best_static, mut best_loaded) = (0f64, 0f64);
@@ -293,8 +295,8 @@ mod built {
             Card::with_params(&other).unwrap(),
         ];
         assert_ne!(
-            cards[1].model().library_path(),
-            cards[2].model().library_path()
+            cards[1].core().library_path(),
+            cards[2].core().library_path()
         );
         let mut mem = vec![0u8; 1 << 16];
         for card in &mut cards {

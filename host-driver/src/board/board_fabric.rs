@@ -81,7 +81,7 @@ pub struct BoardConfig {
     pub timeout: u64,
     /// Core cycles between two fetches of the trigger-outs while waiting for an event.
     pub wait_step: u64,
-    /// Core cycles [`Fabric::run_until`] advances between two checks of its condition (each
+    /// Core cycles [`BoardFabric::run_until`] and [`Fabric::advance`] move between two checks of its condition (each
     /// check fetches the status and events: irq).
     pub poll_step: u64,
     /// Core cycles after the card's TX path was seen idle before the board counts as
@@ -123,7 +123,7 @@ pub struct BoardStats {
 /// One card (node 0) on a board behind FrontPanel endpoints, as a [`Fabric`].
 ///
 /// - Memory: the card's memory (`mem_kib` KiB, read at open), moved over the pipes.
-/// - Time: the endpoints' time in core cycles; [`Fabric::run`] lets it pass
+/// - Time: the endpoints' time in core cycles; [`Fabric::advance`] lets it pass
 ///   ([`Endpoints::advance`]: the simulation runs, real hardware sleeps), then fetches the
 ///   board's status and events.
 /// - [`Fabric::irq`]: the core's interrupt line as of the last status fetch (every register
@@ -131,7 +131,7 @@ pub struct BoardStats {
 /// - [`Fabric::quiet`]: no register was written since the card's TX path was last seen idle
 ///   (the core's `STATUS`: no descriptor in progress or queued, or the irq line high — a card
 ///   waiting for its miss to be serviced is quiet) and [`BoardConfig::quiet_window`] cycles
-///   have passed since. [`Fabric::run`] reads `STATUS` after a register write until it sees
+///   have passed since. [`Fabric::advance`] reads `STATUS` after a register write until it sees
 ///   the TX path idle. In loopback every packet comes from a doorbell, so this covers all
 ///   traffic; with loopback off, packets arriving on the connector are not seen.
 /// - [`Fabric::subscribe`]: there is no switch; in loopback the card receives every packet it

@@ -6,8 +6,8 @@
 //! `UpdateTriggerOuts` are fetched by it and tested locally) and *pipes* (a stream of bytes
 //! into or out of a FIFO, 16-bit words, low byte first on USB 2.0). [`Endpoints`] is that
 //! shape plus time, so the protocol ([`super::BoardFabric`]) runs unchanged over the real
-//! device ([`super::frontpanel::FrontPanel`], feature `frontpanel`) and over a simulated board
-//! ([`super::sim::SimEndpoints`]).
+//! device (`board::frontpanel::FrontPanel`, feature `frontpanel`) and over a simulated board
+//! (`vassa_harness::board_sim::SimEndpoints`).
 
 use thiserror::Error;
 

@@ -7,6 +7,7 @@
 pub mod board;
 pub mod docs;
 pub mod link;
+pub mod mapping;
 pub mod packet;
 pub mod params;
 pub mod regmap;

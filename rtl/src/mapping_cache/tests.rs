@@ -4,6 +4,7 @@ use crate::testbench::{yosys_check, Bench};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use std::collections::VecDeque;
+use vassa_model::mapping_cache::{LookupResult, Mapping, MappingCacheModel};
 
 fn bench(entries: usize) -> Bench<MappingCache> {
     Bench::new(MappingCache::new(entries), |c| &mut c.clock)

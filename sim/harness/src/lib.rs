@@ -9,7 +9,7 @@
 //!   errors naming file, line and field).
 //! - [`runner`]: runs a scenario on either backend: traffic, faults, reading and checking
 //!   every message, the report with its accounting and checks, memory dumps.
-//! - [`bench`]: measurements behind `vassa bench channels` (send cost, end-to-end rates).
+//! - [`mod@bench`]: measurements behind `vassa bench channels` (send cost, end-to-end rates).
 
 pub mod bench;
 pub mod board_sim;

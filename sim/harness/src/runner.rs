@@ -17,7 +17,7 @@
 //! The run ends when all traffic is sent and the network is settled (nothing in flight, parked
 //! or being serviced; the readers then take what is left), or at `max_cycles`. Then every
 //! message is accounted for at every reader against the fabric's ledger of packet copies
-//! ([`accounting`]): delivered, dropped on its way (by cause), lapped, or in flight.
+//! (module `accounting`): delivered, dropped on its way (by cause), lapped, or in flight.
 
 mod accounting;
 mod dump;
@@ -143,7 +143,7 @@ pub fn run(
                     let file = trace_file(path, &n.name);
                     fabric.network_mut().nodes[i]
                         .card
-                        .model()
+                        .core()
                         .trace_to(&file)
                         .map_err(RunError::Trace)?;
                 }
@@ -152,7 +152,7 @@ pub fn run(
             let report = r.run(opts, progress);
             report.map(|(report, mut fabric)| {
                 for node in &mut fabric.network_mut().nodes {
-                    node.card.model().trace_close();
+                    node.card.core().trace_close();
                 }
                 report
             })

@@ -9,6 +9,7 @@
 //! [`CardModel::service`] applies RX miss resolves written to `MISS_RESOLVE` (they need the
 //! memory, which the register bus does not see).
 
+use crate::mapping_cache::{Mapping, MappingCacheModel};
 use std::collections::VecDeque;
 use vassa_spec::packet::{self, Header};
 use vassa_spec::params::{
@@ -17,52 +18,6 @@ use vassa_spec::params::{
 use vassa_spec::regmap as rm;
 use vassa_spec::regmap::{Access, Register};
 use vassa_spec::trace::{RxTrace, Verdict};
-
-/// One mapping cache entry's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mapping {
-    pub key: u32,
-    pub page: u32,
-    pub writable: bool,
-    pub signal: bool,
-    pub counter_slot: u32,
-    pub epoch: u8,
-}
-
-/// A fully associative mapping cache. Keys are unique by the driver's contract; if two valid
-/// entries hold one key, the highest-numbered entry wins (as in the RTL).
-#[derive(Debug, Clone)]
-pub struct MappingCacheModel {
-    entries: Vec<Option<Mapping>>,
-}
-
-impl MappingCacheModel {
-    pub fn new(entries: u32) -> Self {
-        MappingCacheModel {
-            entries: vec![None; entries as usize],
-        }
-    }
-
-    /// Applies a MAP_CMD op (install / invalidate slot / flush); a slot out of range is ignored.
-    pub fn op(&mut self, op: u32, slot: u32, m: Mapping) {
-        let slot = slot as usize;
-        match op {
-            rm::MAP_OP_INSTALL if slot < self.entries.len() => self.entries[slot] = Some(m),
-            rm::MAP_OP_INVALIDATE if slot < self.entries.len() => self.entries[slot] = None,
-            rm::MAP_OP_FLUSH => self.entries.iter_mut().for_each(|e| *e = None),
-            _ => {}
-        }
-    }
-
-    pub fn lookup(&self, key: u32) -> Option<Mapping> {
-        self.entries
-            .iter()
-            .rev()
-            .flatten()
-            .find(|m| m.key == key)
-            .copied()
-    }
-}
 
 /// A doorbell descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,8 +135,8 @@ impl CardModel {
             map_page: 0,
             map_attr: 0,
             db_addr: 0,
-            tx_cache: MappingCacheModel::new(params.tx_cache_entries),
-            rx_cache: MappingCacheModel::new(params.rx_cache_entries),
+            tx_cache: MappingCacheModel::new(params.tx_cache_entries as usize),
+            rx_cache: MappingCacheModel::new(params.rx_cache_entries as usize),
             doorbells: VecDeque::new(),
             miss_fifo: VecDeque::new(),
             notify: VecDeque::new(),
@@ -330,20 +285,14 @@ impl CardModel {
             a if a == rm::MAP_PAGE.offset => self.map_page = v,
             a if a == rm::MAP_ATTR.offset => self.map_attr = v & rm::MAP_ATTR.defined_mask(),
             a if a == rm::MAP_CMD.offset => {
-                let m = Mapping {
-                    key: rm::MAP_KEY_PAGE.get(self.map_key),
-                    page: rm::MAP_PAGE_PAGE.get(self.map_page),
-                    writable: rm::MAP_ATTR_WRITABLE.get(self.map_attr) != 0,
-                    signal: rm::MAP_ATTR_SIGNAL.get(self.map_attr) != 0,
-                    counter_slot: rm::MAP_ATTR_SLOT.get(self.map_attr),
-                    epoch: rm::MAP_ATTR_EPOCH.get(self.map_attr) as u8,
-                };
+                let m = Mapping::from_registers(self.map_page, self.map_attr);
                 let cache = if rm::MAP_CMD_TX.get(v) != 0 {
                     &mut self.tx_cache
                 } else {
                     &mut self.rx_cache
                 };
-                cache.op(rm::MAP_CMD_OP.get(v), rm::MAP_CMD_SLOT.get(v), m);
+                let key = rm::MAP_KEY_PAGE.get(self.map_key);
+                cache.op(rm::MAP_CMD_OP.get(v), rm::MAP_CMD_SLOT.get(v), key, m);
             }
             a if a == rm::DB_ADDR.offset => self.db_addr = v,
             a if a == rm::DB_PUSH.offset => {
@@ -420,7 +369,7 @@ impl CardModel {
             };
             let user = job.user;
             let phys_page = chunk.addr >> PAGE_SHIFT;
-            let Some(m) = self.tx_cache.lookup(phys_page) else {
+            let Some(m) = self.tx_cache.lookup(phys_page).found() else {
                 job.blocked = true;
                 let r = rm::MISS_PAGE.put(0, phys_page);
                 self.post_miss(rm::MISS_DIR_TX.put(r, 1));
@@ -434,7 +383,7 @@ impl CardModel {
                 last: chunk.last,
                 user,
                 src_node: rm::NODE_ID_ID.get(self.node_id) as u8,
-                epoch: m.epoch,
+                epoch: m.epoch as u8,
             };
             let payload: Vec<u8> = (0..chunk.length)
                 .map(|i| {
@@ -461,7 +410,7 @@ impl CardModel {
             self.count("drop_crc_epoch");
             return RxOutcome::CrcEpoch;
         }
-        match self.rx_cache.lookup(decoded.header.nva_page()) {
+        match self.rx_cache.lookup(decoded.header.nva_page()).found() {
             Some(m) => self.deliver(&decoded, m, mem),
             None => match self.parked.iter().position(Option::is_none) {
                 Some(tag) => {
@@ -490,7 +439,7 @@ impl CardModel {
 
     fn deliver(&mut self, d: &packet::Decoded, m: Mapping, mem: &mut [u8]) -> RxOutcome {
         let h = &d.header;
-        if h.epoch != m.epoch {
+        if u32::from(h.epoch) != m.epoch {
             self.count("drop_crc_epoch");
             return RxOutcome::CrcEpoch;
         }
@@ -534,7 +483,11 @@ impl CardModel {
                 out.push((tag, RxOutcome::MissDropped));
                 continue;
             }
-            match self.rx_cache.lookup(entry.decoded.header.nva_page()) {
+            match self
+                .rx_cache
+                .lookup(entry.decoded.header.nva_page())
+                .found()
+            {
                 Some(m) => {
                     self.parked[tag as usize] = None;
                     out.push((tag, self.deliver(&entry.decoded, m, mem)));

@@ -4,7 +4,7 @@
 //! (the simulation is deterministic); only the speed figures depend on the machine.
 
 use crate::network::Network;
-use crate::{Card, LinkWord, Model};
+use crate::{Card, LinkWord, VerilatedCore};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -233,7 +233,7 @@ extern "C" {
 /// same Verilated model: the best a hand-written C++ testbench does.
 pub fn two_cards_cpp(sides: &[Side; 2], cycles: u64) -> LoopRun {
     let mut mems = workload_memories(sides);
-    let mut models = [Model::new(), Model::new()];
+    let mut models = [VerilatedCore::new(), VerilatedCore::new()];
     let setups: Vec<Vec<u32>> = sides
         .iter()
         .map(|s| s.setup.iter().flat_map(|&(a, v)| [a, v]).collect())

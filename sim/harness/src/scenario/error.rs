@@ -22,7 +22,7 @@ pub enum ErrorKind {
 /// `examples/bad.toml:12:10: traffic[1].writer: node "n9" is not defined (nodes: a, b, c)`;
 /// the line and column are left out when unknown (an unreadable file) and the path when the
 /// mistake is not in one field (a TOML syntax error). Names and values quoted from the file
-/// are shown up to [`SHOWN_CHARS`] characters (see [`shorten`]).
+/// are shown up to `SHOWN_CHARS` characters (see `shorten`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     pub kind: ErrorKind,

@@ -1,29 +1,14 @@
-//! The mapping cache's software reference: what an entry holds, what a lookup returns, and
-//! [`MappingCacheModel`], the cache without timing.
+//! The mapping cache without timing, the one reference for the RTL block
+//! (`vassa_rtl::mapping_cache::MappingCache`, whose tests run it beside the block) and for
+//! the golden card model's TX and RX caches ([`crate::card::CardModel`]).
 
-use super::*;
+pub use vassa_spec::mapping::Mapping;
+use vassa_spec::regmap::{
+    MAP_CMD_OP, MAP_CMD_SLOT, MAP_KEY_PAGE, MAP_OP_FLUSH, MAP_OP_INSTALL, MAP_OP_INVALIDATE,
+};
 
-/// The value of a cache entry (what `op_*` installs and a hit returns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Mapping {
-    pub page: u32,
-    pub writable: bool,
-    pub signal: bool,
-    pub counter_slot: u32,
-    pub epoch: u32,
-}
-
-impl Mapping {
-    /// The mapping as the hardware stores it: every field cut to its port width.
-    pub fn masked(self) -> Self {
-        Mapping {
-            page: self.page & MAP_PAGE_PAGE.max(),
-            counter_slot: self.counter_slot & MAP_ATTR_SLOT.max(),
-            epoch: self.epoch & MAP_ATTR_EPOCH.max(),
-            ..self
-        }
-    }
-}
+/// Most entries a cache can have: the slot field of `MAP_CMD`.
+pub const MAX_ENTRIES: usize = 1 << MAP_CMD_SLOT.width;
 
 /// What a lookup returns (besides its tag). On a miss, `slot` and `mapping` are zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,7 +19,14 @@ pub struct LookupResult {
     pub mapping: Mapping,
 }
 
-/// Reference model of [`MappingCache`], without timing: `lookup` sees every op applied before
+impl LookupResult {
+    /// The mapping found, on a hit.
+    pub fn found(self) -> Option<Mapping> {
+        self.hit.then_some(self.mapping)
+    }
+}
+
+/// The mapping cache without timing: `lookup` sees every op applied before
 /// it. In hardware an op strobed in cycle t is seen by lookups presented from cycle t on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingCacheModel {
