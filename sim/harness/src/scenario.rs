@@ -20,13 +20,18 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use vassa_spec::params::PAGE_SIZE;
 
-/// Limits and defaults of the format (documented in README.md, "Scenario files").
+/// Limits and defaults of the format, the numbers the validator checks (documented in
+/// README.md, "Scenario files").
 pub mod limits {
-    use super::PAGE_SIZE;
+    use super::{HostCosts, PAGE_SIZE};
+    use vassa_driver::driver::MAX_DOORBELL_LENGTH;
+    use vassa_driver::segment::{HEAD_BYTES, TAIL_BYTES};
 
     pub const MAX_CYCLES_DEFAULT: u64 = 1_000_000;
+    pub const MAX_CYCLES_MIN: u64 = 1;
     pub const MAX_CYCLES_LIMIT: u64 = 1_000_000_000_000;
     pub const LINK_LATENCY_DEFAULT: u64 = 3;
+    pub const LINK_LATENCY_MIN: u64 = 0;
     pub const LINK_LATENCY_MAX: u64 = 1_000_000;
     /// Node ids travel in the packet header's 8-bit source field.
     pub const MAX_NODES: usize = 256;
@@ -34,18 +39,51 @@ pub mod limits {
     /// Names: a letter, then letters, digits, `_` or `-`.
     pub const NAME_MAX_CHARS: usize = 32;
     pub const NODE_MEMORY_DEFAULT: u64 = 1 << 20;
+    pub const NODE_MEMORY_MIN: u64 = PAGE_SIZE as u64;
     /// The XEM6010 board's DDR2.
     pub const NODE_MEMORY_MAX: u64 = 128 << 20;
     pub const SEGMENT_DEFAULT: u64 = PAGE_SIZE as u64;
+    pub const SEGMENT_MIN: u64 = PAGE_SIZE as u64;
     pub const SEGMENT_MAX: u64 = 16 << 20;
     pub const SLOT_MIN: u64 = 64;
+    /// The default slot is half the segment, at most this (a page).
+    pub const SLOT_DEFAULT_MAX: u64 = PAGE_SIZE as u64;
+    /// The largest slot (a power of two) whose message record one doorbell carries: the
+    /// doorbell's length field bounds it.
+    pub const SLOT_MAX: u64 = 1 << MAX_DOORBELL_LENGTH.ilog2();
+    /// Bytes of each slot that hold the message's sequence stamps and CRC
+    /// (`vassa_driver::segment::record_bytes`).
+    pub const SLOT_OVERHEAD: u64 = (HEAD_BYTES + TAIL_BYTES) as u64;
+    pub const MESSAGES_MIN: u64 = 1;
     pub const MAX_MESSAGES: u64 = 10_000_000;
+    pub const MESSAGE_SIZE_MIN: u64 = 1;
+    pub const PROBABILITY_MIN: f64 = 0.0;
+    pub const PROBABILITY_MAX: f64 = 1.0;
     pub const MAX_INJECT_WORDS: usize = 4096;
+    /// Bits a `bit_flip` fault flips in a hit copy when `bits` is left out.
+    pub const FLIP_BITS_DEFAULT: u32 = 1;
+    pub const FLIP_BITS_MIN: u32 = 1;
     pub const MAX_FLIP_BITS: u32 = 32;
+    pub const EVERY_MIN: u64 = 1;
+    pub const HOST_COST_MIN: u64 = 0;
     /// Largest host cost in `[sim.host]` (cycles: 100 ms at 100 MHz).
     pub const HOST_COST_MAX: u64 = 10_000_000;
+    /// Poll intervals are at least a cycle.
+    pub const POLL_MIN: u64 = 1;
     /// Counters must be read before a byte counter can wrap (see `counters`).
     pub const COUNTER_POLL_MAX: u64 = (1 << 30) - 1;
+
+    /// `[sim.host]`: each field's name, value in `h` and bounds (`min..=max`).
+    pub fn host_fields(h: &HostCosts) -> [(&'static str, u64, u64, u64); 6] {
+        [
+            ("reg_read", h.reg_read, HOST_COST_MIN, HOST_COST_MAX),
+            ("reg_write", h.reg_write, HOST_COST_MIN, HOST_COST_MAX),
+            ("irq_latency", h.irq_latency, HOST_COST_MIN, HOST_COST_MAX),
+            ("miss_service", h.miss_service, HOST_COST_MIN, HOST_COST_MAX),
+            ("reader_poll", h.reader_poll, POLL_MIN, HOST_COST_MAX),
+            ("counter_poll", h.counter_poll, POLL_MIN, COUNTER_POLL_MAX),
+        ]
+    }
 }
 
 /// Which simulation runs the cards.
@@ -134,8 +172,8 @@ pub struct ChannelSpec {
     /// Bytes of the segment (whole pages).
     #[serde(default = "default_segment")]
     pub segment: Bytes,
-    /// Bytes of one message slot; after validation always set (default: a page, or the
-    /// segment when smaller).
+    /// Bytes of one message slot; after validation always set (default: half the segment, at
+    /// most a page).
     #[serde(default)]
     pub slot: Option<Bytes>,
     /// Readers are notified of each message (signal-on-write).
@@ -148,7 +186,7 @@ impl ChannelSpec {
     /// `segment`); by default half the segment, at most a page, so a writer has two slots.
     pub fn slot_bytes(&self) -> u64 {
         self.slot
-            .map_or((self.segment.0 / 2).min(limits::SEGMENT_DEFAULT), |s| s.0)
+            .map_or((self.segment.0 / 2).min(limits::SLOT_DEFAULT_MAX), |s| s.0)
     }
     /// Message slots in the segment.
     pub fn slots(&self) -> u64 {
