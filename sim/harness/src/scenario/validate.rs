@@ -460,7 +460,7 @@ fn faults(s: &Scenario, refs: &Refs) -> Check {
     Ok(())
 }
 
-fn toml_name<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn toml_name<T: serde::Serialize>(value: &T) -> String {
     toml::Value::try_from(value)
         .ok()
         .and_then(|v| v.as_str().map(|s| format!("\"{s}\"")))
