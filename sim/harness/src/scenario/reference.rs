@@ -50,7 +50,8 @@ pub struct Field {
 pub struct Section {
     /// The TOML tables the rows describe: `sim`, `faults.bit_flip`, ….
     pub tables: Vec<&'static str>,
-    /// The heading, e.g. ``[[nodes]]` — at least one`.
+    /// The heading, e.g. `` `[[nodes]]` — at least one ``; empty for a table under the
+    /// section before it (`[[faults.inject]]` under `[faults]`).
     pub heading: String,
     pub intro: String,
     pub fields: Vec<Field>,
@@ -524,7 +525,7 @@ pub fn markdown() -> String {
          A scenario file (`vassa sim --scenario FILE.toml`) is TOML: the simulated cards \
          (nodes) and their host memory, the messaging channels between them, the traffic to send \
          and the faults to inject. This is every table and field with its default, limits and \
-         meaning; README.md (\"Scenario files\") tells how files are checked and how mistakes \
+         meaning; README.md ([\"Scenario files\"](../README.md#scenario-files-vassa-sim)) tells how files are checked and how mistakes \
          are reported, and [`examples/`](../examples) has commented files.\n\n",
     );
     out.push_str(&values());
