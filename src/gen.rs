@@ -5,6 +5,7 @@ use crate::params::ParamArgs;
 use crate::paths::{check_out_dir, write_file};
 use crate::{say, Failure};
 use std::path::PathBuf;
+use vassa_harness::scenario::reference;
 use vassa_rtl::hwcheck::{yosys_synth, Family};
 use vassa_spec::params::CoreParams;
 
@@ -13,7 +14,8 @@ pub struct GenArgs {
     /// Directory for vassa_core.v and params.txt.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Directory for the generated markdown (register map, packet format, parameters).
+    /// Directory for the generated markdown (register map, packet format, parameters, host link,
+    /// scenario-file reference).
     #[arg(long, value_name = "DIR")]
     docs: Option<PathBuf>,
     /// Directory for the boards' pin constraints (UCF, PCF), generated from the board tops.
@@ -82,6 +84,7 @@ pub fn gen(job: &GenJob) -> Result<(), Failure> {
         for (name, text) in vassa_spec::docs::all_docs() {
             write_file(dir, name, &text)?;
         }
+        write_file(dir, reference::FILE_NAME, &reference::markdown())?;
     }
     if let Some(dir) = &job.out {
         let verilog = vassa_rtl::core::core_verilog(&job.params);

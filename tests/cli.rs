@@ -110,7 +110,7 @@ fn docs_flag_writes_the_generated_tables() {
     let dir = tmp.path();
     let (code, _, err) = vassa(&["gen", "--docs", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    for name in ["registers.md", "packet.md", "parameters.md"] {
+    for name in ["registers.md", "packet.md", "parameters.md", "scenario.md"] {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         let checked_in = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -68,20 +68,20 @@ pub fn validate(s: &mut Scenario) -> Check {
 
 fn sim(s: &Scenario) -> Check {
     let p = at("sim");
-    p.k("max_cycles")
-        .range("max_cycles", s.sim.max_cycles, 1, MAX_CYCLES_LIMIT)?;
-    p.k("link_latency")
-        .range("link_latency", s.sim.link_latency, 0, LINK_LATENCY_MAX)?;
-    let h = &s.sim.host;
+    p.k("max_cycles").range(
+        "max_cycles",
+        s.sim.max_cycles,
+        MAX_CYCLES_MIN,
+        MAX_CYCLES_LIMIT,
+    )?;
+    p.k("link_latency").range(
+        "link_latency",
+        s.sim.link_latency,
+        LINK_LATENCY_MIN,
+        LINK_LATENCY_MAX,
+    )?;
     let hp = p.k("host");
-    for (name, value, min, max) in [
-        ("reg_read", h.reg_read, 0, HOST_COST_MAX),
-        ("reg_write", h.reg_write, 0, HOST_COST_MAX),
-        ("irq_latency", h.irq_latency, 0, HOST_COST_MAX),
-        ("miss_service", h.miss_service, 0, HOST_COST_MAX),
-        ("reader_poll", h.reader_poll, 1, HOST_COST_MAX),
-        ("counter_poll", h.counter_poll, 1, COUNTER_POLL_MAX),
-    ] {
+    for (name, value, min, max) in host_fields(&s.sim.host) {
         hp.k(name).range(name, value, min, max)?;
     }
     s.sim.core.validate().or_else(|e| {
@@ -237,7 +237,13 @@ fn channel(p: &At, c: &mut ChannelSpec, refs: &Refs) -> Check {
                 .fail("a many_to_many channel needs at least two nodes");
         }
     }
-    pages(&p.k("segment"), "segment", c.segment, PAGE, SEGMENT_MAX)?;
+    pages(
+        &p.k("segment"),
+        "segment",
+        c.segment,
+        SEGMENT_MIN,
+        SEGMENT_MAX,
+    )?;
     let slot = c.slot.unwrap_or(Bytes(c.slot_bytes()));
     let sp = p.k("slot");
     if !slot.0.is_power_of_two() || slot.0 < SLOT_MIN {
@@ -253,11 +259,11 @@ fn channel(p: &At, c: &mut ChannelSpec, refs: &Refs) -> Check {
         ));
     }
     // A message goes to its card as one doorbell, whose length field bounds its record.
-    let doorbell = u64::from(vassa_driver::driver::MAX_DOORBELL_LENGTH);
-    if slot.0 > doorbell {
+    if slot.0 > SLOT_MAX {
         return sp.fail(format!(
-            "slot = {slot} is larger than one doorbell carries ({doorbell} bytes of message record): at most {}",
-            Bytes(1 << doorbell.ilog2())
+            "slot = {slot} is larger than one doorbell carries ({} bytes of message record): at most {}",
+            vassa_driver::driver::MAX_DOORBELL_LENGTH,
+            Bytes(SLOT_MAX)
         ));
     }
     c.slot = Some(slot);
@@ -278,7 +284,7 @@ fn channel(p: &At, c: &mut ChannelSpec, refs: &Refs) -> Check {
 fn memory(s: &Scenario) -> Check {
     for (i, n) in s.nodes.iter().enumerate() {
         let p = at("nodes").i(i).k("memory");
-        pages(&p, "memory", n.memory, PAGE, NODE_MEMORY_MAX)?;
+        pages(&p, "memory", n.memory, NODE_MEMORY_MIN, NODE_MEMORY_MAX)?;
         let member: Vec<&ChannelSpec> = s
             .channels
             .iter()
@@ -336,21 +342,19 @@ fn traffic(s: &mut Scenario, refs: &Refs) -> Check {
             }
         }
         p.k("messages")
-            .range("messages", t.messages, 1, MAX_MESSAGES)?;
+            .range("messages", t.messages, MESSAGES_MIN, MAX_MESSAGES)?;
         let size = t.size;
         let slot = c.slot_bytes();
-        if size.min == 0 || size.min > size.max {
+        if size.min < MESSAGE_SIZE_MIN || size.min > size.max {
             return p.k("size").fail(format!(
-                "size {} must be at least 1 byte, with MIN <= MAX",
-                size
+                "size {} must be at least {} byte, with MIN <= MAX",
+                size, MESSAGE_SIZE_MIN
             ));
         }
         // A slot also holds the message's stamps and CRC (`segment::record_bytes`).
-        let overhead =
-            u64::from(vassa_driver::segment::HEAD_BYTES + vassa_driver::segment::TAIL_BYTES);
-        if size.max > slot - overhead {
+        if size.max > slot - SLOT_OVERHEAD {
             return p.k("size").fail(format!(
-                "messages of up to {} do not fit the {} slots of channel \"{}\" ({overhead} bytes of each slot go to stamps and CRC)",
+                "messages of up to {} do not fit the {} slots of channel \"{}\" ({SLOT_OVERHEAD} bytes of each slot go to stamps and CRC)",
                 Bytes(size.max),
                 Bytes(slot),
                 c.name
@@ -447,7 +451,8 @@ fn faults(s: &Scenario, refs: &Refs) -> Check {
             (None, None) => return p.fail("give at = CYCLE or every = CYCLES"),
             (Some(cycle), None) => before_end(s, &p.k("at"), "at", cycle)?,
             (None, Some(every)) => {
-                p.k("every").range("every", every, 1, s.sim.max_cycles)?;
+                p.k("every")
+                    .range("every", every, EVERY_MIN, s.sim.max_cycles)?;
                 before_end(s, &p.k("start"), "start", e.start)?;
             }
         }
@@ -455,7 +460,7 @@ fn faults(s: &Scenario, refs: &Refs) -> Check {
     Ok(())
 }
 
-fn toml_name<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn toml_name<T: serde::Serialize>(value: &T) -> String {
     toml::Value::try_from(value)
         .ok()
         .and_then(|v| v.as_str().map(|s| format!("\"{s}\"")))
@@ -473,10 +478,11 @@ fn before_end(s: &Scenario, p: &At, name: &str, cycle: u64) -> Check {
 }
 
 fn link_fault(s: &Scenario, refs: &Refs, p: &At, group: &str, f: &LinkFault) -> Check {
-    if !(0.0..=1.0).contains(&f.probability) {
-        return p
-            .k("probability")
-            .fail(format!("probability = {} is outside 0..=1", f.probability));
+    if !(PROBABILITY_MIN..=PROBABILITY_MAX).contains(&f.probability) {
+        return p.k("probability").fail(format!(
+            "probability = {} is outside {PROBABILITY_MIN}..={PROBABILITY_MAX}",
+            f.probability
+        ));
     }
     if let Some(node) = &f.node {
         refs.node(&p.k("node"), node)?;
@@ -498,10 +504,12 @@ fn link_fault(s: &Scenario, refs: &Refs, p: &At, group: &str, f: &LinkFault) -> 
         }
     }
     match (group, f.bits) {
-        ("bit_flip", Some(bits)) => {
-            p.k("bits")
-                .range("bits", u64::from(bits), 1, u64::from(MAX_FLIP_BITS))
-        }
+        ("bit_flip", Some(bits)) => p.k("bits").range(
+            "bits",
+            u64::from(bits),
+            FLIP_BITS_MIN.into(),
+            MAX_FLIP_BITS.into(),
+        ),
         (_, Some(_)) => p
             .k("bits")
             .fail(format!("bits applies to bit_flip, not {group}")),
