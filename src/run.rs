@@ -28,7 +28,7 @@ impl From<BackendArg> for Backend {
 
 #[derive(clap::Args)]
 pub struct SimArgs {
-    /// The scenario file (format: README, "Scenario files").
+    /// The scenario file (format: docs/scenario.md).
     #[arg(long, value_name = "FILE.toml")]
     scenario: PathBuf,
     /// Overrides the file's sim.backend.

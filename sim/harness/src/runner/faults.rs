@@ -8,7 +8,7 @@
 //! doorbell), which is the same on both backends while the writer does not wait for its card.
 
 use super::traffic::mix;
-use crate::scenario::{CacheSide, InjectKind, LinkFault};
+use crate::scenario::{limits, CacheSide, InjectKind, LinkFault};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::cell::RefCell;
@@ -96,7 +96,7 @@ impl LinkFaults {
         for f in faults {
             let action = match kind {
                 "drop" => Action::Drop,
-                "bit_flip" => Action::Flip(f.bits.unwrap_or(1)),
+                "bit_flip" => Action::Flip(f.bits.unwrap_or(limits::FLIP_BITS_DEFAULT)),
                 _ => Action::Duplicate,
             };
             self.rules.push(Rule {
