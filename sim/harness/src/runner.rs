@@ -29,7 +29,7 @@ pub mod text;
 pub mod traffic;
 
 use crate::fabric::{Fabric, ModelFabric, RtlFabric, Switch};
-use crate::scenario::{Backend, ChannelKind, Scenario};
+use crate::scenario::{Backend, Scenario};
 use faults::{bad_packet, EvictPlan, FaultTally, LinkFaults};
 use programs::{evictions, identify, reader, writer, Play, ReaderTally};
 use report::Report;
@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 use traffic::Stream;
-use vassa_driver::channel::{ChannelError, ChannelId, ChannelSpec as Spec, Channels, Kind};
+use vassa_driver::channel::{ChannelError, ChannelId, ChannelSpec as Spec, Channels};
 use vassa_driver::driver::{Dir, Driver, DriverConfig, DriverError};
 use vassa_driver::memory::Memory;
 use vassa_driver::segment::record_bytes;
@@ -203,11 +203,7 @@ impl<'a, F: Fabric + Switch> Runner<'a, F> {
         let mut ids = Vec::new();
         for c in &s.channels {
             let spec = Spec {
-                kind: match c.kind {
-                    ChannelKind::Unicast => Kind::Unicast,
-                    ChannelKind::Multicast => Kind::Multicast,
-                    ChannelKind::ManyToMany => Kind::ManyToMany,
-                },
+                kind: c.kind,
                 writers: c.writers.iter().map(|w| node(w)).collect(),
                 readers: c.readers.iter().map(|r| node(r)).collect(),
                 segment_bytes: c.segment.0 as u32,

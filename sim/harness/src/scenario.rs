@@ -14,6 +14,7 @@ mod validate;
 
 pub use error::{ErrorKind, ScenarioError};
 pub use units::{Bytes, SizeRange, Word};
+pub use vassa_driver::channel::Kind;
 pub use vassa_driver::host::HostCosts;
 pub use vassa_spec::params::CoreParams;
 
@@ -142,18 +143,6 @@ pub struct NodeSpec {
     pub memory: Bytes,
 }
 
-/// How a channel's writers and readers are arranged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
-    /// One writer, one reader.
-    Unicast,
-    /// One writer, one or more readers (the switch copies each packet).
-    Multicast,
-    /// Any writers, any readers; a node may be both.
-    ManyToMany,
-}
-
 fn default_segment() -> Bytes {
     Bytes(limits::SEGMENT_DEFAULT)
 }
@@ -167,7 +156,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ChannelSpec {
     pub name: String,
-    pub kind: ChannelKind,
+    pub kind: Kind,
     pub writers: Vec<String>,
     pub readers: Vec<String>,
     /// Bytes of the segment (whole pages).

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use std::path::PathBuf;
-use vassa_harness::scenario::{ChannelKind, ErrorKind, Scenario};
+use vassa_harness::scenario::{Kind, ErrorKind, Scenario};
 
 fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -60,7 +60,7 @@ fn quickstart_reads_as_documented() {
     assert_eq!(s.nodes.len(), 3);
     assert_eq!(s.nodes[1].memory.0, 1 << 20, "default memory");
     let telemetry = s.channel("telemetry").unwrap();
-    assert_eq!(telemetry.kind, ChannelKind::Multicast);
+    assert_eq!(telemetry.kind, Kind::Multicast);
     assert_eq!((telemetry.slots(), telemetry.pages()), (8, 2));
     assert!(telemetry.signal);
     let reply = s.channel("reply").unwrap();

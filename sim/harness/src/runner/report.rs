@@ -1,6 +1,6 @@
 //! What a scenario run reports (`vassa sim --json` prints it), and the checks it makes.
 
-use crate::scenario::{Backend, ChannelKind};
+use crate::scenario::{Backend, Kind};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -26,7 +26,7 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelReport {
     pub name: String,
-    pub kind: ChannelKind,
+    pub kind: Kind,
     /// Messages sent, by all writers.
     pub sent: u64,
     /// Packets the writers' cards were asked to send (messages split at `max_payload` and

@@ -18,7 +18,7 @@ fn n(v: u64) -> String {
 }
 
 /// A channel kind as the scenario file spells it.
-fn kind(k: crate::scenario::ChannelKind) -> String {
+fn kind(k: crate::scenario::Kind) -> String {
     serde_json::to_value(k)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -4,7 +4,7 @@
 use super::limits::*;
 use super::tree::Seg;
 use super::units::Bytes;
-use super::{ChannelKind, ChannelSpec, LinkFault, Scenario};
+use super::{Kind, ChannelSpec, LinkFault, Scenario};
 use std::collections::BTreeMap;
 use vassa_spec::params::{ParamError, PAGE_SIZE};
 
@@ -202,11 +202,11 @@ fn channel(p: &At, c: &mut ChannelSpec, refs: &Refs) -> Check {
         }
     }
     let kind = match c.kind {
-        ChannelKind::Unicast => "unicast",
-        ChannelKind::Multicast => "multicast",
-        ChannelKind::ManyToMany => "many_to_many",
+        Kind::Unicast => "unicast",
+        Kind::Multicast => "multicast",
+        Kind::ManyToMany => "many_to_many",
     };
-    if c.kind != ChannelKind::ManyToMany {
+    if c.kind != Kind::ManyToMany {
         if c.writers.len() != 1 {
             return p.k("writers").fail(format!(
                 "a {kind} channel has exactly one writer, not {} ({}); use kind = \"many_to_many\"",
@@ -214,7 +214,7 @@ fn channel(p: &At, c: &mut ChannelSpec, refs: &Refs) -> Check {
                 list(&c.writers)
             ));
         }
-        if c.kind == ChannelKind::Unicast && c.readers.len() != 1 {
+        if c.kind == Kind::Unicast && c.readers.len() != 1 {
             return p.k("readers").fail(format!(
                 "a unicast channel has exactly one reader, not {} ({}); use kind = \"multicast\"",
                 c.readers.len(),
