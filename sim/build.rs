@@ -123,7 +123,7 @@ fn main() {
     let params = CoreParams::default();
     std::fs::write(
         out.join("waivers.vlt"),
-        vassa_rtl::hwcheck::VERILATOR_WAIVERS,
+        vassa_hdl_tools::hwcheck::VERILATOR_WAIVERS,
     )
     .unwrap();
 

@@ -6,7 +6,7 @@ use crate::paths::{check_out_dir, write_file};
 use crate::{say, Failure};
 use std::path::PathBuf;
 use vassa_harness::scenario::reference;
-use vassa_rtl::hwcheck::{yosys_synth, Family};
+use vassa_hdl_tools::hwcheck::{yosys_synth, Family};
 use vassa_spec::params::CoreParams;
 
 #[derive(clap::Args)]
@@ -92,7 +92,8 @@ pub fn gen(job: &GenJob) -> Result<(), Failure> {
         let mut report = job.params.report();
         // The tools' own errors (a missing verilator, a failed synthesis) are a failed run.
         if job.lint {
-            vassa_rtl::hwcheck::verilator_lint(&verilog, "vassa_core").map_err(Failure::failed)?;
+            vassa_hdl_tools::hwcheck::verilator_lint(&verilog, "vassa_core")
+                .map_err(Failure::failed)?;
             say("verilator --lint-only -Wall: clean (waivers: rtl/lint/verilator_waivers.vlt)\n")?;
             report += "\nverilator --lint-only -Wall: clean\n";
         }
@@ -109,8 +110,8 @@ pub fn gen(job: &GenJob) -> Result<(), Failure> {
             }
         }
         if job.place {
-            let r =
-                vassa_rtl::hwcheck::ice40_place(&verilog, "vassa_core").map_err(Failure::failed)?;
+            let r = vassa_hdl_tools::hwcheck::ice40_place(&verilog, "vassa_core")
+                .map_err(Failure::failed)?;
             let text = place_summary(&r);
             say(&text)?;
             report += &text;
@@ -122,8 +123,8 @@ pub fn gen(job: &GenJob) -> Result<(), Failure> {
 }
 
 /// What `gen --place` prints: use, fmax against the target, the critical path's ends.
-fn place_summary(r: &vassa_rtl::hwcheck::PlaceReport) -> String {
-    use vassa_rtl::hwcheck::PLACE_TARGET_MHZ;
+fn place_summary(r: &vassa_hdl_tools::hwcheck::PlaceReport) -> String {
+    use vassa_hdl_tools::hwcheck::PLACE_TARGET_MHZ;
     let fmax = r
         .fmax()
         .map_or("no clock timed".to_string(), |f| format!("{f:.1} MHz"));

@@ -14,7 +14,7 @@ use rust_hdl::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use vassa_rtl::hwcheck::{critical_path, NextpnrReport, SynthReport};
+use vassa_hdl_tools::hwcheck::{critical_path, NextpnrReport, SynthReport};
 
 /// An iCE40 device in a package, as nextpnr names them.
 #[derive(Debug, Clone, Copy, PartialEq)]

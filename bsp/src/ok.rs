@@ -464,10 +464,10 @@ mod tests {
             verilog.contains("okWireIn mod_ep(.ok1(ok1), .ep_addr(8'h6)"),
             "{verilog}"
         );
-        let report = vassa_rtl::hwcheck::yosys_synth(
+        let report = vassa_hdl_tools::hwcheck::yosys_synth(
             &format!("{verilog}\n{OK_PRIMITIVES}"),
             "top",
-            vassa_rtl::hwcheck::Family::Xc6s,
+            vassa_hdl_tools::hwcheck::Family::Xc6s,
         );
         assert!(report.is_ok(), "{report:?}");
     }

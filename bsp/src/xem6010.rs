@@ -20,9 +20,9 @@ use crate::ok::*;
 use crate::report::{ClockReport, FlowReport, OutputFile, Progress, Utilization};
 use rust_hdl::prelude::*;
 use std::path::Path;
+use vassa_hdl_tools::hwcheck::{yosys_synth, Family};
 use vassa_rtl::board::frontpanel_card::FrontPanelCard;
 use vassa_rtl::board::{LED_STRETCH_CYCLES, XEM6010_MEM_BYTES};
-use vassa_rtl::hwcheck::{yosys_synth, Family};
 use vassa_spec::board::fp;
 use vassa_spec::params::CoreParams;
 

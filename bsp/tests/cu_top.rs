@@ -3,9 +3,9 @@
 //! short), and the LEDs show the traffic. Also the pin constraints.
 
 use vassa_bsp::cu::{self, CuTop};
+use vassa_hdl_tools::testbench::Bench;
 use vassa_rtl::board::board_card::led;
 use vassa_rtl::board::uart_bridge::host_model::{exchange, frame, word, SerialHost, UartDut};
-use vassa_rtl::testbench::Bench;
 use vassa_spec::board::{uart, BOARD_MAGIC};
 use vassa_spec::params::CoreParams;
 use vassa_spec::regmap as rm;
@@ -174,6 +174,6 @@ fn pins_follow_the_board() {
 
 #[test]
 fn verilog_is_clean() {
-    vassa_rtl::testbench::yosys_check("cu_top", cu::top());
-    vassa_rtl::testbench::lint_check("cu_top", cu::top());
+    vassa_hdl_tools::testbench::yosys_check("cu_top", cu::top());
+    vassa_hdl_tools::testbench::lint_check("cu_top", cu::top());
 }

@@ -6,12 +6,12 @@
 
 use std::collections::VecDeque;
 use std::time::Instant;
+use vassa_hdl_tools::testbench::{Bench, XorShift};
+use vassa_hdl_tools::vectors::simulation_vectors;
 use vassa_rtl::mapping_cache::{
     MappingCache, COUNTER_SLOT_BITS, EPOCH_BITS, OP_BITS, PAGE_BITS, SLOT_BITS, TAG_BITS,
 };
 use vassa_rtl::packetizer::Packetizer;
-use vassa_rtl::testbench::{Bench, XorShift};
-use vassa_rtl::vectors::simulation_vectors;
 use vassa_spec::params::{CoreParams, PAGE_SIZE};
 use vassa_spec::regmap::{MAP_OP_FLUSH, MAP_OP_INSTALL, MAP_OP_INVALIDATE};
 

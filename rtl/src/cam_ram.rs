@@ -96,7 +96,7 @@ end
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hwcheck::{yosys_synth, Family};
+    use vassa_hdl_tools::hwcheck::{yosys_synth, Family};
 
     #[test]
     fn cam_ram_is_one_block_ram() {

@@ -390,7 +390,7 @@ impl Logic for VassaCore {
 pub fn core_verilog(params: &CoreParams) -> String {
     let mut core = VassaCore::new(params);
     core.connect_all();
-    crate::hwcheck::rename_top(&generate_verilog(&core), "vassa_core")
+    vassa_hdl_tools::hwcheck::rename_top(&generate_verilog(&core), "vassa_core")
 }
 
 #[cfg(test)]
@@ -398,8 +398,8 @@ mod tests {
     use super::*;
     use crate::spec::regmap::{self as rm, GLOBAL_COUNTERS};
     use crate::spec::trace::{RxTrace, Verdict};
-    use crate::testbench::Bench;
     use std::collections::VecDeque;
+    use vassa_hdl_tools::testbench::Bench;
 
     /// One core with a byte-array memory (reads answered after a fixed latency, one beat per
     /// cycle) and its link TX looped back to its link RX.
@@ -553,7 +553,10 @@ mod tests {
 
     #[test]
     fn verilog_is_clean() {
-        crate::testbench::yosys_check("vassa_core", VassaCore::new(&CoreParams::default()));
+        vassa_hdl_tools::testbench::yosys_check(
+            "vassa_core",
+            VassaCore::new(&CoreParams::default()),
+        );
         // Whole-core Verilator lint and synthesis: rtl/tests/core_hardware.rs.
     }
 

@@ -58,8 +58,8 @@ impl Logic for Crc32Step {
 mod tests {
     use super::*;
     use crate::spec::packet::{raw_crc, CRC_INIT_STATE};
-    use crate::testbench::{lint_check, yosys_check, Bench};
     use std::process::Command;
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench};
 
     #[test]
     fn simulation_matches_the_link_crc() {

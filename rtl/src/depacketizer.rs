@@ -1644,9 +1644,9 @@ mod tests {
     use super::*;
     use crate::spec::packet::{encode, packet_words, H1_LENGTH};
     use crate::spec::trace::RxTrace;
-    use crate::testbench::{yosys_check, Bench};
     use proptest::prelude::*;
     use std::collections::{HashMap, VecDeque};
+    use vassa_hdl_tools::testbench::{yosys_check, Bench};
 
     /// An event seen on the block's outputs.
     #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -2579,7 +2579,10 @@ mod tests {
     #[test]
     fn verilog_is_clean() {
         yosys_check("depacketizer", Depacketizer::new(&CoreParams::default()));
-        crate::testbench::lint_check("depacketizer", Depacketizer::new(&CoreParams::default()));
+        vassa_hdl_tools::testbench::lint_check(
+            "depacketizer",
+            Depacketizer::new(&CoreParams::default()),
+        );
         // Ten buffers, a 16-entry job queue (payload size kept moderate: yosys unrolls the RAM
         // initialisation).
         let big = CoreParams {

@@ -170,8 +170,8 @@ impl<const W: usize, const N: usize, const NP1: usize> Logic for LeanFifo<W, N, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testbench::{lint_check, yosys_check, Bench, XorShift};
     use std::collections::VecDeque;
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench, XorShift};
 
     #[test]
     fn lean_fifo_order_flags_and_latency() {

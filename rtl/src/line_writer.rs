@@ -257,9 +257,9 @@ pub fn model_beats(addr: u32, payload: &[u8], line_bytes: u32) -> Vec<Beat> {
 mod tests {
     use super::*;
     use crate::spec::packet::bytes_to_words;
-    use crate::testbench::{yosys_check, Bench};
     use proptest::prelude::*;
     use std::collections::VecDeque;
+    use vassa_hdl_tools::testbench::{yosys_check, Bench};
 
     /// A job for the bench: payload placed at `base` in the buffer RAM, written to `addr`.
     #[derive(Debug, Clone)]
@@ -418,7 +418,10 @@ mod tests {
     #[test]
     fn verilog_is_clean() {
         yosys_check("line_writer", LineWriter::new(&CoreParams::default()));
-        crate::testbench::lint_check("line_writer", LineWriter::new(&CoreParams::default()));
+        vassa_hdl_tools::testbench::lint_check(
+            "line_writer",
+            LineWriter::new(&CoreParams::default()),
+        );
     }
 
     #[test]

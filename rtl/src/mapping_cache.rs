@@ -749,7 +749,7 @@ mod tests;
 #[cfg(test)]
 mod synthesis {
     use super::*;
-    use crate::hwcheck::{yosys_synth, Family};
+    use vassa_hdl_tools::hwcheck::{yosys_synth, Family};
 
     /// Guards the block-RAM CAM's savings: keys in registers with a comparator per entry took
     /// 521 LUT4 and 408 flip-flops (the RX cache as synthesized in the core); the CAM takes

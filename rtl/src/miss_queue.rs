@@ -130,8 +130,8 @@ impl Logic for MissQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testbench::{lint_check, yosys_check, Bench, XorShift};
     use std::collections::VecDeque;
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench, XorShift};
 
     fn params(miss_buffer_packets: u32) -> CoreParams {
         CoreParams {
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn default_depth_takes_no_block_ram() {
-        use crate::hwcheck::{yosys_synth, Family};
+        use vassa_hdl_tools::hwcheck::{yosys_synth, Family};
         let mut q = MissQueue::new(&CoreParams::default());
         q.connect_all();
         let r = yosys_synth(&generate_verilog(&q), "top", Family::Ice40).unwrap();

@@ -110,8 +110,8 @@ impl Logic for NotifyQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testbench::{lint_check, yosys_check, Bench, XorShift};
     use std::collections::VecDeque;
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench, XorShift};
 
     #[test]
     fn verilog_is_clean() {

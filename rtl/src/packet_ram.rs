@@ -211,11 +211,11 @@ end
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testbench::{lint_check, yosys_check, Bench};
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench};
 
     /// iCE40 resource use of one RAM, as yosys maps it.
-    fn synth(mut ram: PacketRam) -> crate::hwcheck::SynthReport {
-        use crate::hwcheck::{yosys_synth, Family};
+    fn synth(mut ram: PacketRam) -> vassa_hdl_tools::hwcheck::SynthReport {
+        use vassa_hdl_tools::hwcheck::{yosys_synth, Family};
         ram.connect_all();
         yosys_synth(&generate_verilog(&ram), "top", Family::Ice40).unwrap()
     }

@@ -298,8 +298,8 @@ impl<const W: usize> Logic for RowFifo<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testbench::{lint_check, yosys_check, Bench, XorShift};
     use std::collections::VecDeque;
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench, XorShift};
 
     /// `data_out` is don't-care while the FIFO is empty.
     const Q: &[(&str, &str)] = &[("data_out", "valid")];
@@ -384,9 +384,13 @@ mod tests {
         let flops = |f: RowFifo<49>| {
             let mut f = f;
             f.connect_all();
-            crate::hwcheck::yosys_synth(&generate_verilog(&f), "top", crate::hwcheck::Family::Ice40)
-                .unwrap()
-                .flip_flops
+            vassa_hdl_tools::hwcheck::yosys_synth(
+                &generate_verilog(&f),
+                "top",
+                vassa_hdl_tools::hwcheck::Family::Ice40,
+            )
+            .unwrap()
+            .flip_flops
         };
         let (staged, held) = (flops(RowFifo::new(2)), flops(RowFifo::new(2).held_input()));
         assert!(
@@ -423,7 +427,7 @@ mod tests {
 
     #[test]
     fn fits_one_block_ram_and_is_clean() {
-        use crate::hwcheck::{yosys_synth, Family};
+        use vassa_hdl_tools::hwcheck::{yosys_synth, Family};
         for (rows, brams) in [(4usize, 1u32), (2, 2)] {
             let mut f = RowFifo::<64>::new(rows);
             f.connect_all();

@@ -1,8 +1,8 @@
 //! Whole-core hardware checks: Verilator lint, yosys validation and synthesis for both FPGA
 //! families, at the default parameters and at a small and a large parameter set.
 
+use vassa_hdl_tools::hwcheck::{verilator_lint, yosys_synth, Family};
 use vassa_rtl::core::core_verilog;
-use vassa_rtl::hwcheck::{verilator_lint, yosys_synth, Family};
 use vassa_spec::params::CoreParams;
 
 fn small() -> CoreParams {

@@ -283,7 +283,7 @@ mod builder {
                 tools.cxx_version,
                 self.verilator_args,
                 self.link_args,
-                vassa_rtl::hwcheck::VERILATOR_WAIVERS,
+                vassa_hdl_tools::hwcheck::VERILATOR_WAIVERS,
                 self.header,
                 self.source,
             )
@@ -421,7 +421,7 @@ mod builder {
         let files = [
             ("key.txt", key_text),
             (top_v.as_str(), recipe.verilog.as_str()),
-            ("waivers.vlt", vassa_rtl::hwcheck::VERILATOR_WAIVERS),
+            ("waivers.vlt", vassa_hdl_tools::hwcheck::VERILATOR_WAIVERS),
             ("shim.h", recipe.header.as_str()),
             ("shim.cpp", recipe.source.as_str()),
             ("exports.map", "{ global: vassa_table; local: *; };\n"),

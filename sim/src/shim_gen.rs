@@ -11,62 +11,30 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// One port of the top module.
-pub struct Port {
-    pub name: String,
-    pub input: bool,
-    pub bits: u32,
-}
+pub use vassa_hdl_tools::hwcheck::Port;
 
-/// Reads the port declarations of module `top` (rust-hdl writes one per line). Ports are
-/// driven as `uint32_t`, so a port wider than 32 bits is an error.
+/// The ports of module `top` (read by the one Verilog port reader,
+/// `vassa_hdl_tools::hwcheck::module_ports`). Ports are driven as `uint32_t`, so a port wider
+/// than 32 bits is an error.
 pub fn ports(verilog: &str, top: &str) -> Result<Vec<Port>, String> {
-    let module = verilog
-        .split(&format!("module {top}("))
-        .nth(1)
-        .ok_or_else(|| format!("no module {top} in the generated Verilog"))?;
-    let body = &module[..module.find("endmodule").unwrap_or(module.len())];
-    let mut ports = Vec::new();
-    for line in body.lines().map(str::trim) {
-        let (input, rest) = if let Some(r) = line.strip_prefix("input wire ") {
-            (true, r)
-        } else if let Some(r) = line
-            .strip_prefix("output reg ")
-            .or_else(|| line.strip_prefix("output wire "))
-        {
-            (false, r)
-        } else {
-            continue;
-        };
-        let rest = rest.trim().trim_end_matches(';');
-        let (bits, name) = match rest.strip_prefix('[') {
-            Some(r) => {
-                let msb = r
-                    .split_once(']')
-                    .and_then(|(range, name)| Some((range.split(':').next()?, name)))
-                    .and_then(|(msb, name)| Some((msb.trim().parse::<u32>().ok()?, name)));
-                let (msb, name) = msb.ok_or_else(|| format!("unreadable port line `{line}`"))?;
-                (msb + 1, name.trim())
-            }
-            None => (1, rest),
-        };
-        if bits > 32 {
-            return Err(format!(
-                "port {name} of {top} is {bits} bits wide: the shim drives ports as 32-bit \
-                 words (wider ports need VlWide accessors)"
-            ));
-        }
-        ports.push(Port {
-            name: name.to_string(),
-            input,
-            bits,
-        });
+    let ports = vassa_hdl_tools::hwcheck::module_ports(verilog, top);
+    if ports.is_empty() {
+        return Err(format!(
+            "no module {top} with ports in the generated Verilog"
+        ));
+    }
+    if let Some(p) = ports.iter().find(|p| p.bits > 32) {
+        return Err(format!(
+            "port {} of {top} is {} bits wide: the shim drives ports as 32-bit words (wider \
+             ports need VlWide accessors)",
+            p.name, p.bits
+        ));
     }
     Ok(ports)
 }
 
 /// Mask of a port's bits in a `uint32_t`.
-fn mask(bits: u32) -> u64 {
+fn mask(bits: usize) -> u64 {
     (1u64 << bits) - 1
 }
 

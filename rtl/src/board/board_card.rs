@@ -256,14 +256,14 @@ impl Logic for BoardCard {
 pub fn board_card_verilog(params: &CoreParams, mem_bytes: usize, stretch_cycles: u32) -> String {
     let mut card = BoardCard::new(params, mem_bytes, stretch_cycles);
     card.connect_all();
-    crate::hwcheck::rename_top(&generate_verilog(&card), "vassa_board_card")
+    vassa_hdl_tools::hwcheck::rename_top(&generate_verilog(&card), "vassa_board_card")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spec::regmap as rm;
-    use crate::testbench::{lint_check, yosys_check, Bench};
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench};
 
     fn bench(stretch: u32) -> Bench<BoardCard> {
         Bench::new(

@@ -124,8 +124,8 @@ always @(posedge clock) begin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hwcheck::{yosys_synth, Family};
-    use crate::testbench::{lint_check, yosys_check, Bench};
+    use vassa_hdl_tools::hwcheck::{yosys_synth, Family};
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench};
 
     #[test]
     fn byte_lanes_write_independently_and_match_the_verilog() {

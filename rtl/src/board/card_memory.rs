@@ -186,8 +186,8 @@ impl Logic for CardMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testbench::{lint_check, yosys_check, Bench, XorShift};
     use std::collections::VecDeque;
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench, XorShift};
 
     fn bench(mem_bytes: usize) -> Bench<CardMemory> {
         Bench::new(CardMemory::new(mem_bytes), |m| &mut m.clock)

@@ -681,7 +681,7 @@ impl Logic for FrontPanelBridge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testbench::{lint_check, yosys_check};
+    use vassa_hdl_tools::testbench::{lint_check, yosys_check};
 
     #[test]
     fn verilog_is_clean() {

@@ -163,14 +163,14 @@ pub fn frontpanel_card_verilog(
 ) -> String {
     let mut card = FrontPanelCard::new(params, mem_bytes, stretch_cycles);
     card.connect_all();
-    crate::hwcheck::rename_top(&generate_verilog(&card), name)
+    vassa_hdl_tools::hwcheck::rename_top(&generate_verilog(&card), name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::board::{LED_STRETCH_CYCLES, XEM6010_MEM_BYTES};
-    use crate::hwcheck::{verilator_lint, yosys_synth, Family};
+    use vassa_hdl_tools::hwcheck::{verilator_lint, yosys_synth, Family};
 
     #[test]
     fn lints_clean_and_synthesizes_without_latches() {
@@ -181,7 +181,7 @@ mod tests {
             "vassa_fp_card",
         );
         verilator_lint(&v, "vassa_fp_card").unwrap_or_else(|e| panic!("{e}"));
-        crate::testbench::yosys_check(
+        vassa_hdl_tools::testbench::yosys_check(
             "frontpanel_card",
             FrontPanelCard::new(&CoreParams::default(), 4096, 100),
         );

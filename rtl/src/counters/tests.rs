@@ -1,10 +1,10 @@
 //! Tests of the `counters` block: behaviour against its reference, replay in Icarus, synthesis checks.
 use super::*;
 use crate::spec::regmap::global_counter_index;
-use crate::testbench::{yosys_check, Bench};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use std::collections::BTreeMap;
+use vassa_hdl_tools::testbench::{yosys_check, Bench};
 
 fn bench(slots: usize) -> Bench<TrafficCounters> {
     Bench::new(TrafficCounters::new(slots), |c| &mut c.clock)
@@ -456,5 +456,5 @@ fn verilog_matches_the_simulation() {
 fn verilog_is_clean() {
     let v = yosys_check("traffic_counters", TrafficCounters::new(32));
     assert!(v.contains("mem[0:255]"));
-    crate::testbench::lint_check("traffic_counters", TrafficCounters::new(32));
+    vassa_hdl_tools::testbench::lint_check("traffic_counters", TrafficCounters::new(32));
 }

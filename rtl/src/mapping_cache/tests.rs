@@ -1,9 +1,9 @@
 //! Tests of the `mapping_cache` block: behaviour against its reference, replay in Icarus, synthesis checks.
 use super::*;
-use crate::testbench::{yosys_check, Bench};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use std::collections::VecDeque;
+use vassa_hdl_tools::testbench::{yosys_check, Bench};
 use vassa_model::mapping_cache::{LookupResult, Mapping, MappingCacheModel};
 
 fn bench(entries: usize) -> Bench<MappingCache> {
@@ -277,7 +277,7 @@ fn a_lookup_in_the_next_cycle_preempts_the_previous_one() {
 fn ops_while_busy_are_refused_and_installs_finish_between_spaced_lookups() {
     let mut b = bench(16);
     let mut model = MappingCacheModel::new(16);
-    let mut rng = crate::testbench::XorShift(7);
+    let mut rng = vassa_hdl_tools::testbench::XorShift(7);
     let mut busy_run = 0;
     let mut refused = 0;
     let mut next_lookup = 0;
@@ -411,5 +411,5 @@ fn verilog_matches_the_simulation() {
 fn verilog_is_clean() {
     let v = yosys_check("mapping_cache", MappingCache::new(16));
     assert!(v.contains("mem[0:255]"));
-    crate::testbench::lint_check("mapping_cache", MappingCache::new(16));
+    vassa_hdl_tools::testbench::lint_check("mapping_cache", MappingCache::new(16));
 }

@@ -2,9 +2,9 @@
 use super::*;
 use crate::spec::packet::{encode, Header};
 use crate::spec::params::PAGE_SHIFT;
-use crate::testbench::{yosys_check, Bench, XorShift};
 use proptest::prelude::*;
 use std::collections::VecDeque;
+use vassa_hdl_tools::testbench::{yosys_check, Bench, XorShift};
 
 /// One packet command as the TX MMU presents it.
 #[derive(Debug, Clone, Copy)]
@@ -365,7 +365,7 @@ fn stream(params: CoreParams, length: u32, align: u32, count: usize, latency: u6
 #[test]
 fn verilog_is_clean() {
     let v = yosys_check("packetizer", Packetizer::new(&CoreParams::default()));
-    crate::testbench::lint_check("packetizer", Packetizer::new(&CoreParams::default()));
+    vassa_hdl_tools::testbench::lint_check("packetizer", Packetizer::new(&CoreParams::default()));
     // For synthesis experiments: VASSA_DUMP_VERILOG=path writes the default block's Verilog.
     if let Some(path) = std::env::var_os("VASSA_DUMP_VERILOG") {
         std::fs::write(path, &v).unwrap();

@@ -1,6 +1,6 @@
 //! Tests of the `regfile` block: behaviour against its reference, replay in Icarus, synthesis checks.
 use super::*;
-use crate::testbench::{lint_check, yosys_check, Bench};
+use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench};
 
 type B = Bench<RegFile>;
 

@@ -2,9 +2,9 @@
 use super::*;
 use crate::spec::packet::split_message;
 use crate::spec::params::{param_info, PAGE_SHIFT};
-use crate::testbench::{yosys_check, Bench};
 use proptest::prelude::*;
 use std::collections::{HashMap, VecDeque};
+use vassa_hdl_tools::testbench::{yosys_check, Bench};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Mapping {
@@ -405,7 +405,7 @@ fn check_run(s: &Scenario, record: bool) -> Outcome {
 fn verilog_is_clean() {
     let v = yosys_check("tx_mmu", TxMmu::new(&CoreParams::default()));
     assert!(v.contains("module top"));
-    crate::testbench::lint_check("tx_mmu", TxMmu::new(&CoreParams::default()));
+    vassa_hdl_tools::testbench::lint_check("tx_mmu", TxMmu::new(&CoreParams::default()));
 }
 
 #[test]

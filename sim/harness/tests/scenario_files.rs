@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use std::path::PathBuf;
-use vassa_harness::scenario::{Kind, ErrorKind, Scenario};
+use vassa_harness::scenario::{ErrorKind, Kind, Scenario};
 
 fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")

@@ -1,5 +1,5 @@
 //! The two-card workload on rust-hdl's own simulation of `VassaCore` (no Verilog): the
-//! single-threaded stepper of the RTL tests (`vassa_rtl::testbench::Bench`) and rust-hdl's
+//! single-threaded stepper of the RTL tests (`vassa_hdl_tools::testbench::Bench`) and rust-hdl's
 //! threaded `Simulation`. Both are [`Core`]s, so the cards around them are the same
 //! [`Card`] code as around the Verilated model.
 
@@ -9,8 +9,8 @@ use rust_hdl::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
+use vassa_hdl_tools::testbench::Bench;
 use vassa_rtl::core::VassaCore;
-use vassa_rtl::testbench::Bench;
 use vassa_spec::params::CoreParams;
 
 fn bits<const N: usize>(v: u32) -> Bits<N> {

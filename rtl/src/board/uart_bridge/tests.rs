@@ -1,8 +1,8 @@
 //! Tests of the `uart_bridge` block: behaviour against its reference, replay in Icarus, synthesis checks.
 use super::host_model::*;
 use super::*;
-use crate::testbench::{lint_check, yosys_check, Bench, XorShift};
 use std::collections::{HashMap, VecDeque};
+use vassa_hdl_tools::testbench::{lint_check, yosys_check, Bench, XorShift};
 
 /// Clocks per bit in the tests: rust-hdl's simulation is slow, so the line is fast.
 const CPB: usize = 4;

@@ -4,7 +4,7 @@
 use super::limits::*;
 use super::tree::Seg;
 use super::units::Bytes;
-use super::{Kind, ChannelSpec, LinkFault, Scenario};
+use super::{ChannelSpec, Kind, LinkFault, Scenario};
 use std::collections::BTreeMap;
 use vassa_spec::params::{ParamError, PAGE_SIZE};
 

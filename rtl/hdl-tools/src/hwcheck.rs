@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The Verilator configuration holding every lint waiver, each with its reason.
-pub const VERILATOR_WAIVERS: &str = include_str!("../lint/verilator_waivers.vlt");
+pub const VERILATOR_WAIVERS: &str = include_str!("../../lint/verilator_waivers.vlt");
 
 fn scratch_dir(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -157,12 +157,13 @@ pub fn yosys_synth(verilog: &str, top: &str, family: Family) -> Result<SynthRepo
     result
 }
 
-/// A port of a module, as declared in rust-hdl's Verilog (`input wire [7:0] name;`).
+/// A port of a module: read from rust-hdl's Verilog (`input wire [7:0] name;`, see
+/// [`module_ports`]) or sampled from a block ([`crate::vectors`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
     pub name: String,
     pub input: bool,
-    pub width: usize,
+    pub bits: usize,
 }
 
 /// The ports of module `top` in `verilog`, in declaration order.
@@ -184,7 +185,7 @@ pub fn module_ports(verilog: &str, top: &str) -> Vec<Port> {
             Some(&"output") => false,
             _ => continue,
         };
-        let width = words
+        let bits = words
             .iter()
             .find_map(|w| w.strip_prefix('[').and_then(|w| w.strip_suffix(":0]")))
             .and_then(|msb| msb.parse::<usize>().ok())
@@ -193,7 +194,7 @@ pub fn module_ports(verilog: &str, top: &str) -> Vec<Port> {
             ports.push(Port {
                 name: name.to_string(),
                 input,
-                width,
+                bits,
             });
         }
     }
@@ -211,7 +212,7 @@ pub fn place_harness(verilog: &str, top: &str) -> Result<String, String> {
     let ports = module_ports(verilog, top);
     if !ports
         .iter()
-        .any(|p| p.input && p.name == "clock" && p.width == 1)
+        .any(|p| p.input && p.name == "clock" && p.bits == 1)
     {
         return Err(format!("module {top} has no 1-bit input `clock`"));
     }
@@ -226,16 +227,16 @@ pub fn place_harness(verilog: &str, top: &str) -> Result<String, String> {
     let (mut next_in, mut outs) = (0usize, Vec::new());
     for p in ports.iter().filter(|p| p.name != "clock") {
         if p.input {
-            let bits: Vec<String> = (0..p.width)
+            let bits: Vec<String> = (0..p.bits)
                 .rev()
                 .map(|b| format!("src[{}]", (next_in + b) % n))
                 .collect();
-            next_in += p.width;
+            next_in += p.bits;
             conns.push(format!(".{}({{{}}})", p.name, bits.join(", ")));
         } else {
-            v += &format!("wire [{}:0] o_{};\n", p.width - 1, p.name);
+            v += &format!("wire [{}:0] o_{};\n", p.bits - 1, p.name);
             conns.push(format!(".{0}(o_{0})", p.name));
-            outs.extend((0..p.width).map(|b| format!("o_{}[{b}]", p.name)));
+            outs.extend((0..p.bits).map(|b| format!("o_{}[{b}]", p.name)));
         }
     }
     v += &format!("{top} core({});\n", conns.join(", "));
@@ -528,12 +529,12 @@ mod tests {
                 Port {
                     name: "clock".into(),
                     input: true,
-                    width: 1
+                    bits: 1
                 },
                 Port {
                     name: "q".into(),
                     input: false,
-                    width: 8
+                    bits: 8
                 },
             ]
         );

@@ -14,12 +14,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 /// A top-level port of a block (the clock is not one: every simulator drives it itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
-    pub name: String,
-    pub input: bool,
-    pub bits: usize,
-}
+pub use crate::hwcheck::Port;
 
 /// Output values of every cycle, in the order of the output ports of [`Vectors::ports`].
 /// Values are lowercase hex without leading zeros; `x`/`z` digits only come from Icarus.
