@@ -93,8 +93,11 @@
 //!   port, payload stores, verdict stage, resolves, per miss buffer state, line writer feed,
 //!   event and trace outputs).
 //! - `model.rs`: the transaction-level reference model ([`RxModel`]) and the framing helpers
-//!   ([`LinkWord`], [`split_link_units`]) that the tests and the simulator check the block
-//!   against.
+//!   ([`LinkWord`], [`split_link_units`]) that the behaviour tests check the block against.
+//! - `inspect.rs`: read-only views of internal state for the behaviour tests.
+//! - `tests.rs`: the Verilog checks (yosys, Verilator lint) and the model's basics. The
+//!   behaviour tests, with their bench (modelled cache and memory), are in
+//!   `rtl/tests/rx_path.rs` and `rtl/tests/common/`.
 
 use crate::crc32::Crc32Step;
 use crate::line_writer::LineWriter;
@@ -106,6 +109,7 @@ use crate::spec::trace::RX_TRACE_BITS;
 use rust_hdl::prelude::*;
 
 mod construct;
+mod inspect;
 mod model;
 #[cfg(test)]
 mod tests;
