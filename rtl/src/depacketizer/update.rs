@@ -1,0 +1,698 @@
+//! The depacketizer's logic (`#[hdl_gen]`): one `update` in the sections the module docs
+//! describe, each marked `// ----`.
+
+use super::{
+    Depacketizer, RetryState, RxState, JOB_BITS, RA, TAG_BITS, TRACE_BITS, VERDICT_CODE_BITS,
+    WIDX_BITS,
+};
+use rust_hdl::prelude::*;
+
+impl Logic for Depacketizer {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            rx_state,
+            widx,
+            crc_q,
+            gen,
+            hdr_nva,
+            hdr_len,
+            hdr_epoch,
+            len_ok,
+            exp_last,
+            d1_en,
+            d1_data,
+            d2_en,
+            d2_data,
+            pk_ring,
+            pk_miss,
+            pk_mbuf,
+            pk_start,
+            pk_ovr,
+            mptr,
+            r_wp,
+            r_rd,
+            r_fr,
+            r_room,
+            lr_hit,
+            lr_page,
+            lr_writable,
+            lr_signal,
+            lr_slot,
+            lr_epoch,
+            lk_valid,
+            lk_link,
+            lk_gen,
+            p1_link,
+            p1_retry,
+            p1_gen,
+            p2_link,
+            p2_retry,
+            p2_gen,
+            v_valid,
+            v_mal,
+            v_crc_ok,
+            rt_state,
+            rt_buf,
+            rt_redo,
+            rr_hit,
+            rr_page,
+            rr_writable,
+            rr_signal,
+            rr_slot,
+            rr_ep_ok,
+            rr_fits,
+            pk_fits,
+            nparked,
+            wj_nva,
+            wj_len,
+            wj_slot,
+            wj_sig,
+            ev_miss,
+            ev_miss_tag,
+            ev_crc,
+            ev_prot,
+            ev_mdrop,
+            ev_ovf,
+            ev_ovr,
+            mal_cnt,
+            ev_del,
+            ev_del_slot,
+            ev_del_bytes,
+            ev_nt,
+            ev_nt_nva,
+            tr_valid,
+            tr_link,
+            tr_code,
+            tr_tag,
+            tr_hdrop_tag
+        );
+        clock!(self, clock, ram, lw, jq);
+        // Pulses are low unless set below.
+        self.lk_valid.d.next = false;
+        self.v_valid.d.next = false;
+        self.d1_en.d.next = false;
+        self.ev_miss.d.next = false;
+        self.ev_crc.d.next = false;
+        self.ev_prot.d.next = false;
+        self.ev_mdrop.d.next = false;
+        self.ev_ovf.d.next = false;
+        self.ev_ovr.d.next = false;
+        self.ev_del.d.next = false;
+        self.ev_nt.d.next = false;
+        self.tr_valid.d.next = false;
+        self.tr_link.d.next = false;
+        self.tr_code.d.next = 0.into();
+        self.tr_tag.d.next = 0.into();
+        self.tr_hdrop_tag.d.next = 0.into();
+
+        self.in_recv.next = false;
+        self.in_stray.next = false;
+        match self.rx_state.q.val() {
+            RxState::Recv => {
+                self.in_recv.next = true;
+            }
+            RxState::Stray => {
+                self.in_stray.next = true;
+            }
+            _ => {}
+        }
+        self.rt_is_idle.next = false;
+        self.rt_is_ready.next = false;
+        self.rt_is_job.next = false;
+        self.rt_is_write.next = false;
+        match self.rt_state.q.val() {
+            RetryState::Idle => {
+                self.rt_is_idle.next = true;
+            }
+            RetryState::Ready => {
+                self.rt_is_ready.next = true;
+            }
+            RetryState::Job => {
+                self.rt_is_job.next = true;
+            }
+            RetryState::Write => {
+                self.rt_is_write.next = true;
+            }
+            _ => {}
+        }
+
+        // ---- A free miss buffer for the next miss, a parked packet to retry.
+        self.alloc_any.next = false;
+        self.alloc_buf.next = 0.into();
+        self.rt_any.next = false;
+        self.rt_pick.next = 0.into();
+        for i in 0..self._n {
+            if !self.mbusy[i].q.val() {
+                self.alloc_any.next = true;
+                self.alloc_buf.next = i.to_bits();
+            }
+            if self.rreq[i].q.val() {
+                self.rt_any.next = true;
+                self.rt_pick.next = i.to_bits();
+            }
+        }
+        // The header of a parked packet stays in its miss buffer's registers until the buffer
+        // is freed, so the retry reads it there.
+        self.rb_nva.next = 0.into();
+        self.rb_len.next = 0.into();
+        self.rb_epoch.next = 0.into();
+        self.parked_page.next = 0.into();
+        for i in 0..self._n {
+            if self.rt_buf.q.val() == i.to_bits() {
+                self.rb_nva.next = self.m_nva[i].q.val();
+                self.rb_len.next = self.m_len[i].q.val();
+                self.rb_epoch.next = self.m_epoch[i].q.val();
+            }
+            if self.parked_tag.val() == i.to_bits() {
+                self.parked_page.next = self.m_nva[i]
+                    .q
+                    .val()
+                    .get_bits::<20>(self.c_page_shift.val().index());
+            }
+        }
+
+        // ---- Receive FSM.
+        self.crc.data.next = self.rx_data.val();
+        self.crc.crc_in.next = self.crc_q.q.val();
+        if self.rx_sop.val() {
+            self.crc.crc_in.next = self.c_crc_init.val();
+        }
+        self.len_in.next = self
+            .rx_data
+            .val()
+            .get_bits::<13>(self.c_len_lsb.val().index());
+        self.ep32.next = bit_cast::<32, 8>(self.hdr_epoch.q.val());
+        self.exp_trailer.next = !self.crc_q.q.val()
+            ^ self.c_seed_base.val()
+            ^ self.ep32.val()
+            ^ (self.ep32.val() << 8)
+            ^ (self.ep32.val() << 16)
+            ^ (self.ep32.val() << 24);
+        self.lrel.next = false;
+        self.link_lk.next = false;
+        self.mal_a.next = 0.into();
+        self.mal_b.next = 0.into();
+        self.d1_data.d.next = self.rx_data.val();
+        if self.rx_valid.val() {
+            if self.rx_sop.val() {
+                // An open packet or stray run ends here, malformed; its words are released.
+                if self.in_recv.val() | self.in_stray.val() {
+                    self.mal_a.next = 1.into();
+                }
+                if self.in_recv.val() {
+                    self.lrel.next = true;
+                }
+                if self.rx_eop.val() {
+                    // One-word packet.
+                    self.mal_b.next = 1.into();
+                    self.rx_state.d.next = RxState::Idle;
+                } else {
+                    self.rx_state.d.next = RxState::Recv;
+                    self.widx.d.next = 1.into();
+                    self.crc_q.d.next = self.crc.crc_out.val();
+                    self.gen.d.next = self.gen.q.val() + 1;
+                    self.len_ok.d.next = false;
+                    self.hdr_nva.d.next = self.rx_data.val();
+                    self.link_lk.next = true;
+                }
+            } else {
+                match self.rx_state.q.val() {
+                    RxState::Idle => {
+                        if self.rx_eop.val() {
+                            self.mal_a.next = 1.into();
+                        } else {
+                            self.rx_state.d.next = RxState::Stray;
+                        }
+                    }
+                    RxState::Stray => {
+                        if self.rx_eop.val() {
+                            self.mal_a.next = 1.into();
+                            self.rx_state.d.next = RxState::Idle;
+                        }
+                    }
+                    RxState::Recv => {
+                        self.crc_q.d.next = self.crc.crc_out.val();
+                        if self.widx.q.val() != self.c_widx_max.val() {
+                            self.widx.d.next = self.widx.q.val() + 1;
+                        }
+                        if self.widx.q.val() == 1 {
+                            self.hdr_len.d.next = self.len_in.val();
+                            self.hdr_epoch.d.next = self
+                                .rx_data
+                                .val()
+                                .get_bits::<8>(self.c_epoch_lsb.val().index());
+                            self.len_ok.d.next = (self.len_in.val() != 0)
+                                & (self.len_in.val() <= self.c_max_payload.val());
+                            self.exp_last.d.next =
+                                bit_cast::<WIDX_BITS, 13>((self.len_in.val() + 3) >> 2)
+                                    + self.c_exp_extra.val();
+                        }
+                        // Payload words (not the trailer) up to the stride.
+                        if (self.widx.q.val() >= self.c_hdr_words.val())
+                            & (self.widx.q.val() < self.c_wlim.val())
+                            & !self.rx_eop.val()
+                        {
+                            self.d1_en.d.next = true;
+                        }
+                        if self.rx_eop.val() {
+                            self.v_valid.d.next = true;
+                            self.v_mal.d.next = !(self.len_ok.q.val()
+                                & (self.widx.q.val() == self.exp_last.q.val()));
+                            self.v_crc_ok.d.next = self.exp_trailer.val() == self.rx_data.val();
+                            self.rx_state.d.next = RxState::Idle;
+                        }
+                    }
+                }
+            }
+        }
+
+        // ---- Lookup port: the link first, then a retry. A retry never follows a lookup
+        // presented in this cycle (it would preempt it) and waits while `lookup_hold` is high;
+        // one that finds `lookup_hold` high in its own cycle is withdrawn. A preempted or
+        // withdrawn retry is issued again for the same buffer (`rt_redo`).
+        self.rt_issue.next = false;
+        self.rt_slot.next = !self.lk_valid.q.val() & !self.lookup_hold.val();
+        self.rt_wd.next = self.lk_valid.q.val() & !self.lk_link.q.val() & self.lookup_hold.val();
+        if self.link_lk.val() {
+            self.lk_valid.d.next = true;
+            self.lk_link.d.next = true;
+            self.lk_gen.d.next = self.gen.q.val() + 1;
+        } else if self.rt_slot.val() & self.rt_redo.q.val() {
+            self.lk_valid.d.next = true;
+            self.lk_link.d.next = false;
+            self.rt_redo.d.next = false;
+        } else if self.rt_slot.val() & self.rt_any.val() & self.rt_is_idle.val() {
+            self.rt_issue.next = true;
+            self.lk_valid.d.next = true;
+            self.lk_link.d.next = false;
+            self.rt_buf.d.next = self.rt_pick.val();
+            self.rt_state.d.next = RetryState::Wait;
+        }
+        if self.rt_wd.val() {
+            self.rt_redo.d.next = true;
+        }
+        self.lookup_valid.next = self.lk_valid.q.val() & !self.rt_wd.val();
+        // The key is in the header register (link) or the miss buffer (retry) while
+        // `lookup_valid` is high.
+        self.lookup_key.next = self
+            .hdr_nva
+            .q
+            .val()
+            .get_bits::<20>(self.c_page_shift.val().index());
+        self.lookup_tag.next = 0.into();
+        if !self.lk_link.q.val() {
+            self.lookup_key.next = self
+                .rb_nva
+                .val()
+                .get_bits::<20>(self.c_page_shift.val().index());
+            self.lookup_tag.next = self.rt_buf.q.val();
+        }
+        self.p1_link.d.next = self.lk_valid.q.val() & self.lk_link.q.val();
+        self.p1_retry.d.next = self.lk_valid.q.val() & !self.lk_link.q.val() & !self.rt_wd.val();
+        self.p1_gen.d.next = self.lk_gen.q.val();
+        self.p2_link.d.next = self.p1_link.q.val();
+        self.p2_retry.d.next = self.p1_retry.q.val();
+        self.p2_gen.d.next = self.p1_gen.q.val();
+        // The link result of the packet being received chooses where its payload goes (not if
+        // a start of packet cuts it in this very cycle).
+        self.take.next = self.p2_link.q.val()
+            & (self.p2_gen.q.val() == self.gen.q.val())
+            & self.in_recv.val()
+            & !(self.rx_valid.val() & self.rx_sop.val());
+        self.take_miss.next = false;
+        if self.take.val() {
+            self.lr_hit.d.next = self.result_valid.val() & self.result_hit.val();
+            self.lr_page.d.next = self.result_page.val();
+            self.lr_writable.d.next = self.result_writable.val();
+            self.lr_signal.d.next = self.result_signal.val();
+            self.lr_slot.d.next = self.result_counter_slot.val();
+            self.lr_epoch.d.next = self.result_epoch.val();
+            if self.result_valid.val() & self.result_hit.val() {
+                self.pk_ring.d.next = true;
+                self.pk_start.d.next = self.r_wp.q.val();
+            } else if self.alloc_any.val() {
+                self.take_miss.next = true;
+                self.pk_miss.d.next = true;
+                self.pk_mbuf.d.next = self.alloc_buf.val();
+                self.mptr.d.next = self.c_ring_words.val()
+                    + (bit_cast::<RA, TAG_BITS>(self.alloc_buf.val()) << self.c_slot_shift.val());
+            }
+        }
+        if self.p2_retry.q.val() & !self.result_valid.val() {
+            // Preempted by a link lookup in the cycle after it: look up again.
+            self.rt_redo.d.next = true;
+        } else if self.p2_retry.q.val() {
+            self.rr_hit.d.next = self.result_hit.val();
+            self.rr_page.d.next = self.result_page.val();
+            self.rr_writable.d.next = self.result_writable.val();
+            self.rr_signal.d.next = self.result_signal.val();
+            self.rr_slot.d.next = self.result_counter_slot.val();
+            self.rr_ep_ok.d.next = self.result_epoch.val() == self.rb_epoch.val();
+            self.rr_fits.d.next = (bit_cast::<14, 32>(self.rb_nva.val() & self.c_off_mask.val())
+                + bit_cast::<14, 13>(self.rb_len.val()))
+                <= self.c_page_size.val();
+            self.rt_state.d.next = RetryState::Ready;
+        }
+
+        // ---- Payload stores, two cycles behind the link.
+        self.d2_en.d.next = self.d1_en.q.val();
+        self.d2_data.d.next = self.d1_data.q.val();
+        self.r_room.d.next = ((self.r_wp.q.val() - self.r_fr.q.val()) & self.c_ptr_mask.val())
+            < self.c_room_limit.val();
+        self.st_ring.next = self.d2_en.q.val() & self.pk_ring.q.val();
+        self.ram.write_enable.next = false;
+        self.ram.write_address.next = self.r_wp.q.val() & self.c_ring_mask.val();
+        self.ram.write_data.next = self.d2_data.q.val();
+        if self.st_ring.val() {
+            if self.r_room.q.val() {
+                self.ram.write_enable.next = true;
+                self.r_wp.d.next = (self.r_wp.q.val() + 1) & self.c_ptr_mask.val();
+            } else {
+                self.pk_ovr.d.next = true;
+            }
+        }
+        if self.d2_en.q.val() & self.pk_miss.q.val() {
+            self.ram.write_enable.next = true;
+            self.ram.write_address.next = self.mptr.q.val();
+            self.mptr.d.next = (self.mptr.q.val() + 1) & self.c_addr_mask.val();
+        }
+        self.ovr_now.next = self.pk_ovr.q.val() | (self.st_ring.val() & !self.r_room.q.val());
+        // A new packet has no destination until its lookup result.
+        if self.rx_valid.val() & self.rx_sop.val() {
+            self.pk_ring.d.next = false;
+            self.pk_miss.d.next = false;
+            self.pk_ovr.d.next = false;
+            self.lr_hit.d.next = false;
+        }
+
+        // ---- Verdict stage: a finished link packet, else a retried parked packet.
+        self.op_go.next = false;
+        self.op_link.next = false;
+        self.op_buf.next = self.pk_mbuf.q.val();
+        self.op_hit.next = self.lr_hit.q.val();
+        self.op_ep_ok.next = self.hdr_epoch.q.val() == self.lr_epoch.q.val();
+        self.op_wr.next = self.lr_writable.q.val();
+        self.op_fits.next = self.pk_fits.q.val();
+        if self.v_valid.q.val() {
+            self.op_go.next = true;
+            self.op_link.next = true;
+        } else if self.rt_is_ready.val() {
+            self.op_go.next = true;
+            self.op_buf.next = self.rt_buf.q.val();
+            self.op_hit.next = self.rr_hit.q.val();
+            self.op_ep_ok.next = self.rr_ep_ok.q.val();
+            self.op_wr.next = self.rr_writable.q.val();
+            self.op_fits.next = self.rr_fits.q.val();
+            self.rt_state.d.next = RetryState::Idle;
+        }
+        self.pk_fits.d.next = (bit_cast::<14, 32>(self.hdr_nva.q.val() & self.c_off_mask.val())
+            + bit_cast::<14, 13>(self.hdr_len.q.val()))
+            <= self.c_page_size.val();
+        // Physical address of a link packet's write job.
+        self.op_paddr.next = (bit_cast::<32, 20>(self.lr_page.q.val()) << self.c_page_shift.val())
+            | (self.hdr_nva.q.val() & self.c_off_mask.val());
+        self.rrel.next = false;
+        self.park.next = false;
+        self.rewait.next = false;
+        self.mj_set.next = false;
+        self.jq_push.next = false;
+        self.mal_c.next = 0.into();
+        self.ev_miss_tag.d.next = self.op_buf.val();
+        if self.op_go.val() {
+            // The trace's verdict record: one per link packet (in link order) and per retry.
+            self.tr_valid.d.next = true;
+            self.tr_link.d.next = self.op_link.val();
+            self.tr_tag.d.next = self.op_buf.val();
+            if self.op_link.val() & self.pk_ring.q.val() & (self.ovr_now.val() | self.jq.full.val())
+            {
+                self.ev_ovr.d.next = true;
+                self.tr_code.d.next = self.c_v_rx_overrun.val();
+                self.lrel.next = true;
+            } else if self.op_link.val() & self.v_mal.q.val() {
+                self.mal_c.next = 1.into();
+                self.tr_code.d.next = self.c_v_malformed.val();
+                self.lrel.next = true;
+            } else if self.op_link.val() & !self.v_crc_ok.q.val() {
+                self.ev_crc.d.next = true;
+                self.tr_code.d.next = self.c_v_crc_epoch.val();
+                self.lrel.next = true;
+            } else if !self.op_hit.val() {
+                if self.op_link.val() {
+                    if self.pk_miss.q.val() {
+                        self.park.next = true;
+                        self.ev_miss.d.next = true;
+                        self.tr_code.d.next = self.c_v_parked.val();
+                    } else {
+                        self.ev_ovf.d.next = true;
+                        self.tr_code.d.next = self.c_v_miss_overflow.val();
+                    }
+                } else {
+                    // Still missing: post the miss again, stay parked.
+                    self.rewait.next = true;
+                    self.ev_miss.d.next = true;
+                    self.tr_code.d.next = self.c_v_parked.val();
+                }
+            } else if !self.op_ep_ok.val() {
+                self.ev_crc.d.next = true;
+                self.tr_code.d.next = self.c_v_crc_epoch.val();
+                if self.op_link.val() {
+                    self.lrel.next = true;
+                } else {
+                    self.rrel.next = true;
+                }
+            } else if !self.op_wr.val() | !self.op_fits.val() {
+                self.ev_prot.d.next = true;
+                self.tr_code.d.next = self.c_v_protection.val();
+                if self.op_link.val() {
+                    self.lrel.next = true;
+                } else {
+                    self.rrel.next = true;
+                }
+            } else if self.op_link.val() {
+                self.jq_push.next = true;
+                self.tr_code.d.next = self.c_v_accepted.val();
+            } else {
+                self.mj_set.next = true;
+                self.tr_code.d.next = self.c_v_accepted.val();
+            }
+        }
+        // Releasing the link packet's words: a ring packet is the newest in the ring.
+        if self.lrel.val() & self.pk_ring.q.val() {
+            self.r_wp.d.next = self.pk_start.q.val();
+        }
+        // A parked packet stays counted in `parked` until its miss buffer is freed, through its
+        // retry's write: a reader that finds a newer message of a writer complete while an
+        // older one is missing reads STATUS, and rx_parked 0 tells it the older one will
+        // never come, which holds only if a retried packet counts until it is in memory.
+        self.rt_written.next = self.lw.done.val() & self.rt_is_write.val();
+        self.unpark.next = self.rrel.val() | self.rt_written.val();
+        if self.mj_set.val() {
+            self.rt_state.d.next = RetryState::Job;
+        }
+        self.jq.write.next = self.jq_push.val();
+        // A link packet's write job.
+        self.jq_meta_in.next = (bit_cast::<27, 6>(self.lr_slot.q.val()) << 20)
+            | bit_cast::<27, 20>(
+                self.hdr_nva
+                    .q
+                    .val()
+                    .get_bits::<20>(self.c_page_shift.val().index()),
+            );
+        if self.lr_signal.q.val() {
+            self.jq_meta_in.next = (bit_cast::<27, 6>(self.lr_slot.q.val()) << 20)
+                | bit_cast::<27, 20>(
+                    self.hdr_nva
+                        .q
+                        .val()
+                        .get_bits::<20>(self.c_page_shift.val().index()),
+                )
+                | self.c_meta_sig.val();
+        }
+        self.jq.data_in.next = (bit_cast::<JOB_BITS, 13>(self.hdr_len.q.val()) << 59)
+            | (bit_cast::<JOB_BITS, 27>(self.jq_meta_in.val()) << 32)
+            | bit_cast::<JOB_BITS, 32>(self.op_paddr.val());
+
+        // ---- Resolves from the host (ignored unless the tag waits for one).
+        self.res_hit.next = false;
+        for i in 0..self._n {
+            if self.resolve_valid.val()
+                & (self.resolve_tag.val() == i.to_bits())
+                & self.waiting[i].q.val()
+            {
+                self.res_hit.next = true;
+            }
+        }
+        self.rdrop.next = self.res_hit.val() & self.resolve_drop.val();
+        self.ev_mdrop.d.next = self.rdrop.val();
+        if self.rdrop.val() {
+            self.tr_hdrop_tag.d.next = self.resolve_tag.val();
+        }
+
+        // ---- Per miss buffer state and metadata.
+        for i in 0..self._n {
+            self.mbusy[i].clock.next = self.clock.val();
+            self.waiting[i].clock.next = self.clock.val();
+            self.rreq[i].clock.next = self.clock.val();
+            self.m_nva[i].clock.next = self.clock.val();
+            self.m_len[i].clock.next = self.clock.val();
+            self.m_epoch[i].clock.next = self.clock.val();
+            self.mbusy[i].d.next = self.mbusy[i].q.val();
+            self.waiting[i].d.next = self.waiting[i].q.val();
+            self.rreq[i].d.next = self.rreq[i].q.val();
+            self.m_nva[i].d.next = self.m_nva[i].q.val();
+            self.m_len[i].d.next = self.m_len[i].q.val();
+            self.m_epoch[i].d.next = self.m_epoch[i].q.val();
+            if self.lrel.val() & self.pk_miss.q.val() & (self.pk_mbuf.q.val() == i.to_bits()) {
+                self.mbusy[i].d.next = false;
+            }
+            if self.rrel.val() & (self.op_buf.val() == i.to_bits()) {
+                self.mbusy[i].d.next = false;
+            }
+            if self.rt_written.val() & (self.rt_buf.q.val() == i.to_bits()) {
+                self.mbusy[i].d.next = false;
+            }
+            if self.take_miss.val() & (self.alloc_buf.val() == i.to_bits()) {
+                self.mbusy[i].d.next = true;
+            }
+            if self.park.val() & (self.op_buf.val() == i.to_bits()) {
+                self.waiting[i].d.next = true;
+                self.m_nva[i].d.next = self.hdr_nva.q.val();
+                self.m_len[i].d.next = self.hdr_len.q.val();
+                self.m_epoch[i].d.next = self.hdr_epoch.q.val();
+            }
+            if self.rewait.val() & (self.op_buf.val() == i.to_bits()) {
+                self.waiting[i].d.next = true;
+            }
+            if self.res_hit.val() & (self.resolve_tag.val() == i.to_bits()) {
+                self.waiting[i].d.next = false;
+                if self.resolve_drop.val() {
+                    self.mbusy[i].d.next = false;
+                } else {
+                    self.rreq[i].d.next = true;
+                }
+            }
+            if self.rt_issue.val() & (self.rt_pick.val() == i.to_bits()) {
+                self.rreq[i].d.next = false;
+            }
+        }
+        self.np_inc.next = 0.into();
+        if self.park.val() {
+            self.np_inc.next = 1.into();
+        }
+        self.np_dec1.next = 0.into();
+        if self.unpark.val() {
+            self.np_dec1.next = 1.into();
+        }
+        self.np_dec2.next = 0.into();
+        if self.rdrop.val() {
+            self.np_dec2.next = 1.into();
+        }
+        self.nparked.d.next =
+            self.nparked.q.val() + self.np_inc.val() - self.np_dec1.val() - self.np_dec2.val();
+        self.parked.next = self.nparked.q.val();
+
+        // ---- Malformed drops: up to two per cycle in, one pulse per cycle out.
+        self.mal_cnt.d.next =
+            self.mal_cnt.q.val() + self.mal_a.val() + self.mal_b.val() + self.mal_c.val();
+        self.drop_malformed.next = self.mal_cnt.q.val() != 0;
+        if self.mal_cnt.q.val() != 0 {
+            self.mal_cnt.d.next =
+                self.mal_cnt.q.val() + self.mal_a.val() + self.mal_b.val() + self.mal_c.val() - 1;
+        }
+
+        // ---- Line writer: ring jobs first, then a retried packet's job.
+        self.jq_addr.next = self.jq.data_out.val().get_bits::<32>(0);
+        self.jq_meta.next = self.jq.data_out.val().get_bits::<27>(32);
+        self.jq_len.next = self.jq.data_out.val().get_bits::<13>(59);
+        self.jq_any.next = !self.jq.empty.val();
+        self.jq_words.next = (bit_cast::<RA, 13>(self.jq_len.val()) + 3) >> 2;
+        self.lw.job_valid.next = self.jq_any.val() | self.rt_is_job.val();
+        self.lw.job_ring.next = self.jq_any.val();
+        self.job_base_sel.next = self.r_rd.q.val() & self.c_ring_mask.val();
+        self.job_addr_sel.next = self.jq_addr.val();
+        self.job_len_sel.next = self.jq_len.val();
+        if !self.jq_any.val() {
+            self.job_base_sel.next = self.c_ring_words.val()
+                + (bit_cast::<RA, TAG_BITS>(self.rt_buf.q.val()) << self.c_slot_shift.val());
+            self.job_addr_sel.next = (bit_cast::<32, 20>(self.rr_page.q.val())
+                << self.c_page_shift.val())
+                | (self.rb_nva.val() & self.c_off_mask.val());
+            self.job_len_sel.next = self.rb_len.val();
+        }
+        self.lw.job_base.next = self.job_base_sel.val();
+        self.lw.job_addr.next = self.job_addr_sel.val();
+        self.lw.job_length.next = self.job_len_sel.val();
+        self.lw_pop.next = self.lw.job_valid.val() & self.lw.job_ready.val();
+        self.jq.read.next = self.lw_pop.val() & self.jq_any.val();
+        if self.lw_pop.val() {
+            if self.jq_any.val() {
+                self.r_rd.d.next =
+                    (self.r_rd.q.val() + self.jq_words.val()) & self.c_ptr_mask.val();
+                self.wj_nva.d.next = (bit_cast::<32, 20>(self.jq_meta.val().get_bits::<20>(0))
+                    << self.c_page_shift.val())
+                    | (self.jq_addr.val() & self.c_off_mask.val());
+                self.wj_len.d.next = self.jq_len.val();
+                self.wj_slot.d.next = self.jq_meta.val().get_bits::<6>(20);
+                self.wj_sig.d.next = self.jq_meta.val().get_bit(26);
+            } else {
+                self.rt_state.d.next = RetryState::Write;
+            }
+        }
+        if self.lw.done.val() {
+            self.ev_del.d.next = true;
+            if self.rt_is_write.val() {
+                self.rt_state.d.next = RetryState::Idle;
+                self.ev_del_slot.d.next = self.rr_slot.q.val();
+                self.ev_del_bytes.d.next = self.rb_len.val();
+                self.ev_nt.d.next = self.rr_signal.q.val();
+                self.ev_nt_nva.d.next = self.rb_nva.val();
+            } else {
+                // No job was taken since this one, so the read pointer is just past it.
+                self.r_fr.d.next = self.r_rd.q.val();
+                self.ev_del_slot.d.next = self.wj_slot.q.val();
+                self.ev_del_bytes.d.next = self.wj_len.q.val();
+                self.ev_nt.d.next = self.wj_sig.q.val();
+                self.ev_nt_nva.d.next = self.wj_nva.q.val();
+            }
+        }
+        self.ram.read_address.next = self.lw.ram_read_address.val();
+        self.lw.ram_read_data.next = self.ram.read_data.val();
+        self.lw.wr_ready.next = self.wr_ready.val();
+        self.wr_valid.next = self.lw.wr_valid.val();
+        self.wr_addr.next = self.lw.wr_addr.val();
+        self.wr_data.next = self.lw.wr_data.val();
+        self.wr_strb.next = self.lw.wr_strb.val();
+        self.wr_last.next = self.lw.wr_last.val();
+
+        // ---- Event outputs.
+        self.miss_valid.next = self.ev_miss.q.val();
+        self.miss_tag.next = self.ev_miss_tag.q.val();
+        self.drop_crc_epoch.next = self.ev_crc.q.val();
+        self.drop_protection.next = self.ev_prot.q.val();
+        self.drop_miss_dropped.next = self.ev_mdrop.q.val();
+        self.drop_miss_overflow.next = self.ev_ovf.q.val();
+        self.drop_rx_overrun.next = self.ev_ovr.q.val();
+        self.delivered_event.next = self.ev_del.q.val();
+        self.delivered_slot.next = self.ev_del_slot.q.val();
+        self.delivered_bytes.next = self.ev_del_bytes.q.val();
+        self.notify_valid.next = self.ev_nt.q.val();
+        self.notify_nva.next = self.ev_nt_nva.q.val();
+        // A notification is a delivery with more detail (only meaningful with `notify_valid`).
+        self.notify_length.next = self.ev_del_bytes.q.val();
+        self.trace.next = (bit_cast::<TRACE_BITS, 1>(self.tr_valid.q.val().into())
+            << self.c_tr_valid_lsb.val())
+            | (bit_cast::<TRACE_BITS, 1>(self.tr_link.q.val().into()) << self.c_tr_link_lsb.val())
+            | (bit_cast::<TRACE_BITS, VERDICT_CODE_BITS>(self.tr_code.q.val())
+                << self.c_tr_code_lsb.val())
+            | (bit_cast::<TRACE_BITS, TAG_BITS>(self.tr_tag.q.val()) << self.c_tr_tag_lsb.val())
+            | (bit_cast::<TRACE_BITS, 1>(self.ev_mdrop.q.val().into())
+                << self.c_tr_hdrop_lsb.val())
+            | (bit_cast::<TRACE_BITS, TAG_BITS>(self.tr_hdrop_tag.q.val())
+                << self.c_tr_hdrop_tag_lsb.val())
+            | (bit_cast::<TRACE_BITS, 1>(self.ev_del.q.val().into())
+                << self.c_tr_written_lsb.val());
+    }
+}
