@@ -10,9 +10,7 @@ use common::traffic::*;
 use common::{Draw, Ev, Harness, Rng, PHYS_FIRST_PAGE};
 use proptest::prelude::*;
 use std::collections::HashMap;
-use vassa_rtl::depacketizer::{
-    framed, split_link_units, LinkWord, RxDrop, RxEvent, RxMapping, RxModel,
-};
+use vassa_model::rx::{split_link_units, LinkWord, Mapping as RxMapping, RxDrop, RxEvent, RxModel};
 use vassa_spec::packet::{decode, encode, packet_words, Header};
 use vassa_spec::params::{CoreParams, PAGE_SHIFT, PAGE_SIZE};
 use vassa_spec::trace::Verdict;
@@ -61,7 +59,7 @@ fn framed_stream(words: &[u32], len: u32) -> Vec<Option<LinkWord>> {
     let per = packet_words(len) as usize;
     words
         .chunks(per)
-        .flat_map(|c| framed(c).into_iter().map(Some))
+        .flat_map(|c| LinkWord::framed(c).into_iter().map(Some))
         .collect()
 }
 
@@ -95,7 +93,12 @@ fn park_misses(h: &mut Harness, count: usize) {
             },
             &[0xAB; 16],
         );
-        h.send(&framed(&w).into_iter().map(Some).collect::<Vec<_>>());
+        h.send(
+            &LinkWord::framed(&w)
+                .into_iter()
+                .map(Some)
+                .collect::<Vec<_>>(),
+        );
     }
     h.quiesce();
     assert_eq!(h.b.uut.parked.val().to_u32() as usize, count);
@@ -125,7 +128,12 @@ fn latencies_and_hit_flow_while_misses_are_parked() {
             &vec![1; len as usize],
         );
         let from = h.log.len();
-        let cycles = h.send(&framed(&w).into_iter().map(Some).collect::<Vec<_>>());
+        let cycles = h.send(
+            &LinkWord::framed(&w)
+                .into_iter()
+                .map(Some)
+                .collect::<Vec<_>>(),
+        );
         h.quiesce();
         let miss = h.log[from..]
             .iter()
@@ -311,7 +319,7 @@ fn ring_setup_on(mut h: Harness, parked: usize) -> (Harness, RxModel, HashMap<u6
                 page: PHYS_FIRST_PAGE + 1 + k,
                 writable: true,
                 signal: k == 0,
-                counter_slot: 3 + k as u8,
+                counter_slot: (3 + k as u8).into(),
                 epoch: 4,
             },
         );
@@ -330,7 +338,7 @@ fn ring_setup_on(mut h: Harness, parked: usize) -> (Harness, RxModel, HashMap<u6
                 },
                 &[0xAB; 16],
             );
-            s.extend(framed(&w).into_iter().map(Some));
+            s.extend(LinkWord::framed(&w).into_iter().map(Some));
         }
         run_burst(&mut h, &mut model, &s, &mut tags, &mut image);
     }
@@ -357,7 +365,11 @@ fn message(lens: &[u32], offset: u32, seed: u8) -> Vec<Option<LinkWord>> {
             epoch: 4,
             ..Default::default()
         };
-        s.extend(framed(&encode(&hd, &payload)).into_iter().map(Some));
+        s.extend(
+            LinkWord::framed(&encode(&hd, &payload))
+                .into_iter()
+                .map(Some),
+        );
         nva += len;
     }
     s
@@ -466,7 +478,7 @@ fn preempt_round(params: &CoreParams, seed: u64, hold_pct: u64, record: bool) ->
                 page: PHYS_FIRST_PAGE + 3 + k,
                 writable: true,
                 signal: true,
-                counter_slot: 10 + k as u8,
+                counter_slot: (10 + k as u8).into(),
                 epoch: 0,
             },
         );
@@ -482,6 +494,7 @@ fn preempt_round(params: &CoreParams, seed: u64, hold_pct: u64, record: bool) ->
                 0 => {
                     for i in 0..1 + rng.below(3) {
                         s.push(Some(LinkWord {
+                            valid: true,
                             sop: i == 0,
                             eop: false,
                             data: if i == 0 {
@@ -493,6 +506,7 @@ fn preempt_round(params: &CoreParams, seed: u64, hold_pct: u64, record: bool) ->
                     }
                 }
                 1 => s.push(Some(LinkWord {
+                    valid: true,
                     sop: true,
                     eop: true,
                     data: rng.next() as u32,
@@ -597,7 +611,14 @@ fn memory_back_pressure_overruns_the_ring_and_is_counted() {
 #[test]
 fn trace_has_one_verdict_per_link_packet_in_link_order() {
     let (mut h, mut model, mut tags, mut image) = ring_setup(&CoreParams::default(), 4, 0);
-    let w = |sop, eop, data| Some(LinkWord { sop, eop, data });
+    let w = |sop, eop, data| {
+        Some(LinkWord {
+            valid: true,
+            sop,
+            eop,
+            data,
+        })
+    };
     let hit = message(&[8], 0, 1);
     let miss = encode(
         &Header {
@@ -614,7 +635,7 @@ fn trace_has_one_verdict_per_link_packet_in_link_order() {
     // A two-word packet (a link packet, malformed), a miss, a hit, a hit cut short by its
     // end of packet (malformed), and a hit.
     s.extend([w(true, false, NVA_MAPPED << PAGE_SHIFT), w(false, true, 5)]);
-    s.extend(framed(&miss).into_iter().map(Some));
+    s.extend(LinkWord::framed(&miss).into_iter().map(Some));
     s.extend_from_slice(&hit);
     s.extend_from_slice(&hit[..hit.len() - 1]);
     s.last_mut().unwrap().as_mut().unwrap().eop = true;
@@ -648,7 +669,7 @@ fn parked_counts_until_the_miss_buffer_is_freed() {
                 writable: true,
                 signal: false,
                 counter_slot: 7,
-                epoch: mapping_epoch,
+                epoch: mapping_epoch.into(),
             },
         );
         h.hold_until = h.b.cycle + 300;

@@ -110,15 +110,9 @@ use rust_hdl::prelude::*;
 
 mod construct;
 mod inspect;
-mod model;
 #[cfg(test)]
 mod tests;
 mod update;
-
-pub use model::{
-    framed, hit_checks, split_link_units, trailer_for, LinkUnit, LinkWord, RxDelivery, RxDrop,
-    RxEvent, RxMapping, RxModel,
-};
 
 /// Word index counter width (saturates; longer packets are malformed anyway).
 const WIDX_BITS: usize = 12;

@@ -29,35 +29,3 @@ fn verilog_is_clean() {
     };
     yosys_check("depacketizer_small", Depacketizer::new(&small));
 }
-
-#[test]
-fn framing_split_and_model_basics() {
-    let p = CoreParams::default();
-    let w = |sop, eop, data| LinkWord { sop, eop, data };
-    // stray word, a packet cut by a sop, a one-word packet, an open packet.
-    let s = [
-        w(false, false, 1),
-        w(false, true, 2),
-        w(true, false, 3),
-        w(true, true, 4),
-        w(true, false, 5),
-    ];
-    let (units, open) = split_link_units(&s);
-    assert_eq!(units.len(), 3);
-    assert!(!units[0].has_sop && units[0].complete);
-    assert!(units[1].has_sop && !units[1].complete && units[1].words == vec![3]);
-    assert!(units[2].has_sop && units[2].complete && units[2].start == 3);
-    assert_eq!(open.unwrap().words, vec![5]);
-    let mut m = RxModel::new(&p);
-    let none = |_: u32| None;
-    for u in &units {
-        assert_eq!(
-            m.receive(u, false, &none),
-            RxEvent::Dropped(RxDrop::Malformed)
-        );
-    }
-    assert_eq!(
-        m.receive(&units[2], true, &none),
-        RxEvent::Dropped(RxDrop::RxOverrun)
-    );
-}

@@ -9,7 +9,8 @@ pub mod traffic;
 
 use std::collections::{HashMap, VecDeque};
 use vassa_hdl_tools::testbench::Bench;
-use vassa_rtl::depacketizer::{Depacketizer, LinkWord, RetryState, RxDrop, RxEvent, RxMapping};
+use vassa_model::rx::{LinkWord, Mapping as RxMapping, RxDrop, RxEvent};
+use vassa_rtl::depacketizer::{Depacketizer, RetryState};
 use vassa_spec::params::{CoreParams, PAGE_SHIFT, PAGE_SIZE};
 use vassa_spec::trace::{RxTrace, Verdict};
 
@@ -169,6 +170,7 @@ impl Harness {
         u.lookup_hold.next = hold;
         u.rx_valid.next = link.is_some();
         let w = link.unwrap_or(LinkWord {
+            valid: true,
             sop: false,
             eop: false,
             data: 0,
@@ -199,8 +201,8 @@ impl Harness {
                     page: if valid { 0 } else { g >> 12 },
                     writable: g & 2 != 0,
                     signal: g & 4 != 0,
-                    counter_slot: (g >> 3) as u8 & 63,
-                    epoch: (garbage >> 40) as u8,
+                    counter_slot: ((g >> 3) as u8 & 63).into(),
+                    epoch: ((garbage >> 40) as u8).into(),
                 });
                 u.result_page.next = (m.page as u64).into();
                 u.result_writable.next = m.writable;

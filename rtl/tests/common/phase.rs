@@ -3,9 +3,7 @@
 
 use super::{Ev, Harness, PHYS_FIRST_PAGE};
 use std::collections::HashMap;
-use vassa_rtl::depacketizer::{
-    split_link_units, LinkUnit, LinkWord, RxDelivery, RxDrop, RxEvent, RxModel,
-};
+use vassa_model::rx::{split_link_units, LinkUnit, LinkWord, RxDelivery, RxDrop, RxEvent, RxModel};
 use vassa_spec::params::PAGE_SHIFT;
 use vassa_spec::trace::Verdict;
 

@@ -4,7 +4,7 @@
 use super::phase::*;
 use super::{Draw, Ev, Harness, Rng, PHYS_FIRST_PAGE, PHYS_PAGES};
 use std::collections::HashMap;
-use vassa_rtl::depacketizer::{framed, trailer_for, LinkWord, RxMapping, RxModel};
+use vassa_model::rx::{trailer_for, LinkWord, Mapping as RxMapping, RxModel};
 use vassa_spec::packet::{encode, Header, H1_LENGTH};
 use vassa_spec::params::{CoreParams, PAGE_SHIFT, PAGE_SIZE};
 
@@ -20,8 +20,8 @@ pub fn random_mapping(rng: &mut Rng, epoch: u8) -> RxMapping {
         page: PHYS_FIRST_PAGE + rng.below(PHYS_PAGES as u64) as u32,
         writable: !rng.chance(15),
         signal: rng.chance(50),
-        counter_slot: rng.below(64) as u8,
-        epoch,
+        counter_slot: (rng.below(64) as u8).into(),
+        epoch: epoch.into(),
     }
 }
 
@@ -56,7 +56,7 @@ pub fn random_unit(rng: &mut Rng, h: &Harness) -> Vec<LinkWord> {
     let mut words = match kind {
         0..=39 => {
             let (page, m) = pick_mapped(rng);
-            packet(rng, params, page, m.epoch, false)
+            packet(rng, params, page, m.epoch as u8, false)
         }
         40..=57 => {
             let e = rng.next() as u8;
@@ -64,16 +64,16 @@ pub fn random_unit(rng: &mut Rng, h: &Harness) -> Vec<LinkWord> {
         }
         58..=62 => {
             let (page, m) = pick_mapped(rng);
-            packet(rng, params, page, m.epoch, true)
+            packet(rng, params, page, m.epoch as u8, true)
         }
         63..=67 => {
             let (page, m) = pick_mapped(rng);
-            packet(rng, params, page, m.epoch.wrapping_add(1), false)
+            packet(rng, params, page, (m.epoch as u8).wrapping_add(1), false)
         }
         68..=73 => {
             // A flipped bit anywhere.
             let (page, m) = pick_mapped(rng);
-            let mut w = packet(rng, params, page, m.epoch, false);
+            let mut w = packet(rng, params, page, m.epoch as u8, false);
             let i = rng.below(w.len() as u64) as usize;
             w[i] ^= 1 << rng.below(32);
             w
@@ -81,7 +81,7 @@ pub fn random_unit(rng: &mut Rng, h: &Harness) -> Vec<LinkWord> {
         74..=77 => {
             // Bad length field, trailer still right.
             let (page, m) = pick_mapped(rng);
-            let mut w = packet(rng, params, page, m.epoch, false);
+            let mut w = packet(rng, params, page, m.epoch as u8, false);
             let bad = if rng.chance(50) {
                 0
             } else {
@@ -89,26 +89,26 @@ pub fn random_unit(rng: &mut Rng, h: &Harness) -> Vec<LinkWord> {
             };
             w[1] = H1_LENGTH.put(w[1], bad);
             let n = w.len();
-            w[n - 1] = trailer_for(&w[..n - 1], m.epoch);
+            w[n - 1] = trailer_for(&w[..n - 1], m.epoch as u8);
             w
         }
         _ => {
             let (page, m) = pick_mapped(rng);
-            packet(rng, params, page, m.epoch, false)
+            packet(rng, params, page, m.epoch as u8, false)
         }
     };
-    let mut lw = framed(&words);
+    let mut lw = LinkWord::framed(&words);
     match kind {
         78..=80 if words.len() > 1 => {
             // Truncated: eop early.
             let cut = 1 + rng.below(words.len() as u64 - 1) as usize;
             words.truncate(cut);
-            lw = framed(&words);
+            lw = LinkWord::framed(&words);
         }
         81..=83 => {
             // One word too many.
             words.push(rng.next() as u32);
-            lw = framed(&words);
+            lw = LinkWord::framed(&words);
         }
         84..=86 => lw[0].sop = false, // sop missing: a stray run
         87..=89 => {
@@ -123,6 +123,7 @@ pub fn random_unit(rng: &mut Rng, h: &Harness) -> Vec<LinkWord> {
         }
         93..=95 => {
             lw = vec![LinkWord {
+                valid: true,
                 sop: true,
                 eop: true,
                 data: rng.next() as u32,
@@ -134,6 +135,7 @@ pub fn random_unit(rng: &mut Rng, h: &Harness) -> Vec<LinkWord> {
             let eop = kind < 98;
             lw = (0..n)
                 .map(|i| LinkWord {
+                    valid: true,
                     sop: false,
                     eop: eop && i + 1 == n,
                     data: rng.next() as u32,
@@ -159,7 +161,7 @@ pub fn random_burst(rng: &mut Rng, h: &Harness, units: usize) -> Vec<Option<Link
     }
     let (page, m) = h.cache.iter().next().map(|(k, m)| (*k, *m)).unwrap();
     s.extend(
-        framed(&packet(rng, &h.params, page, m.epoch, false))
+        LinkWord::framed(&packet(rng, &h.params, page, m.epoch as u8, false))
             .into_iter()
             .map(Some),
     );

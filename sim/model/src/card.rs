@@ -10,6 +10,7 @@
 //! memory, which the register bus does not see).
 
 use crate::mapping_cache::{Mapping, MappingCacheModel};
+use crate::rx::{self, RxDrop, RxEvent};
 use std::collections::VecDeque;
 use vassa_spec::packet::{self, Header};
 use vassa_spec::params::{
@@ -438,23 +439,29 @@ impl CardModel {
     }
 
     fn deliver(&mut self, d: &packet::Decoded, m: Mapping, mem: &mut [u8]) -> RxOutcome {
-        let h = &d.header;
-        if u32::from(h.epoch) != m.epoch {
-            self.count("drop_crc_epoch");
-            return RxOutcome::CrcEpoch;
-        }
-        if !m.writable || h.page_offset() + h.length > PAGE_SIZE {
-            self.count("drop_protection");
-            return RxOutcome::Protection;
-        }
-        let base = (m.page << PAGE_SHIFT) | h.page_offset();
-        for (i, b) in d.payload.iter().enumerate() {
-            if let Some(x) = mem.get_mut(base as usize + i) {
+        // The checks of a packet whose page hit are the RX model's (one model of them).
+        let delivery = match rx::hit_checks(&d.header, d.payload.clone(), &m) {
+            RxEvent::Delivered(delivery) => delivery,
+            RxEvent::Dropped(RxDrop::CrcEpoch) => {
+                self.count("drop_crc_epoch");
+                return RxOutcome::CrcEpoch;
+            }
+            RxEvent::Dropped(RxDrop::Protection) => {
+                self.count("drop_protection");
+                return RxOutcome::Protection;
+            }
+            other => {
+                unreachable!("hit_checks delivers or drops for epoch or protection: {other:?}")
+            }
+        };
+        for (i, b) in delivery.payload.iter().enumerate() {
+            if let Some(x) = mem.get_mut(delivery.addr as usize + i) {
                 *x = *b;
             }
         }
+        let h = &d.header;
         self.count_slot(m.counter_slot, SLOT_RX_PACKETS, SLOT_RX_BYTES, h.length);
-        if m.signal {
+        if delivery.notify {
             if self.notify.len() < NOTIFY_FIFO_DEPTH as usize {
                 self.notify
                     .push_back((h.nva, rm::NOTIFY_LENGTH.put(0, h.length)));

@@ -1,32 +1,14 @@
-//! Software reference model of the receive path: link framing ([`LinkWord`],
-//! [`split_link_units`]) and the transaction-level [`RxModel`], which decides per packet what
-//! the [`Depacketizer`](super::Depacketizer) must do (deliver, park, drop) without its timing.
+//! The receive path without timing, the one reference for the RTL's RX MMU
+//! (`vassa_rtl::depacketizer::Depacketizer`, whose tests run it beside the block) and for the
+//! golden card ([`crate::card::CardModel`], which takes its checks from [`hit_checks`]): link
+//! framing ([`split_link_units`]) and the transaction-level [`RxModel`], which decides per
+//! packet what the receiver must do (deliver, park, drop).
 
-use crate::spec::packet::{decode, epoch_seed, Header};
-use crate::spec::params::{CoreParams, PAGE_SHIFT, PAGE_SIZE};
-use crate::spec::trace::Verdict;
-
-/// One word on the link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LinkWord {
-    pub sop: bool,
-    pub eop: bool,
-    pub data: u32,
-}
-
-/// Link words as one well-framed packet (sop on the first, eop on the last).
-pub fn framed(words: &[u32]) -> Vec<LinkWord> {
-    let n = words.len();
-    words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| LinkWord {
-            sop: i == 0,
-            eop: i + 1 == n,
-            data: *w,
-        })
-        .collect()
-}
+pub use vassa_spec::link::LinkWord;
+pub use vassa_spec::mapping::Mapping;
+use vassa_spec::packet::{decode, epoch_seed, Header};
+use vassa_spec::params::{CoreParams, PAGE_SHIFT, PAGE_SIZE};
+use vassa_spec::trace::Verdict;
 
 /// A run of link words the receiver handles as one packet (see the module's framing rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,17 +63,6 @@ pub fn split_link_units(stream: &[LinkWord]) -> (Vec<LinkUnit>, Option<LinkUnit>
         }
     }
     (done, open)
-}
-
-/// A translation as the RX mapping cache returns it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RxMapping {
-    /// Physical page.
-    pub page: u32,
-    pub writable: bool,
-    pub signal: bool,
-    pub counter_slot: u8,
-    pub epoch: u8,
 }
 
 /// Why a received packet was dropped (one `drop_*` pulse each).
@@ -194,7 +165,7 @@ impl RxModel {
         &mut self,
         unit: &LinkUnit,
         overrun: bool,
-        lookup: &dyn Fn(u32) -> Option<RxMapping>,
+        lookup: &dyn Fn(u32) -> Option<Mapping>,
     ) -> RxEvent {
         if unit.has_sop && overrun {
             return RxEvent::Dropped(RxDrop::RxOverrun);
@@ -236,7 +207,7 @@ impl RxModel {
         &mut self,
         id: u64,
         drop: bool,
-        lookup: &dyn Fn(u32) -> Option<RxMapping>,
+        lookup: &dyn Fn(u32) -> Option<Mapping>,
     ) -> Option<RxEvent> {
         let pos = self.parked.iter().position(|p| p.id == id)?;
         if drop {
@@ -255,8 +226,8 @@ impl RxModel {
 }
 
 /// Checks of a packet whose page hit, in order: epoch, protection; else its delivery.
-pub fn hit_checks(header: &Header, payload: Vec<u8>, m: &RxMapping) -> RxEvent {
-    if header.epoch != m.epoch {
+pub fn hit_checks(header: &Header, payload: Vec<u8>, m: &Mapping) -> RxEvent {
+    if u32::from(header.epoch) != m.epoch {
         return RxEvent::Dropped(RxDrop::CrcEpoch);
     }
     if !m.writable || header.page_offset() + header.length > PAGE_SIZE {
@@ -266,12 +237,54 @@ pub fn hit_checks(header: &Header, payload: Vec<u8>, m: &RxMapping) -> RxEvent {
         addr: (m.page << PAGE_SHIFT) | header.page_offset(),
         payload,
         nva: header.nva,
-        counter_slot: m.counter_slot,
+        counter_slot: m.counter_slot as u8,
         notify: m.signal,
     })
 }
 
 /// The trailer a packet with these words (header and payload) must carry for `epoch`.
 pub fn trailer_for(words: &[u32], epoch: u8) -> u32 {
-    crate::spec::packet::raw_crc(words) ^ epoch_seed(epoch)
+    vassa_spec::packet::raw_crc(words) ^ epoch_seed(epoch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_split_and_model_basics() {
+        let p = CoreParams::default();
+        let w = |sop, eop, data| LinkWord {
+            valid: true,
+            sop,
+            eop,
+            data,
+        };
+        // stray word, a packet cut by a sop, a one-word packet, an open packet.
+        let s = [
+            w(false, false, 1),
+            w(false, true, 2),
+            w(true, false, 3),
+            w(true, true, 4),
+            w(true, false, 5),
+        ];
+        let (units, open) = split_link_units(&s);
+        assert_eq!(units.len(), 3);
+        assert!(!units[0].has_sop && units[0].complete);
+        assert!(units[1].has_sop && !units[1].complete && units[1].words == vec![3]);
+        assert!(units[2].has_sop && units[2].complete && units[2].start == 3);
+        assert_eq!(open.unwrap().words, vec![5]);
+        let mut m = RxModel::new(&p);
+        let none = |_: u32| None;
+        for u in &units {
+            assert_eq!(
+                m.receive(u, false, &none),
+                RxEvent::Dropped(RxDrop::Malformed)
+            );
+        }
+        assert_eq!(
+            m.receive(&units[2], true, &none),
+            RxEvent::Dropped(RxDrop::RxOverrun)
+        );
+    }
 }
