@@ -8,7 +8,7 @@ use rust_hdl::prelude::*;
 impl Depacketizer {
     /// High in a cycle whose retry lookup is withdrawn because `lookup_hold` rose in it.
     pub fn retry_withdrawn(&self) -> &Signal<Local, Bit> {
-        &self.rt_wd
+        &self.retry_withdrawn
     }
 
     /// Per miss buffer: in use (storing, parked, or being retried).
@@ -43,7 +43,7 @@ impl Depacketizer {
 
     /// `drop_malformed` pulses still to come.
     pub fn malformed_pending(&self) -> &DFF<Bits<3>> {
-        &self.mal_cnt
+        &self.mal_pending
     }
 
     /// The state of the retry of a parked packet.

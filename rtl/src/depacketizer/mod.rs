@@ -105,7 +105,8 @@ use crate::packet_ram::{PacketRam, PACKET_RAM_ADDR_BITS};
 use crate::row_fifo::RowFifo;
 #[cfg(doc)]
 use crate::spec::params::CoreParams;
-use crate::spec::trace::RX_TRACE_BITS;
+use crate::spec::regmap::MISS_TAG;
+use crate::spec::trace::{RX_TRACE_BITS, VERDICT_CODE};
 use rust_hdl::prelude::*;
 
 mod construct;
@@ -116,13 +117,13 @@ mod update;
 
 /// Word index counter width (saturates; longer packets are malformed anyway).
 const WIDX_BITS: usize = 12;
-/// Width of miss buffer numbers and miss tags.
-const TAG_BITS: usize = 4;
+/// Width of miss buffer numbers and miss tags (the miss record's tag field).
+const TAG_BITS: usize = MISS_TAG.width as usize;
 /// RAM addresses and ring pointers (the pointers run modulo 2^14, the ring is smaller).
 const RA: usize = PACKET_RAM_ADDR_BITS;
 /// Width of the `trace` output and of its verdict codes.
 const TRACE_BITS: usize = RX_TRACE_BITS as usize;
-const VERDICT_CODE_BITS: usize = 3;
+const VERDICT_CODE_BITS: usize = VERDICT_CODE.width as usize;
 
 /// Job queue of ring packets waiting for the writer: 16 entries of 72 bits (physical byte
 /// address in 31:0, the meta word in 58:32, length in 71:59), three 24-bit block RAM rows per
@@ -308,10 +309,10 @@ pub struct Depacketizer {
     nparked: DFF<Bits<4>>,
     // The ring job in the writer (a retried packet's job is described by the retry's
     // registers and its miss buffer).
-    wj_nva: DFF<Bits<32>>,
-    wj_len: DFF<Bits<13>>,
-    wj_slot: DFF<Bits<6>>,
-    wj_sig: DFF<Bit>,
+    writing_nva: DFF<Bits<32>>,
+    writing_len: DFF<Bits<13>>,
+    writing_slot: DFF<Bits<6>>,
+    writing_signal: DFF<Bit>,
     // Registered event outputs.
     ev_miss: DFF<Bit>,
     ev_miss_tag: DFF<Bits<TAG_BITS>>,
@@ -320,7 +321,8 @@ pub struct Depacketizer {
     ev_mdrop: DFF<Bit>,
     ev_ovf: DFF<Bit>,
     ev_ovr: DFF<Bit>,
-    mal_cnt: DFF<Bits<3>>,
+    /// `drop_malformed` pulses still to come.
+    mal_pending: DFF<Bits<3>>,
     ev_del: DFF<Bit>,
     ev_del_slot: DFF<Bits<6>>,
     ev_del_bytes: DFF<Bits<13>>,
@@ -353,21 +355,27 @@ pub struct Depacketizer {
     /// A retry lookup may be issued in this cycle.
     rt_slot: Signal<Local, Bit>,
     /// The retry lookup due in this cycle is withdrawn (`lookup_hold`).
-    rt_wd: Signal<Local, Bit>,
+    retry_withdrawn: Signal<Local, Bit>,
     /// The header of the parked packet being retried.
-    rb_nva: Signal<Local, Bits<32>>,
-    rb_len: Signal<Local, Bits<13>>,
-    rb_epoch: Signal<Local, Bits<8>>,
+    retry_nva: Signal<Local, Bits<32>>,
+    retry_len: Signal<Local, Bits<13>>,
+    retry_epoch: Signal<Local, Bits<8>>,
     len_in: Signal<Local, Bits<13>>,
-    ep32: Signal<Local, Bits<32>>,
+    /// The header's epoch in a 32-bit word, for the trailer's epoch seed.
+    epoch32: Signal<Local, Bits<32>>,
     exp_trailer: Signal<Local, Bits<32>>,
-    mal_a: Signal<Local, Bits<3>>,
-    mal_b: Signal<Local, Bits<3>>,
-    mal_c: Signal<Local, Bits<3>>,
+    /// Malformed drops of this cycle: a run cut by a start of packet or a stray run,
+    mal_framing: Signal<Local, Bits<3>>,
+    /// a one-word packet,
+    mal_one_word: Signal<Local, Bits<3>>,
+    /// a malformed verdict.
+    mal_verdict: Signal<Local, Bits<3>>,
     st_ring: Signal<Local, Bit>,
     ovr_now: Signal<Local, Bit>,
-    lrel: Signal<Local, Bit>,
-    rrel: Signal<Local, Bit>,
+    /// The link packet is dropped: its ring words or miss buffer are released.
+    link_release: Signal<Local, Bit>,
+    /// The retried packet is dropped at its verdict: its miss buffer is freed.
+    retry_release: Signal<Local, Bit>,
     op_go: Signal<Local, Bit>,
     op_link: Signal<Local, Bit>,
     op_buf: Signal<Local, Bits<TAG_BITS>>,
@@ -383,12 +391,17 @@ pub struct Depacketizer {
     /// A parked packet's miss buffer is freed by its retry (written, or dropped at the retry).
     unpark: Signal<Local, Bit>,
     jq_push: Signal<Local, Bit>,
-    mj_set: Signal<Local, Bit>,
-    res_hit: Signal<Local, Bit>,
-    rdrop: Signal<Local, Bit>,
-    np_inc: Signal<Local, Bits<4>>,
-    np_dec1: Signal<Local, Bits<4>>,
-    np_dec2: Signal<Local, Bits<4>>,
+    /// The retried packet is accepted: its write job waits for the writer.
+    retry_accepted: Signal<Local, Bit>,
+    /// A resolve for a miss buffer that waits for one.
+    resolve_hit: Signal<Local, Bit>,
+    /// That resolve drops the packet.
+    host_drop: Signal<Local, Bit>,
+    /// `nparked` steps: +1 at a park verdict, -1 when a retry frees its buffer, -1 at a
+    /// host drop.
+    parked_inc: Signal<Local, Bits<4>>,
+    parked_dec_retry: Signal<Local, Bits<4>>,
+    parked_dec_host: Signal<Local, Bits<4>>,
     jq_any: Signal<Local, Bit>,
     jq_words: Signal<Local, Bits<RA>>,
     lw_pop: Signal<Local, Bit>,

@@ -66,10 +66,10 @@ impl Logic for Depacketizer {
             rr_fits,
             pk_fits,
             nparked,
-            wj_nva,
-            wj_len,
-            wj_slot,
-            wj_sig,
+            writing_nva,
+            writing_len,
+            writing_slot,
+            writing_signal,
             ev_miss,
             ev_miss_tag,
             ev_crc,
@@ -77,7 +77,7 @@ impl Logic for Depacketizer {
             ev_mdrop,
             ev_ovf,
             ev_ovr,
-            mal_cnt,
+            mal_pending,
             ev_del,
             ev_del_slot,
             ev_del_bytes,
@@ -156,15 +156,15 @@ impl Logic for Depacketizer {
         }
         // The header of a parked packet stays in its miss buffer's registers until the buffer
         // is freed, so the retry reads it there.
-        self.rb_nva.next = 0.into();
-        self.rb_len.next = 0.into();
-        self.rb_epoch.next = 0.into();
+        self.retry_nva.next = 0.into();
+        self.retry_len.next = 0.into();
+        self.retry_epoch.next = 0.into();
         self.parked_page.next = 0.into();
         for i in 0..self._n {
             if self.rt_buf.q.val() == i.to_bits() {
-                self.rb_nva.next = self.m_nva[i].q.val();
-                self.rb_len.next = self.m_len[i].q.val();
-                self.rb_epoch.next = self.m_epoch[i].q.val();
+                self.retry_nva.next = self.m_nva[i].q.val();
+                self.retry_len.next = self.m_len[i].q.val();
+                self.retry_epoch.next = self.m_epoch[i].q.val();
             }
             if self.parked_tag.val() == i.to_bits() {
                 self.parked_page.next = self.m_nva[i]
@@ -184,30 +184,30 @@ impl Logic for Depacketizer {
             .rx_data
             .val()
             .get_bits::<13>(self.c_len_lsb.val().index());
-        self.ep32.next = bit_cast::<32, 8>(self.hdr_epoch.q.val());
+        self.epoch32.next = bit_cast::<32, 8>(self.hdr_epoch.q.val());
         self.exp_trailer.next = !self.crc_q.q.val()
             ^ self.c_seed_base.val()
-            ^ self.ep32.val()
-            ^ (self.ep32.val() << 8)
-            ^ (self.ep32.val() << 16)
-            ^ (self.ep32.val() << 24);
-        self.lrel.next = false;
+            ^ self.epoch32.val()
+            ^ (self.epoch32.val() << 8)
+            ^ (self.epoch32.val() << 16)
+            ^ (self.epoch32.val() << 24);
+        self.link_release.next = false;
         self.link_lk.next = false;
-        self.mal_a.next = 0.into();
-        self.mal_b.next = 0.into();
+        self.mal_framing.next = 0.into();
+        self.mal_one_word.next = 0.into();
         self.d1_data.d.next = self.rx_data.val();
         if self.rx_valid.val() {
             if self.rx_sop.val() {
                 // An open packet or stray run ends here, malformed; its words are released.
                 if self.in_recv.val() | self.in_stray.val() {
-                    self.mal_a.next = 1.into();
+                    self.mal_framing.next = 1.into();
                 }
                 if self.in_recv.val() {
-                    self.lrel.next = true;
+                    self.link_release.next = true;
                 }
                 if self.rx_eop.val() {
                     // One-word packet.
-                    self.mal_b.next = 1.into();
+                    self.mal_one_word.next = 1.into();
                     self.rx_state.d.next = RxState::Idle;
                 } else {
                     self.rx_state.d.next = RxState::Recv;
@@ -222,14 +222,14 @@ impl Logic for Depacketizer {
                 match self.rx_state.q.val() {
                     RxState::Idle => {
                         if self.rx_eop.val() {
-                            self.mal_a.next = 1.into();
+                            self.mal_framing.next = 1.into();
                         } else {
                             self.rx_state.d.next = RxState::Stray;
                         }
                     }
                     RxState::Stray => {
                         if self.rx_eop.val() {
-                            self.mal_a.next = 1.into();
+                            self.mal_framing.next = 1.into();
                             self.rx_state.d.next = RxState::Idle;
                         }
                     }
@@ -275,7 +275,8 @@ impl Logic for Depacketizer {
         // withdrawn retry is issued again for the same buffer (`rt_redo`).
         self.rt_issue.next = false;
         self.rt_slot.next = !self.lk_valid.q.val() & !self.lookup_hold.val();
-        self.rt_wd.next = self.lk_valid.q.val() & !self.lk_link.q.val() & self.lookup_hold.val();
+        self.retry_withdrawn.next =
+            self.lk_valid.q.val() & !self.lk_link.q.val() & self.lookup_hold.val();
         if self.link_lk.val() {
             self.lk_valid.d.next = true;
             self.lk_link.d.next = true;
@@ -291,10 +292,10 @@ impl Logic for Depacketizer {
             self.rt_buf.d.next = self.rt_pick.val();
             self.rt_state.d.next = RetryState::Wait;
         }
-        if self.rt_wd.val() {
+        if self.retry_withdrawn.val() {
             self.rt_redo.d.next = true;
         }
-        self.lookup_valid.next = self.lk_valid.q.val() & !self.rt_wd.val();
+        self.lookup_valid.next = self.lk_valid.q.val() & !self.retry_withdrawn.val();
         // The key is in the header register (link) or the miss buffer (retry) while
         // `lookup_valid` is high.
         self.lookup_key.next = self
@@ -305,13 +306,14 @@ impl Logic for Depacketizer {
         self.lookup_tag.next = 0.into();
         if !self.lk_link.q.val() {
             self.lookup_key.next = self
-                .rb_nva
+                .retry_nva
                 .val()
                 .get_bits::<20>(self.c_page_shift.val().index());
             self.lookup_tag.next = self.rt_buf.q.val();
         }
         self.p1_link.d.next = self.lk_valid.q.val() & self.lk_link.q.val();
-        self.p1_retry.d.next = self.lk_valid.q.val() & !self.lk_link.q.val() & !self.rt_wd.val();
+        self.p1_retry.d.next =
+            self.lk_valid.q.val() & !self.lk_link.q.val() & !self.retry_withdrawn.val();
         self.p1_gen.d.next = self.lk_gen.q.val();
         self.p2_link.d.next = self.p1_link.q.val();
         self.p2_retry.d.next = self.p1_retry.q.val();
@@ -350,10 +352,11 @@ impl Logic for Depacketizer {
             self.rr_writable.d.next = self.result_writable.val();
             self.rr_signal.d.next = self.result_signal.val();
             self.rr_slot.d.next = self.result_counter_slot.val();
-            self.rr_ep_ok.d.next = self.result_epoch.val() == self.rb_epoch.val();
-            self.rr_fits.d.next = (bit_cast::<14, 32>(self.rb_nva.val() & self.c_off_mask.val())
-                + bit_cast::<14, 13>(self.rb_len.val()))
-                <= self.c_page_size.val();
+            self.rr_ep_ok.d.next = self.result_epoch.val() == self.retry_epoch.val();
+            self.rr_fits.d.next =
+                (bit_cast::<14, 32>(self.retry_nva.val() & self.c_off_mask.val())
+                    + bit_cast::<14, 13>(self.retry_len.val()))
+                    <= self.c_page_size.val();
             self.rt_state.d.next = RetryState::Ready;
         }
 
@@ -414,12 +417,12 @@ impl Logic for Depacketizer {
         // Physical address of a link packet's write job.
         self.op_paddr.next = (bit_cast::<32, 20>(self.lr_page.q.val()) << self.c_page_shift.val())
             | (self.hdr_nva.q.val() & self.c_off_mask.val());
-        self.rrel.next = false;
+        self.retry_release.next = false;
         self.park.next = false;
         self.rewait.next = false;
-        self.mj_set.next = false;
+        self.retry_accepted.next = false;
         self.jq_push.next = false;
-        self.mal_c.next = 0.into();
+        self.mal_verdict.next = 0.into();
         self.ev_miss_tag.d.next = self.op_buf.val();
         if self.op_go.val() {
             // The trace's verdict record: one per link packet (in link order) and per retry.
@@ -430,15 +433,15 @@ impl Logic for Depacketizer {
             {
                 self.ev_ovr.d.next = true;
                 self.tr_code.d.next = self.c_v_rx_overrun.val();
-                self.lrel.next = true;
+                self.link_release.next = true;
             } else if self.op_link.val() & self.v_mal.q.val() {
-                self.mal_c.next = 1.into();
+                self.mal_verdict.next = 1.into();
                 self.tr_code.d.next = self.c_v_malformed.val();
-                self.lrel.next = true;
+                self.link_release.next = true;
             } else if self.op_link.val() & !self.v_crc_ok.q.val() {
                 self.ev_crc.d.next = true;
                 self.tr_code.d.next = self.c_v_crc_epoch.val();
-                self.lrel.next = true;
+                self.link_release.next = true;
             } else if !self.op_hit.val() {
                 if self.op_link.val() {
                     if self.pk_miss.q.val() {
@@ -459,28 +462,28 @@ impl Logic for Depacketizer {
                 self.ev_crc.d.next = true;
                 self.tr_code.d.next = self.c_v_crc_epoch.val();
                 if self.op_link.val() {
-                    self.lrel.next = true;
+                    self.link_release.next = true;
                 } else {
-                    self.rrel.next = true;
+                    self.retry_release.next = true;
                 }
             } else if !self.op_wr.val() | !self.op_fits.val() {
                 self.ev_prot.d.next = true;
                 self.tr_code.d.next = self.c_v_protection.val();
                 if self.op_link.val() {
-                    self.lrel.next = true;
+                    self.link_release.next = true;
                 } else {
-                    self.rrel.next = true;
+                    self.retry_release.next = true;
                 }
             } else if self.op_link.val() {
                 self.jq_push.next = true;
                 self.tr_code.d.next = self.c_v_accepted.val();
             } else {
-                self.mj_set.next = true;
+                self.retry_accepted.next = true;
                 self.tr_code.d.next = self.c_v_accepted.val();
             }
         }
         // Releasing the link packet's words: a ring packet is the newest in the ring.
-        if self.lrel.val() & self.pk_ring.q.val() {
+        if self.link_release.val() & self.pk_ring.q.val() {
             self.r_wp.d.next = self.pk_start.q.val();
         }
         // A parked packet stays counted in `parked` until its miss buffer is freed, through its
@@ -488,8 +491,8 @@ impl Logic for Depacketizer {
         // older one is missing reads STATUS, and rx_parked 0 tells it the older one will
         // never come, which holds only if a retried packet counts until it is in memory.
         self.rt_written.next = self.lw.done.val() & self.rt_is_write.val();
-        self.unpark.next = self.rrel.val() | self.rt_written.val();
-        if self.mj_set.val() {
+        self.unpark.next = self.retry_release.val() | self.rt_written.val();
+        if self.retry_accepted.val() {
             self.rt_state.d.next = RetryState::Job;
         }
         self.jq.write.next = self.jq_push.val();
@@ -516,18 +519,18 @@ impl Logic for Depacketizer {
             | bit_cast::<JOB_BITS, 32>(self.op_paddr.val());
 
         // ---- Resolves from the host (ignored unless the tag waits for one).
-        self.res_hit.next = false;
+        self.resolve_hit.next = false;
         for i in 0..self._n {
             if self.resolve_valid.val()
                 & (self.resolve_tag.val() == i.to_bits())
                 & self.waiting[i].q.val()
             {
-                self.res_hit.next = true;
+                self.resolve_hit.next = true;
             }
         }
-        self.rdrop.next = self.res_hit.val() & self.resolve_drop.val();
-        self.ev_mdrop.d.next = self.rdrop.val();
-        if self.rdrop.val() {
+        self.host_drop.next = self.resolve_hit.val() & self.resolve_drop.val();
+        self.ev_mdrop.d.next = self.host_drop.val();
+        if self.host_drop.val() {
             self.tr_hdrop_tag.d.next = self.resolve_tag.val();
         }
 
@@ -545,10 +548,13 @@ impl Logic for Depacketizer {
             self.m_nva[i].d.next = self.m_nva[i].q.val();
             self.m_len[i].d.next = self.m_len[i].q.val();
             self.m_epoch[i].d.next = self.m_epoch[i].q.val();
-            if self.lrel.val() & self.pk_miss.q.val() & (self.pk_mbuf.q.val() == i.to_bits()) {
+            if self.link_release.val()
+                & self.pk_miss.q.val()
+                & (self.pk_mbuf.q.val() == i.to_bits())
+            {
                 self.mbusy[i].d.next = false;
             }
-            if self.rrel.val() & (self.op_buf.val() == i.to_bits()) {
+            if self.retry_release.val() & (self.op_buf.val() == i.to_bits()) {
                 self.mbusy[i].d.next = false;
             }
             if self.rt_written.val() & (self.rt_buf.q.val() == i.to_bits()) {
@@ -566,7 +572,7 @@ impl Logic for Depacketizer {
             if self.rewait.val() & (self.op_buf.val() == i.to_bits()) {
                 self.waiting[i].d.next = true;
             }
-            if self.res_hit.val() & (self.resolve_tag.val() == i.to_bits()) {
+            if self.resolve_hit.val() & (self.resolve_tag.val() == i.to_bits()) {
                 self.waiting[i].d.next = false;
                 if self.resolve_drop.val() {
                     self.mbusy[i].d.next = false;
@@ -578,29 +584,35 @@ impl Logic for Depacketizer {
                 self.rreq[i].d.next = false;
             }
         }
-        self.np_inc.next = 0.into();
+        self.parked_inc.next = 0.into();
         if self.park.val() {
-            self.np_inc.next = 1.into();
+            self.parked_inc.next = 1.into();
         }
-        self.np_dec1.next = 0.into();
+        self.parked_dec_retry.next = 0.into();
         if self.unpark.val() {
-            self.np_dec1.next = 1.into();
+            self.parked_dec_retry.next = 1.into();
         }
-        self.np_dec2.next = 0.into();
-        if self.rdrop.val() {
-            self.np_dec2.next = 1.into();
+        self.parked_dec_host.next = 0.into();
+        if self.host_drop.val() {
+            self.parked_dec_host.next = 1.into();
         }
-        self.nparked.d.next =
-            self.nparked.q.val() + self.np_inc.val() - self.np_dec1.val() - self.np_dec2.val();
+        self.nparked.d.next = self.nparked.q.val() + self.parked_inc.val()
+            - self.parked_dec_retry.val()
+            - self.parked_dec_host.val();
         self.parked.next = self.nparked.q.val();
 
         // ---- Malformed drops: up to two per cycle in, one pulse per cycle out.
-        self.mal_cnt.d.next =
-            self.mal_cnt.q.val() + self.mal_a.val() + self.mal_b.val() + self.mal_c.val();
-        self.drop_malformed.next = self.mal_cnt.q.val() != 0;
-        if self.mal_cnt.q.val() != 0 {
-            self.mal_cnt.d.next =
-                self.mal_cnt.q.val() + self.mal_a.val() + self.mal_b.val() + self.mal_c.val() - 1;
+        self.mal_pending.d.next = self.mal_pending.q.val()
+            + self.mal_framing.val()
+            + self.mal_one_word.val()
+            + self.mal_verdict.val();
+        self.drop_malformed.next = self.mal_pending.q.val() != 0;
+        if self.mal_pending.q.val() != 0 {
+            self.mal_pending.d.next = self.mal_pending.q.val()
+                + self.mal_framing.val()
+                + self.mal_one_word.val()
+                + self.mal_verdict.val()
+                - 1;
         }
 
         // ---- Line writer: ring jobs first, then a retried packet's job.
@@ -619,8 +631,8 @@ impl Logic for Depacketizer {
                 + (bit_cast::<RA, TAG_BITS>(self.rt_buf.q.val()) << self.c_slot_shift.val());
             self.job_addr_sel.next = (bit_cast::<32, 20>(self.rr_page.q.val())
                 << self.c_page_shift.val())
-                | (self.rb_nva.val() & self.c_off_mask.val());
-            self.job_len_sel.next = self.rb_len.val();
+                | (self.retry_nva.val() & self.c_off_mask.val());
+            self.job_len_sel.next = self.retry_len.val();
         }
         self.lw.job_base.next = self.job_base_sel.val();
         self.lw.job_addr.next = self.job_addr_sel.val();
@@ -631,12 +643,13 @@ impl Logic for Depacketizer {
             if self.jq_any.val() {
                 self.r_rd.d.next =
                     (self.r_rd.q.val() + self.jq_words.val()) & self.c_ptr_mask.val();
-                self.wj_nva.d.next = (bit_cast::<32, 20>(self.jq_meta.val().get_bits::<20>(0))
-                    << self.c_page_shift.val())
-                    | (self.jq_addr.val() & self.c_off_mask.val());
-                self.wj_len.d.next = self.jq_len.val();
-                self.wj_slot.d.next = self.jq_meta.val().get_bits::<6>(20);
-                self.wj_sig.d.next = self.jq_meta.val().get_bit(26);
+                self.writing_nva.d.next =
+                    (bit_cast::<32, 20>(self.jq_meta.val().get_bits::<20>(0))
+                        << self.c_page_shift.val())
+                        | (self.jq_addr.val() & self.c_off_mask.val());
+                self.writing_len.d.next = self.jq_len.val();
+                self.writing_slot.d.next = self.jq_meta.val().get_bits::<6>(20);
+                self.writing_signal.d.next = self.jq_meta.val().get_bit(26);
             } else {
                 self.rt_state.d.next = RetryState::Write;
             }
@@ -646,16 +659,16 @@ impl Logic for Depacketizer {
             if self.rt_is_write.val() {
                 self.rt_state.d.next = RetryState::Idle;
                 self.ev_del_slot.d.next = self.rr_slot.q.val();
-                self.ev_del_bytes.d.next = self.rb_len.val();
+                self.ev_del_bytes.d.next = self.retry_len.val();
                 self.ev_nt.d.next = self.rr_signal.q.val();
-                self.ev_nt_nva.d.next = self.rb_nva.val();
+                self.ev_nt_nva.d.next = self.retry_nva.val();
             } else {
                 // No job was taken since this one, so the read pointer is just past it.
                 self.r_fr.d.next = self.r_rd.q.val();
-                self.ev_del_slot.d.next = self.wj_slot.q.val();
-                self.ev_del_bytes.d.next = self.wj_len.q.val();
-                self.ev_nt.d.next = self.wj_sig.q.val();
-                self.ev_nt_nva.d.next = self.wj_nva.q.val();
+                self.ev_del_slot.d.next = self.writing_slot.q.val();
+                self.ev_del_bytes.d.next = self.writing_len.q.val();
+                self.ev_nt.d.next = self.writing_signal.q.val();
+                self.ev_nt_nva.d.next = self.writing_nva.q.val();
             }
         }
         self.ram.read_address.next = self.lw.ram_read_address.val();
