@@ -56,6 +56,17 @@ fn range(mem: &[u8], node: usize, addr: u32, len: usize) -> std::ops::Range<usiz
     a..a + len
 }
 
+/// [`Fabric::mem_read`] of a memory held in this process.
+fn read_mem(mem: &[u8], node: usize, addr: u32, buf: &mut [u8]) {
+    buf.copy_from_slice(&mem[range(mem, node, addr, buf.len())]);
+}
+
+/// [`Fabric::mem_write`] of a memory held in this process.
+fn write_mem(mem: &mut [u8], node: usize, addr: u32, bytes: &[u8]) {
+    let r = range(mem, node, addr, bytes.len());
+    mem[r].copy_from_slice(bytes);
+}
+
 // ---- Verilated cards ------------------------------------------------------------------------
 
 /// An access waiting to arrive on a Verilated card's bus.
@@ -246,14 +257,11 @@ impl Fabric for RtlFabric {
     }
 
     fn mem_read(&mut self, node: usize, addr: u32, buf: &mut [u8]) {
-        let mem = &self.net.nodes[node].mem;
-        buf.copy_from_slice(&mem[range(mem, node, addr, buf.len())]);
+        read_mem(&self.net.nodes[node].mem, node, addr, buf);
     }
 
     fn mem_write(&mut self, node: usize, addr: u32, bytes: &[u8]) {
-        let mem = &mut self.net.nodes[node].mem;
-        let r = range(mem, node, addr, bytes.len());
-        mem[r].copy_from_slice(bytes);
+        write_mem(&mut self.net.nodes[node].mem, node, addr, bytes);
     }
 
     fn mem_slice(&mut self, node: usize) -> Option<&mut [u8]> {
@@ -409,14 +417,11 @@ impl Fabric for ModelFabric {
     }
 
     fn mem_read(&mut self, node: usize, addr: u32, buf: &mut [u8]) {
-        let mem = &self.net.nodes[node].mem;
-        buf.copy_from_slice(&mem[range(mem, node, addr, buf.len())]);
+        read_mem(&self.net.nodes[node].mem, node, addr, buf);
     }
 
     fn mem_write(&mut self, node: usize, addr: u32, bytes: &[u8]) {
-        let mem = &mut self.net.nodes[node].mem;
-        let r = range(mem, node, addr, bytes.len());
-        mem[r].copy_from_slice(bytes);
+        write_mem(&mut self.net.nodes[node].mem, node, addr, bytes);
     }
 
     fn mem_slice(&mut self, node: usize) -> Option<&mut [u8]> {
