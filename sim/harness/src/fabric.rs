@@ -18,8 +18,9 @@ use vassa_spec::params::CoreParams;
 
 pub use vassa_sim::network::FaultHook;
 
-/// The switch's test hooks, on both simulated backends: faults applied to packet copies, raw
-/// words injected on a link, and what the switch did.
+/// What a simulated network has beyond a [`Fabric`], on both backends: faults applied to
+/// packet copies, raw words injected on a link, what the switch did, and the ledger of every
+/// copy.
 pub trait Switch: Fabric {
     /// Sets the hook that sees (cycle, copy) for every packet copy the switch routes, before
     /// it is queued to its destination, and decides its fate (it may also change its words).
@@ -30,20 +31,16 @@ pub trait Switch: Fabric {
     /// Packets routed, copies sent, unroutable, fault drops and duplicates, injections.
     fn switch_stats(&self) -> SwitchStats;
 
-    /// What became of every packet copy, where the backend can see it.
-    fn ledger(&self) -> Option<&Ledger> {
-        None
-    }
+    /// What became of every packet copy.
+    fn ledger(&self) -> &Ledger;
 
     /// Stops the switch: it starts no copy on a destination's link any more (copies on their
     /// way finish), so what it holds stays in flight. For the end of a run cut short.
-    fn hold_switch(&mut self) {}
+    fn hold_switch(&mut self);
 
     /// Nothing moves on any link and no card has work it could do (the switch may hold copies
     /// after [`Switch::hold_switch`]).
-    fn links_idle(&self) -> bool {
-        self.quiet()
-    }
+    fn links_idle(&self) -> bool;
 }
 
 fn range(mem: &[u8], node: usize, addr: u32, len: usize) -> std::ops::Range<usize> {
@@ -301,8 +298,8 @@ impl Switch for RtlFabric {
         self.net.stats()
     }
 
-    fn ledger(&self) -> Option<&Ledger> {
-        Some(self.net.ledger())
+    fn ledger(&self) -> &Ledger {
+        self.net.ledger()
     }
 
     fn hold_switch(&mut self) {
@@ -373,8 +370,8 @@ impl Switch for ModelFabric {
         self.net.router.stats
     }
 
-    fn ledger(&self) -> Option<&Ledger> {
-        Some(&self.net.router.ledger)
+    fn ledger(&self) -> &Ledger {
+        &self.net.router.ledger
     }
 
     fn hold_switch(&mut self) {
