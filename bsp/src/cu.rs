@@ -36,6 +36,7 @@ use std::path::Path;
 use vassa_rtl::board::board_card::BoardCard;
 use vassa_rtl::board::uart_bridge::UartBridge;
 use vassa_rtl::board::LED_STRETCH_CYCLES;
+use vassa_rtl::interfaces::{HostWordController, RegBusController};
 use vassa_spec::board::uart;
 use vassa_spec::params::CoreParams;
 
@@ -115,27 +116,16 @@ impl Logic for CuTop {
         self.usb_tx.next = self.bridge.tx.val();
         self.leds.next = self.card.activity.val();
 
-        self.card.bus_addr.next = self.bridge.bus_addr.val();
-        self.card.bus_wdata.next = self.bridge.bus_wdata.val();
-        self.card.bus_write.next = self.bridge.bus_write.val();
-        self.card.bus_read.next = self.bridge.bus_read.val();
-        self.bridge.bus_rdata.next = self.card.bus_rdata.val();
-        self.bridge.bus_rvalid.next = self.card.bus_rvalid.val();
+        RegBusController::join(&mut self.bridge.bus, &mut self.card.bus);
 
-        self.card.host_mem_addr.next = self.bridge.host_mem_addr.val();
-        self.card.host_mem_wdata.next = self.bridge.host_mem_wdata.val();
-        self.card.host_mem_write.next = self.bridge.host_mem_write.val();
-        self.card.host_mem_read.next = self.bridge.host_mem_read.val();
-        self.bridge.host_mem_ready.next = self.card.host_mem_ready.val();
-        self.bridge.host_mem_rdata.next = self.card.host_mem_rdata.val();
-        self.bridge.host_mem_rvalid.next = self.card.host_mem_rvalid.val();
+        HostWordController::join(&mut self.bridge.host, &mut self.card.host);
 
         // Loopback only (see the module documentation).
         self.card.loopback.next = true;
-        self.card.link_rx_valid.next = false;
-        self.card.link_rx_sop.next = false;
-        self.card.link_rx_eop.next = false;
-        self.card.link_rx_data.next = 0.into();
+        self.card.link_rx.valid.next = false;
+        self.card.link_rx.sop.next = false;
+        self.card.link_rx.eop.next = false;
+        self.card.link_rx.data.next = 0.into();
     }
 }
 

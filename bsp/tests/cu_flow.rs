@@ -135,20 +135,20 @@ impl Logic for BridgeTop {
         clock!(self, clock, bridge);
         self.bridge.rx.next = self.usb_rx.val();
         self.usb_tx.next = self.bridge.tx.val();
-        if self.bridge.bus_write.val() {
+        if self.bridge.bus.write.val() {
             self.held.d.next =
-                self.bridge.bus_wdata.val() ^ bit_cast::<32, 12>(self.bridge.bus_addr.val());
+                self.bridge.bus.wdata.val() ^ bit_cast::<32, 12>(self.bridge.bus.addr.val());
         }
-        self.rvalid.d.next = self.bridge.bus_read.val();
-        self.bridge.bus_rvalid.next = self.rvalid.q.val();
-        self.bridge.bus_rdata.next = self.held.q.val();
-        self.bridge.host_mem_ready.next = true;
-        if self.bridge.host_mem_write.val() {
-            self.word.d.next = self.bridge.host_mem_wdata.val() ^ self.bridge.host_mem_addr.val();
+        self.rvalid.d.next = self.bridge.bus.read.val();
+        self.bridge.bus.rvalid.next = self.rvalid.q.val();
+        self.bridge.bus.rdata.next = self.held.q.val();
+        self.bridge.host.ready.next = true;
+        if self.bridge.host.write.val() {
+            self.word.d.next = self.bridge.host.wdata.val() ^ self.bridge.host.addr.val();
         }
-        self.mvalid.d.next = self.bridge.host_mem_read.val();
-        self.bridge.host_mem_rvalid.next = self.mvalid.q.val();
-        self.bridge.host_mem_rdata.next = self.word.q.val();
+        self.mvalid.d.next = self.bridge.host.read.val();
+        self.bridge.host.rvalid.next = self.mvalid.q.val();
+        self.bridge.host.rdata.next = self.word.q.val();
         self.leds.next = self.held.q.val().get_bits::<8>(0)
             | bit_cast::<8, 1>(self.bridge.replied.val().into())
             | (bit_cast::<8, 1>(self.bridge.refused.val().into()) << 1);

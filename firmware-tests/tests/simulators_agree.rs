@@ -85,18 +85,18 @@ fn cache_stimulus(seed: u64) -> Vec<CacheIn> {
 }
 
 fn drive_cache(u: &mut MappingCache, c: &CacheIn) {
-    u.op_valid.next = c.op_valid;
-    u.op_code.next = (c.op_code & ((1 << OP_BITS) - 1)).into();
-    u.op_slot.next = (c.op_slot & ((1 << SLOT_BITS) - 1)).into();
-    u.op_key.next = c.op_key.into();
-    u.op_page.next = c.op_page.into();
-    u.op_writable.next = c.op_writable;
-    u.op_signal.next = c.op_signal;
-    u.op_counter_slot.next = c.op_counter_slot.into();
-    u.op_epoch.next = c.op_epoch.into();
-    u.lookup_valid.next = c.lookup_valid;
-    u.lookup_key.next = c.lookup_key.into();
-    u.lookup_tag.next = c.lookup_tag.into();
+    u.op.valid.next = c.op_valid;
+    u.op.code.next = (c.op_code & ((1 << OP_BITS) - 1)).into();
+    u.op.slot.next = (c.op_slot & ((1 << SLOT_BITS) - 1)).into();
+    u.op.key.next = c.op_key.into();
+    u.op.page.next = c.op_page.into();
+    u.op.writable.next = c.op_writable;
+    u.op.signal.next = c.op_signal;
+    u.op.counter_slot.next = c.op_counter_slot.into();
+    u.op.epoch.next = c.op_epoch.into();
+    u.lookup.valid.next = c.lookup_valid;
+    u.lookup.key.next = c.lookup_key.into();
+    u.lookup.tag.next = c.lookup_tag.into();
 }
 
 #[test]
@@ -108,8 +108,8 @@ fn mapping_cache() {
     for c in &stimulus {
         drive_cache(&mut b.uut, c);
         b.step();
-        if b.uut.result_valid.val() {
-            if b.uut.result_hit.val() {
+        if b.uut.lookup.result_valid.val() {
+            if b.uut.lookup.result_hit.val() {
                 hits += 1;
             } else {
                 misses += 1;
@@ -158,19 +158,19 @@ struct PacketizerIn {
 }
 
 fn drive_packetizer(u: &mut Packetizer, i: &PacketizerIn) {
-    u.cmd_valid.next = i.cmd_valid;
-    u.cmd_addr.next = i.cmd_addr.into();
-    u.cmd_length.next = i.cmd_length.into();
-    u.cmd_nva.next = i.cmd_nva.into();
-    u.cmd_epoch.next = i.cmd_epoch.into();
-    u.cmd_counter_slot.next = i.cmd_counter_slot.into();
-    u.cmd_first.next = i.cmd_first;
-    u.cmd_last.next = i.cmd_last;
-    u.cmd_user.next = i.cmd_user;
+    u.cmd.valid.next = i.cmd_valid;
+    u.cmd.addr.next = i.cmd_addr.into();
+    u.cmd.length.next = i.cmd_length.into();
+    u.cmd.nva.next = i.cmd_nva.into();
+    u.cmd.epoch.next = i.cmd_epoch.into();
+    u.cmd.counter_slot.next = i.cmd_counter_slot.into();
+    u.cmd.first.next = i.cmd_first;
+    u.cmd.last.next = i.cmd_last;
+    u.cmd.user.next = i.cmd_user;
     u.node_id.next = i.node_id.into();
-    u.rd_req_ready.next = i.rd_req_ready;
-    u.rd_data_valid.next = i.rd_data_valid;
-    u.rd_data.next = i.rd_data.into();
+    u.mem_rd.req_ready.next = i.rd_req_ready;
+    u.mem_rd.data_valid.next = i.rd_data_valid;
+    u.mem_rd.data.next = i.rd_data.into();
 }
 
 /// Memory contents: a hash of the word address.
@@ -229,7 +229,7 @@ fn run_packetizer(b: &mut Bench<Packetizer>, seed: u64) -> (Vec<PacketizerIn>, u
         inputs.push(i);
         b.settle();
         let u = &b.uut;
-        if u.cmd_valid.val() && u.cmd_ready.val() {
+        if u.cmd.valid.val() && u.cmd.ready.val() {
             commands.pop_front();
         }
         if beat.is_some() {
@@ -240,12 +240,12 @@ fn run_packetizer(b: &mut Bench<Packetizer>, seed: u64) -> (Vec<PacketizerIn>, u
                 bursts.pop_front();
             }
         }
-        if u.rd_req_valid.val() && i.rd_req_ready {
+        if u.mem_rd.req_valid.val() && i.rd_req_ready {
             let ready = now + 1 + rng.next_u64() % 8;
-            let len = u.rd_req_len.val().to_u64();
-            bursts.push_back((u.rd_req_addr.val().to_u64(), len, ready));
+            let len = u.mem_rd.req_len.val().to_u64();
+            bursts.push_back((u.mem_rd.req_addr.val().to_u64(), len, ready));
         }
-        packets += u.tx_eop.val() as usize;
+        packets += u.link.eop.val() as usize;
         b.step();
     }
     (inputs, packets)

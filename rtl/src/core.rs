@@ -8,6 +8,11 @@
 
 use crate::counters::{TrafficCounters, GLOBAL_EVENT_BITS};
 use crate::depacketizer::Depacketizer;
+use crate::interfaces::{
+    CounterReadController, DoorbellController, LinkReceiver, LinkSender, LookupController,
+    MapOpController, MemReadController, MemWriteController, NotifySender, PacketEventSender,
+    RegBusResponder, TxCommandController,
+};
 use crate::mapping_cache::MappingCache;
 use crate::packetizer::Packetizer;
 use crate::regfile::RegFile;
@@ -17,18 +22,18 @@ use crate::spec::trace::RX_TRACE_BITS;
 use crate::tx_mmu::TxMmu;
 use rust_hdl::prelude::*;
 
+mod flat;
+pub use flat::VassaCore;
+
 const RX_TRACE_PORT_BITS: usize = RX_TRACE_BITS as usize;
 
+/// The core with its outside as interfaces (board cards join them); [`VassaCore`] is the
+/// same core with flat ports.
 #[derive(LogicBlock)]
-pub struct VassaCore {
+pub struct Core {
     pub clock: Signal<In, Clock>,
-    // Host register bus.
-    pub bus_addr: Signal<In, Bits<12>>,
-    pub bus_wdata: Signal<In, Bits<32>>,
-    pub bus_write: Signal<In, Bit>,
-    pub bus_read: Signal<In, Bit>,
-    pub bus_rdata: Signal<Out, Bits<32>>,
-    pub bus_rvalid: Signal<Out, Bit>,
+    /// Host register bus.
+    pub bus: RegBusResponder,
     pub irq: Signal<Out, Bit>,
     /// A MAP_CMD written now could be refused: a cache is installing (or about to, from the
     /// MAP_CMD of the previous cycle). Fast bus masters (the simulated card) wait on it; a
@@ -40,29 +45,12 @@ pub struct VassaCore {
     /// What became of every received packet, cycle by cycle (`spec::trace`): an observation
     /// port for the simulator and debug; board tops leave it unconnected.
     pub rx_trace: Signal<Out, Bits<RX_TRACE_PORT_BITS>>,
-    // Memory read port.
-    pub mem_rd_req_valid: Signal<Out, Bit>,
-    pub mem_rd_req_addr: Signal<Out, Bits<32>>,
-    pub mem_rd_req_len: Signal<Out, Bits<8>>,
-    pub mem_rd_req_ready: Signal<In, Bit>,
-    pub mem_rd_data_valid: Signal<In, Bit>,
-    pub mem_rd_data: Signal<In, Bits<32>>,
-    // Memory write port.
-    pub mem_wr_valid: Signal<Out, Bit>,
-    pub mem_wr_addr: Signal<Out, Bits<32>>,
-    pub mem_wr_data: Signal<Out, Bits<32>>,
-    pub mem_wr_strb: Signal<Out, Bits<4>>,
-    pub mem_wr_last: Signal<Out, Bit>,
-    pub mem_wr_ready: Signal<In, Bit>,
-    // Link.
-    pub link_tx_valid: Signal<Out, Bit>,
-    pub link_tx_sop: Signal<Out, Bit>,
-    pub link_tx_eop: Signal<Out, Bit>,
-    pub link_tx_data: Signal<Out, Bits<32>>,
-    pub link_rx_valid: Signal<In, Bit>,
-    pub link_rx_sop: Signal<In, Bit>,
-    pub link_rx_eop: Signal<In, Bit>,
-    pub link_rx_data: Signal<In, Bits<32>>,
+    /// Payload reads (TX).
+    pub mem_rd: MemReadController,
+    /// Payload writes (RX).
+    pub mem_wr: MemWriteController,
+    pub link_tx: LinkSender,
+    pub link_rx: LinkReceiver,
 
     regs: RegFile,
     tx_cache: MappingCache,
@@ -111,44 +99,23 @@ fn drop_counters_mask() -> u64 {
         .fold(0, |mask, (i, _)| mask | 1 << i)
 }
 
-impl VassaCore {
+impl Core {
     /// Builds the core; `params` must already be validated.
     pub fn new(params: &CoreParams) -> Self {
         params
             .validate()
-            .expect("VassaCore::new needs validated parameters");
-        VassaCore {
+            .expect("Core::new needs validated parameters");
+        Core {
             clock: Default::default(),
-            bus_addr: Default::default(),
-            bus_wdata: Default::default(),
-            bus_write: Default::default(),
-            bus_read: Default::default(),
-            bus_rdata: Default::default(),
-            bus_rvalid: Default::default(),
+            bus: Default::default(),
             irq: Default::default(),
             map_busy: Default::default(),
             drop_event: Default::default(),
             rx_trace: Default::default(),
-            mem_rd_req_valid: Default::default(),
-            mem_rd_req_addr: Default::default(),
-            mem_rd_req_len: Default::default(),
-            mem_rd_req_ready: Default::default(),
-            mem_rd_data_valid: Default::default(),
-            mem_rd_data: Default::default(),
-            mem_wr_valid: Default::default(),
-            mem_wr_addr: Default::default(),
-            mem_wr_data: Default::default(),
-            mem_wr_strb: Default::default(),
-            mem_wr_last: Default::default(),
-            mem_wr_ready: Default::default(),
-            link_tx_valid: Default::default(),
-            link_tx_sop: Default::default(),
-            link_tx_eop: Default::default(),
-            link_tx_data: Default::default(),
-            link_rx_valid: Default::default(),
-            link_rx_sop: Default::default(),
-            link_rx_eop: Default::default(),
-            link_rx_data: Default::default(),
+            mem_rd: Default::default(),
+            mem_wr: Default::default(),
+            link_tx: Default::default(),
+            link_rx: Default::default(),
             regs: RegFile::new(params),
             tx_cache: MappingCache::new(params.tx_cache_entries as usize),
             rx_cache: MappingCache::new(params.rx_cache_entries as usize),
@@ -186,7 +153,7 @@ impl VassaCore {
     }
 }
 
-impl Logic for VassaCore {
+impl Logic for Core {
     #[hdl_gen]
     fn update(&mut self) {
         clock!(
@@ -202,56 +169,21 @@ impl Logic for VassaCore {
         );
 
         // ---- Host bus.
-        self.regs.bus_addr.next = self.bus_addr.val();
-        self.regs.bus_wdata.next = self.bus_wdata.val();
-        self.regs.bus_write.next = self.bus_write.val();
-        self.regs.bus_read.next = self.bus_read.val();
-        self.bus_rdata.next = self.regs.bus_rdata.val();
-        self.bus_rvalid.next = self.regs.bus_rvalid.val();
+        RegBusResponder::link(&mut self.bus, &mut self.regs.bus);
         self.irq.next = self.regs.irq.val();
-        self.map_busy.next = self.regs.map_rx_valid.val()
-            | self.regs.map_tx_valid.val()
-            | self.rx_cache.busy.val()
-            | self.tx_cache.busy.val();
+        self.map_busy.next = self.regs.map_rx.valid.val()
+            | self.regs.map_tx.valid.val()
+            | self.rx_cache.op.busy.val()
+            | self.tx_cache.op.busy.val();
 
-        // ---- Host operations on both caches (shared fields, one strobe each).
-        self.tx_cache.op_valid.next = self.regs.map_tx_valid.val();
-        self.rx_cache.op_valid.next = self.regs.map_rx_valid.val();
-        self.regs.map_tx_busy.next = self.tx_cache.busy.val();
-        self.regs.map_rx_busy.next = self.rx_cache.busy.val();
-        self.tx_cache.op_code.next = self.regs.map_code.val();
-        self.rx_cache.op_code.next = self.regs.map_code.val();
-        self.tx_cache.op_slot.next = self.regs.map_slot.val();
-        self.rx_cache.op_slot.next = self.regs.map_slot.val();
-        self.tx_cache.op_key.next = self.regs.map_key.val();
-        self.rx_cache.op_key.next = self.regs.map_key.val();
-        self.tx_cache.op_page.next = self.regs.map_page.val();
-        self.rx_cache.op_page.next = self.regs.map_page.val();
-        self.tx_cache.op_writable.next = self.regs.map_writable.val();
-        self.rx_cache.op_writable.next = self.regs.map_writable.val();
-        self.tx_cache.op_signal.next = self.regs.map_signal.val();
-        self.rx_cache.op_signal.next = self.regs.map_signal.val();
-        self.tx_cache.op_counter_slot.next = self.regs.map_counter_slot.val();
-        self.rx_cache.op_counter_slot.next = self.regs.map_counter_slot.val();
-        self.tx_cache.op_epoch.next = self.regs.map_epoch.val();
-        self.rx_cache.op_epoch.next = self.regs.map_epoch.val();
+        // ---- Host operations on both caches.
+        MapOpController::join(&mut self.regs.map_tx, &mut self.tx_cache.op);
+        MapOpController::join(&mut self.regs.map_rx, &mut self.rx_cache.op);
 
         // ---- TX: doorbell FIFO -> TX MMU (TX cache) -> packetizer -> link.
         self.tx_mmu.enable.next = self.regs.tx_enable.val();
-        self.tx_mmu.db_valid.next = self.regs.db_valid.val();
-        self.tx_mmu.db_addr.next = self.regs.db_addr.val();
-        self.tx_mmu.db_length.next = self.regs.db_length.val();
-        self.tx_mmu.db_user.next = self.regs.db_user.val();
-        self.regs.db_ready.next = self.tx_mmu.db_ready.val();
-        self.tx_cache.lookup_valid.next = self.tx_mmu.lookup_valid.val();
-        self.tx_mmu.lookup_hold.next = self.tx_cache.busy.val();
-        self.tx_cache.lookup_key.next = self.tx_mmu.lookup_key.val();
-        self.tx_cache.lookup_tag.next = self.tx_mmu.lookup_tag.val();
-        self.tx_mmu.result_valid.next = self.tx_cache.result_valid.val();
-        self.tx_mmu.result_hit.next = self.tx_cache.result_hit.val();
-        self.tx_mmu.result_page.next = self.tx_cache.result_page.val();
-        self.tx_mmu.result_counter_slot.next = self.tx_cache.result_counter_slot.val();
-        self.tx_mmu.result_epoch.next = self.tx_cache.result_epoch.val();
+        DoorbellController::join(&mut self.regs.doorbell, &mut self.tx_mmu.doorbell);
+        LookupController::join(&mut self.tx_mmu.lookup, &mut self.tx_cache.lookup);
         self.regs.tx_miss_valid.next = self.tx_mmu.miss_valid.val();
         self.regs.tx_miss_page.next = self.tx_mmu.miss_page.val();
         self.tx_mmu.resolve_valid.next = self.regs.tx_resolve_valid.val();
@@ -259,46 +191,16 @@ impl Logic for VassaCore {
         self.regs.tx_busy.next = self.tx_mmu.busy.val();
         self.regs.bad_doorbell.next = self.tx_mmu.bad_doorbell_event.val();
 
-        self.packetizer.cmd_valid.next = self.tx_mmu.cmd_valid.val();
-        self.tx_mmu.cmd_ready.next = self.packetizer.cmd_ready.val();
-        self.packetizer.cmd_addr.next = self.tx_mmu.cmd_addr.val();
-        self.packetizer.cmd_length.next = self.tx_mmu.cmd_length.val();
-        self.packetizer.cmd_nva.next = self.tx_mmu.cmd_nva.val();
-        self.packetizer.cmd_epoch.next = self.tx_mmu.cmd_epoch.val();
-        self.packetizer.cmd_counter_slot.next = self.tx_mmu.cmd_counter_slot.val();
-        self.packetizer.cmd_first.next = self.tx_mmu.cmd_first.val();
-        self.packetizer.cmd_last.next = self.tx_mmu.cmd_last.val();
-        self.packetizer.cmd_user.next = self.tx_mmu.cmd_user.val();
+        TxCommandController::join(&mut self.tx_mmu.cmd, &mut self.packetizer.cmd);
         self.packetizer.node_id.next = self.regs.node_id.val();
 
-        self.mem_rd_req_valid.next = self.packetizer.rd_req_valid.val();
-        self.mem_rd_req_addr.next = self.packetizer.rd_req_addr.val();
-        self.mem_rd_req_len.next = self.packetizer.rd_req_len.val();
-        self.packetizer.rd_req_ready.next = self.mem_rd_req_ready.val();
-        self.packetizer.rd_data_valid.next = self.mem_rd_data_valid.val();
-        self.packetizer.rd_data.next = self.mem_rd_data.val();
+        MemReadController::link(&mut self.mem_rd, &mut self.packetizer.mem_rd);
 
-        self.link_tx_valid.next = self.packetizer.tx_valid.val();
-        self.link_tx_sop.next = self.packetizer.tx_sop.val();
-        self.link_tx_eop.next = self.packetizer.tx_eop.val();
-        self.link_tx_data.next = self.packetizer.tx_data.val();
+        LinkSender::link(&mut self.link_tx, &mut self.packetizer.link);
 
         // ---- RX: link -> depacketizer (RX cache) -> memory writes.
-        self.depacketizer.rx_valid.next = self.link_rx_valid.val();
-        self.depacketizer.rx_sop.next = self.link_rx_sop.val();
-        self.depacketizer.rx_eop.next = self.link_rx_eop.val();
-        self.depacketizer.rx_data.next = self.link_rx_data.val();
-        self.rx_cache.lookup_valid.next = self.depacketizer.lookup_valid.val();
-        self.depacketizer.lookup_hold.next = self.rx_cache.busy.val();
-        self.rx_cache.lookup_key.next = self.depacketizer.lookup_key.val();
-        self.rx_cache.lookup_tag.next = self.depacketizer.lookup_tag.val();
-        self.depacketizer.result_valid.next = self.rx_cache.result_valid.val();
-        self.depacketizer.result_hit.next = self.rx_cache.result_hit.val();
-        self.depacketizer.result_page.next = self.rx_cache.result_page.val();
-        self.depacketizer.result_writable.next = self.rx_cache.result_writable.val();
-        self.depacketizer.result_signal.next = self.rx_cache.result_signal.val();
-        self.depacketizer.result_counter_slot.next = self.rx_cache.result_counter_slot.val();
-        self.depacketizer.result_epoch.next = self.rx_cache.result_epoch.val();
+        LinkReceiver::link(&mut self.link_rx, &mut self.depacketizer.link);
+        LookupController::join(&mut self.depacketizer.lookup, &mut self.rx_cache.lookup);
         self.regs.rx_miss_valid.next = self.depacketizer.miss_valid.val();
         self.regs.rx_miss_tag.next = self.depacketizer.miss_tag.val();
         self.depacketizer.parked_tag.next = self.regs.parked_tag.val();
@@ -309,28 +211,17 @@ impl Logic for VassaCore {
         self.regs.rx_parked.next = self.depacketizer.parked.val();
         self.rx_trace.next = self.depacketizer.trace.val();
 
-        self.mem_wr_valid.next = self.depacketizer.wr_valid.val();
-        self.mem_wr_addr.next = self.depacketizer.wr_addr.val();
-        self.mem_wr_data.next = self.depacketizer.wr_data.val();
-        self.mem_wr_strb.next = self.depacketizer.wr_strb.val();
-        self.mem_wr_last.next = self.depacketizer.wr_last.val();
-        self.depacketizer.wr_ready.next = self.mem_wr_ready.val();
+        MemWriteController::link(&mut self.mem_wr, &mut self.depacketizer.mem_wr);
 
-        self.regs.notify_valid.next = self.depacketizer.notify_valid.val();
-        self.regs.notify_nva.next = self.depacketizer.notify_nva.val();
-        self.regs.notify_length.next = self.depacketizer.notify_length.val();
+        NotifySender::join(&mut self.depacketizer.notify, &mut self.regs.notify);
 
         // ---- Counters.
-        self.counters.tx_event.next = self.packetizer.sent_event.val();
-        self.counters.tx_slot.next = self.packetizer.sent_slot.val();
-        self.counters.tx_bytes.next = self.packetizer.sent_bytes.val();
-        self.counters.rx_event.next = self.depacketizer.delivered_event.val();
-        self.counters.rx_slot.next = self.depacketizer.delivered_slot.val();
-        self.counters.rx_bytes.next = self.depacketizer.delivered_bytes.val();
-        self.counters.read_strobe.next = self.regs.cnt_read_strobe.val();
-        self.counters.read_addr.next = self.regs.cnt_read_addr.val();
-        self.regs.cnt_read_valid.next = self.counters.read_valid.val();
-        self.regs.cnt_read_data.next = self.counters.read_data.val();
+        PacketEventSender::join(&mut self.packetizer.sent, &mut self.counters.sent);
+        PacketEventSender::join(
+            &mut self.depacketizer.delivered,
+            &mut self.counters.delivered,
+        );
+        CounterReadController::join(&mut self.regs.counter_read, &mut self.counters.read);
 
         self.ev_misses.next = 0.into();
         if self.regs.miss_pushed.val() {

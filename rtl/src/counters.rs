@@ -69,6 +69,7 @@
 //! Addresses outside both windows answer 0 after [`UNMAPPED_READ_LATENCY`] cycle. Counters
 //! wrap at 32 bits.
 
+use crate::interfaces::{CounterReadResponder, PacketEventReceiver};
 use crate::packet_ram::{PacketRam, PACKET_RAM_ADDR_BITS};
 use crate::spec::packet::H1_LENGTH;
 use crate::spec::regmap::{
@@ -119,18 +120,13 @@ const _: () = assert!(PEND_BITS <= INC_BITS && PEND_BITS <= 32);
 #[derive(LogicBlock)]
 pub struct TrafficCounters {
     pub clock: Signal<In, Clock>,
-    pub tx_event: Signal<In, Bit>,
-    pub tx_slot: Signal<In, Bits<SLOT_BITS>>,
-    pub tx_bytes: Signal<In, Bits<LENGTH_BITS>>,
-    pub rx_event: Signal<In, Bit>,
-    pub rx_slot: Signal<In, Bits<SLOT_BITS>>,
-    pub rx_bytes: Signal<In, Bits<LENGTH_BITS>>,
+    /// Packets sent (TX slot counters).
+    pub sent: PacketEventReceiver,
+    /// Packets delivered (RX slot counters).
+    pub delivered: PacketEventReceiver,
     pub global_events: Signal<In, Bits<GLOBAL_EVENT_BITS>>,
-    pub read_strobe: Signal<In, Bit>,
-    pub read_addr: Signal<In, Bits<BUS_ADDR_BITS>>,
-    pub read_valid: Signal<Out, Bit>,
-    /// The value in the `read_valid` cycle, 0 otherwise.
-    pub read_data: Signal<Out, Bits<32>>,
+    /// Read-and-clear by register address.
+    pub read: CounterReadResponder,
     packets: PacketRam,
     octets: PacketRam,
     // Events of slots that have a RAM word.
@@ -259,17 +255,10 @@ impl TrafficCounters {
         let words = 1 << WORD_BITS;
         TrafficCounters {
             clock: Default::default(),
-            tx_event: Default::default(),
-            tx_slot: Default::default(),
-            tx_bytes: Default::default(),
-            rx_event: Default::default(),
-            rx_slot: Default::default(),
-            rx_bytes: Default::default(),
+            sent: Default::default(),
+            delivered: Default::default(),
             global_events: Default::default(),
-            read_strobe: Default::default(),
-            read_addr: Default::default(),
-            read_valid: Default::default(),
-            read_data: Default::default(),
+            read: Default::default(),
             packets: PacketRam::without_collisions(words),
             octets: PacketRam::without_collisions(words),
             rx_in: Default::default(),
@@ -398,18 +387,21 @@ impl Logic for TrafficCounters {
         self.octets.clock.next = self.clock.val();
 
         // Events of slots beyond counter_slots have no word and are not counted.
-        self.rx_in.next = self.rx_event.val() && !(self.rx_slot.val() & self.slot_high.val()).any();
-        self.tx_in.next = self.tx_event.val() && !(self.tx_slot.val() & self.slot_high.val()).any();
+        self.rx_in.next =
+            self.delivered.valid.val() && !(self.delivered.slot.val() & self.slot_high.val()).any();
+        self.tx_in.next =
+            self.sent.valid.val() && !(self.sent.slot.val() & self.slot_high.val()).any();
 
         // ---- Stage 0: event ops first (RX, then TX), merging the next event of their slot.
         self.rx_go.next = self.rxh_valid.q.val();
         self.tx_go.next = self.tx0_valid.q.val() && !self.rxh_valid.q.val();
         self.ev_go.next = self.rx_go.val() || self.tx_go.val();
-        self.rx_merge.next =
-            self.rx_go.val() && self.rx_in.val() && (self.rx_slot.val() == self.rxh_slot.q.val());
+        self.rx_merge.next = self.rx_go.val()
+            && self.rx_in.val()
+            && (self.delivered.slot.val() == self.rxh_slot.q.val());
         self.txn_valid.next = self.tx_in.val();
-        self.txn_slot.next = self.tx_slot.val();
-        self.txn_bytes.next = self.tx_bytes.val();
+        self.txn_slot.next = self.sent.slot.val();
+        self.txn_bytes.next = self.sent.bytes.val();
         if self.tx1_valid.q.val() {
             self.txn_valid.next = true;
             self.txn_slot.next = self.tx1_slot.q.val();
@@ -423,7 +415,7 @@ impl Logic for TrafficCounters {
         self.ev_merge.next = self.tx_merge.val();
         if self.rx_go.val() {
             self.ev_first.next = bit_cast::<INC_BITS, LENGTH_BITS>(self.rxh_bytes.q.val());
-            self.ev_second.next = bit_cast::<INC_BITS, LENGTH_BITS>(self.rx_bytes.val());
+            self.ev_second.next = bit_cast::<INC_BITS, LENGTH_BITS>(self.delivered.bytes.val());
             self.ev_merge.next = self.rx_merge.val();
         }
         if !self.ev_merge.val() {
@@ -432,8 +424,8 @@ impl Logic for TrafficCounters {
 
         // RX hold: this cycle's event unless merged.
         self.rxh_valid.d.next = self.rx_in.val() && !self.rx_merge.val();
-        self.rxh_slot.d.next = self.rx_slot.val();
-        self.rxh_bytes.d.next = self.rx_bytes.val();
+        self.rxh_slot.d.next = self.delivered.slot.val();
+        self.rxh_bytes.d.next = self.delivered.bytes.val();
         // TX queue: pop the head (and the merged event), then append this cycle's event.
         self.tx_push.next = self.tx_in.val() && (self.tx1_valid.q.val() || !self.tx_merge.val());
         self.tx_head_full.next = self.tx0_valid.q.val();
@@ -447,19 +439,19 @@ impl Logic for TrafficCounters {
         if self.tx_push.val() {
             if self.tx_head_full.val() {
                 self.tx1_valid.d.next = true;
-                self.tx1_slot.d.next = self.tx_slot.val();
-                self.tx1_bytes.d.next = self.tx_bytes.val();
+                self.tx1_slot.d.next = self.sent.slot.val();
+                self.tx1_bytes.d.next = self.sent.bytes.val();
             } else {
                 self.tx0_valid.d.next = true;
-                self.tx0_slot.d.next = self.tx_slot.val();
-                self.tx0_bytes.d.next = self.tx_bytes.val();
+                self.tx0_slot.d.next = self.sent.slot.val();
+                self.tx0_bytes.d.next = self.sent.bytes.val();
             }
         }
 
         // ---- The host read: decode the strobe; wait while its counter has events in flight.
         // Both windows are aligned blocks: offsets are low address bits, no subtraction.
-        self.global_offset.next = self.read_addr.val() & self.global_low.val();
-        self.slot_offset.next = self.read_addr.val() & self.slot_low.val();
+        self.global_offset.next = self.read.addr.val() & self.global_low.val();
+        self.slot_offset.next = self.read.addr.val() & self.slot_low.val();
         self.slot_kind.next =
             bit_cast::<2, BUS_ADDR_BITS>(self.slot_offset.val() >> self.word_shift.val());
         self.global_index.next = self.global_offset.val() >> self.word_shift.val();
@@ -467,12 +459,12 @@ impl Logic for TrafficCounters {
             bit_cast::<SLOT_BITS, BUS_ADDR_BITS>(self.slot_offset.val() >> self.slot_shift.val());
         self.slot_busy.next = (self.rxh_valid.q.val()
             && (self.rxh_slot.q.val() == self.pend_slot.q.val()))
-            || (self.rx_in.val() && (self.rx_slot.val() == self.pend_slot.q.val()));
+            || (self.rx_in.val() && (self.delivered.slot.val() == self.pend_slot.q.val()));
         if !self.pend_rx.q.val() {
             self.slot_busy.next = (self.tx0_valid.q.val()
                 && (self.tx0_slot.q.val() == self.pend_slot.q.val()))
                 || (self.tx1_valid.q.val() && (self.tx1_slot.q.val() == self.pend_slot.q.val()))
-                || (self.tx_in.val() && (self.tx_slot.val() == self.pend_slot.q.val()));
+                || (self.tx_in.val() && (self.sent.slot.val() == self.pend_slot.q.val()));
         }
         if self.pend_global.q.val() {
             self.slot_busy.next = false;
@@ -600,7 +592,7 @@ impl Logic for TrafficCounters {
         if self.host_go.val() || !self.pend_mapped.q.val() {
             self.pend_valid.d.next = false;
         }
-        if self.read_strobe.val() {
+        if self.read.strobe.val() {
             self.pend_valid.d.next = true;
             self.pend_mapped.d.next = false;
             self.pend_global.d.next = false;
@@ -614,10 +606,10 @@ impl Logic for TrafficCounters {
                 self.pend_addr.d.next =
                     self.rx_base.val() | bit_cast::<WORD_BITS, SLOT_BITS>(self.slot_index.val());
             }
-            if (self.read_addr.val() & !self.slot_low.val()) == self.slot_base.val() {
+            if (self.read.addr.val() & !self.slot_low.val()) == self.slot_base.val() {
                 self.pend_mapped.d.next = true;
             }
-            if ((self.read_addr.val() & !self.global_low.val()) == self.global_base.val())
+            if ((self.read.addr.val() & !self.global_low.val()) == self.global_base.val())
                 && (self.global_offset.val() < self.global_span.val())
             {
                 self.pend_mapped.d.next = true;
@@ -647,13 +639,13 @@ impl Logic for TrafficCounters {
         if self.s1_clear_b.q.val() {
             self.octets.write_data.next = 0.into();
         }
-        self.read_valid.next =
+        self.read.valid.next =
             self.s1_resp.q.val() || (self.pend_valid.q.val() && !self.pend_mapped.q.val());
-        self.read_data.next = 0.into();
+        self.read.data.next = 0.into();
         if self.s1_resp.q.val() {
-            self.read_data.next = self.sum_p.val();
+            self.read.data.next = self.sum_p.val();
             if self.s1_clear_b.q.val() {
-                self.read_data.next = self.sum_b.val();
+                self.read.data.next = self.sum_b.val();
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod core;
 pub mod counters;
 pub mod crc32;
 pub mod depacketizer;
+pub mod interfaces;
 pub mod lean_fifo;
 pub mod line_writer;
 pub mod mapping_cache;

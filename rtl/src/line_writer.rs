@@ -16,6 +16,7 @@
 //! the accepting cycle, so there is no bubble between beats; the next job is accepted in the
 //! cycle of the previous job's last beat, so there is none between jobs either.
 
+use crate::interfaces::MemWriteController;
 use crate::packet_ram::PACKET_RAM_ADDR_BITS;
 use crate::spec::params::CoreParams;
 use rust_hdl::prelude::*;
@@ -38,12 +39,8 @@ pub struct LineWriter {
     pub ram_read_address: Signal<Out, Bits<PACKET_RAM_ADDR_BITS>>,
     pub ram_read_data: Signal<In, Bits<32>>,
     // Memory write port.
-    pub wr_valid: Signal<Out, Bit>,
-    pub wr_addr: Signal<Out, Bits<32>>,
-    pub wr_data: Signal<Out, Bits<32>>,
-    pub wr_strb: Signal<Out, Bits<4>>,
-    pub wr_last: Signal<Out, Bit>,
-    pub wr_ready: Signal<In, Bit>,
+    /// The words written, with byte strobes.
+    pub mem_wr: MemWriteController,
     /// Pulse in the cycle the job's last beat is accepted.
     pub done: Signal<Out, Bit>,
     // State.
@@ -89,12 +86,7 @@ impl LineWriter {
             job_ring: Default::default(),
             ram_read_address: Default::default(),
             ram_read_data: Default::default(),
-            wr_valid: Default::default(),
-            wr_addr: Default::default(),
-            wr_data: Default::default(),
-            wr_strb: Default::default(),
-            wr_last: Default::default(),
-            wr_ready: Default::default(),
+            mem_wr: Default::default(),
             done: Default::default(),
             active: Default::default(),
             raddr: Default::default(),
@@ -129,21 +121,21 @@ impl Logic for LineWriter {
             last_strb
         );
         self.is_last.next = self.beats.q.val() == 1;
-        self.advance.next = self.active.q.val() & self.wr_ready.val();
+        self.advance.next = self.active.q.val() & self.mem_wr.ready.val();
         self.done.next = self.advance.val() & self.is_last.val();
         self.job_ready.next = !self.active.q.val() | (self.advance.val() & self.is_last.val());
 
         // The beat on the port.
-        self.wr_valid.next = self.active.q.val();
-        self.wr_addr.next = self.waddr.q.val();
+        self.mem_wr.valid.next = self.active.q.val();
+        self.mem_wr.addr.next = self.waddr.q.val();
         if self.shift.q.val() == 1 {
-            self.wr_data.next = (self.ram_read_data.val() << 8) | (self.prev.q.val() >> 24);
+            self.mem_wr.data.next = (self.ram_read_data.val() << 8) | (self.prev.q.val() >> 24);
         } else if self.shift.q.val() == 2 {
-            self.wr_data.next = (self.ram_read_data.val() << 16) | (self.prev.q.val() >> 16);
+            self.mem_wr.data.next = (self.ram_read_data.val() << 16) | (self.prev.q.val() >> 16);
         } else if self.shift.q.val() == 3 {
-            self.wr_data.next = (self.ram_read_data.val() << 24) | (self.prev.q.val() >> 8);
+            self.mem_wr.data.next = (self.ram_read_data.val() << 24) | (self.prev.q.val() >> 8);
         } else {
-            self.wr_data.next = self.ram_read_data.val();
+            self.mem_wr.data.next = self.ram_read_data.val();
         }
         self.strb_first.next = 15.into();
         if self.first.q.val() {
@@ -153,8 +145,8 @@ impl Logic for LineWriter {
         if self.is_last.val() {
             self.strb_last.next = self.last_strb.q.val();
         }
-        self.wr_strb.next = self.strb_first.val() & self.strb_last.val();
-        self.wr_last.next = self.is_last.val()
+        self.mem_wr.strb.next = self.strb_first.val() & self.strb_last.val();
+        self.mem_wr.last.next = self.is_last.val()
             | ((self.waddr.q.val() & self.line_mask.val()) == self.line_mask.val());
 
         // Read address: held while the beat stalls, next word when it is accepted.
@@ -331,20 +323,20 @@ mod tests {
                 b.uut.job_length.next = (j.payload.len() as u64).into();
             }
             let rdy = ready(cycle);
-            b.uut.wr_ready.next = rdy;
+            b.uut.mem_wr.ready.next = rdy;
             b.settle();
             // Memory port.
-            let valid = b.uut.wr_valid.val();
+            let valid = b.uut.mem_wr.valid.val();
             if stalled.take().is_some() {
                 assert!(valid, "wr_valid dropped while stalled");
             }
             let mut done_expected = false;
             if valid {
                 let beat = Beat {
-                    addr: b.uut.wr_addr.val().to_u32(),
-                    data: b.uut.wr_data.val().to_u32(),
-                    strb: b.uut.wr_strb.val().to_u32() as u8,
-                    last: b.uut.wr_last.val(),
+                    addr: b.uut.mem_wr.addr.val().to_u32(),
+                    data: b.uut.mem_wr.data.val().to_u32(),
+                    strb: b.uut.mem_wr.strb.val().to_u32() as u8,
+                    last: b.uut.mem_wr.last.val(),
                 };
                 let (want, closes) = *expected.front().expect("beat without a job");
                 let mut masked = beat;
@@ -390,14 +382,14 @@ mod tests {
             b.uut.ram_read_data.next = (ram[read_addr] as u64).into();
             b.settle();
             if let Some(s) = stalled_beat {
-                assert_eq!(b.uut.wr_addr.val().to_u32(), s.addr);
+                assert_eq!(b.uut.mem_wr.addr.val().to_u32(), s.addr);
                 assert_eq!(
-                    b.uut.wr_data.val().to_u32(),
+                    b.uut.mem_wr.data.val().to_u32(),
                     s.data,
                     "data changed while stalled"
                 );
-                assert_eq!(b.uut.wr_strb.val().to_u32() as u8, s.strb);
-                assert_eq!(b.uut.wr_last.val(), s.last);
+                assert_eq!(b.uut.mem_wr.strb.val().to_u32() as u8, s.strb);
+                assert_eq!(b.uut.mem_wr.last.val(), s.last);
             }
         }
         Run {

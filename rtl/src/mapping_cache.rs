@@ -57,6 +57,7 @@
 //! is always a mapping that is installed and valid, never a mix of two.
 
 use crate::cam_ram::{CamRam, CAM_RAM_ADDR_BITS, CAM_RAM_WIDTH};
+use crate::interfaces::{LookupResponder, MapOpResponder};
 #[cfg(test)]
 use crate::spec::params::LOOKUP_LATENCY;
 use crate::spec::regmap::{
@@ -112,34 +113,12 @@ const ST_WRITE_KEY: u32 = 3;
 #[derive(LogicBlock)]
 pub struct MappingCache {
     pub clock: Signal<In, Clock>,
-    // Host op (pulse `op_valid`; refused while `busy`).
-    pub op_valid: Signal<In, Bit>,
-    pub op_code: Signal<In, Bits<OP_BITS>>,
-    pub op_slot: Signal<In, Bits<SLOT_BITS>>,
-    pub op_key: Signal<In, Bits<PAGE_BITS>>,
-    pub op_page: Signal<In, Bits<PAGE_BITS>>,
-    pub op_writable: Signal<In, Bit>,
-    pub op_signal: Signal<In, Bit>,
-    pub op_counter_slot: Signal<In, Bits<COUNTER_SLOT_BITS>>,
-    pub op_epoch: Signal<In, Bits<EPOCH_BITS>>,
-    /// An install is in progress: ops are refused, and requesters that can wait hold lookups.
-    pub busy: Signal<Out, Bit>,
-    // Lookup request.
-    pub lookup_valid: Signal<In, Bit>,
-    pub lookup_key: Signal<In, Bits<PAGE_BITS>>,
-    pub lookup_tag: Signal<In, Bits<TAG_BITS>>,
-    // Result, LOOKUP_LATENCY cycles after the request (valid low if it was preempted). On a
-    // miss the value fields are 0.
-    pub result_valid: Signal<Out, Bit>,
-    pub result_tag: Signal<Out, Bits<TAG_BITS>>,
-    pub result_key: Signal<Out, Bits<PAGE_BITS>>,
-    pub result_hit: Signal<Out, Bit>,
-    pub result_slot: Signal<Out, Bits<SLOT_BITS>>,
-    pub result_page: Signal<Out, Bits<PAGE_BITS>>,
-    pub result_writable: Signal<Out, Bit>,
-    pub result_signal: Signal<Out, Bit>,
-    pub result_counter_slot: Signal<Out, Bits<COUNTER_SLOT_BITS>>,
-    pub result_epoch: Signal<Out, Bits<EPOCH_BITS>>,
+    /// Host operations: one cycle of `op.valid`, refused while `op.busy` (an install is in
+    /// progress).
+    pub op: MapOpResponder,
+    /// Lookups. The result follows `LOOKUP_LATENCY` cycles after the request (`result_valid`
+    /// low if it was preempted); on a miss the value fields are 0. `hold` is `op.busy`.
+    pub lookup: LookupResponder,
     // Stage 1: registered request.
     req_valid: DFF<Bit>,
     req_key: DFF<Bits<PAGE_BITS>>,
@@ -243,29 +222,8 @@ impl MappingCache {
         let st = constant::<ST_BITS>;
         MappingCache {
             clock: Default::default(),
-            op_valid: Default::default(),
-            op_code: Default::default(),
-            op_slot: Default::default(),
-            op_key: Default::default(),
-            op_page: Default::default(),
-            op_writable: Default::default(),
-            op_signal: Default::default(),
-            op_counter_slot: Default::default(),
-            op_epoch: Default::default(),
-            busy: Default::default(),
-            lookup_valid: Default::default(),
-            lookup_key: Default::default(),
-            lookup_tag: Default::default(),
-            result_valid: Default::default(),
-            result_tag: Default::default(),
-            result_key: Default::default(),
-            result_hit: Default::default(),
-            result_slot: Default::default(),
-            result_page: Default::default(),
-            result_writable: Default::default(),
-            result_signal: Default::default(),
-            result_counter_slot: Default::default(),
-            result_epoch: Default::default(),
+            op: Default::default(),
+            lookup: Default::default(),
             req_valid: Default::default(),
             req_key: Default::default(),
             req_tag: Default::default(),
@@ -364,9 +322,9 @@ impl Logic for MappingCache {
         }
 
         // Stage 1: register the request (its chunk rows are read at the same edge).
-        self.req_valid.d.next = self.lookup_valid.val();
-        self.req_key.d.next = self.lookup_key.val();
-        self.req_tag.d.next = self.lookup_tag.val();
+        self.req_valid.d.next = self.lookup.valid.val();
+        self.req_key.d.next = self.lookup.key.val();
+        self.req_tag.d.next = self.lookup.tag.val();
 
         // Stage 2: AND of the three chunk rows and the valid bits gives the entries in the
         // RAMs that match; the pending install is compared apart (below), so that the value
@@ -510,7 +468,7 @@ impl Logic for MappingCache {
         self.byp.next = self.pend.q.val() & (self.l_key.q.val() == self.req_key.q.val());
         self.byp_wins.next = self.byp.val() & !(self.ram_vec.val() & self.l_above.val()).any();
         // A newer lookup preempts this one (it takes the read port).
-        self.res_valid.d.next = self.req_valid.q.val() & !self.lookup_valid.val();
+        self.res_valid.d.next = self.req_valid.q.val() & !self.lookup.valid.val();
         self.res_tag.d.next = self.req_tag.q.val();
         self.res_key.d.next = self.req_key.q.val();
         self.res_hit.d.next = self.byp.val() | self.grp_any.val().any();
@@ -526,7 +484,7 @@ impl Logic for MappingCache {
         // late signal.
         self.k_row.next = self.krow.val() | bit_cast::<A, SLOT_BITS>(self.l_slot.q.val());
         self.v_row.next = self.vrow.val() | bit_cast::<A, SLOT_BITS>(self.l_slot.q.val());
-        self.port_free.next = !self.lookup_valid.val() & !self.req_valid.q.val();
+        self.port_free.next = !self.lookup.valid.val() & !self.req_valid.q.val();
         self.ra_own.next = self.k_row.val();
         if self.req_valid.q.val() {
             self.ra_own.next = self.vrow.val() | bit_cast::<A, SLOT_BITS>(self.ram_slot.val());
@@ -534,10 +492,10 @@ impl Logic for MappingCache {
         self.ra0.next = self.ra_own.val();
         self.ra1.next = self.ra_own.val();
         self.ra2.next = self.ra_own.val();
-        if self.lookup_valid.val() {
-            self.ra0.next = bit_cast::<A, 7>(self.lookup_key.val().get_bits::<7>(0));
-            self.ra1.next = bit_cast::<A, 7>(self.lookup_key.val().get_bits::<7>(7));
-            self.ra2.next = bit_cast::<A, 6>(self.lookup_key.val().get_bits::<6>(14));
+        if self.lookup.valid.val() {
+            self.ra0.next = bit_cast::<A, 7>(self.lookup.key.val().get_bits::<7>(0));
+            self.ra1.next = bit_cast::<A, 7>(self.lookup.key.val().get_bits::<7>(7));
+            self.ra2.next = bit_cast::<A, 6>(self.lookup.key.val().get_bits::<6>(14));
         }
 
         // Install steps (write port). The key row is read in a `ReadKey` cycle whose port is
@@ -611,11 +569,11 @@ impl Logic for MappingCache {
         // A chunk-row write waits while a lookup reads one of its rows in the same edge.
         // Only a new lookup reads chunk rows (value and key rows are above them), so the
         // compare takes the lookup port's key and the `w_key` register (short paths).
-        self.row_conflict.next = self.lookup_valid.val()
-            & ((self.w_key.q.val().get_bits::<7>(0) == self.lookup_key.val().get_bits::<7>(0))
-                | (self.w_key.q.val().get_bits::<7>(7) == self.lookup_key.val().get_bits::<7>(7))
+        self.row_conflict.next = self.lookup.valid.val()
+            & ((self.w_key.q.val().get_bits::<7>(0) == self.lookup.key.val().get_bits::<7>(0))
+                | (self.w_key.q.val().get_bits::<7>(7) == self.lookup.key.val().get_bits::<7>(7))
                 | (self.w_key.q.val().get_bits::<6>(14)
-                    == self.lookup_key.val().get_bits::<6>(14)));
+                    == self.lookup.key.val().get_bits::<6>(14)));
         if self.row_write.val() & !self.row_conflict.val() {
             self.we.next = true;
             if self.step.q.val() == self.st_clear.val() {
@@ -669,48 +627,49 @@ impl Logic for MappingCache {
 
         // Host ops (refused while an install is in progress): invalidate and flush clear
         // valid bits; install clears the entry's valid bit and starts the steps.
-        self.op_ok.next = self.op_valid.val() & !self.pend.q.val();
+        self.op_ok.next = self.op.valid.val() & !self.pend.q.val();
         self.op_slot_ok.next =
-            bit_cast::<7, SLOT_BITS>(self.op_slot.val()) < self.entry_count.val();
-        self.op_attr.next = (bit_cast::<ATTR_WIDTH, 1>(self.op_writable.val().into())
+            bit_cast::<7, SLOT_BITS>(self.op.slot.val()) < self.entry_count.val();
+        self.op_attr.next = (bit_cast::<ATTR_WIDTH, 1>(self.op.writable.val().into())
             << self.writable_lsb.val())
-            | (bit_cast::<ATTR_WIDTH, 1>(self.op_signal.val().into()) << self.signal_lsb.val())
-            | (bit_cast::<ATTR_WIDTH, COUNTER_SLOT_BITS>(self.op_counter_slot.val())
+            | (bit_cast::<ATTR_WIDTH, 1>(self.op.signal.val().into()) << self.signal_lsb.val())
+            | (bit_cast::<ATTR_WIDTH, COUNTER_SLOT_BITS>(self.op.counter_slot.val())
                 << self.counter_slot_lsb.val())
-            | (bit_cast::<ATTR_WIDTH, EPOCH_BITS>(self.op_epoch.val()) << self.epoch_lsb.val());
+            | (bit_cast::<ATTR_WIDTH, EPOCH_BITS>(self.op.epoch.val()) << self.epoch_lsb.val());
         if self.op_ok.val() {
-            if self.op_code.val() == self.code_flush.val() {
+            if self.op.code.val() == self.code_flush.val() {
                 for i in 0..self._entries {
                     self.valid[i].d.next = false;
                 }
             }
             if self.op_slot_ok.val()
-                & ((self.op_code.val() == self.code_invalidate.val())
-                    | (self.op_code.val() == self.code_install.val()))
+                & ((self.op.code.val() == self.code_invalidate.val())
+                    | (self.op.code.val() == self.code_install.val()))
             {
                 for i in 0..self._entries {
-                    if self.op_slot.val() == i.to_bits::<SLOT_BITS>() {
+                    if self.op.slot.val() == i.to_bits::<SLOT_BITS>() {
                         self.valid[i].d.next = false;
                     }
                 }
             }
-            if self.op_slot_ok.val() & (self.op_code.val() == self.code_install.val()) {
+            if self.op_slot_ok.val() & (self.op.code.val() == self.code_install.val()) {
                 self.pend.d.next = true;
                 self.step.d.next = self.st_read_key.val();
-                self.l_key.d.next = self.op_key.val();
-                self.l_page.d.next = self.op_page.val();
+                self.l_key.d.next = self.op.key.val();
+                self.l_page.d.next = self.op.page.val();
                 self.l_attr.d.next = self.op_attr.val();
-                self.l_slot.d.next = self.op_slot.val();
+                self.l_slot.d.next = self.op.slot.val();
             }
         }
-        self.busy.next = self.pend.q.val();
+        self.op.busy.next = self.pend.q.val();
+        self.lookup.hold.next = self.pend.q.val();
 
         // Outputs: the value rows, the latch for a hit on the pending install, 0 on a miss.
-        self.result_valid.next = self.res_valid.q.val();
-        self.result_tag.next = self.res_tag.q.val();
-        self.result_key.next = self.res_key.q.val();
-        self.result_hit.next = self.res_hit.q.val();
-        self.result_slot.next = self.res_slot.q.val();
+        self.lookup.result_valid.next = self.res_valid.q.val();
+        self.lookup.result_tag.next = self.res_tag.q.val();
+        self.lookup.result_key.next = self.res_key.q.val();
+        self.lookup.result_hit.next = self.res_hit.q.val();
+        self.lookup.result_slot.next = self.res_slot.q.val();
         self.res_page.next =
             (bit_cast::<PAGE_BITS, 4>(self.ram1[0].read_data.val().get_bits::<4>(0)) << 16)
                 | bit_cast::<PAGE_BITS, W>(self.ram0[0].read_data.val());
@@ -725,14 +684,15 @@ impl Logic for MappingCache {
             self.res_page.next = 0.into();
             self.res_attr.next = 0.into();
         }
-        self.result_page.next = self.res_page.val();
-        self.result_writable.next = self.res_attr.val().get_bit(self.writable_lsb.val().index());
-        self.result_signal.next = self.res_attr.val().get_bit(self.signal_lsb.val().index());
-        self.result_counter_slot.next = self
+        self.lookup.result_page.next = self.res_page.val();
+        self.lookup.result_writable.next =
+            self.res_attr.val().get_bit(self.writable_lsb.val().index());
+        self.lookup.result_signal.next = self.res_attr.val().get_bit(self.signal_lsb.val().index());
+        self.lookup.result_counter_slot.next = self
             .res_attr
             .val()
             .get_bits::<COUNTER_SLOT_BITS>(self.counter_slot_lsb.val().index());
-        self.result_epoch.next = self
+        self.lookup.result_epoch.next = self
             .res_attr
             .val()
             .get_bits::<EPOCH_BITS>(self.epoch_lsb.val().index());

@@ -30,6 +30,7 @@
 //! inside one 4 KiB page (the read address counts up inside the page only).
 
 use crate::crc32::Crc32Step;
+use crate::interfaces::{LinkSender, MemReadController, PacketEventSender, TxCommandResponder};
 use crate::lean_fifo::LeanFifo;
 use crate::row_fifo::RowFifo;
 use crate::spec::packet::{
@@ -70,33 +71,18 @@ pub enum SendState {
 pub struct Packetizer {
     pub clock: Signal<In, Clock>,
     // Command in (from TxMmu).
-    pub cmd_valid: Signal<In, Bit>,
-    pub cmd_ready: Signal<Out, Bit>,
-    pub cmd_addr: Signal<In, Bits<32>>,
-    pub cmd_length: Signal<In, Bits<13>>,
-    pub cmd_nva: Signal<In, Bits<32>>,
-    pub cmd_epoch: Signal<In, Bits<8>>,
-    pub cmd_counter_slot: Signal<In, Bits<6>>,
-    pub cmd_first: Signal<In, Bit>,
-    pub cmd_last: Signal<In, Bit>,
-    pub cmd_user: Signal<In, Bit>,
+    /// Packets to send, from the TX MMU.
+    pub cmd: TxCommandResponder,
     pub node_id: Signal<In, Bits<8>>,
     // Memory read port.
-    pub rd_req_valid: Signal<Out, Bit>,
-    pub rd_req_addr: Signal<Out, Bits<32>>,
-    pub rd_req_len: Signal<Out, Bits<8>>,
-    pub rd_req_ready: Signal<In, Bit>,
-    pub rd_data_valid: Signal<In, Bit>,
-    pub rd_data: Signal<In, Bits<32>>,
+    /// Payload reads, a cache line a burst.
+    pub mem_rd: MemReadController,
     // Link TX (registered).
-    pub tx_valid: Signal<Out, Bit>,
-    pub tx_sop: Signal<Out, Bit>,
-    pub tx_eop: Signal<Out, Bit>,
-    pub tx_data: Signal<Out, Bits<32>>,
+    /// The link, TX direction.
+    pub link: LinkSender,
     // Counter event, with the trailer.
-    pub sent_event: Signal<Out, Bit>,
-    pub sent_slot: Signal<Out, Bits<6>>,
-    pub sent_bytes: Signal<Out, Bits<13>>,
+    /// A packet sent, for the traffic counters.
+    pub sent: PacketEventSender,
 
     // Storage.
     payload: PayloadFifo,
@@ -191,30 +177,11 @@ impl Packetizer {
         let lsb = |f: crate::spec::Field| Constant::new((f.lsb as u64).into());
         Packetizer {
             clock: Default::default(),
-            cmd_valid: Default::default(),
-            cmd_ready: Default::default(),
-            cmd_addr: Default::default(),
-            cmd_length: Default::default(),
-            cmd_nva: Default::default(),
-            cmd_epoch: Default::default(),
-            cmd_counter_slot: Default::default(),
-            cmd_first: Default::default(),
-            cmd_last: Default::default(),
-            cmd_user: Default::default(),
+            cmd: Default::default(),
             node_id: Default::default(),
-            rd_req_valid: Default::default(),
-            rd_req_addr: Default::default(),
-            rd_req_len: Default::default(),
-            rd_req_ready: Default::default(),
-            rd_data_valid: Default::default(),
-            rd_data: Default::default(),
-            tx_valid: Default::default(),
-            tx_sop: Default::default(),
-            tx_eop: Default::default(),
-            tx_data: Default::default(),
-            sent_event: Default::default(),
-            sent_slot: Default::default(),
-            sent_bytes: Default::default(),
+            mem_rd: Default::default(),
+            link: Default::default(),
+            sent: Default::default(),
             payload: Default::default(),
             cmd_queue: RowFifo::new(CMD_QUEUE_ROWS),
             crc: Default::default(),
@@ -307,17 +274,17 @@ impl Logic for Packetizer {
 
         // ---------------- Reader: commands in, read bursts out ----------------
         self.cmd_take.next =
-            self.cmd_valid.val() & !self.rd_busy.q.val() & !self.cmd_queue.full.val();
-        self.cmd_ready.next = !self.rd_busy.q.val() & !self.cmd_queue.full.val();
-        self.cmd_meta.next = bit_cast::<32, 13>(self.cmd_length.val())
-            | (bit_cast::<32, 1>(self.cmd_first.val().into()) << 13)
-            | (bit_cast::<32, 1>(self.cmd_last.val().into()) << 14)
-            | (bit_cast::<32, 1>(self.cmd_user.val().into()) << 15)
-            | (bit_cast::<32, 8>(self.cmd_epoch.val()) << 16)
-            | (bit_cast::<32, 6>(self.cmd_counter_slot.val()) << 24)
-            | (bit_cast::<32, 2>(self.cmd_addr.val().get_bits::<2>(0)) << 30);
+            self.cmd.valid.val() & !self.rd_busy.q.val() & !self.cmd_queue.full.val();
+        self.cmd.ready.next = !self.rd_busy.q.val() & !self.cmd_queue.full.val();
+        self.cmd_meta.next = bit_cast::<32, 13>(self.cmd.length.val())
+            | (bit_cast::<32, 1>(self.cmd.first.val().into()) << 13)
+            | (bit_cast::<32, 1>(self.cmd.last.val().into()) << 14)
+            | (bit_cast::<32, 1>(self.cmd.user.val().into()) << 15)
+            | (bit_cast::<32, 8>(self.cmd.epoch.val()) << 16)
+            | (bit_cast::<32, 6>(self.cmd.counter_slot.val()) << 24)
+            | (bit_cast::<32, 2>(self.cmd.addr.val().get_bits::<2>(0)) << 30);
         self.cmd_queue.data_in.next = (bit_cast::<64, 32>(self.cmd_meta.val()) << 32)
-            | bit_cast::<64, 32>(self.cmd_nva.val());
+            | bit_cast::<64, 32>(self.cmd.nva.val());
         self.cmd_queue.write.next = self.cmd_take.val();
 
         // Next burst: the rest of the current line, or up to the last word if that is in
@@ -338,15 +305,15 @@ impl Logic for Packetizer {
         // burst arithmetic (shorter carry chains).
         self.can_req.next =
             self.rd_busy.q.val() & (self.outstanding.q.val() <= self.credit_limit.val());
-        self.rd_req_valid.next = self.can_req.val();
-        self.req_go.next = self.can_req.val() & self.rd_req_ready.val();
-        self.rd_req_addr.next = self.rd_addr.q.val();
-        self.rd_req_len.next = self.burst.val();
+        self.mem_rd.req_valid.next = self.can_req.val();
+        self.req_go.next = self.can_req.val() & self.mem_rd.req_ready.val();
+        self.mem_rd.req_addr.next = self.rd_addr.q.val();
+        self.mem_rd.req_len.next = self.burst.val();
         if self.cmd_take.val() {
             self.rd_busy.d.next = true;
-            self.rd_addr.d.next = self.cmd_addr.val() & self.word_mask.val();
+            self.rd_addr.d.next = self.cmd.addr.val() & self.word_mask.val();
             self.rd_end.d.next =
-                self.cmd_addr.val() + bit_cast::<32, 13>(self.cmd_length.val()) - 1;
+                self.cmd.addr.val() + bit_cast::<32, 13>(self.cmd.length.val()) - 1;
         }
         self.out_add.next = 0.into();
         if self.req_go.val() {
@@ -360,8 +327,8 @@ impl Logic for Packetizer {
         }
 
         // ---------------- Sender: payload FIFO and queues to link words ----------------
-        self.payload.write.next = self.rd_data_valid.val();
-        self.payload.data_in.next = self.rd_data.val();
+        self.payload.write.next = self.mem_rd.data_valid.val();
+        self.payload.data_in.next = self.mem_rd.data.val();
         self.head.next = self.payload.data_out.val();
         self.have.next = !self.payload.empty.val();
 
@@ -489,10 +456,10 @@ impl Logic for Packetizer {
         self.payload.read.next = self.pop.val();
 
         // Words received and not yet consumed / requested and not yet consumed.
-        if self.rd_data_valid.val() & !self.pop.val() {
+        if self.mem_rd.data_valid.val() & !self.pop.val() {
             self.fill.d.next = self.fill.q.val() + 1;
         }
-        if !self.rd_data_valid.val() & self.pop.val() {
+        if !self.mem_rd.data_valid.val() & self.pop.val() {
             self.fill.d.next = self.fill.q.val() - 1;
         }
         if self.pop.val() {
@@ -512,13 +479,13 @@ impl Logic for Packetizer {
         }
 
         // Outputs.
-        self.tx_valid.next = self.tx_valid_r.q.val();
-        self.tx_sop.next = self.tx_sop_r.q.val();
-        self.tx_eop.next = self.tx_eop_r.q.val();
-        self.tx_data.next = self.tx_data_r.q.val();
-        self.sent_event.next = self.sent_r.q.val();
-        self.sent_slot.next = self.meta.q.val().get_bits::<6>(24);
-        self.sent_bytes.next = self.meta.q.val().get_bits::<13>(0);
+        self.link.valid.next = self.tx_valid_r.q.val();
+        self.link.sop.next = self.tx_sop_r.q.val();
+        self.link.eop.next = self.tx_eop_r.q.val();
+        self.link.data.next = self.tx_data_r.q.val();
+        self.sent.valid.next = self.sent_r.q.val();
+        self.sent.slot.next = self.meta.q.val().get_bits::<6>(24);
+        self.sent.bytes.next = self.meta.q.val().get_bits::<13>(0);
     }
 }
 

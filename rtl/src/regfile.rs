@@ -5,6 +5,10 @@
 //! cannot name Rust constants); field widths are literal type parameters, checked against the
 //! spec at compile time by the `const` assertions below.
 
+use crate::interfaces::{
+    CounterReadController, DoorbellController, MapOpController, NotifyReceiver, RegBusResponder,
+    CACHE_SLOT_BITS, COUNTER_SLOT_BITS, EPOCH_BITS, MAP_OP_BITS,
+};
 use crate::miss_queue::{MissQueue, MISS_RECORD_BITS};
 use crate::notify_queue::NotifyQueue;
 use crate::row_fifo::RowFifo;
@@ -71,36 +75,19 @@ fn word(v: u32) -> Constant<Bits<32>> {
 pub struct RegFile {
     pub clock: Signal<In, Clock>,
     // Host bus.
-    pub bus_addr: Signal<In, Bits<12>>,
-    pub bus_wdata: Signal<In, Bits<32>>,
-    pub bus_write: Signal<In, Bit>,
-    pub bus_read: Signal<In, Bit>,
-    pub bus_rdata: Signal<Out, Bits<32>>,
-    pub bus_rvalid: Signal<Out, Bit>,
+    /// Host register bus.
+    pub bus: RegBusResponder,
     pub irq: Signal<Out, Bit>,
     // Configuration.
     pub node_id: Signal<Out, Bits<8>>,
     pub tx_enable: Signal<Out, Bit>,
-    // Mapping cache operations (fields shared by both caches; one strobe each).
-    pub map_rx_valid: Signal<Out, Bit>,
-    pub map_tx_valid: Signal<Out, Bit>,
-    /// The cache is installing: a MAP_CMD for it now is refused (`ERROR.map_busy`).
-    pub map_rx_busy: Signal<In, Bit>,
-    pub map_tx_busy: Signal<In, Bit>,
-    pub map_code: Signal<Out, Bits<2>>,
-    pub map_slot: Signal<Out, Bits<6>>,
-    pub map_key: Signal<Out, Bits<20>>,
-    pub map_page: Signal<Out, Bits<20>>,
-    pub map_writable: Signal<Out, Bit>,
-    pub map_signal: Signal<Out, Bit>,
-    pub map_counter_slot: Signal<Out, Bits<6>>,
-    pub map_epoch: Signal<Out, Bits<8>>,
+    /// MAP_CMD to the TX and the RX mapping cache: the same fields, a strobe each; while a
+    /// cache is `busy` (installing) a MAP_CMD for it is refused (`ERROR.map_busy`).
+    pub map_tx: MapOpController,
+    pub map_rx: MapOpController,
     // Doorbell FIFO towards the TX MMU.
-    pub db_valid: Signal<Out, Bit>,
-    pub db_addr: Signal<Out, Bits<32>>,
-    pub db_length: Signal<Out, Bits<16>>,
-    pub db_user: Signal<Out, Bit>,
-    pub db_ready: Signal<In, Bit>,
+    /// Send descriptors, in push order, to the TX MMU.
+    pub doorbell: DoorbellController,
     // Misses and their resolution.
     pub rx_miss_valid: Signal<In, Bit>,
     pub rx_miss_tag: Signal<In, Bits<4>>,
@@ -116,19 +103,16 @@ pub struct RegFile {
     pub resolve_drop: Signal<Out, Bit>,
     pub resolve_tag: Signal<Out, Bits<4>>,
     // Signal-on-write notifications.
-    pub notify_valid: Signal<In, Bit>,
-    pub notify_nva: Signal<In, Bits<32>>,
-    pub notify_length: Signal<In, Bits<13>>,
+    /// Signal-on-write notifications from the depacketizer, queued for the host.
+    pub notify: NotifyReceiver,
     /// Pulse: a notification was lost to a full FIFO (counted by the counters block).
     pub notify_lost: Signal<Out, Bit>,
     /// Pulse: a miss record entered the miss FIFO (counted as a miss). RX and TX misses are
     /// serialised here, so each record is one pulse.
     pub miss_pushed: Signal<Out, Bit>,
     // Counter reads, forwarded to the counters block.
-    pub cnt_read_strobe: Signal<Out, Bit>,
-    pub cnt_read_addr: Signal<Out, Bits<12>>,
-    pub cnt_read_valid: Signal<In, Bit>,
-    pub cnt_read_data: Signal<In, Bits<32>>,
+    /// Bus reads in the counter windows, forwarded to the traffic counters.
+    pub counter_read: CounterReadController,
     // Status inputs.
     pub tx_busy: Signal<In, Bit>,
     pub rx_parked: Signal<In, Bits<4>>,
@@ -140,7 +124,7 @@ pub struct RegFile {
     /// which a `DB_ADDR` write in that cycle changes only at its end (`held_input`).
     db_fifo: DoorbellFifo,
     miss_fifo: MissQueue,
-    notify: NotifyQueue,
+    notify_queue: NotifyQueue,
     db_used: DFF<Bits<5>>,
     tx_miss_pending: DFF<Bit>,
 
@@ -266,32 +250,13 @@ impl RegFile {
         .fold(0, |w, (f, v)| f.put(w, *v));
         RegFile {
             clock: Default::default(),
-            bus_addr: Default::default(),
-            bus_wdata: Default::default(),
-            bus_write: Default::default(),
-            bus_read: Default::default(),
-            bus_rdata: Default::default(),
-            bus_rvalid: Default::default(),
+            bus: Default::default(),
             irq: Default::default(),
             node_id: Default::default(),
             tx_enable: Default::default(),
-            map_rx_valid: Default::default(),
-            map_tx_valid: Default::default(),
-            map_rx_busy: Default::default(),
-            map_tx_busy: Default::default(),
-            map_code: Default::default(),
-            map_slot: Default::default(),
-            map_key: Default::default(),
-            map_page: Default::default(),
-            map_writable: Default::default(),
-            map_signal: Default::default(),
-            map_counter_slot: Default::default(),
-            map_epoch: Default::default(),
-            db_valid: Default::default(),
-            db_addr: Default::default(),
-            db_length: Default::default(),
-            db_user: Default::default(),
-            db_ready: Default::default(),
+            map_tx: Default::default(),
+            map_rx: Default::default(),
+            doorbell: Default::default(),
             rx_miss_valid: Default::default(),
             rx_miss_tag: Default::default(),
             parked_tag: Default::default(),
@@ -302,21 +267,16 @@ impl RegFile {
             tx_resolve_valid: Default::default(),
             resolve_drop: Default::default(),
             resolve_tag: Default::default(),
-            notify_valid: Default::default(),
-            notify_nva: Default::default(),
-            notify_length: Default::default(),
+            notify: Default::default(),
             notify_lost: Default::default(),
             miss_pushed: Default::default(),
-            cnt_read_strobe: Default::default(),
-            cnt_read_addr: Default::default(),
-            cnt_read_valid: Default::default(),
-            cnt_read_data: Default::default(),
+            counter_read: Default::default(),
             tx_busy: Default::default(),
             rx_parked: Default::default(),
             bad_doorbell: Default::default(),
             db_fifo: RowFifo::new(DOORBELL_ROWS).held_input(),
             miss_fifo: MissQueue::new(params),
-            notify: Default::default(),
+            notify_queue: Default::default(),
             db_used: Default::default(),
             tx_miss_pending: Default::default(),
             node_id_q: Default::default(),
@@ -439,42 +399,53 @@ impl Logic for RegFile {
             rvalid,
             counter_wait
         );
-        clock!(self, clock, db_fifo, miss_fifo, notify);
+        clock!(self, clock, db_fifo, miss_fifo, notify_queue);
 
         // ---- Outputs from registers.
         self.node_id.next = self.node_id_q.q.val();
         self.tx_enable.next = (self.control_q.q.val() & self.v_tx_enable.val()).any();
         self.irq.next = (self.irq_status_q.q.val() & self.irq_mask_q.q.val()).any();
-        self.map_rx_valid.next = self.map_rx_pulse.q.val();
-        self.map_tx_valid.next = self.map_tx_pulse.q.val();
-        self.map_code.next = self.map_cmd_q.q.val().get_bits::<2>(0);
-        self.map_slot.next = bit_cast::<6, 32>(self.map_cmd_q.q.val() >> self.s_cmd_slot.val());
-        self.map_key.next = self.map_key_q.q.val();
-        self.map_page.next = self.map_page_q.q.val();
-        self.map_writable.next = (self.map_attr_q.q.val() & self.v_attr_writable.val()).any();
-        self.map_signal.next = (self.map_attr_q.q.val() & self.v_attr_signal.val()).any();
-        self.map_counter_slot.next =
-            bit_cast::<6, 32>(self.map_attr_q.q.val() >> self.s_attr_slot.val());
-        self.map_epoch.next = bit_cast::<8, 32>(self.map_attr_q.q.val() >> self.s_attr_epoch.val());
+        self.map_tx.valid.next = self.map_tx_pulse.q.val();
+        self.map_tx.code.next = self.map_cmd_q.q.val().get_bits::<MAP_OP_BITS>(0);
+        self.map_tx.slot.next =
+            bit_cast::<CACHE_SLOT_BITS, 32>(self.map_cmd_q.q.val() >> self.s_cmd_slot.val());
+        self.map_tx.key.next = self.map_key_q.q.val();
+        self.map_tx.page.next = self.map_page_q.q.val();
+        self.map_tx.writable.next = (self.map_attr_q.q.val() & self.v_attr_writable.val()).any();
+        self.map_tx.signal.next = (self.map_attr_q.q.val() & self.v_attr_signal.val()).any();
+        self.map_tx.counter_slot.next =
+            bit_cast::<COUNTER_SLOT_BITS, 32>(self.map_attr_q.q.val() >> self.s_attr_slot.val());
+        self.map_tx.epoch.next =
+            bit_cast::<EPOCH_BITS, 32>(self.map_attr_q.q.val() >> self.s_attr_epoch.val());
+        // The RX cache takes the same fields with its own strobe.
+        self.map_rx.valid.next = self.map_rx_pulse.q.val();
+        self.map_rx.code.next = self.map_tx.code.val();
+        self.map_rx.slot.next = self.map_tx.slot.val();
+        self.map_rx.key.next = self.map_tx.key.val();
+        self.map_rx.page.next = self.map_tx.page.val();
+        self.map_rx.writable.next = self.map_tx.writable.val();
+        self.map_rx.signal.next = self.map_tx.signal.val();
+        self.map_rx.counter_slot.next = self.map_tx.counter_slot.val();
+        self.map_rx.epoch.next = self.map_tx.epoch.val();
         self.rx_resolve_valid.next = self.rx_resolve_pulse.q.val();
         self.tx_resolve_valid.next = self.tx_resolve_pulse.q.val();
         self.resolve_drop.next = (self.resolve_q.q.val() & self.v_resolve_drop.val()).any();
         self.resolve_tag.next =
             bit_cast::<4, 32>(self.resolve_q.q.val() >> self.s_resolve_tag.val());
-        self.bus_rdata.next = self.rdata.q.val();
-        self.bus_rvalid.next = self.rvalid.q.val();
+        self.bus.rdata.next = self.rdata.q.val();
+        self.bus.rvalid.next = self.rvalid.q.val();
         self.map_rx_pulse.d.next = false;
         self.map_tx_pulse.d.next = false;
         self.rx_resolve_pulse.d.next = false;
         self.tx_resolve_pulse.d.next = false;
 
         // ---- Doorbell FIFO: pushed by DB_PUSH, popped by the TX MMU.
-        self.db_valid.next = !self.db_fifo.empty.val();
-        self.db_addr.next = self.db_fifo.data_out.val().get_bits::<32>(17);
-        self.db_length.next = self.db_fifo.data_out.val().get_bits::<16>(0);
-        self.db_user.next = self.db_fifo.data_out.val().get_bit(16);
-        self.db_fifo.read.next = self.db_ready.val() & !self.db_fifo.empty.val();
-        self.db_fifo.data_in.next = bit_cast::<DB_BITS, 17>(self.bus_wdata.val().get_bits::<17>(0))
+        self.doorbell.valid.next = !self.db_fifo.empty.val();
+        self.doorbell.addr.next = self.db_fifo.data_out.val().get_bits::<32>(17);
+        self.doorbell.length.next = self.db_fifo.data_out.val().get_bits::<16>(0);
+        self.doorbell.user.next = self.db_fifo.data_out.val().get_bit(16);
+        self.db_fifo.read.next = self.doorbell.ready.val() & !self.db_fifo.empty.val();
+        self.db_fifo.data_in.next = bit_cast::<DB_BITS, 17>(self.bus.wdata.val().get_bits::<17>(0))
             | (bit_cast::<DB_BITS, 32>(self.db_addr_q.q.val()) << 17);
         self.db_push.next = false;
         self.irq_clear.next = 0.into();
@@ -509,58 +480,58 @@ impl Logic for RegFile {
         self.miss_fifo.pop.next = false;
 
         // ---- Notification FIFO; a notification that finds it full is lost and reported.
-        self.notify.push.next = self.notify_valid.val();
-        self.notify.nva.next = self.notify_nva.val();
-        self.notify.length.next = self.notify_length.val();
-        self.notify.pop.next = false;
-        self.notify_lost.next = self.notify.lost.val();
+        self.notify_queue.push.next = self.notify.valid.val();
+        self.notify_queue.nva.next = self.notify.nva.val();
+        self.notify_queue.length.next = self.notify.length.val();
+        self.notify_queue.pop.next = false;
+        self.notify_lost.next = self.notify_queue.lost.val();
 
         // ---- Bus writes.
-        if self.bus_write.val() {
-            if self.bus_addr.val() == self.a_node_id.val() {
-                self.node_id_q.d.next = self.bus_wdata.val().get_bits::<8>(0);
+        if self.bus.write.val() {
+            if self.bus.addr.val() == self.a_node_id.val() {
+                self.node_id_q.d.next = self.bus.wdata.val().get_bits::<8>(0);
             }
-            if self.bus_addr.val() == self.a_control.val() {
-                self.control_q.d.next = self.bus_wdata.val() & self.v_tx_enable.val();
+            if self.bus.addr.val() == self.a_control.val() {
+                self.control_q.d.next = self.bus.wdata.val() & self.v_tx_enable.val();
             }
-            if self.bus_addr.val() == self.a_irq_mask.val() {
-                self.irq_mask_q.d.next = self.bus_wdata.val() & self.m_irq_mask.val();
+            if self.bus.addr.val() == self.a_irq_mask.val() {
+                self.irq_mask_q.d.next = self.bus.wdata.val() & self.m_irq_mask.val();
             }
-            if self.bus_addr.val() == self.a_irq_ack.val() {
-                self.irq_clear.next = self.bus_wdata.val();
+            if self.bus.addr.val() == self.a_irq_ack.val() {
+                self.irq_clear.next = self.bus.wdata.val();
             }
-            if self.bus_addr.val() == self.a_error.val() {
-                self.error_clear.next = self.bus_wdata.val();
+            if self.bus.addr.val() == self.a_error.val() {
+                self.error_clear.next = self.bus.wdata.val();
             }
-            if self.bus_addr.val() == self.a_miss_resolve.val() {
-                self.resolve_q.d.next = self.bus_wdata.val();
-                if (self.bus_wdata.val() & self.v_resolve_tx.val()).any() {
+            if self.bus.addr.val() == self.a_miss_resolve.val() {
+                self.resolve_q.d.next = self.bus.wdata.val();
+                if (self.bus.wdata.val() & self.v_resolve_tx.val()).any() {
                     self.tx_resolve_pulse.d.next = true;
                 } else {
                     self.rx_resolve_pulse.d.next = true;
                 }
             }
-            if self.bus_addr.val() == self.a_map_key.val() {
-                self.map_key_q.d.next = self.bus_wdata.val().get_bits::<20>(0);
+            if self.bus.addr.val() == self.a_map_key.val() {
+                self.map_key_q.d.next = self.bus.wdata.val().get_bits::<20>(0);
             }
-            if self.bus_addr.val() == self.a_map_page.val() {
-                self.map_page_q.d.next = self.bus_wdata.val().get_bits::<20>(0);
+            if self.bus.addr.val() == self.a_map_page.val() {
+                self.map_page_q.d.next = self.bus.wdata.val().get_bits::<20>(0);
             }
-            if self.bus_addr.val() == self.a_map_attr.val() {
-                self.map_attr_q.d.next = self.bus_wdata.val() & self.m_attr.val();
+            if self.bus.addr.val() == self.a_map_attr.val() {
+                self.map_attr_q.d.next = self.bus.wdata.val() & self.m_attr.val();
             }
-            if self.bus_addr.val() == self.a_map_cmd.val() {
-                self.map_cmd_q.d.next = self.bus_wdata.val();
-                if (self.bus_wdata.val() & self.v_cmd_tx.val()).any() {
+            if self.bus.addr.val() == self.a_map_cmd.val() {
+                self.map_cmd_q.d.next = self.bus.wdata.val();
+                if (self.bus.wdata.val() & self.v_cmd_tx.val()).any() {
                     self.map_tx_pulse.d.next = true;
                 } else {
                     self.map_rx_pulse.d.next = true;
                 }
             }
-            if self.bus_addr.val() == self.a_db_addr.val() {
-                self.db_addr_q.d.next = self.bus_wdata.val();
+            if self.bus.addr.val() == self.a_db_addr.val() {
+                self.db_addr_q.d.next = self.bus.wdata.val();
             }
-            if self.bus_addr.val() == self.a_db_push.val() {
+            if self.bus.addr.val() == self.a_db_push.val() {
                 self.db_push.next = true;
             }
         }
@@ -580,8 +551,8 @@ impl Logic for RegFile {
             self.err_db_overflow.next = self.v_err_db_overflow.val();
         }
         self.err_map_busy.next = 0.into();
-        if (self.map_rx_pulse.q.val() & self.map_rx_busy.val())
-            | (self.map_tx_pulse.q.val() & self.map_tx_busy.val())
+        if (self.map_rx_pulse.q.val() & self.map_rx.busy.val())
+            | (self.map_tx_pulse.q.val() & self.map_tx.busy.val())
         {
             self.err_map_busy.next = self.v_err_map_busy.val();
         }
@@ -602,7 +573,7 @@ impl Logic for RegFile {
             self.irq_miss.next = self.v_irq_miss.val();
         }
         self.irq_signal.next = 0.into();
-        if self.notify.pushed.val() {
+        if self.notify_queue.pushed.val() {
             self.irq_signal.next = self.v_irq_signal.val();
         }
         // The error cause is a level: any ERROR bit still set.
@@ -625,81 +596,86 @@ impl Logic for RegFile {
         // ---- Bus reads: registers answer the next cycle, counters when the counters block
         // answers (the bus master waits for read valid).
         self.rvalid.d.next = false;
-        self.cnt_read_strobe.next = false;
-        self.cnt_read_addr.next = self.bus_addr.val();
-        if self.counter_wait.q.val() & self.cnt_read_valid.val() {
-            self.rdata.d.next = self.cnt_read_data.val();
+        self.counter_read.strobe.next = false;
+        self.counter_read.addr.next = self.bus.addr.val();
+        if self.counter_wait.q.val() & self.counter_read.valid.val() {
+            self.rdata.d.next = self.counter_read.data.val();
             self.rvalid.d.next = true;
             self.counter_wait.d.next = false;
         }
-        if self.bus_read.val() {
-            if self.bus_addr.val() >= self.a_counters.val() {
-                self.cnt_read_strobe.next = true;
+        if self.bus.read.val() {
+            if self.bus.addr.val() >= self.a_counters.val() {
+                self.counter_read.strobe.next = true;
                 self.counter_wait.d.next = true;
             } else {
                 self.rvalid.d.next = true;
                 self.rdata.d.next = 0.into();
-                if self.bus_addr.val() == self.a_id.val() {
+                if self.bus.addr.val() == self.a_id.val() {
                     self.rdata.d.next = self.v_id.val();
                 }
-                if self.bus_addr.val() == self.a_version.val() {
+                if self.bus.addr.val() == self.a_version.val() {
                     self.rdata.d.next = self.v_version.val();
                 }
-                if self.bus_addr.val() == self.a_node_id.val() {
+                if self.bus.addr.val() == self.a_node_id.val() {
                     self.rdata.d.next = bit_cast::<32, 8>(self.node_id_q.q.val());
                 }
-                if self.bus_addr.val() == self.a_control.val() {
+                if self.bus.addr.val() == self.a_control.val() {
                     self.rdata.d.next = self.control_q.q.val();
                 }
-                if self.bus_addr.val() == self.a_status.val() {
+                if self.bus.addr.val() == self.a_status.val() {
                     self.rdata.d.next = self.status_busy.val()
                         | (bit_cast::<32, 4>(self.rx_parked.val()) << self.s_parked.val())
                         | (bit_cast::<32, 5>(self.db_used.q.val()) << self.s_db_used.val())
                         | (bit_cast::<32, 5>(self.miss_fifo.level.val()) << self.s_miss_used.val())
-                        | (bit_cast::<32, 5>(self.notify.level.val()) << self.s_notify_used.val());
+                        | (bit_cast::<32, 5>(self.notify_queue.level.val())
+                            << self.s_notify_used.val());
                 }
-                if self.bus_addr.val() == self.a_param0.val() {
+                if self.bus.addr.val() == self.a_param0.val() {
                     self.rdata.d.next = self.v_param0.val();
                 }
-                if self.bus_addr.val() == self.a_param1.val() {
+                if self.bus.addr.val() == self.a_param1.val() {
                     self.rdata.d.next = self.v_param1.val();
                 }
-                if self.bus_addr.val() == self.a_irq_status.val() {
+                if self.bus.addr.val() == self.a_irq_status.val() {
                     self.rdata.d.next = self.irq_status_q.q.val();
                 }
-                if self.bus_addr.val() == self.a_irq_mask.val() {
+                if self.bus.addr.val() == self.a_irq_mask.val() {
                     self.rdata.d.next = self.irq_mask_q.q.val();
                 }
-                if self.bus_addr.val() == self.a_error.val() {
+                if self.bus.addr.val() == self.a_error.val() {
                     self.rdata.d.next = self.error_q.q.val();
                 }
-                if (self.bus_addr.val() == self.a_miss_pop.val()) & self.miss_fifo.head_valid.val()
+                if (self.bus.addr.val() == self.a_miss_pop.val()) & self.miss_fifo.head_valid.val()
                 {
                     self.rdata.d.next = self.miss_pop_word.val();
                     self.miss_fifo.pop.next = true;
                 }
-                if self.bus_addr.val() == self.a_map_key.val() {
+                if self.bus.addr.val() == self.a_map_key.val() {
                     self.rdata.d.next = bit_cast::<32, 20>(self.map_key_q.q.val());
                 }
-                if self.bus_addr.val() == self.a_map_page.val() {
+                if self.bus.addr.val() == self.a_map_page.val() {
                     self.rdata.d.next = bit_cast::<32, 20>(self.map_page_q.q.val());
                 }
-                if self.bus_addr.val() == self.a_map_attr.val() {
+                if self.bus.addr.val() == self.a_map_attr.val() {
                     self.rdata.d.next = self.map_attr_q.q.val();
                 }
-                if self.bus_addr.val() == self.a_db_addr.val() {
+                if self.bus.addr.val() == self.a_db_addr.val() {
                     self.rdata.d.next = self.db_addr_q.q.val();
                 }
-                if self.bus_addr.val() == self.a_db_status.val() {
+                if self.bus.addr.val() == self.a_db_status.val() {
                     self.rdata.d.next =
                         bit_cast::<32, 5>(self.v_fifo_depth.val() - self.db_used.q.val());
                 }
-                if (self.bus_addr.val() == self.a_notify_nva.val()) & self.notify.head_valid.val() {
-                    self.rdata.d.next = self.notify.head_nva.val();
+                if (self.bus.addr.val() == self.a_notify_nva.val())
+                    & self.notify_queue.head_valid.val()
+                {
+                    self.rdata.d.next = self.notify_queue.head_nva.val();
                 }
-                if (self.bus_addr.val() == self.a_notify_pop.val()) & self.notify.head_valid.val() {
-                    self.rdata.d.next = self.notify.head_meta.val() | self.v_pop_valid.val();
-                    self.notify.pop.next = true;
+                if (self.bus.addr.val() == self.a_notify_pop.val())
+                    & self.notify_queue.head_valid.val()
+                {
+                    self.rdata.d.next = self.notify_queue.head_meta.val() | self.v_pop_valid.val();
+                    self.notify_queue.pop.next = true;
                 }
             }
         }

@@ -50,6 +50,7 @@
 //! in the command register. Of the cache's result signals it takes only those it uses (valid,
 //! hit, page, counter slot, epoch).
 
+use crate::interfaces::{DoorbellResponder, LookupController, TxCommandController};
 use crate::spec::params::{CoreParams, LOOKUP_LATENCY, PAGE_SIZE};
 use rust_hdl::prelude::*;
 
@@ -73,24 +74,11 @@ pub struct TxMmu {
     pub enable: Signal<In, Bit>,
 
     // Doorbell FIFO (a transfer is `db_valid & db_ready`).
-    pub db_valid: Signal<In, Bit>,
-    pub db_addr: Signal<In, Bits<32>>,
-    pub db_length: Signal<In, Bits<16>>,
-    pub db_user: Signal<In, Bit>,
-    pub db_ready: Signal<Out, Bit>,
+    /// Send descriptors (a transfer is `valid & ready`).
+    pub doorbell: DoorbellResponder,
 
-    // TX mapping cache lookup port.
-    pub lookup_valid: Signal<Out, Bit>,
-    pub lookup_key: Signal<Out, Bits<20>>,
-    pub lookup_tag: Signal<Out, Bits<4>>,
-    pub result_valid: Signal<In, Bit>,
-    pub result_hit: Signal<In, Bit>,
-    pub result_page: Signal<In, Bits<20>>,
-    pub result_counter_slot: Signal<In, Bits<6>>,
-    pub result_epoch: Signal<In, Bits<8>>,
-    /// The cache asks for no lookup in this cycle (an install waits for its read port): no
-    /// lookup is presented while it is high.
-    pub lookup_hold: Signal<In, Bit>,
+    /// TX cache lookups by physical page (the tag is unused: one lookup at a time).
+    pub lookup: LookupController,
 
     // Miss record out, host decision in.
     pub miss_valid: Signal<Out, Bit>,
@@ -99,16 +87,8 @@ pub struct TxMmu {
     pub resolve_drop: Signal<In, Bit>,
 
     // Packet command to the packetizer (valid/ready).
-    pub cmd_valid: Signal<Out, Bit>,
-    pub cmd_ready: Signal<In, Bit>,
-    pub cmd_addr: Signal<Out, Bits<32>>,
-    pub cmd_length: Signal<Out, Bits<13>>,
-    pub cmd_nva: Signal<Out, Bits<32>>,
-    pub cmd_epoch: Signal<Out, Bits<8>>,
-    pub cmd_counter_slot: Signal<Out, Bits<6>>,
-    pub cmd_first: Signal<Out, Bit>,
-    pub cmd_last: Signal<Out, Bit>,
-    pub cmd_user: Signal<Out, Bit>,
+    /// One translated packet at a time to the packetizer.
+    pub cmd: TxCommandController,
 
     // Events.
     pub cancel_event: Signal<Out, Bit>,
@@ -165,34 +145,13 @@ impl TxMmu {
         TxMmu {
             clock: Default::default(),
             enable: Default::default(),
-            db_valid: Default::default(),
-            db_addr: Default::default(),
-            db_length: Default::default(),
-            db_user: Default::default(),
-            db_ready: Default::default(),
-            lookup_valid: Default::default(),
-            lookup_key: Default::default(),
-            lookup_tag: Default::default(),
-            result_valid: Default::default(),
-            result_hit: Default::default(),
-            result_page: Default::default(),
-            result_counter_slot: Default::default(),
-            result_epoch: Default::default(),
-            lookup_hold: Default::default(),
+            doorbell: Default::default(),
+            lookup: Default::default(),
             miss_valid: Default::default(),
             miss_page: Default::default(),
             resolve_valid: Default::default(),
             resolve_drop: Default::default(),
-            cmd_valid: Default::default(),
-            cmd_ready: Default::default(),
-            cmd_addr: Default::default(),
-            cmd_length: Default::default(),
-            cmd_nva: Default::default(),
-            cmd_epoch: Default::default(),
-            cmd_counter_slot: Default::default(),
-            cmd_first: Default::default(),
-            cmd_last: Default::default(),
-            cmd_user: Default::default(),
+            cmd: Default::default(),
             cancel_event: Default::default(),
             bad_doorbell_event: Default::default(),
             busy: Default::default(),
@@ -264,15 +223,15 @@ impl Logic for TxMmu {
         }
 
         // Command register: emptied by a handshake, refilled below on a hit.
-        self.slot_free.next = !self.c_valid.q.val() | self.cmd_ready.val();
-        if self.c_valid.q.val() & self.cmd_ready.val() {
+        self.slot_free.next = !self.c_valid.q.val() | self.cmd.ready.val();
+        if self.c_valid.q.val() & self.cmd.ready.val() {
             self.c_valid.d.next = false;
         }
 
-        self.db_ready.next = false;
-        self.lookup_valid.next = false;
-        self.lookup_key.next = self.at.q.val().get_bits::<20>(12);
-        self.lookup_tag.next = 0.into();
+        self.doorbell.ready.next = false;
+        self.lookup.valid.next = false;
+        self.lookup.key.next = self.at.q.val().get_bits::<20>(12);
+        self.lookup.tag.next = 0.into();
         self.miss_q.d.next = false;
         self.cancel_q.d.next = false;
         self.bad_q.d.next = false;
@@ -282,18 +241,18 @@ impl Logic for TxMmu {
             TxMmuState::Idle => {
                 // The key follows the state alone, not the conditions of the lookup: it is on
                 // the path to the cache's RAM address.
-                self.lookup_key.next = self.db_addr.val().get_bits::<20>(12);
+                self.lookup.key.next = self.doorbell.addr.val().get_bits::<20>(12);
                 self.busy.next = self.c_valid.q.val();
-                if self.enable.val() & self.db_valid.val() & !self.lookup_hold.val() {
-                    self.db_ready.next = true;
-                    if self.db_length.val().any() {
-                        self.at.d.next = self.db_addr.val();
+                if self.enable.val() & self.doorbell.valid.val() & !self.lookup.hold.val() {
+                    self.doorbell.ready.next = true;
+                    if self.doorbell.length.val().any() {
+                        self.at.d.next = self.doorbell.addr.val();
                         self.room.d.next = self.page_size.val()
-                            - bit_cast::<13, 12>(self.db_addr.val().get_bits::<12>(0));
-                        self.left.d.next = self.db_length.val();
+                            - bit_cast::<13, 12>(self.doorbell.addr.val().get_bits::<12>(0));
+                        self.left.d.next = self.doorbell.length.val();
                         self.at_first.d.next = true;
-                        self.user_flag.d.next = self.db_user.val();
-                        self.lookup_valid.next = true;
+                        self.user_flag.d.next = self.doorbell.user.val();
+                        self.lookup.valid.next = true;
                         self.state.d.next = TxMmuState::Pending;
                     } else {
                         self.bad_q.d.next = true;
@@ -304,14 +263,17 @@ impl Logic for TxMmu {
                 self.state.d.next = TxMmuState::Answer;
             }
             TxMmuState::Answer => {
-                self.lookup_key.next = self.next_at.q.val().get_bits::<20>(12);
-                if self.result_valid.val() & self.result_hit.val() & self.slot_free.val() {
+                self.lookup.key.next = self.next_at.q.val().get_bits::<20>(12);
+                if self.lookup.result_valid.val()
+                    & self.lookup.result_hit.val()
+                    & self.slot_free.val()
+                {
                     self.c_valid.d.next = true;
                     self.c_addr.d.next = self.at.q.val();
                     self.c_length.d.next = self.pkt_len.q.val();
-                    self.c_page.d.next = self.result_page.val();
-                    self.c_epoch.d.next = self.result_epoch.val();
-                    self.c_slot.d.next = self.result_counter_slot.val();
+                    self.c_page.d.next = self.lookup.result_page.val();
+                    self.c_epoch.d.next = self.lookup.result_epoch.val();
+                    self.c_slot.d.next = self.lookup.result_counter_slot.val();
                     self.c_first.d.next = self.at_first.q.val();
                     self.c_last.d.next = self.pkt_last.q.val();
                     self.c_user.d.next = self.user_flag.q.val();
@@ -321,13 +283,13 @@ impl Logic for TxMmu {
                     self.at_first.d.next = false;
                     if self.pkt_last.q.val() {
                         self.state.d.next = TxMmuState::Idle;
-                    } else if self.lookup_hold.val() {
+                    } else if self.lookup.hold.val() {
                         self.state.d.next = TxMmuState::Hold;
                     } else {
-                        self.lookup_valid.next = true;
+                        self.lookup.valid.next = true;
                         self.state.d.next = TxMmuState::Pending;
                     }
-                } else if self.result_valid.val() & !self.result_hit.val() {
+                } else if self.lookup.result_valid.val() & !self.lookup.result_hit.val() {
                     self.miss_q.d.next = true;
                     self.state.d.next = TxMmuState::MissWait;
                 } else {
@@ -336,8 +298,8 @@ impl Logic for TxMmu {
                 }
             }
             TxMmuState::Hold => {
-                if self.slot_free.val() & !self.lookup_hold.val() {
-                    self.lookup_valid.next = true;
+                if self.slot_free.val() & !self.lookup.hold.val() {
+                    self.lookup.valid.next = true;
                     self.state.d.next = TxMmuState::Pending;
                 }
             }
@@ -347,11 +309,11 @@ impl Logic for TxMmu {
                     if self.resolve_drop.val() {
                         self.cancel_q.d.next = true;
                         self.state.d.next = TxMmuState::Idle;
-                    } else if self.lookup_hold.val() {
+                    } else if self.lookup.hold.val() {
                         // The resolve is a pulse: keep it as a lookup to do.
                         self.state.d.next = TxMmuState::Hold;
                     } else {
-                        self.lookup_valid.next = true;
+                        self.lookup.valid.next = true;
                         self.state.d.next = TxMmuState::Pending;
                     }
                 }
@@ -366,16 +328,16 @@ impl Logic for TxMmu {
         self.cancel_event.next = self.cancel_q.q.val();
         self.bad_doorbell_event.next = self.bad_q.q.val();
 
-        self.cmd_valid.next = self.c_valid.q.val();
-        self.cmd_addr.next = self.c_addr.q.val();
-        self.cmd_length.next = self.c_length.q.val();
-        self.cmd_nva.next = (bit_cast::<32, 20>(self.c_page.q.val()) << 12)
+        self.cmd.valid.next = self.c_valid.q.val();
+        self.cmd.addr.next = self.c_addr.q.val();
+        self.cmd.length.next = self.c_length.q.val();
+        self.cmd.nva.next = (bit_cast::<32, 20>(self.c_page.q.val()) << 12)
             | bit_cast::<32, 12>(self.c_addr.q.val().get_bits::<12>(0));
-        self.cmd_epoch.next = self.c_epoch.q.val();
-        self.cmd_counter_slot.next = self.c_slot.q.val();
-        self.cmd_first.next = self.c_first.q.val();
-        self.cmd_last.next = self.c_last.q.val();
-        self.cmd_user.next = self.c_user.q.val();
+        self.cmd.epoch.next = self.c_epoch.q.val();
+        self.cmd.counter_slot.next = self.c_slot.q.val();
+        self.cmd.first.next = self.c_first.q.val();
+        self.cmd.last.next = self.c_last.q.val();
+        self.cmd.user.next = self.c_user.q.val();
     }
 }
 

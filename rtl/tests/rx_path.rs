@@ -31,7 +31,7 @@ fn generated_verilog_matches_the_simulation() {
         ..Default::default()
     };
     let h = preempt_round(&three, 3, 20, true);
-    h.b.replay_qualified("depacketizer_preempt", &[("wr_data", "wr_valid")]);
+    h.b.replay_qualified("depacketizer_preempt", &[("mem_wr$data", "mem_wr$valid")]);
     println!(
         "preempted retries: {} cycles replayed on the Verilog, no difference ({} retries preempted)",
         h.b.cycle, h.retries_preempted

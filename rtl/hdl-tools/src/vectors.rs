@@ -29,10 +29,12 @@ pub struct Vectors {
     pub cycles: Vec<Vec<String>>,
 }
 
-/// Collects the top-level ports of a block (not those of its sub-blocks).
+/// Collects the top-level ports of a block (not those of its sub-blocks). A port inside an
+/// interface is named as in the Verilog: `iface$field`.
 #[derive(Default)]
 struct PortSampler {
     depth: usize,
+    namespace: Vec<String>,
     ports: Vec<(Port, String)>,
 }
 
@@ -43,20 +45,33 @@ impl Probe for PortSampler {
     fn visit_end_scope(&mut self, _name: &str, _node: &dyn Block) {
         self.depth -= 1;
     }
+    fn visit_start_namespace(&mut self, name: &str, _node: &dyn Block) {
+        self.namespace.push(name.to_string());
+    }
+    fn visit_end_namespace(&mut self, _name: &str, _node: &dyn Block) {
+        self.namespace.pop();
+    }
     fn visit_atom(&mut self, name: &str, signal: &dyn Atom) {
         let input = match signal.kind() {
             AtomKind::InputParameter => true,
             AtomKind::OutputParameter => false,
             _ => return,
         };
-        if self.depth != 1 || name == "clock" {
+        if self.depth != 1 || (name == "clock" && self.namespace.is_empty()) {
             return;
         }
         // `{:x}` of a Verilog literal is `<bits>'h<hex>`.
         let literal = format!("{:x}", signal.verilog());
         let hex = literal.split_once('h').map_or(literal.as_str(), |(_, h)| h);
+        let name = self
+            .namespace
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(name))
+            .collect::<Vec<_>>()
+            .join("$");
         let port = Port {
-            name: name.to_string(),
+            name,
             input,
             bits: signal.bits(),
         };
@@ -69,6 +84,11 @@ pub fn sample_ports<T: Block>(uut: &T) -> Vec<(Port, String)> {
     let mut sampler = PortSampler::default();
     uut.accept("top", &mut sampler);
     sampler.ports
+}
+
+/// A Verilog port's member name in Verilator's C++ model (`$` is written `__024`).
+fn verilator_name(port: &str) -> String {
+    port.replace('$', "__024")
 }
 
 /// A hex value in lowercase without leading zeros.
@@ -235,7 +255,7 @@ impl Vectors {
             if p.input {
                 cpp += &format!(
                     "if (std::fscanf(fi, \"%llx\", &v) != 1) break;\ndut.{} = v;\n",
-                    p.name
+                    verilator_name(&p.name)
                 );
             }
         }
@@ -244,7 +264,7 @@ impl Vectors {
         for p in self.ports.iter().filter(|p| !p.input) {
             cpp += &format!(
                 "std::fprintf(fo, \"%llx \", (unsigned long long)dut.{});\n",
-                p.name
+                verilator_name(&p.name)
             );
         }
         cpp += "std::fputs(\"\\n\", fo);\ndut.clock = 1;\ndut.eval();\n}\n\

@@ -1,4 +1,4 @@
-//! `BoardCard`: a card on an FPGA board — `VassaCore` with its memory in block RAM
+//! `BoardCard`: a card on an FPGA board — [`Core`] with its memory in block RAM
 //! ([`CardMemory`]), a loopback switch on the link and activity outputs for LEDs. One clock
 //! (the core clock); the board's host link (FrontPanel, UART) drives the register bus and the
 //! host word port.
@@ -13,7 +13,7 @@
 //! - bit 0: a packet sent (TX end of packet);
 //! - bit 1: a packet received (RX end of packet into the core);
 //! - bit 2: the interrupt line is high (stretched after it falls);
-//! - bit 3: a packet or descriptor was dropped (`VassaCore::drop_event`: any `drop_*` counter
+//! - bit 3: a packet or descriptor was dropped (`Core::drop_event`: any `drop_*` counter
 //!   counted);
 //! - bit 4: loopback is on (a level, not stretched);
 //! - bit 5: the host accessed memory (a host word-port read or write was taken);
@@ -21,7 +21,11 @@
 //! - bit 7: heartbeat, toggling every 4 × `stretch_cycles` (the bitstream is running).
 
 use super::card_memory::CardMemory;
-use crate::core::VassaCore;
+use crate::core::Core;
+use crate::interfaces::{
+    HostWordResponder, LinkReceiver, LinkSender, MemReadController, MemWriteController,
+    RegBusResponder,
+};
 use crate::spec::params::CoreParams;
 use rust_hdl::prelude::*;
 
@@ -30,35 +34,19 @@ pub use crate::spec::board::led;
 #[derive(LogicBlock)]
 pub struct BoardCard {
     pub clock: Signal<In, Clock>,
-    // Register bus (as VassaCore's).
-    pub bus_addr: Signal<In, Bits<12>>,
-    pub bus_wdata: Signal<In, Bits<32>>,
-    pub bus_write: Signal<In, Bit>,
-    pub bus_read: Signal<In, Bit>,
-    pub bus_rdata: Signal<Out, Bits<32>>,
-    pub bus_rvalid: Signal<Out, Bit>,
+    /// Register bus (the core's).
+    pub bus: RegBusResponder,
     pub irq: Signal<Out, Bit>,
-    // Host word port (see CardMemory).
-    pub host_mem_addr: Signal<In, Bits<32>>,
-    pub host_mem_wdata: Signal<In, Bits<32>>,
-    pub host_mem_write: Signal<In, Bit>,
-    pub host_mem_read: Signal<In, Bit>,
-    pub host_mem_ready: Signal<Out, Bit>,
-    pub host_mem_rdata: Signal<Out, Bits<32>>,
-    pub host_mem_rvalid: Signal<Out, Bit>,
+    /// Host word port into card memory (see CardMemory).
+    pub host: HostWordResponder,
     pub loopback: Signal<In, Bit>,
-    // Link pins.
-    pub link_tx_valid: Signal<Out, Bit>,
-    pub link_tx_sop: Signal<Out, Bit>,
-    pub link_tx_eop: Signal<Out, Bit>,
-    pub link_tx_data: Signal<Out, Bits<32>>,
-    pub link_rx_valid: Signal<In, Bit>,
-    pub link_rx_sop: Signal<In, Bit>,
-    pub link_rx_eop: Signal<In, Bit>,
-    pub link_rx_data: Signal<In, Bits<32>>,
+    /// Link pins, TX (the core's TX outputs).
+    pub link_tx: LinkSender,
+    /// Link pins, RX (ignored while `loopback`).
+    pub link_rx: LinkReceiver,
     pub activity: Signal<Out, Bits<8>>,
 
-    core: VassaCore,
+    core: Core,
     mem: CardMemory,
     // RX register stage (pins or loopback).
     rx_valid: DFF<Bit>,
@@ -96,31 +84,14 @@ impl BoardCard {
         assert!(stretch_cycles >= 1, "stretch_cycles must be at least 1");
         BoardCard {
             clock: Default::default(),
-            bus_addr: Default::default(),
-            bus_wdata: Default::default(),
-            bus_write: Default::default(),
-            bus_read: Default::default(),
-            bus_rdata: Default::default(),
-            bus_rvalid: Default::default(),
+            bus: Default::default(),
             irq: Default::default(),
-            host_mem_addr: Default::default(),
-            host_mem_wdata: Default::default(),
-            host_mem_write: Default::default(),
-            host_mem_read: Default::default(),
-            host_mem_ready: Default::default(),
-            host_mem_rdata: Default::default(),
-            host_mem_rvalid: Default::default(),
+            host: Default::default(),
             loopback: Default::default(),
-            link_tx_valid: Default::default(),
-            link_tx_sop: Default::default(),
-            link_tx_eop: Default::default(),
-            link_tx_data: Default::default(),
-            link_rx_valid: Default::default(),
-            link_rx_sop: Default::default(),
-            link_rx_eop: Default::default(),
-            link_rx_data: Default::default(),
+            link_tx: Default::default(),
+            link_rx: Default::default(),
             activity: Default::default(),
-            core: VassaCore::new(params),
+            core: Core::new(params),
             mem: CardMemory::new(mem_bytes),
             rx_valid: Default::default(),
             rx_sop: Default::default(),
@@ -158,54 +129,29 @@ impl Logic for BoardCard {
         );
         clock!(self, clock, core, mem);
 
-        // ---- Register bus.
-        self.core.bus_addr.next = self.bus_addr.val();
-        self.core.bus_wdata.next = self.bus_wdata.val();
-        self.core.bus_write.next = self.bus_write.val();
-        self.core.bus_read.next = self.bus_read.val();
-        self.bus_rdata.next = self.core.bus_rdata.val();
-        self.bus_rvalid.next = self.core.bus_rvalid.val();
+        RegBusResponder::link(&mut self.bus, &mut self.core.bus);
         self.irq.next = self.core.irq.val();
-
-        // ---- Memory.
-        self.mem.mem_rd_req_valid.next = self.core.mem_rd_req_valid.val();
-        self.mem.mem_rd_req_addr.next = self.core.mem_rd_req_addr.val();
-        self.mem.mem_rd_req_len.next = self.core.mem_rd_req_len.val();
-        self.core.mem_rd_req_ready.next = self.mem.mem_rd_req_ready.val();
-        self.core.mem_rd_data_valid.next = self.mem.mem_rd_data_valid.val();
-        self.core.mem_rd_data.next = self.mem.mem_rd_data.val();
-        self.mem.mem_wr_valid.next = self.core.mem_wr_valid.val();
-        self.mem.mem_wr_addr.next = self.core.mem_wr_addr.val();
-        self.mem.mem_wr_data.next = self.core.mem_wr_data.val();
-        self.mem.mem_wr_strb.next = self.core.mem_wr_strb.val();
-        self.core.mem_wr_ready.next = self.mem.mem_wr_ready.val();
-        self.mem.host_mem_addr.next = self.host_mem_addr.val();
-        self.mem.host_mem_wdata.next = self.host_mem_wdata.val();
-        self.mem.host_mem_write.next = self.host_mem_write.val();
-        self.mem.host_mem_read.next = self.host_mem_read.val();
-        self.host_mem_ready.next = self.mem.host_mem_ready.val();
-        self.host_mem_rdata.next = self.mem.host_mem_rdata.val();
-        self.host_mem_rvalid.next = self.mem.host_mem_rvalid.val();
+        MemReadController::join(&mut self.core.mem_rd, &mut self.mem.mem_rd);
+        MemWriteController::join(&mut self.core.mem_wr, &mut self.mem.mem_wr);
+        HostWordResponder::link(&mut self.host, &mut self.mem.host);
 
         // ---- Link: TX to the pins; RX from the pins or from TX, registered.
-        self.link_tx_valid.next = self.core.link_tx_valid.val();
-        self.link_tx_sop.next = self.core.link_tx_sop.val();
-        self.link_tx_eop.next = self.core.link_tx_eop.val();
-        self.link_tx_data.next = self.core.link_tx_data.val();
-        self.rx_valid.d.next = self.link_rx_valid.val();
-        self.rx_sop.d.next = self.link_rx_sop.val();
-        self.rx_eop.d.next = self.link_rx_eop.val();
-        self.rx_data.d.next = self.link_rx_data.val();
+        // A linked sub-block port has no wire of its own in the Verilog: read `self.link_tx`.
+        LinkSender::link(&mut self.link_tx, &mut self.core.link_tx);
+        self.rx_valid.d.next = self.link_rx.valid.val();
+        self.rx_sop.d.next = self.link_rx.sop.val();
+        self.rx_eop.d.next = self.link_rx.eop.val();
+        self.rx_data.d.next = self.link_rx.data.val();
         if self.loopback.val() {
-            self.rx_valid.d.next = self.core.link_tx_valid.val();
-            self.rx_sop.d.next = self.core.link_tx_sop.val();
-            self.rx_eop.d.next = self.core.link_tx_eop.val();
-            self.rx_data.d.next = self.core.link_tx_data.val();
+            self.rx_valid.d.next = self.link_tx.valid.val();
+            self.rx_sop.d.next = self.link_tx.sop.val();
+            self.rx_eop.d.next = self.link_tx.eop.val();
+            self.rx_data.d.next = self.link_tx.data.val();
         }
-        self.core.link_rx_valid.next = self.rx_valid.q.val();
-        self.core.link_rx_sop.next = self.rx_sop.q.val();
-        self.core.link_rx_eop.next = self.rx_eop.q.val();
-        self.core.link_rx_data.next = self.rx_data.q.val();
+        self.core.link_rx.valid.next = self.rx_valid.q.val();
+        self.core.link_rx.sop.next = self.rx_sop.q.val();
+        self.core.link_rx.eop.next = self.rx_eop.q.val();
+        self.core.link_rx.data.next = self.rx_data.q.val();
 
         // ---- Activity.
         self.tick.next = self.prescale.q.val() == self.tick_period.val();
@@ -215,7 +161,7 @@ impl Logic for BoardCard {
             self.beat.d.next = self.beat.q.val() + 1;
         }
         self.events.next = 0.into();
-        if self.core.link_tx_valid.val() & self.core.link_tx_eop.val() {
+        if self.link_tx.valid.val() & self.link_tx.eop.val() {
             self.events.next = self.events.val() | self.m_sent.val();
         }
         if self.rx_valid.q.val() & self.rx_eop.q.val() {
@@ -227,10 +173,10 @@ impl Logic for BoardCard {
         if self.core.drop_event.val() {
             self.events.next = self.events.val() | self.m_drop.val();
         }
-        if self.mem.host_mem_ready.val() & (self.host_mem_read.val() | self.host_mem_write.val()) {
+        if self.host.ready.val() & (self.host.read.val() | self.host.write.val()) {
             self.events.next = self.events.val() | self.m_host_mem.val();
         }
-        if self.bus_read.val() | self.bus_write.val() {
+        if self.bus.read.val() | self.bus.write.val() {
             self.events.next = self.events.val() | self.m_host_reg.val();
         }
         self.count_lo.d.next = self.count_lo.q.val() | self.events.val();
@@ -273,21 +219,21 @@ mod tests {
     }
 
     fn write(b: &mut Bench<BoardCard>, addr: u32, value: u32) {
-        b.uut.bus_addr.next = (addr as u64).into();
-        b.uut.bus_wdata.next = (value as u64).into();
-        b.uut.bus_write.next = true;
+        b.uut.bus.addr.next = (addr as u64).into();
+        b.uut.bus.wdata.next = (value as u64).into();
+        b.uut.bus.write.next = true;
         b.step();
-        b.uut.bus_write.next = false;
+        b.uut.bus.write.next = false;
     }
 
     fn read(b: &mut Bench<BoardCard>, addr: u32) -> u32 {
-        b.uut.bus_addr.next = (addr as u64).into();
-        b.uut.bus_read.next = true;
+        b.uut.bus.addr.next = (addr as u64).into();
+        b.uut.bus.read.next = true;
         b.step();
-        b.uut.bus_read.next = false;
+        b.uut.bus.read.next = false;
         for _ in 0..20 {
-            if b.uut.bus_rvalid.val() {
-                return b.uut.bus_rdata.val().to_u64() as u32;
+            if b.uut.bus.rvalid.val() {
+                return b.uut.bus.rdata.val().to_u64() as u32;
             }
             b.step();
         }
@@ -295,28 +241,28 @@ mod tests {
     }
 
     fn host_write(b: &mut Bench<BoardCard>, addr: u32, value: u32) {
-        b.uut.host_mem_addr.next = (addr as u64).into();
-        b.uut.host_mem_wdata.next = (value as u64).into();
-        b.uut.host_mem_write.next = true;
+        b.uut.host.addr.next = (addr as u64).into();
+        b.uut.host.wdata.next = (value as u64).into();
+        b.uut.host.write.next = true;
         b.settle();
-        while !b.uut.host_mem_ready.val() {
+        while !b.uut.host.ready.val() {
             b.step();
         }
         b.step();
-        b.uut.host_mem_write.next = false;
+        b.uut.host.write.next = false;
     }
 
     fn host_read(b: &mut Bench<BoardCard>, addr: u32) -> u32 {
-        b.uut.host_mem_addr.next = (addr as u64).into();
-        b.uut.host_mem_read.next = true;
+        b.uut.host.addr.next = (addr as u64).into();
+        b.uut.host.read.next = true;
         b.settle();
-        while !b.uut.host_mem_ready.val() {
+        while !b.uut.host.ready.val() {
             b.step();
         }
         b.step();
-        b.uut.host_mem_read.next = false;
-        assert!(b.uut.host_mem_rvalid.val());
-        b.uut.host_mem_rdata.val().to_u64() as u32
+        b.uut.host.read.next = false;
+        assert!(b.uut.host.rvalid.val());
+        b.uut.host.rdata.val().to_u64() as u32
     }
 
     /// Maps physical page 1 -> NVA page 0x40 (TX) and NVA page 0x40 -> physical page 2 (RX,
@@ -394,10 +340,10 @@ mod tests {
     fn activity_pulse_lasts_between_one_and_one_and_a_half_stretches() {
         let mut b = bench(20);
         b.steps(3);
-        b.uut.bus_addr.next = (rm::ID.offset as u64).into();
-        b.uut.bus_read.next = true;
+        b.uut.bus.addr.next = (rm::ID.offset as u64).into();
+        b.uut.bus.read.next = true;
         b.step();
-        b.uut.bus_read.next = false;
+        b.uut.bus.read.next = false;
         let mut lit = 0;
         for _ in 0..100 {
             if b.uut.activity.val().get_bit(led::HOST_REG as usize) {

@@ -21,32 +21,21 @@
 //! core's memory port.
 
 use super::byte_ram::{ByteRam, WORD_ADDR_BITS};
+use crate::interfaces::{HostWordResponder, MemReadResponder, MemWriteResponder};
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
 pub struct CardMemory {
     pub clock: Signal<In, Clock>,
     // Core read port.
-    pub mem_rd_req_valid: Signal<In, Bit>,
-    pub mem_rd_req_addr: Signal<In, Bits<32>>,
-    pub mem_rd_req_len: Signal<In, Bits<8>>,
-    pub mem_rd_req_ready: Signal<Out, Bit>,
-    pub mem_rd_data_valid: Signal<Out, Bit>,
-    pub mem_rd_data: Signal<Out, Bits<32>>,
+    /// The core's payload reads.
+    pub mem_rd: MemReadResponder,
     // Core write port.
-    pub mem_wr_valid: Signal<In, Bit>,
-    pub mem_wr_addr: Signal<In, Bits<32>>,
-    pub mem_wr_data: Signal<In, Bits<32>>,
-    pub mem_wr_strb: Signal<In, Bits<4>>,
-    pub mem_wr_ready: Signal<Out, Bit>,
+    /// The core's payload writes (`last` is not needed here).
+    pub mem_wr: MemWriteResponder,
     // Host word port.
-    pub host_mem_addr: Signal<In, Bits<32>>,
-    pub host_mem_wdata: Signal<In, Bits<32>>,
-    pub host_mem_write: Signal<In, Bit>,
-    pub host_mem_read: Signal<In, Bit>,
-    pub host_mem_ready: Signal<Out, Bit>,
-    pub host_mem_rdata: Signal<Out, Bits<32>>,
-    pub host_mem_rvalid: Signal<Out, Bit>,
+    /// The host bridge's word port.
+    pub host: HostWordResponder,
 
     ram: ByteRam,
     /// A core burst is being read: next word address and beats left.
@@ -76,24 +65,9 @@ impl CardMemory {
         );
         CardMemory {
             clock: Default::default(),
-            mem_rd_req_valid: Default::default(),
-            mem_rd_req_addr: Default::default(),
-            mem_rd_req_len: Default::default(),
-            mem_rd_req_ready: Default::default(),
-            mem_rd_data_valid: Default::default(),
-            mem_rd_data: Default::default(),
-            mem_wr_valid: Default::default(),
-            mem_wr_addr: Default::default(),
-            mem_wr_data: Default::default(),
-            mem_wr_strb: Default::default(),
-            mem_wr_ready: Default::default(),
-            host_mem_addr: Default::default(),
-            host_mem_wdata: Default::default(),
-            host_mem_write: Default::default(),
-            host_mem_read: Default::default(),
-            host_mem_ready: Default::default(),
-            host_mem_rdata: Default::default(),
-            host_mem_rvalid: Default::default(),
+            mem_rd: Default::default(),
+            mem_wr: Default::default(),
+            host: Default::default(),
             ram: ByteRam::new(mem_bytes / 4),
             burst: Default::default(),
             burst_addr: Default::default(),
@@ -132,11 +106,11 @@ impl Logic for CardMemory {
         clock!(self, clock, ram);
 
         // ---- Read port: a core burst word, else a host read.
-        self.mem_rd_req_ready.next = !self.burst.q.val() | (self.burst_left.q.val() == 1);
-        self.host_mem_ready.next = !self.burst.q.val() & !self.mem_wr_valid.val();
-        self.host_take_read.next = self.host_mem_read.val() & self.host_mem_ready.val();
-        self.host_take_write.next = self.host_mem_write.val() & self.host_mem_ready.val();
-        self.read_addr.next = self.host_mem_addr.val();
+        self.mem_rd.req_ready.next = !self.burst.q.val() | (self.burst_left.q.val() == 1);
+        self.host.ready.next = !self.burst.q.val() & !self.mem_wr.valid.val();
+        self.host_take_read.next = self.host.read.val() & self.host.ready.val();
+        self.host_take_write.next = self.host.write.val() & self.host.ready.val();
+        self.read_addr.next = self.host.addr.val();
         if self.burst.q.val() {
             self.read_addr.next = self.burst_addr.q.val();
             self.burst_addr.d.next = self.burst_addr.q.val() + 4;
@@ -145,10 +119,10 @@ impl Logic for CardMemory {
                 self.burst.d.next = false;
             }
         }
-        if self.mem_rd_req_valid.val() & self.mem_rd_req_ready.val() {
-            self.burst.d.next = self.mem_rd_req_len.val() != 0;
-            self.burst_addr.d.next = self.mem_rd_req_addr.val();
-            self.burst_left.d.next = self.mem_rd_req_len.val();
+        if self.mem_rd.req_valid.val() & self.mem_rd.req_ready.val() {
+            self.burst.d.next = self.mem_rd.req_len.val() != 0;
+            self.burst_addr.d.next = self.mem_rd.req_addr.val();
+            self.burst_left.d.next = self.mem_rd.req_len.val();
         }
         self.ram.read_address.next = bit_cast::<WORD_ADDR_BITS, 32>(self.read_addr.val() >> 2);
         self.core_beat.d.next = self.burst.q.val();
@@ -158,23 +132,23 @@ impl Logic for CardMemory {
         if self.read_in_range.q.val() {
             self.out_data.next = self.ram.read_data.val();
         }
-        self.mem_rd_data_valid.next = self.core_beat.q.val();
-        self.mem_rd_data.next = self.out_data.val();
-        self.host_mem_rvalid.next = self.host_beat.q.val();
-        self.host_mem_rdata.next = self.out_data.val();
+        self.mem_rd.data_valid.next = self.core_beat.q.val();
+        self.mem_rd.data.next = self.out_data.val();
+        self.host.rvalid.next = self.host_beat.q.val();
+        self.host.rdata.next = self.out_data.val();
 
         // ---- Write port: a core beat, else a host write.
-        self.mem_wr_ready.next = true;
-        self.write_addr.next = self.host_mem_addr.val();
-        self.ram.write_data.next = self.host_mem_wdata.val();
+        self.mem_wr.ready.next = true;
+        self.write_addr.next = self.host.addr.val();
+        self.ram.write_data.next = self.host.wdata.val();
         self.ram.write_strobe.next = 0.into();
         if self.host_take_write.val() {
             self.ram.write_strobe.next = 15.into();
         }
-        if self.mem_wr_valid.val() {
-            self.write_addr.next = self.mem_wr_addr.val();
-            self.ram.write_data.next = self.mem_wr_data.val();
-            self.ram.write_strobe.next = self.mem_wr_strb.val();
+        if self.mem_wr.valid.val() {
+            self.write_addr.next = self.mem_wr.addr.val();
+            self.ram.write_data.next = self.mem_wr.data.val();
+            self.ram.write_strobe.next = self.mem_wr.strb.val();
         }
         if (self.write_addr.val() & self.outside_mask.val()) != 0 {
             self.ram.write_strobe.next = 0.into();
@@ -230,37 +204,37 @@ mod tests {
                 let base = (rng.next_u64() % (BYTES as u64 + 512)) as u32 & !31;
                 let first = (rng.next_u64() % 8) as u32;
                 let len = 1 + (rng.next_u64() % (8 - first as u64)) as u32;
-                set32(&mut u.mem_rd_req_addr, base + 4 * first);
-                u.mem_rd_req_len.next = (len as u64).into();
-                u.mem_rd_req_valid.next = true;
+                set32(&mut u.mem_rd.req_addr, base + 4 * first);
+                u.mem_rd.req_len.next = (len as u64).into();
+                u.mem_rd.req_valid.next = true;
                 req_pending = true;
             }
             // Core write beat.
             let core_write = rng.chance(30);
-            u.mem_wr_valid.next = core_write;
+            u.mem_wr.valid.next = core_write;
             let waddr = (rng.next_u64() % (BYTES as u64 + 64)) as u32 & !3;
             let wdata = rng.next_u64() as u32;
             let wstrb = (rng.next_u64() % 16) as u32;
-            set32(&mut u.mem_wr_addr, waddr);
-            set32(&mut u.mem_wr_data, wdata);
-            u.mem_wr_strb.next = (wstrb as u64).into();
+            set32(&mut u.mem_wr.addr, waddr);
+            set32(&mut u.mem_wr.data, wdata);
+            u.mem_wr.strb.next = (wstrb as u64).into();
             // Host request.
             let hread = rng.chance(30);
             let hwrite = rng.chance(30);
             let haddr = (rng.next_u64() % (BYTES as u64 + 64)) as u32 & !3;
             let hdata = rng.next_u64() as u32;
-            u.host_mem_read.next = hread;
-            u.host_mem_write.next = hwrite;
-            set32(&mut u.host_mem_addr, haddr);
-            set32(&mut u.host_mem_wdata, hdata);
+            u.host.read.next = hread;
+            u.host.write.next = hwrite;
+            set32(&mut u.host.addr, haddr);
+            set32(&mut u.host.wdata, hdata);
             b.settle();
             let u = &mut b.uut;
             // Outputs this cycle.
-            if u.mem_rd_data_valid.val() {
+            if u.mem_rd.data_valid.val() {
                 let (due, want) = core_due.pop_front().expect("unexpected read beat");
                 assert_eq!(due, now, "read beat late or early");
                 assert_eq!(
-                    Some(u.mem_rd_data.val().to_u64() as u32),
+                    Some(u.mem_rd.data.val().to_u64() as u32),
                     want,
                     "read beat at {now}"
                 );
@@ -270,29 +244,29 @@ mod tests {
                     "missing beat at {now}"
                 );
             }
-            if u.host_mem_rvalid.val() {
+            if u.host.rvalid.val() {
                 let (due, want) = host_due.pop_front().expect("unexpected host data");
                 assert_eq!(due, now);
-                assert_eq!(u.host_mem_rdata.val().to_u64() as u32, want);
+                assert_eq!(u.host.rdata.val().to_u64() as u32, want);
             }
-            assert!(u.mem_wr_ready.val());
+            assert!(u.mem_wr.ready.val());
             let core_reading = !burst_words.is_empty();
-            assert_eq!(u.host_mem_ready.val(), !core_reading && !core_write);
+            assert_eq!(u.host.ready.val(), !core_reading && !core_write);
             // The words read this cycle (reads see memory before this cycle's writes).
             if let Some(a) = burst_words.pop_front() {
                 core_due.push_back((now + 1, Some(read_word(&model, a))));
             }
-            let ready = u.host_mem_ready.val();
+            let ready = u.host.ready.val();
             if hread && ready {
                 host_due.push_back((now + 1, read_word(&model, haddr)));
             }
-            if req_pending && u.mem_rd_req_ready.val() {
+            if req_pending && u.mem_rd.req_ready.val() {
                 assert!(
                     burst_words.is_empty(),
                     "ready before the last word was read"
                 );
-                let a = u.mem_rd_req_addr.val().to_u64() as u32;
-                let len = u.mem_rd_req_len.val().to_u64() as u32;
+                let a = u.mem_rd.req_addr.val().to_u64() as u32;
+                let len = u.mem_rd.req_len.val().to_u64() as u32;
                 burst_words.extend((0..len).map(|k| a + 4 * k));
                 req_pending = false;
             }
@@ -310,14 +284,14 @@ mod tests {
             }
             b.step();
             if !req_pending {
-                b.uut.mem_rd_req_valid.next = false;
+                b.uut.mem_rd.req_valid.next = false;
             }
         }
         b.replay_qualified(
             "card_memory",
             &[
-                ("mem_rd_data", "mem_rd_data_valid"),
-                ("host_mem_rdata", "host_mem_rvalid"),
+                ("mem_rd$data", "mem_rd$data_valid"),
+                ("host$rdata", "host$rvalid"),
             ],
         );
     }
@@ -330,17 +304,17 @@ mod tests {
         requests.reverse();
         for _ in 0..40 {
             if let Some(&(a, n)) = requests.last() {
-                set32(&mut b.uut.mem_rd_req_addr, a);
-                b.uut.mem_rd_req_len.next = (n as u64).into();
-                b.uut.mem_rd_req_valid.next = true;
+                set32(&mut b.uut.mem_rd.req_addr, a);
+                b.uut.mem_rd.req_len.next = (n as u64).into();
+                b.uut.mem_rd.req_valid.next = true;
             } else {
-                b.uut.mem_rd_req_valid.next = false;
+                b.uut.mem_rd.req_valid.next = false;
             }
             b.settle();
-            if b.uut.mem_rd_data_valid.val() {
+            if b.uut.mem_rd.data_valid.val() {
                 beats.push(b.cycle);
             }
-            if b.uut.mem_rd_req_valid.val() && b.uut.mem_rd_req_ready.val() {
+            if b.uut.mem_rd.req_valid.val() && b.uut.mem_rd.req_ready.val() {
                 requests.pop();
             }
             b.step();

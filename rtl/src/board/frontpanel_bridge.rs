@@ -38,6 +38,7 @@
 //! strobe in ti cycle t is on `pipe_out_data` in cycle t + 1. The bridge pops its FIFO on
 //! `read` and registers the popped word.
 
+use crate::interfaces::{HostWordController, RegBusController};
 use crate::spec::board::{fp, BOARD_MAGIC};
 use crate::spec::Field;
 use rust_hdl::prelude::*;
@@ -108,20 +109,11 @@ pub struct FrontPanelBridge {
     pub pipe_out_read: Signal<In, Bit>,
     pub pipe_out_data: Signal<Out, Bits<16>>,
     // To the BoardCard (core clock domain).
-    pub bus_addr: Signal<Out, Bits<12>>,
-    pub bus_wdata: Signal<Out, Bits<32>>,
-    pub bus_write: Signal<Out, Bit>,
-    pub bus_read: Signal<Out, Bit>,
-    pub bus_rdata: Signal<In, Bits<32>>,
-    pub bus_rvalid: Signal<In, Bit>,
+    /// Register reads and writes (core clock domain).
+    pub bus: RegBusController,
     pub irq: Signal<In, Bit>,
-    pub host_mem_addr: Signal<Out, Bits<32>>,
-    pub host_mem_wdata: Signal<Out, Bits<32>>,
-    pub host_mem_write: Signal<Out, Bit>,
-    pub host_mem_read: Signal<Out, Bit>,
-    pub host_mem_ready: Signal<In, Bit>,
-    pub host_mem_rdata: Signal<In, Bits<32>>,
-    pub host_mem_rvalid: Signal<In, Bit>,
+    /// Card memory words (core clock domain).
+    pub host: HostWordController,
     pub loopback: Signal<Out, Bit>,
 
     pipe_in: PipeFifo,
@@ -241,20 +233,9 @@ impl FrontPanelBridge {
             pipe_in_data: Default::default(),
             pipe_out_read: Default::default(),
             pipe_out_data: Default::default(),
-            bus_addr: Default::default(),
-            bus_wdata: Default::default(),
-            bus_write: Default::default(),
-            bus_read: Default::default(),
-            bus_rdata: Default::default(),
-            bus_rvalid: Default::default(),
+            bus: Default::default(),
             irq: Default::default(),
-            host_mem_addr: Default::default(),
-            host_mem_wdata: Default::default(),
-            host_mem_write: Default::default(),
-            host_mem_read: Default::default(),
-            host_mem_ready: Default::default(),
-            host_mem_rdata: Default::default(),
-            host_mem_rvalid: Default::default(),
+            host: Default::default(),
             loopback: Default::default(),
             pipe_in: Default::default(),
             pipe_out: Default::default(),
@@ -400,7 +381,7 @@ impl Logic for FrontPanelBridge {
         self.pipe_out.write_clock.next = self.core_clock.val();
         self.pipe_out.read_clock.next = self.ti_clk.val();
         self.pipe_out.write.next = false;
-        self.pipe_out.data_in.next = self.host_mem_rdata.val().get_bits::<16>(0);
+        self.pipe_out.data_in.next = self.host.rdata.val().get_bits::<16>(0);
 
         // ================= ti_clk domain =================
         // Sources are core-domain flip-flops (no logic between domains).
@@ -480,16 +461,16 @@ impl Logic for FrontPanelBridge {
         self.ack_s1.d.next = self.flush_ack.q.val();
         self.ack_s2.d.next = self.ack_s1.q.val();
 
-        self.bus_addr.next = self.reg_addr.q.val().get_bits::<12>(0);
-        self.bus_wdata.next = self.reg_wdata.q.val();
-        self.bus_write.next = self.bus_write_q.q.val();
-        self.bus_read.next = self.bus_read_q.q.val();
+        self.bus.addr.next = self.reg_addr.q.val().get_bits::<12>(0);
+        self.bus.wdata.next = self.reg_wdata.q.val();
+        self.bus.write.next = self.bus_write_q.q.val();
+        self.bus.read.next = self.bus_read_q.q.val();
         self.bus_write_q.d.next = false;
         self.bus_read_q.d.next = false;
-        self.host_mem_addr.next = self.host_addr_q.q.val();
-        self.host_mem_wdata.next = self.host_wdata_q.q.val();
-        self.host_mem_write.next = self.host_write_q.q.val();
-        self.host_mem_read.next = self.host_read_q.q.val();
+        self.host.addr.next = self.host_addr_q.q.val();
+        self.host.wdata.next = self.host_wdata_q.q.val();
+        self.host.write.next = self.host_write_q.q.val();
+        self.host.read.next = self.host_read_q.q.val();
 
         self.mem_end.next =
             self.mem_addr.q.val() + (bit_cast::<32, 16>(self.mem_words.q.val()) << 2);
@@ -559,8 +540,8 @@ impl Logic for FrontPanelBridge {
                 }
             }
             BridgeState::RegRead => {
-                if self.bus_rvalid.val() {
-                    self.reg_rdata.d.next = self.bus_rdata.val();
+                if self.bus.rvalid.val() {
+                    self.reg_rdata.d.next = self.bus.rdata.val();
                     self.ev.next = self.ev.val() | self.e_reg_done.val();
                     self.state.d.next = BridgeState::Idle;
                 }
@@ -575,7 +556,7 @@ impl Logic for FrontPanelBridge {
             }
             BridgeState::Writing => {
                 if self.host_write_q.q.val() {
-                    if self.host_mem_ready.val() {
+                    if self.host.ready.val() {
                         self.host_write_q.d.next = false;
                         self.host_addr_q.d.next = self.host_addr_q.q.val() + 4;
                         self.words_left.d.next = self.words_left.q.val() - 1;
@@ -607,13 +588,13 @@ impl Logic for FrontPanelBridge {
                 }
             }
             BridgeState::Reading => {
-                if self.host_read_q.q.val() & self.host_mem_ready.val() {
+                if self.host_read_q.q.val() & self.host.ready.val() {
                     self.host_read_q.d.next = false;
                 }
-                if self.host_mem_rvalid.val() {
+                if self.host.rvalid.val() {
                     // Low half now, high half next cycle.
                     self.pipe_out.write.next = true;
-                    self.hi_half.d.next = self.host_mem_rdata.val().get_bits::<16>(16);
+                    self.hi_half.d.next = self.host.rdata.val().get_bits::<16>(16);
                     self.hi_pending.d.next = true;
                 }
                 if self.hi_pending.q.val() {

@@ -13,6 +13,7 @@
 
 use super::board_card::BoardCard;
 use super::frontpanel_bridge::FrontPanelBridge;
+use crate::interfaces::{HostWordController, RegBusController};
 use crate::spec::params::CoreParams;
 use rust_hdl::prelude::*;
 
@@ -126,30 +127,19 @@ impl Logic for FrontPanelCard {
         self.bridge.pipe_out_read.next = self.pipe_out_read.val();
         self.pipe_out_data.next = self.bridge.pipe_out_data.val();
         // Bridge <-> card.
-        self.card.bus_addr.next = self.bridge.bus_addr.val();
-        self.card.bus_wdata.next = self.bridge.bus_wdata.val();
-        self.card.bus_write.next = self.bridge.bus_write.val();
-        self.card.bus_read.next = self.bridge.bus_read.val();
-        self.bridge.bus_rdata.next = self.card.bus_rdata.val();
-        self.bridge.bus_rvalid.next = self.card.bus_rvalid.val();
+        RegBusController::join(&mut self.bridge.bus, &mut self.card.bus);
         self.bridge.irq.next = self.card.irq.val();
-        self.card.host_mem_addr.next = self.bridge.host_mem_addr.val();
-        self.card.host_mem_wdata.next = self.bridge.host_mem_wdata.val();
-        self.card.host_mem_write.next = self.bridge.host_mem_write.val();
-        self.card.host_mem_read.next = self.bridge.host_mem_read.val();
-        self.bridge.host_mem_ready.next = self.card.host_mem_ready.val();
-        self.bridge.host_mem_rdata.next = self.card.host_mem_rdata.val();
-        self.bridge.host_mem_rvalid.next = self.card.host_mem_rvalid.val();
+        HostWordController::join(&mut self.bridge.host, &mut self.card.host);
         self.card.loopback.next = self.bridge.loopback.val();
         // Link pins and LEDs.
-        self.link_tx_valid.next = self.card.link_tx_valid.val();
-        self.link_tx_sop.next = self.card.link_tx_sop.val();
-        self.link_tx_eop.next = self.card.link_tx_eop.val();
-        self.link_tx_data.next = self.card.link_tx_data.val();
-        self.card.link_rx_valid.next = self.link_rx_valid.val();
-        self.card.link_rx_sop.next = self.link_rx_sop.val();
-        self.card.link_rx_eop.next = self.link_rx_eop.val();
-        self.card.link_rx_data.next = self.link_rx_data.val();
+        self.link_tx_valid.next = self.card.link_tx.valid.val();
+        self.link_tx_sop.next = self.card.link_tx.sop.val();
+        self.link_tx_eop.next = self.card.link_tx.eop.val();
+        self.link_tx_data.next = self.card.link_tx.data.val();
+        self.card.link_rx.valid.next = self.link_rx_valid.val();
+        self.card.link_rx.sop.next = self.link_rx_sop.val();
+        self.card.link_rx.eop.next = self.link_rx_eop.val();
+        self.card.link_rx.data.next = self.link_rx_data.val();
         self.leds.next = self.card.activity.val();
     }
 }

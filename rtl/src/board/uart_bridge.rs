@@ -41,6 +41,7 @@
 //! (one NAK each, as long as the byte) or a card that stalls can make it happen. (A one-deep
 //! pending register absorbed one such frame; it cost 81 flip-flops, a logic cell each.)
 
+use crate::interfaces::{HostWordController, RegBusController};
 use crate::spec::board::{uart, BOARD_MAGIC};
 use rust_hdl::prelude::*;
 
@@ -87,21 +88,12 @@ pub struct UartBridge {
     pub tx: Signal<Out, Bit>,
 
     // Register bus master.
-    pub bus_addr: Signal<Out, Bits<12>>,
-    pub bus_wdata: Signal<Out, Bits<32>>,
-    pub bus_write: Signal<Out, Bit>,
-    pub bus_read: Signal<Out, Bit>,
-    pub bus_rdata: Signal<In, Bits<32>>,
-    pub bus_rvalid: Signal<In, Bit>,
+    /// Register reads and writes the host asked for.
+    pub bus: RegBusController,
 
     // Host memory word port master (a request is taken when asserted with ready).
-    pub host_mem_addr: Signal<Out, Bits<32>>,
-    pub host_mem_wdata: Signal<Out, Bits<32>>,
-    pub host_mem_write: Signal<Out, Bit>,
-    pub host_mem_read: Signal<Out, Bit>,
-    pub host_mem_ready: Signal<In, Bit>,
-    pub host_mem_rdata: Signal<In, Bits<32>>,
-    pub host_mem_rvalid: Signal<In, Bit>,
+    /// Card memory words the host reads and writes.
+    pub host: HostWordController,
 
     /// One-cycle pulse per request answered (its reply queued), for LEDs.
     pub replied: Signal<Out, Bit>,
@@ -221,19 +213,8 @@ impl UartBridge {
             clock: Default::default(),
             rx: Default::default(),
             tx: Default::default(),
-            bus_addr: Default::default(),
-            bus_wdata: Default::default(),
-            bus_write: Default::default(),
-            bus_read: Default::default(),
-            bus_rdata: Default::default(),
-            bus_rvalid: Default::default(),
-            host_mem_addr: Default::default(),
-            host_mem_wdata: Default::default(),
-            host_mem_write: Default::default(),
-            host_mem_read: Default::default(),
-            host_mem_ready: Default::default(),
-            host_mem_rdata: Default::default(),
-            host_mem_rvalid: Default::default(),
+            bus: Default::default(),
+            host: Default::default(),
             replied: Default::default(),
             refused: Default::default(),
             rx_low1: Default::default(),
@@ -448,14 +429,14 @@ impl Logic for UartBridge {
         }
 
         // ---- Executor ----
-        self.bus_addr.next = self.x_addr.q.val().get_bits::<12>(0);
-        self.bus_wdata.next = self.x_data.q.val();
-        self.host_mem_addr.next = self.x_addr.q.val();
-        self.host_mem_wdata.next = self.x_data.q.val();
-        self.bus_write.next = false;
-        self.bus_read.next = false;
-        self.host_mem_write.next = false;
-        self.host_mem_read.next = false;
+        self.bus.addr.next = self.x_addr.q.val().get_bits::<12>(0);
+        self.bus.wdata.next = self.x_data.q.val();
+        self.host.addr.next = self.x_addr.q.val();
+        self.host.wdata.next = self.x_data.q.val();
+        self.bus.write.next = false;
+        self.bus.read.next = false;
+        self.host.write.next = false;
+        self.host.read.next = false;
         self.replied_q.d.next = false;
         self.refused_q.d.next = false;
         self.reply_free.next = !self.r_left.q.val().any();
@@ -493,10 +474,10 @@ impl Logic for UartBridge {
                 if self.reply_free.val() {
                     self.x_wait.d.next = 0.into();
                     if self.x_reg_read.q.val() {
-                        self.bus_read.next = true;
+                        self.bus.read.next = true;
                         self.state.d.next = BridgeState::RegRead;
                     } else if self.x_reg_write.q.val() {
-                        self.bus_write.next = true;
+                        self.bus.write.next = true;
                         self.rp_go.next = true;
                         self.rp_data.next = self.ack.val();
                     } else if self.x_mem_read.q.val() | self.x_mem_write.q.val() {
@@ -511,18 +492,18 @@ impl Logic for UartBridge {
                 }
             }
             BridgeState::RegRead => {
-                if self.bus_rvalid.val() {
+                if self.bus.rvalid.val() {
                     self.rp_go.next = true;
-                    self.rp_data.next = self.bus_rdata.val();
+                    self.rp_data.next = self.bus.rdata.val();
                     self.rp_four.next = true;
                 } else if self.x_wait.q.val() == self.wait_limit.val() {
                     self.rp_nak.next = true;
                 }
             }
             BridgeState::MemRequest => {
-                self.host_mem_write.next = self.x_mem_write.q.val();
-                self.host_mem_read.next = self.x_mem_read.q.val();
-                if self.host_mem_ready.val() {
+                self.host.write.next = self.x_mem_write.q.val();
+                self.host.read.next = self.x_mem_read.q.val();
+                if self.host.ready.val() {
                     self.x_wait.d.next = 0.into();
                     if self.x_mem_write.q.val() {
                         self.rp_go.next = true;
@@ -535,9 +516,9 @@ impl Logic for UartBridge {
                 }
             }
             BridgeState::MemRead => {
-                if self.host_mem_rvalid.val() {
+                if self.host.rvalid.val() {
                     self.rp_go.next = true;
-                    self.rp_data.next = self.host_mem_rdata.val();
+                    self.rp_data.next = self.host.rdata.val();
                     self.rp_four.next = true;
                 } else if self.x_wait.q.val() == self.wait_limit.val() {
                     self.rp_nak.next = true;

@@ -43,16 +43,16 @@ fn legal(cycles: &mut [Cycle]) {
 fn drive(b: &mut Bench<TrafficCounters>, c: &Cycle) {
     let u = &mut b.uut;
     let (slot, bytes) = c.tx.unwrap_or_default();
-    u.tx_event.next = c.tx.is_some();
-    u.tx_slot.next = (slot as u64).into();
-    u.tx_bytes.next = (bytes as u64).into();
+    u.sent.valid.next = c.tx.is_some();
+    u.sent.slot.next = (slot as u64).into();
+    u.sent.bytes.next = (bytes as u64).into();
     let (slot, bytes) = c.rx.unwrap_or_default();
-    u.rx_event.next = c.rx.is_some();
-    u.rx_slot.next = (slot as u64).into();
-    u.rx_bytes.next = (bytes as u64).into();
+    u.delivered.valid.next = c.rx.is_some();
+    u.delivered.slot.next = (slot as u64).into();
+    u.delivered.bytes.next = (bytes as u64).into();
     u.global_events.next = (c.globals as u64).into();
-    u.read_strobe.next = c.read.is_some();
-    u.read_addr.next = (c.read.unwrap_or_default() as u64).into();
+    u.read.strobe.next = c.read.is_some();
+    u.read.addr.next = (c.read.unwrap_or_default() as u64).into();
 }
 
 /// Why the coming clock edge would drop an event, if it would (call after `settle`).
@@ -94,9 +94,10 @@ fn apply(model: &mut TrafficCountersModel, c: &Cycle) {
 
 fn read_out(b: &Bench<TrafficCounters>) -> Option<u32> {
     b.uut
-        .read_valid
+        .read
+        .valid
         .val()
-        .then(|| b.uut.read_data.val().to_u64() as u32)
+        .then(|| b.uut.read.data.val().to_u64() as u32)
 }
 
 /// Strobes a read and steps until `read_valid`: (value, cycles from strobe to valid).
@@ -442,8 +443,8 @@ fn verilog_matches_the_simulation() {
         }
         waiting |= c.read.is_some();
         cycle(&mut b, &c);
-        waiting &= !b.uut.read_valid.val();
-        answers += (b.uut.read_valid.val() && b.uut.read_data.val().any()) as usize;
+        waiting &= !b.uut.read.valid.val();
+        answers += (b.uut.read.valid.val() && b.uut.read.data.val().any()) as usize;
     }
     assert!(
         answers > 100,

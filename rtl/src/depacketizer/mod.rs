@@ -100,6 +100,9 @@
 //!   `rtl/tests/rx_path.rs` and `rtl/tests/common/`.
 
 use crate::crc32::Crc32Step;
+use crate::interfaces::{
+    LinkReceiver, LookupController, MemWriteController, NotifySender, PacketEventSender,
+};
 use crate::line_writer::LineWriter;
 use crate::packet_ram::{PacketRam, PACKET_RAM_ADDR_BITS};
 use crate::row_fifo::RowFifo;
@@ -161,24 +164,10 @@ pub enum RetryState {
 pub struct Depacketizer {
     pub clock: Signal<In, Clock>,
     // Link RX.
-    pub rx_valid: Signal<In, Bit>,
-    pub rx_sop: Signal<In, Bit>,
-    pub rx_eop: Signal<In, Bit>,
-    pub rx_data: Signal<In, Bits<32>>,
-    // RX cache lookup port.
-    pub lookup_valid: Signal<Out, Bit>,
-    pub lookup_key: Signal<Out, Bits<20>>,
-    pub lookup_tag: Signal<Out, Bits<TAG_BITS>>,
-    pub result_valid: Signal<In, Bit>,
-    pub result_hit: Signal<In, Bit>,
-    pub result_page: Signal<In, Bits<20>>,
-    pub result_writable: Signal<In, Bit>,
-    pub result_signal: Signal<In, Bit>,
-    pub result_counter_slot: Signal<In, Bits<6>>,
-    pub result_epoch: Signal<In, Bits<8>>,
-    /// The cache asks requesters that can wait not to present lookups (an install waits for
-    /// its read port): retries are held back, link lookups are not.
-    pub lookup_hold: Signal<In, Bit>,
+    /// The link, RX direction.
+    pub link: LinkReceiver,
+    /// RX cache lookups by NVA page, tagged with the packet's miss-buffer index.
+    pub lookup: LookupController,
     // Misses.
     pub miss_valid: Signal<Out, Bit>,
     pub miss_tag: Signal<Out, Bits<TAG_BITS>>,
@@ -190,16 +179,11 @@ pub struct Depacketizer {
     pub resolve_drop: Signal<In, Bit>,
     pub resolve_tag: Signal<In, Bits<TAG_BITS>>,
     // Memory write port.
-    pub wr_valid: Signal<Out, Bit>,
-    pub wr_addr: Signal<Out, Bits<32>>,
-    pub wr_data: Signal<Out, Bits<32>>,
-    pub wr_strb: Signal<Out, Bits<4>>,
-    pub wr_last: Signal<Out, Bit>,
-    pub wr_ready: Signal<In, Bit>,
+    /// Payload writes into mapped pages.
+    pub mem_wr: MemWriteController,
     // Events.
-    pub delivered_event: Signal<Out, Bit>,
-    pub delivered_slot: Signal<Out, Bits<6>>,
-    pub delivered_bytes: Signal<Out, Bits<13>>,
+    /// A packet delivered, for the traffic counters.
+    pub delivered: PacketEventSender,
     pub drop_crc_epoch: Signal<Out, Bit>,
     pub drop_protection: Signal<Out, Bit>,
     pub drop_miss_dropped: Signal<Out, Bit>,
@@ -207,9 +191,8 @@ pub struct Depacketizer {
     pub drop_malformed: Signal<Out, Bit>,
     pub drop_rx_overrun: Signal<Out, Bit>,
     // Notifications.
-    pub notify_valid: Signal<Out, Bit>,
-    pub notify_nva: Signal<Out, Bits<32>>,
-    pub notify_length: Signal<Out, Bits<13>>,
+    /// Signal-on-write notifications (the mapping's signal flag).
+    pub notify: NotifySender,
     /// Packets parked: counted from their park verdict until their miss buffer is freed
     /// (retried packet written, dropped at its retry, or dropped by the host).
     pub parked: Signal<Out, Bits<4>>,

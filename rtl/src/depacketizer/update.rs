@@ -5,6 +5,7 @@ use super::{
     Depacketizer, RetryState, RxState, JOB_BITS, RA, TAG_BITS, TRACE_BITS, VERDICT_CODE_BITS,
     WIDX_BITS,
 };
+use crate::interfaces::MemWriteController;
 use rust_hdl::prelude::*;
 
 impl Logic for Depacketizer {
@@ -175,13 +176,14 @@ impl Logic for Depacketizer {
         }
 
         // ---- Receive FSM.
-        self.crc.data.next = self.rx_data.val();
+        self.crc.data.next = self.link.data.val();
         self.crc.crc_in.next = self.crc_q.q.val();
-        if self.rx_sop.val() {
+        if self.link.sop.val() {
             self.crc.crc_in.next = self.c_crc_init.val();
         }
         self.len_in.next = self
-            .rx_data
+            .link
+            .data
             .val()
             .get_bits::<13>(self.c_len_lsb.val().index());
         self.epoch32.next = bit_cast::<32, 8>(self.hdr_epoch.q.val());
@@ -195,9 +197,9 @@ impl Logic for Depacketizer {
         self.link_lk.next = false;
         self.mal_framing.next = 0.into();
         self.mal_one_word.next = 0.into();
-        self.d1_data.d.next = self.rx_data.val();
-        if self.rx_valid.val() {
-            if self.rx_sop.val() {
+        self.d1_data.d.next = self.link.data.val();
+        if self.link.valid.val() {
+            if self.link.sop.val() {
                 // An open packet or stray run ends here, malformed; its words are released.
                 if self.in_recv.val() | self.in_stray.val() {
                     self.mal_framing.next = 1.into();
@@ -205,7 +207,7 @@ impl Logic for Depacketizer {
                 if self.in_recv.val() {
                     self.link_release.next = true;
                 }
-                if self.rx_eop.val() {
+                if self.link.eop.val() {
                     // One-word packet.
                     self.mal_one_word.next = 1.into();
                     self.rx_state.d.next = RxState::Idle;
@@ -215,20 +217,20 @@ impl Logic for Depacketizer {
                     self.crc_q.d.next = self.crc.crc_out.val();
                     self.gen.d.next = self.gen.q.val() + 1;
                     self.len_ok.d.next = false;
-                    self.hdr_nva.d.next = self.rx_data.val();
+                    self.hdr_nva.d.next = self.link.data.val();
                     self.link_lk.next = true;
                 }
             } else {
                 match self.rx_state.q.val() {
                     RxState::Idle => {
-                        if self.rx_eop.val() {
+                        if self.link.eop.val() {
                             self.mal_framing.next = 1.into();
                         } else {
                             self.rx_state.d.next = RxState::Stray;
                         }
                     }
                     RxState::Stray => {
-                        if self.rx_eop.val() {
+                        if self.link.eop.val() {
                             self.mal_framing.next = 1.into();
                             self.rx_state.d.next = RxState::Idle;
                         }
@@ -241,7 +243,8 @@ impl Logic for Depacketizer {
                         if self.widx.q.val() == 1 {
                             self.hdr_len.d.next = self.len_in.val();
                             self.hdr_epoch.d.next = self
-                                .rx_data
+                                .link
+                                .data
                                 .val()
                                 .get_bits::<8>(self.c_epoch_lsb.val().index());
                             self.len_ok.d.next = (self.len_in.val() != 0)
@@ -253,15 +256,15 @@ impl Logic for Depacketizer {
                         // Payload words (not the trailer) up to the stride.
                         if (self.widx.q.val() >= self.c_hdr_words.val())
                             & (self.widx.q.val() < self.c_wlim.val())
-                            & !self.rx_eop.val()
+                            & !self.link.eop.val()
                         {
                             self.d1_en.d.next = true;
                         }
-                        if self.rx_eop.val() {
+                        if self.link.eop.val() {
                             self.v_valid.d.next = true;
                             self.v_mal.d.next = !(self.len_ok.q.val()
                                 & (self.widx.q.val() == self.exp_last.q.val()));
-                            self.v_crc_ok.d.next = self.exp_trailer.val() == self.rx_data.val();
+                            self.v_crc_ok.d.next = self.exp_trailer.val() == self.link.data.val();
                             self.rx_state.d.next = RxState::Idle;
                         }
                     }
@@ -274,9 +277,9 @@ impl Logic for Depacketizer {
         // one that finds `lookup_hold` high in its own cycle is withdrawn. A preempted or
         // withdrawn retry is issued again for the same buffer (`rt_redo`).
         self.rt_issue.next = false;
-        self.rt_slot.next = !self.lk_valid.q.val() & !self.lookup_hold.val();
+        self.rt_slot.next = !self.lk_valid.q.val() & !self.lookup.hold.val();
         self.retry_withdrawn.next =
-            self.lk_valid.q.val() & !self.lk_link.q.val() & self.lookup_hold.val();
+            self.lk_valid.q.val() & !self.lk_link.q.val() & self.lookup.hold.val();
         if self.link_lk.val() {
             self.lk_valid.d.next = true;
             self.lk_link.d.next = true;
@@ -295,21 +298,21 @@ impl Logic for Depacketizer {
         if self.retry_withdrawn.val() {
             self.rt_redo.d.next = true;
         }
-        self.lookup_valid.next = self.lk_valid.q.val() & !self.retry_withdrawn.val();
+        self.lookup.valid.next = self.lk_valid.q.val() & !self.retry_withdrawn.val();
         // The key is in the header register (link) or the miss buffer (retry) while
         // `lookup_valid` is high.
-        self.lookup_key.next = self
+        self.lookup.key.next = self
             .hdr_nva
             .q
             .val()
             .get_bits::<20>(self.c_page_shift.val().index());
-        self.lookup_tag.next = 0.into();
+        self.lookup.tag.next = 0.into();
         if !self.lk_link.q.val() {
-            self.lookup_key.next = self
+            self.lookup.key.next = self
                 .retry_nva
                 .val()
                 .get_bits::<20>(self.c_page_shift.val().index());
-            self.lookup_tag.next = self.rt_buf.q.val();
+            self.lookup.tag.next = self.rt_buf.q.val();
         }
         self.p1_link.d.next = self.lk_valid.q.val() & self.lk_link.q.val();
         self.p1_retry.d.next =
@@ -323,16 +326,16 @@ impl Logic for Depacketizer {
         self.take.next = self.p2_link.q.val()
             & (self.p2_gen.q.val() == self.gen.q.val())
             & self.in_recv.val()
-            & !(self.rx_valid.val() & self.rx_sop.val());
+            & !(self.link.valid.val() & self.link.sop.val());
         self.take_miss.next = false;
         if self.take.val() {
-            self.lr_hit.d.next = self.result_valid.val() & self.result_hit.val();
-            self.lr_page.d.next = self.result_page.val();
-            self.lr_writable.d.next = self.result_writable.val();
-            self.lr_signal.d.next = self.result_signal.val();
-            self.lr_slot.d.next = self.result_counter_slot.val();
-            self.lr_epoch.d.next = self.result_epoch.val();
-            if self.result_valid.val() & self.result_hit.val() {
+            self.lr_hit.d.next = self.lookup.result_valid.val() & self.lookup.result_hit.val();
+            self.lr_page.d.next = self.lookup.result_page.val();
+            self.lr_writable.d.next = self.lookup.result_writable.val();
+            self.lr_signal.d.next = self.lookup.result_signal.val();
+            self.lr_slot.d.next = self.lookup.result_counter_slot.val();
+            self.lr_epoch.d.next = self.lookup.result_epoch.val();
+            if self.lookup.result_valid.val() & self.lookup.result_hit.val() {
                 self.pk_ring.d.next = true;
                 self.pk_start.d.next = self.r_wp.q.val();
             } else if self.alloc_any.val() {
@@ -343,16 +346,16 @@ impl Logic for Depacketizer {
                     + (bit_cast::<RA, TAG_BITS>(self.alloc_buf.val()) << self.c_slot_shift.val());
             }
         }
-        if self.p2_retry.q.val() & !self.result_valid.val() {
+        if self.p2_retry.q.val() & !self.lookup.result_valid.val() {
             // Preempted by a link lookup in the cycle after it: look up again.
             self.rt_redo.d.next = true;
         } else if self.p2_retry.q.val() {
-            self.rr_hit.d.next = self.result_hit.val();
-            self.rr_page.d.next = self.result_page.val();
-            self.rr_writable.d.next = self.result_writable.val();
-            self.rr_signal.d.next = self.result_signal.val();
-            self.rr_slot.d.next = self.result_counter_slot.val();
-            self.rr_ep_ok.d.next = self.result_epoch.val() == self.retry_epoch.val();
+            self.rr_hit.d.next = self.lookup.result_hit.val();
+            self.rr_page.d.next = self.lookup.result_page.val();
+            self.rr_writable.d.next = self.lookup.result_writable.val();
+            self.rr_signal.d.next = self.lookup.result_signal.val();
+            self.rr_slot.d.next = self.lookup.result_counter_slot.val();
+            self.rr_ep_ok.d.next = self.lookup.result_epoch.val() == self.retry_epoch.val();
             self.rr_fits.d.next =
                 (bit_cast::<14, 32>(self.retry_nva.val() & self.c_off_mask.val())
                     + bit_cast::<14, 13>(self.retry_len.val()))
@@ -384,7 +387,7 @@ impl Logic for Depacketizer {
         }
         self.ovr_now.next = self.pk_ovr.q.val() | (self.st_ring.val() & !self.r_room.q.val());
         // A new packet has no destination until its lookup result.
-        if self.rx_valid.val() & self.rx_sop.val() {
+        if self.link.valid.val() & self.link.sop.val() {
             self.pk_ring.d.next = false;
             self.pk_miss.d.next = false;
             self.pk_ovr.d.next = false;
@@ -673,12 +676,7 @@ impl Logic for Depacketizer {
         }
         self.ram.read_address.next = self.lw.ram_read_address.val();
         self.lw.ram_read_data.next = self.ram.read_data.val();
-        self.lw.wr_ready.next = self.wr_ready.val();
-        self.wr_valid.next = self.lw.wr_valid.val();
-        self.wr_addr.next = self.lw.wr_addr.val();
-        self.wr_data.next = self.lw.wr_data.val();
-        self.wr_strb.next = self.lw.wr_strb.val();
-        self.wr_last.next = self.lw.wr_last.val();
+        MemWriteController::link(&mut self.mem_wr, &mut self.lw.mem_wr);
 
         // ---- Event outputs.
         self.miss_valid.next = self.ev_miss.q.val();
@@ -688,13 +686,13 @@ impl Logic for Depacketizer {
         self.drop_miss_dropped.next = self.ev_mdrop.q.val();
         self.drop_miss_overflow.next = self.ev_ovf.q.val();
         self.drop_rx_overrun.next = self.ev_ovr.q.val();
-        self.delivered_event.next = self.ev_del.q.val();
-        self.delivered_slot.next = self.ev_del_slot.q.val();
-        self.delivered_bytes.next = self.ev_del_bytes.q.val();
-        self.notify_valid.next = self.ev_nt.q.val();
-        self.notify_nva.next = self.ev_nt_nva.q.val();
+        self.delivered.valid.next = self.ev_del.q.val();
+        self.delivered.slot.next = self.ev_del_slot.q.val();
+        self.delivered.bytes.next = self.ev_del_bytes.q.val();
+        self.notify.valid.next = self.ev_nt.q.val();
+        self.notify.nva.next = self.ev_nt_nva.q.val();
         // A notification is a delivery with more detail (only meaningful with `notify_valid`).
-        self.notify_length.next = self.ev_del_bytes.q.val();
+        self.notify.length.next = self.ev_del_bytes.q.val();
         self.trace.next = (bit_cast::<TRACE_BITS, 1>(self.tr_valid.q.val().into())
             << self.c_tr_valid_lsb.val())
             | (bit_cast::<TRACE_BITS, 1>(self.tr_link.q.val().into()) << self.c_tr_link_lsb.val())

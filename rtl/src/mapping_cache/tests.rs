@@ -20,19 +20,19 @@ struct Cycle {
 fn drive(b: &mut Bench<MappingCache>, c: &Cycle) {
     let u = &mut b.uut;
     let (code, slot, key, m) = c.op.unwrap_or_default();
-    u.op_valid.next = c.op.is_some();
-    u.op_code.next = (code as u64).into();
-    u.op_slot.next = (slot as u64).into();
-    u.op_key.next = (key as u64).into();
-    u.op_page.next = (m.page as u64).into();
-    u.op_writable.next = m.writable;
-    u.op_signal.next = m.signal;
-    u.op_counter_slot.next = (m.counter_slot as u64).into();
-    u.op_epoch.next = (m.epoch as u64).into();
+    u.op.valid.next = c.op.is_some();
+    u.op.code.next = (code as u64).into();
+    u.op.slot.next = (slot as u64).into();
+    u.op.key.next = (key as u64).into();
+    u.op.page.next = (m.page as u64).into();
+    u.op.writable.next = m.writable;
+    u.op.signal.next = m.signal;
+    u.op.counter_slot.next = (m.counter_slot as u64).into();
+    u.op.epoch.next = (m.epoch as u64).into();
     let (key, tag) = c.lookup.unwrap_or_default();
-    u.lookup_valid.next = c.lookup.is_some();
-    u.lookup_key.next = (key as u64).into();
-    u.lookup_tag.next = (tag as u64).into();
+    u.lookup.valid.next = c.lookup.is_some();
+    u.lookup.key.next = (key as u64).into();
+    u.lookup.tag.next = (tag as u64).into();
 }
 
 /// The result on the outputs now, if `result_valid`.
@@ -49,7 +49,7 @@ fn run_summary(b: &mut Bench<MappingCache>, seq: &[Cycle]) -> Vec<(u32, bool, u3
     };
     for c in seq {
         let mut waited = 0;
-        while c.op.is_some() && b.uut.busy.val() {
+        while c.op.is_some() && b.uut.op.busy.val() {
             step(b, &Cycle::default());
             waited += 1;
             assert!(waited < 10, "install still busy after {waited} idle cycles");
@@ -68,19 +68,19 @@ fn run_summary(b: &mut Bench<MappingCache>, seq: &[Cycle]) -> Vec<(u32, bool, u3
 fn result(b: &Bench<MappingCache>) -> Option<(u32, LookupResult)> {
     let u = &b.uut;
     let n = |x: u64| x as u32;
-    u.result_valid.val().then(|| {
+    u.lookup.result_valid.val().then(|| {
         (
-            n(u.result_tag.val().to_u64()),
+            n(u.lookup.result_tag.val().to_u64()),
             LookupResult {
-                key: n(u.result_key.val().to_u64()),
-                hit: u.result_hit.val(),
-                slot: n(u.result_slot.val().to_u64()),
+                key: n(u.lookup.result_key.val().to_u64()),
+                hit: u.lookup.result_hit.val(),
+                slot: n(u.lookup.result_slot.val().to_u64()),
                 mapping: Mapping {
-                    page: n(u.result_page.val().to_u64()),
-                    writable: u.result_writable.val(),
-                    signal: u.result_signal.val(),
-                    counter_slot: n(u.result_counter_slot.val().to_u64()),
-                    epoch: n(u.result_epoch.val().to_u64()),
+                    page: n(u.lookup.result_page.val().to_u64()),
+                    writable: u.lookup.result_writable.val(),
+                    signal: u.lookup.result_signal.val(),
+                    counter_slot: n(u.lookup.result_counter_slot.val().to_u64()),
+                    epoch: n(u.lookup.result_epoch.val().to_u64()),
                 },
             },
         )
@@ -98,7 +98,7 @@ fn check_against_model(entries: usize, cycles: &[Cycle]) -> Result<(), TestCaseE
     let drain = [Cycle::default(); 12];
     let (mut applied, mut refused) = (0, 0);
     for (t, c) in cycles.iter().chain(drain.iter()).enumerate() {
-        let busy = b.uut.busy.val();
+        let busy = b.uut.op.busy.val();
         drive(&mut b, c);
         // The lookup sees the state after this cycle's op, if it is accepted.
         if let Some((code, slot, key, m)) = c.op {
@@ -123,7 +123,7 @@ fn check_against_model(entries: usize, cycles: &[Cycle]) -> Result<(), TestCaseE
         };
         prop_assert_eq!(result(&b), expected, "output after cycle {}", t);
     }
-    prop_assert!(!b.uut.busy.val(), "an install never finished");
+    prop_assert!(!b.uut.op.busy.val(), "an install never finished");
     prop_assert!(applied > 0, "no op applied ({refused} refused)");
     Ok(())
 }
@@ -282,7 +282,7 @@ fn ops_while_busy_are_refused_and_installs_finish_between_spaced_lookups() {
     let mut refused = 0;
     let mut next_lookup = 0;
     for t in 0..3000u32 {
-        let busy = b.uut.busy.val();
+        let busy = b.uut.op.busy.val();
         // Link lookups: 4 or more cycles apart (well-formed packets), whatever `busy` says.
         let lookup = (t == next_lookup).then(|| ((rng.next_u64() % 4) as u32, 0));
         if lookup.is_some() {
@@ -305,7 +305,7 @@ fn ops_while_busy_are_refused_and_installs_finish_between_spaced_lookups() {
         }
         drive(&mut b, &Cycle { op, lookup });
         b.step();
-        busy_run = if b.uut.busy.val() { busy_run + 1 } else { 0 };
+        busy_run = if b.uut.op.busy.val() { busy_run + 1 } else { 0 };
         assert!(
             busy_run <= MAX_BUSY_CYCLES,
             "install busy for {busy_run} cycles at {t}"
@@ -401,7 +401,7 @@ fn verilog_matches_the_simulation() {
     for c in &cycles {
         drive(&mut b, c);
         b.step();
-        hits += b.uut.result_hit.val() as usize;
+        hits += b.uut.lookup.result_hit.val() as usize;
     }
     assert!(hits > 100, "only {hits} hits: stimulus too weak");
     b.replay("mapping_cache");

@@ -109,7 +109,7 @@ impl Harness {
             .front()
             .filter(|(_, t)| *t <= now)
             .map(|(c, _)| *c);
-        u.cmd_valid.next = offer.is_some();
+        u.cmd.valid.next = offer.is_some();
         let c = offer.unwrap_or(Cmd {
             addr: 0xDEAD_BEEF,
             length: 0x1FFF,
@@ -120,14 +120,14 @@ impl Harness {
             last: true,
             user: true,
         });
-        u.cmd_addr.next = (c.addr as u64).into();
-        u.cmd_length.next = (c.length as u64).into();
-        u.cmd_nva.next = (c.nva as u64).into();
-        u.cmd_epoch.next = (c.epoch as u64).into();
-        u.cmd_counter_slot.next = (c.slot as u64).into();
-        u.cmd_first.next = c.first;
-        u.cmd_last.next = c.last;
-        u.cmd_user.next = c.user;
+        u.cmd.addr.next = (c.addr as u64).into();
+        u.cmd.length.next = (c.length as u64).into();
+        u.cmd.nva.next = (c.nva as u64).into();
+        u.cmd.epoch.next = (c.epoch as u64).into();
+        u.cmd.counter_slot.next = (c.slot as u64).into();
+        u.cmd.first.next = c.first;
+        u.cmd.last.next = c.last;
+        u.cmd.user.next = c.user;
         u.node_id.next = (self.node_id as u64).into();
         // Memory: one beat at most, in order.
         let mut beat = None;
@@ -142,10 +142,10 @@ impl Harness {
             }
         }
         let u = &mut self.bench.uut;
-        u.rd_data_valid.next = beat.is_some();
-        u.rd_data.next = (beat.unwrap_or(0x5A5A_5A5A) as u64).into();
+        u.mem_rd.data_valid.next = beat.is_some();
+        u.mem_rd.data.next = (beat.unwrap_or(0x5A5A_5A5A) as u64).into();
         let ready = !(jitter && self.mem.rng.chance(30));
-        u.rd_req_ready.next = ready;
+        u.mem_rd.req_ready.next = ready;
         self.bench.settle();
 
         let u = &self.bench.uut;
@@ -169,13 +169,13 @@ impl Harness {
                 "FIFO underflow at cycle {now}"
             );
         }
-        if u.cmd_valid.val() && u.cmd_ready.val() {
+        if u.cmd.valid.val() && u.cmd.ready.val() {
             let (cmd, _) = self.pending.pop_front().unwrap();
             self.accepted.push((cmd, now));
         }
-        if u.rd_req_valid.val() {
-            let addr = u.rd_req_addr.val().to_u64() as u32;
-            let len = u.rd_req_len.val().to_u64() as u32;
+        if u.mem_rd.req_valid.val() {
+            let addr = u.mem_rd.req_addr.val().to_u64() as u32;
+            let len = u.mem_rd.req_len.val().to_u64() as u32;
             if let Some(prev) = self.offered {
                 assert_eq!(prev, (addr, len), "rd_req changed while waiting for ready");
             }
@@ -195,21 +195,24 @@ impl Harness {
         } else {
             assert!(self.offered.is_none(), "rd_req_valid dropped before ready");
         }
-        if u.tx_valid.val() {
+        if u.link.valid.val() {
             self.link.push((
                 now,
-                u.tx_sop.val(),
-                u.tx_eop.val(),
-                u.tx_data.val().to_u64() as u32,
+                u.link.sop.val(),
+                u.link.eop.val(),
+                u.link.data.val().to_u64() as u32,
             ));
         } else {
-            assert!(!u.tx_sop.val() && !u.tx_eop.val(), "sop/eop without valid");
+            assert!(
+                !u.link.sop.val() && !u.link.eop.val(),
+                "sop/eop without valid"
+            );
         }
-        if u.sent_event.val() {
+        if u.sent.valid.val() {
             self.sent.push((
                 now,
-                u.sent_slot.val().to_u64() as u32,
-                u.sent_bytes.val().to_u64() as u32,
+                u.sent.slot.val().to_u64() as u32,
+                u.sent.bytes.val().to_u64() as u32,
             ));
         }
         self.bench.step();

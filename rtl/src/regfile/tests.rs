@@ -9,33 +9,33 @@ fn bench() -> B {
 }
 
 fn write(b: &mut B, addr: u32, value: u32) {
-    b.uut.bus_addr.next = (addr as u64).into();
-    b.uut.bus_wdata.next = (value as u64).into();
-    b.uut.bus_write.next = true;
+    b.uut.bus.addr.next = (addr as u64).into();
+    b.uut.bus.wdata.next = (value as u64).into();
+    b.uut.bus.write.next = true;
     b.step();
-    b.uut.bus_write.next = false;
+    b.uut.bus.write.next = false;
 }
 
 /// Issues a read and answers counter reads after `counter_delay` cycles with `addr ^ 0xC0DE`.
 fn read_with(b: &mut B, addr: u32, counter_delay: usize) -> u32 {
-    b.uut.bus_addr.next = (addr as u64).into();
-    b.uut.bus_read.next = true;
+    b.uut.bus.addr.next = (addr as u64).into();
+    b.uut.bus.read.next = true;
     b.settle();
-    let forwarded = b.uut.cnt_read_strobe.val();
+    let forwarded = b.uut.counter_read.strobe.val();
     if forwarded {
-        assert_eq!(b.uut.cnt_read_addr.val().index() as u32, addr);
+        assert_eq!(b.uut.counter_read.addr.val().index() as u32, addr);
     }
     b.step();
-    b.uut.bus_read.next = false;
+    b.uut.bus.read.next = false;
     for i in 0..20 {
-        if b.uut.bus_rvalid.val() {
-            return b.uut.bus_rdata.val().to_u64() as u32;
+        if b.uut.bus.rvalid.val() {
+            return b.uut.bus.rdata.val().to_u64() as u32;
         }
         let answer = forwarded && i == counter_delay;
-        b.uut.cnt_read_valid.next = answer;
-        b.uut.cnt_read_data.next = ((addr ^ 0xC0DE) as u64).into();
+        b.uut.counter_read.valid.next = answer;
+        b.uut.counter_read.data.next = ((addr ^ 0xC0DE) as u64).into();
         b.step();
-        b.uut.cnt_read_valid.next = false;
+        b.uut.counter_read.valid.next = false;
     }
     panic!("no read valid for {addr:#x}");
 }
@@ -90,23 +90,23 @@ fn map_command_pulses_the_chosen_cache_once() {
     write(&mut b, rm::MAP_ATTR.offset, attr);
     let cmd = rm::MAP_CMD_SLOT.put(rm::MAP_CMD_TX.put(rm::MAP_OP_INSTALL, 1), 9);
     write(&mut b, rm::MAP_CMD.offset, cmd);
-    assert!(b.uut.map_tx_valid.val() && !b.uut.map_rx_valid.val());
-    assert_eq!(b.uut.map_code.val().index() as u32, rm::MAP_OP_INSTALL);
-    assert_eq!(b.uut.map_slot.val().index(), 9);
-    assert_eq!(b.uut.map_key.val().index(), 0x12345);
-    assert_eq!(b.uut.map_page.val().index(), 0xABCDE);
-    assert!(b.uut.map_writable.val() && b.uut.map_signal.val());
-    assert_eq!(b.uut.map_counter_slot.val().index(), 33);
-    assert_eq!(b.uut.map_epoch.val().index(), 0x7E);
+    assert!(b.uut.map_tx.valid.val() && !b.uut.map_rx.valid.val());
+    assert_eq!(b.uut.map_tx.code.val().index() as u32, rm::MAP_OP_INSTALL);
+    assert_eq!(b.uut.map_tx.slot.val().index(), 9);
+    assert_eq!(b.uut.map_tx.key.val().index(), 0x12345);
+    assert_eq!(b.uut.map_tx.page.val().index(), 0xABCDE);
+    assert!(b.uut.map_tx.writable.val() && b.uut.map_tx.signal.val());
+    assert_eq!(b.uut.map_tx.counter_slot.val().index(), 33);
+    assert_eq!(b.uut.map_tx.epoch.val().index(), 0x7E);
     b.step();
-    assert!(!b.uut.map_tx_valid.val(), "a pulse lasts one cycle");
+    assert!(!b.uut.map_tx.valid.val(), "a pulse lasts one cycle");
     write(&mut b, rm::MAP_CMD.offset, rm::MAP_OP_FLUSH);
-    assert!(b.uut.map_rx_valid.val() && !b.uut.map_tx_valid.val());
+    assert!(b.uut.map_rx.valid.val() && !b.uut.map_tx.valid.val());
     b.step();
     assert_eq!(read(&mut b, rm::ERROR.offset), 0);
     // A MAP_CMD for a busy cache is refused there: ERROR.map_busy tells the host. The
     // other cache being busy does not matter.
-    b.uut.map_tx_busy.next = true;
+    b.uut.map_tx.busy.next = true;
     write(&mut b, rm::MAP_CMD.offset, rm::MAP_OP_FLUSH);
     b.step();
     assert_eq!(read(&mut b, rm::ERROR.offset), 0);
@@ -117,7 +117,7 @@ fn map_command_pulses_the_chosen_cache_once() {
     );
     b.step();
     assert_eq!(read(&mut b, rm::ERROR.offset), rm::ERROR_MAP_BUSY.mask());
-    b.uut.map_tx_busy.next = false;
+    b.uut.map_tx.busy.next = false;
 }
 
 #[test]
@@ -144,30 +144,30 @@ fn doorbells_queue_in_order_and_overflow_is_reported() {
     assert_eq!(read(&mut b, rm::ERROR.offset), 0);
     assert!(!b.uut.irq.val(), "error cause follows ERROR");
     for i in 0..depth {
-        assert!(b.uut.db_valid.val());
+        assert!(b.uut.doorbell.valid.val());
         assert_eq!(
-            b.uut.db_addr.val().to_u64() as u32,
+            b.uut.doorbell.addr.val().to_u64() as u32,
             0x1000 + i * 0x0301_0501
         );
-        assert_eq!(b.uut.db_length.val().index() as u32, i + 1);
-        assert_eq!(b.uut.db_user.val(), i & 1 == 1);
-        b.uut.db_ready.next = true;
+        assert_eq!(b.uut.doorbell.length.val().index() as u32, i + 1);
+        assert_eq!(b.uut.doorbell.user.val(), i & 1 == 1);
+        b.uut.doorbell.ready.next = true;
         b.step();
-        b.uut.db_ready.next = false;
+        b.uut.doorbell.ready.next = false;
         // The next doorbell is at the head two cycles after a pop (two RAM rows).
         b.step();
     }
     assert!(
-        !b.uut.db_valid.val(),
+        !b.uut.doorbell.valid.val(),
         "the overflowing doorbell was discarded"
     );
     assert_eq!(read(&mut b, rm::DB_STATUS.offset), depth);
     b.replay_qualified(
         "regfile_doorbells",
         &[
-            ("db_addr", "db_valid"),
-            ("db_length", "db_valid"),
-            ("db_user", "db_valid"),
+            ("doorbell$addr", "doorbell$valid"),
+            ("doorbell$length", "doorbell$valid"),
+            ("doorbell$user", "doorbell$valid"),
         ],
     );
 }
@@ -262,14 +262,14 @@ fn notifications_queue_and_a_full_fifo_loses_one_visibly() {
     let n = NOTIFY_FIFO_DEPTH + 1;
     let mut lost = 0;
     for i in 0..n {
-        b.uut.notify_valid.next = true;
-        b.uut.notify_nva.next = ((0x4000 + i * 8) as u64).into();
-        b.uut.notify_length.next = ((i + 1) as u64).into();
+        b.uut.notify.valid.next = true;
+        b.uut.notify.nva.next = ((0x4000 + i * 8) as u64).into();
+        b.uut.notify.length.next = ((i + 1) as u64).into();
         b.settle();
         lost += b.uut.notify_lost.val() as u32;
         b.step();
     }
-    b.uut.notify_valid.next = false;
+    b.uut.notify.valid.next = false;
     b.step();
     assert_eq!(lost, 1);
     assert_eq!(

@@ -220,42 +220,42 @@ fn run(s: &Scenario, record: bool) -> Outcome {
             hold_left -= 1;
             hold_cycles += 1;
         }
-        u.lookup_hold.next = hold;
+        u.lookup.hold.next = hold;
         match doorbells.front() {
             Some(d) => {
-                u.db_valid.next = true;
-                u.db_addr.next = bits(d.addr as u64);
-                u.db_length.next = bits(d.length as u64);
-                u.db_user.next = d.user;
+                u.doorbell.valid.next = true;
+                u.doorbell.addr.next = bits(d.addr as u64);
+                u.doorbell.length.next = bits(d.length as u64);
+                u.doorbell.user.next = d.user;
             }
             None => {
-                u.db_valid.next = false;
-                u.db_addr.next = bits(rng.next() & 0xFFFF_FFFF);
-                u.db_length.next = bits(rng.next() & 0xFFFF);
-                u.db_user.next = rng.pct(50);
+                u.doorbell.valid.next = false;
+                u.doorbell.addr.next = bits(rng.next() & 0xFFFF_FFFF);
+                u.doorbell.length.next = bits(rng.next() & 0xFFFF);
+                u.doorbell.user.next = rng.pct(50);
             }
         }
-        u.cmd_ready.next = if s.ready_every == 0 {
+        u.cmd.ready.next = if s.ready_every == 0 {
             rng.pct(s.ready_pct)
         } else {
             cycle % s.ready_every == 0
         };
         // Cache answer for the lookup presented LOOKUP_LATENCY cycles ago, else garbage.
         let garbage = rng.next();
-        u.result_valid.next = false;
-        u.result_hit.next = garbage & 1 != 0;
-        u.result_page.next = bits(garbage >> 25 & 0xF_FFFF);
-        u.result_epoch.next = bits(garbage >> 45 & 0xFF);
-        u.result_counter_slot.next = bits(garbage >> 53 & 63);
+        u.lookup.result_valid.next = false;
+        u.lookup.result_hit.next = garbage & 1 != 0;
+        u.lookup.result_page.next = bits(garbage >> 25 & 0xF_FFFF);
+        u.lookup.result_epoch.next = bits(garbage >> 45 & 0xFF);
+        u.lookup.result_counter_slot.next = bits(garbage >> 53 & 63);
         if let Some(&(at, answer)) = lookups.front() {
             if at + LOOKUP_LATENCY as u64 == cycle {
                 lookups.pop_front();
-                u.result_valid.next = true;
-                u.result_hit.next = answer.is_some();
+                u.lookup.result_valid.next = true;
+                u.lookup.result_hit.next = answer.is_some();
                 if let Some(m) = answer {
-                    u.result_page.next = bits(m.nva_page as u64);
-                    u.result_epoch.next = bits(m.epoch as u64);
-                    u.result_counter_slot.next = bits(m.slot as u64);
+                    u.lookup.result_page.next = bits(m.nva_page as u64);
+                    u.lookup.result_epoch.next = bits(m.epoch as u64);
+                    u.lookup.result_counter_slot.next = bits(m.slot as u64);
                 }
             }
         }
@@ -284,7 +284,7 @@ fn run(s: &Scenario, record: bool) -> Outcome {
         b.settle();
         // ---- outputs of this cycle
         let u = &b.uut;
-        if u.db_ready.val() && !doorbells.is_empty() {
+        if u.doorbell.ready.val() && !doorbells.is_empty() {
             assert!(enable, "cycle {cycle}: doorbell popped while disabled");
             assert!(
                 !hold,
@@ -295,8 +295,8 @@ fn run(s: &Scenario, record: bool) -> Outcome {
         if hold {
             match u.state.q.val() {
                 TxMmuState::Answer
-                    if u.result_valid.val()
-                        && u.result_hit.val()
+                    if u.lookup.result_valid.val()
+                        && u.lookup.result_hit.val()
                         && u.slot_free.val()
                         && !u.pkt_last.q.val() =>
                 {
@@ -310,31 +310,31 @@ fn run(s: &Scenario, record: bool) -> Outcome {
                 _ => {}
             }
         }
-        if u.lookup_valid.val() {
+        if u.lookup.valid.val() {
             assert!(!hold, "cycle {cycle}: lookup while lookup_hold is high");
             if let Some(l) = last_lookup {
                 assert!(cycle >= l + 2, "cycle {cycle}: lookup right after another");
             }
             last_lookup = Some(cycle);
-            let key = val(&u.lookup_key) as u32;
+            let key = val(&u.lookup.key) as u32;
             lookups.push_back((cycle, cache.get(&key).copied()));
         }
-        if u.cmd_valid.val() {
+        if u.cmd.valid.val() {
             assert!(u.busy.val(), "cycle {cycle}: command pending but not busy");
             let c = Cmd {
-                addr: val(&u.cmd_addr) as u32,
-                length: val(&u.cmd_length) as u32,
-                nva: val(&u.cmd_nva) as u32,
-                epoch: val(&u.cmd_epoch) as u8,
-                slot: val(&u.cmd_counter_slot) as u8,
-                first: u.cmd_first.val(),
-                last: u.cmd_last.val(),
-                user: u.cmd_user.val(),
+                addr: val(&u.cmd.addr) as u32,
+                length: val(&u.cmd.length) as u32,
+                nva: val(&u.cmd.nva) as u32,
+                epoch: val(&u.cmd.epoch) as u8,
+                slot: val(&u.cmd.counter_slot) as u8,
+                first: u.cmd.first.val(),
+                last: u.cmd.last.val(),
+                user: u.cmd.user.val(),
             };
             if let Some(h) = held {
                 assert_eq!(h, c, "cycle {cycle}: command changed while stalled");
             }
-            if u.cmd_ready.val() {
+            if u.cmd.ready.val() {
                 cmds.push(c);
                 cmd_cycles.push(cycle);
                 held = None;

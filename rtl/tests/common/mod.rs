@@ -167,23 +167,23 @@ impl Harness {
         }
         let garbage = self.rng.next();
         let u = &mut self.b.uut;
-        u.lookup_hold.next = hold;
-        u.rx_valid.next = link.is_some();
+        u.lookup.hold.next = hold;
+        u.link.valid.next = link.is_some();
         let w = link.unwrap_or(LinkWord {
             valid: true,
             sop: false,
             eop: false,
             data: 0,
         });
-        u.rx_sop.next = w.sop;
-        u.rx_eop.next = w.eop;
-        u.rx_data.next = (w.data as u64).into();
+        u.link.sop.next = w.sop;
+        u.link.eop.next = w.eop;
+        u.link.data.next = (w.data as u64).into();
         u.resolve_valid.next = resolve.is_some();
         let (rt, rd) = resolve.unwrap_or((0, false));
         u.resolve_tag.next = (rt as u64).into();
         u.resolve_drop.next = rd;
-        u.wr_ready.next = ready;
-        u.result_valid.next = false;
+        u.mem_wr.ready.next = ready;
+        u.lookup.result_valid.next = false;
         if let Some(p) = self.results.front() {
             assert!(p.due >= c);
             if p.due == c {
@@ -195,8 +195,8 @@ impl Harness {
                 } else {
                     (false, g & 1 != 0, None)
                 };
-                u.result_valid.next = valid;
-                u.result_hit.next = hit;
+                u.lookup.result_valid.next = valid;
+                u.lookup.result_hit.next = hit;
                 let m = m.unwrap_or(RxMapping {
                     page: if valid { 0 } else { g >> 12 },
                     writable: g & 2 != 0,
@@ -204,11 +204,11 @@ impl Harness {
                     counter_slot: ((g >> 3) as u8 & 63).into(),
                     epoch: ((garbage >> 40) as u8).into(),
                 });
-                u.result_page.next = (m.page as u64).into();
-                u.result_writable.next = m.writable;
-                u.result_signal.next = m.signal;
-                u.result_counter_slot.next = (m.counter_slot as u64).into();
-                u.result_epoch.next = (m.epoch as u64).into();
+                u.lookup.result_page.next = (m.page as u64).into();
+                u.lookup.result_writable.next = m.writable;
+                u.lookup.result_signal.next = m.signal;
+                u.lookup.result_counter_slot.next = (m.counter_slot as u64).into();
+                u.lookup.result_epoch.next = (m.epoch as u64).into();
             }
         }
         self.b.settle();
@@ -219,13 +219,13 @@ impl Harness {
             self.b.settle();
         }
         let u = &self.b.uut;
-        let lookup = u.lookup_valid.val();
+        let lookup = u.lookup.valid.val();
         if self.prev_sop {
             assert!(lookup, "cycle {c}: no link lookup after a start of packet");
         }
         if lookup {
-            let key = u.lookup_key.val().to_u32();
-            let tag = u.lookup_tag.val().to_u32() as u8;
+            let key = u.lookup.key.val().to_u32();
+            let tag = u.lookup.tag.val().to_u32() as u8;
             assert!((tag as usize) < self.n(), "lookup tag {tag}");
             let is_link = self.prev_sop;
             if !is_link {
@@ -260,16 +260,16 @@ impl Harness {
         self.retries_withdrawn += u.retry_withdrawn().val() as u64;
         self.prev_sop = w.sop && !w.eop && link.is_some();
         let mut evs = vec![];
-        if u.delivered_event.val() {
+        if u.delivered.valid.val() {
             evs.push(Ev::Delivered {
-                slot: u.delivered_slot.val().to_u32() as u8,
-                bytes: u.delivered_bytes.val().to_u32(),
+                slot: u.delivered.slot.val().to_u32() as u8,
+                bytes: u.delivered.bytes.val().to_u32(),
             });
         }
-        if u.notify_valid.val() {
+        if u.notify.valid.val() {
             evs.push(Ev::Notify {
-                nva: u.notify_nva.val().to_u32(),
-                len: u.notify_length.val().to_u32(),
+                nva: u.notify.nva.val().to_u32(),
+                len: u.notify.length.val().to_u32(),
             });
         }
         if u.miss_valid.val() {
@@ -316,7 +316,7 @@ impl Harness {
         );
         assert_eq!(
             trace.written,
-            u.delivered_event.val(),
+            u.delivered.valid.val(),
             "cycle {c}: written pulses with the delivery"
         );
         if let Some((link, code, tag)) = trace.verdict {
@@ -334,10 +334,10 @@ impl Harness {
             evs.push(Ev::HostDrop { tag: tag as u8 });
         }
         self.log.extend(evs.into_iter().map(|e| (c, e)));
-        if u.wr_valid.val() && ready {
-            let addr = u.wr_addr.val().to_u32();
-            let data = u.wr_data.val().to_u32();
-            let strb = u.wr_strb.val().to_u32();
+        if u.mem_wr.valid.val() && ready {
+            let addr = u.mem_wr.addr.val().to_u32();
+            let data = u.mem_wr.data.val().to_u32();
+            let strb = u.mem_wr.strb.val().to_u32();
             assert_eq!(addr & 3, 0);
             assert_ne!(strb, 0, "beat without bytes");
             let page = addr >> PAGE_SHIFT;
@@ -388,8 +388,8 @@ impl Harness {
                 "depacketizer did not go quiet"
             );
             let before = self.log.len();
-            let active = self.b.uut.wr_valid.val()
-                || self.b.uut.lookup_valid.val()
+            let active = self.b.uut.mem_wr.valid.val()
+                || self.b.uut.lookup.valid.val()
                 || !self.results.is_empty();
             self.cycle(None, None);
             if active || self.log.len() != before {

@@ -297,7 +297,10 @@ pub fn cross_check(params: CoreParams, seed: u64, stall: u64, hold_pct: u64, bur
     }
     host_phase(&mut rng, &mut h, &mut model, &mut tags, &mut image, true);
     // The writer's data beside a low `wr_valid` may be a word read while it was written.
-    h.b.replay_qualified(&format!("depacketizer_{seed}"), &[("wr_data", "wr_valid")]);
+    h.b.replay_qualified(
+        &format!("depacketizer_{seed}"),
+        &[("mem_wr$data", "mem_wr$valid")],
+    );
     println!(
         "{params:?}: {} cycles replayed on the Verilog, no difference",
         h.b.cycle

@@ -59,10 +59,10 @@ impl UartDut for FakeCard {
     fn cycle(&mut self, rx: bool) -> bool {
         let u = &mut self.b.uut;
         u.rx.next = rx;
-        u.bus_rvalid.next = self.reg_reply.is_some();
-        u.bus_rdata.next = (self.reg_reply.take().unwrap_or(0xDEAD_BEEF) as u64).into();
+        u.bus.rvalid.next = self.reg_reply.is_some();
+        u.bus.rdata.next = (self.reg_reply.take().unwrap_or(0xDEAD_BEEF) as u64).into();
         let ready = self.rng.chance(self.ready_pct);
-        u.host_mem_ready.next = ready;
+        u.host.ready.next = ready;
         let mem_reply = match self.mem_replies.front_mut() {
             Some((0, _)) => self.mem_replies.pop_front().map(|(_, v)| v),
             Some((delay, _)) => {
@@ -72,29 +72,26 @@ impl UartDut for FakeCard {
             None => None,
         };
         let u = &mut self.b.uut;
-        u.host_mem_rvalid.next = mem_reply.is_some();
-        u.host_mem_rdata.next = (mem_reply.unwrap_or(0xBAD0_BAD0) as u64).into();
+        u.host.rvalid.next = mem_reply.is_some();
+        u.host.rdata.next = (mem_reply.unwrap_or(0xBAD0_BAD0) as u64).into();
         self.b.settle();
         let u = &self.b.uut;
-        let (addr, wdata) = (u.bus_addr.val().index() as u32, u.bus_wdata.val().to_u32());
-        if u.bus_write.val() {
+        let (addr, wdata) = (u.bus.addr.val().index() as u32, u.bus.wdata.val().to_u32());
+        if u.bus.write.val() {
             self.ops.push(Op::RegWrite(addr, wdata));
             self.regs.insert(addr, wdata);
         }
-        if u.bus_read.val() {
+        if u.bus.read.val() {
             self.ops.push(Op::RegRead(addr));
             self.reg_reply = Some(self.regs.get(&addr).copied().unwrap_or(0));
         }
-        let (maddr, mdata) = (
-            u.host_mem_addr.val().to_u32(),
-            u.host_mem_wdata.val().to_u32(),
-        );
-        assert!(!(u.host_mem_write.val() && u.host_mem_read.val()));
-        if ready && u.host_mem_write.val() {
+        let (maddr, mdata) = (u.host.addr.val().to_u32(), u.host.wdata.val().to_u32());
+        assert!(!(u.host.write.val() && u.host.read.val()));
+        if ready && u.host.write.val() {
             self.ops.push(Op::MemWrite(maddr, mdata));
             self.mem[maddr as usize / 4] = mdata;
         }
-        if ready && u.host_mem_read.val() {
+        if ready && u.host.read.val() {
             self.ops.push(Op::MemRead(maddr));
             let delay = (self.rng.next_u64() % 3) as u32;
             self.mem_replies
