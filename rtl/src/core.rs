@@ -11,7 +11,7 @@ use crate::depacketizer::Depacketizer;
 use crate::interfaces::{
     CounterReadController, DoorbellController, LinkReceiver, LinkSender, LookupController,
     MapOpController, MemReadController, MemWriteController, NotifySender, PacketEventSender,
-    RegBusResponder, TxCommandController,
+    RegBusResponder, RxMissReporter, TxCommandController, TxMissReporter,
 };
 use crate::mapping_cache::MappingCache;
 use crate::packetizer::Packetizer;
@@ -60,16 +60,7 @@ pub struct Core {
     depacketizer: Depacketizer,
     counters: TrafficCounters,
     // One bit per global counter, in GLOBAL_COUNTERS order.
-    ev_misses: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
-    ev_crc_epoch: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
-    ev_protection: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
-    ev_miss_dropped: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
-    ev_miss_overflow: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
-    ev_tx_cancel: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
-    ev_malformed: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
-    ev_rx_overrun: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
-    ev_notify_lost: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
-    ev_bad_doorbell: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
+    events: Signal<Local, Bits<GLOBAL_EVENT_BITS>>,
     // Event bit masks, from the counter order in the spec.
     m_misses: Constant<Bits<GLOBAL_EVENT_BITS>>,
     // Every `drop_*` global counter.
@@ -123,16 +114,7 @@ impl Core {
             packetizer: Packetizer::new(params),
             depacketizer: Depacketizer::new(params),
             counters: TrafficCounters::new(params.counter_slots as usize),
-            ev_misses: Default::default(),
-            ev_crc_epoch: Default::default(),
-            ev_protection: Default::default(),
-            ev_miss_dropped: Default::default(),
-            ev_miss_overflow: Default::default(),
-            ev_tx_cancel: Default::default(),
-            ev_malformed: Default::default(),
-            ev_rx_overrun: Default::default(),
-            ev_notify_lost: Default::default(),
-            ev_bad_doorbell: Default::default(),
+            events: Default::default(),
             m_misses: event_mask("misses"),
             m_drops: Constant::new(drop_counters_mask().into()),
             m_crc_epoch: event_mask("drop_crc_epoch"),
@@ -184,10 +166,7 @@ impl Logic for Core {
         self.tx_mmu.enable.next = self.regs.tx_enable.val();
         DoorbellController::join(&mut self.regs.doorbell, &mut self.tx_mmu.doorbell);
         LookupController::join(&mut self.tx_mmu.lookup, &mut self.tx_cache.lookup);
-        self.regs.tx_miss_valid.next = self.tx_mmu.miss_valid.val();
-        self.regs.tx_miss_page.next = self.tx_mmu.miss_page.val();
-        self.tx_mmu.resolve_valid.next = self.regs.tx_resolve_valid.val();
-        self.tx_mmu.resolve_drop.next = self.regs.resolve_drop.val();
+        TxMissReporter::join(&mut self.tx_mmu.miss, &mut self.regs.tx_miss);
         self.regs.tx_busy.next = self.tx_mmu.busy.val();
         self.regs.bad_doorbell.next = self.tx_mmu.bad_doorbell_event.val();
 
@@ -201,14 +180,7 @@ impl Logic for Core {
         // ---- RX: link -> depacketizer (RX cache) -> memory writes.
         LinkReceiver::link(&mut self.link_rx, &mut self.depacketizer.link);
         LookupController::join(&mut self.depacketizer.lookup, &mut self.rx_cache.lookup);
-        self.regs.rx_miss_valid.next = self.depacketizer.miss_valid.val();
-        self.regs.rx_miss_tag.next = self.depacketizer.miss_tag.val();
-        self.depacketizer.parked_tag.next = self.regs.parked_tag.val();
-        self.regs.parked_page.next = self.depacketizer.parked_page.val();
-        self.depacketizer.resolve_valid.next = self.regs.rx_resolve_valid.val();
-        self.depacketizer.resolve_drop.next = self.regs.resolve_drop.val();
-        self.depacketizer.resolve_tag.next = self.regs.resolve_tag.val();
-        self.regs.rx_parked.next = self.depacketizer.parked.val();
+        RxMissReporter::join(&mut self.depacketizer.miss, &mut self.regs.rx_miss);
         self.rx_trace.next = self.depacketizer.trace.val();
 
         MemWriteController::link(&mut self.mem_wr, &mut self.depacketizer.mem_wr);
@@ -223,57 +195,39 @@ impl Logic for Core {
         );
         CounterReadController::join(&mut self.regs.counter_read, &mut self.counters.read);
 
-        self.ev_misses.next = 0.into();
+        self.events.next = 0.into();
         if self.regs.miss_pushed.val() {
-            self.ev_misses.next = self.m_misses.val();
+            self.events.next = self.events.val() | self.m_misses.val();
         }
-        self.ev_crc_epoch.next = 0.into();
         if self.depacketizer.drop_crc_epoch.val() {
-            self.ev_crc_epoch.next = self.m_crc_epoch.val();
+            self.events.next = self.events.val() | self.m_crc_epoch.val();
         }
-        self.ev_protection.next = 0.into();
         if self.depacketizer.drop_protection.val() {
-            self.ev_protection.next = self.m_protection.val();
+            self.events.next = self.events.val() | self.m_protection.val();
         }
-        self.ev_miss_dropped.next = 0.into();
         if self.depacketizer.drop_miss_dropped.val() {
-            self.ev_miss_dropped.next = self.m_miss_dropped.val();
+            self.events.next = self.events.val() | self.m_miss_dropped.val();
         }
-        self.ev_miss_overflow.next = 0.into();
         if self.depacketizer.drop_miss_overflow.val() {
-            self.ev_miss_overflow.next = self.m_miss_overflow.val();
+            self.events.next = self.events.val() | self.m_miss_overflow.val();
         }
-        self.ev_tx_cancel.next = 0.into();
         if self.tx_mmu.cancel_event.val() {
-            self.ev_tx_cancel.next = self.m_tx_cancel.val();
+            self.events.next = self.events.val() | self.m_tx_cancel.val();
         }
-        self.ev_malformed.next = 0.into();
         if self.depacketizer.drop_malformed.val() {
-            self.ev_malformed.next = self.m_malformed.val();
+            self.events.next = self.events.val() | self.m_malformed.val();
         }
-        self.ev_rx_overrun.next = 0.into();
         if self.depacketizer.drop_rx_overrun.val() {
-            self.ev_rx_overrun.next = self.m_rx_overrun.val();
+            self.events.next = self.events.val() | self.m_rx_overrun.val();
         }
-        self.ev_notify_lost.next = 0.into();
         if self.regs.notify_lost.val() {
-            self.ev_notify_lost.next = self.m_notify_lost.val();
+            self.events.next = self.events.val() | self.m_notify_lost.val();
         }
-        self.ev_bad_doorbell.next = 0.into();
         if self.tx_mmu.bad_doorbell_event.val() {
-            self.ev_bad_doorbell.next = self.m_bad_doorbell.val();
+            self.events.next = self.events.val() | self.m_bad_doorbell.val();
         }
-        self.counters.global_events.next = self.ev_misses.val()
-            | self.ev_crc_epoch.val()
-            | self.ev_protection.val()
-            | self.ev_miss_dropped.val()
-            | self.ev_miss_overflow.val()
-            | self.ev_tx_cancel.val()
-            | self.ev_malformed.val()
-            | self.ev_rx_overrun.val()
-            | self.ev_notify_lost.val()
-            | self.ev_bad_doorbell.val();
-        self.drop_event.next = (self.counters.global_events.val() & self.m_drops.val()).any();
+        self.counters.global_events.next = self.events.val();
+        self.drop_event.next = (self.events.val() & self.m_drops.val()).any();
     }
 }
 

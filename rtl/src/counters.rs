@@ -34,7 +34,7 @@
 //! # No event is lost
 //! - RX: the hold register issues in the cycle after the event, always (merge instead of
 //!   collision).
-//! - TX: `tx_event` comes from the packetizer's trailer state, which a packet reaches through
+//! - TX: `sent.valid` comes from the packetizer's trailer state, which a packet reaches through
 //!   `Idle → Header1 → Payload → Trailer`: TX events are at least four cycles apart. A TX
 //!   event waits only while RX ops issue. RX events are the line writer's `done` pulses (one
 //!   cycle later): one job per pulse, each job at least one beat, and the next job is taken
@@ -62,10 +62,10 @@
 //! strobe cycle); the clearing cycle's own stay pending for the next read. An op takes a
 //! pair's pending counts as registered, so that no adder follows the choice of op.
 //!
-//! Latency: [`READ_LATENCY`] cycles from strobe to `read_valid` when nothing is in flight;
+//! Latency: [`READ_LATENCY`] cycles from strobe to `read.valid` when nothing is in flight;
 //! each cycle with an event op adds one, as does a flush the host yields to, a collision, or
 //! an event of the read slot in flight. The bound follows from the event spacing above (18
-//! cycles in the worst-case test); the register file waits for `read_valid` however long.
+//! cycles in the worst-case test); the register file waits for `read.valid` however long.
 //! Addresses outside both windows answer 0 after [`UNMAPPED_READ_LATENCY`] cycle. Counters
 //! wrap at 32 bits.
 
@@ -78,19 +78,17 @@ use crate::spec::regmap::{
 };
 use rust_hdl::prelude::*;
 
-/// Width of a counter slot number.
-pub const SLOT_BITS: usize = MAP_ATTR_SLOT.width as usize;
-/// Width of a packet length in bytes.
-pub const LENGTH_BITS: usize = H1_LENGTH.width as usize;
+/// Widths of the counters' ports, as the interfaces declare them.
+pub use crate::interfaces::{
+    BUS_ADDR_BITS, COUNTER_SLOT_BITS as SLOT_BITS, PACKET_LENGTH_BITS as LENGTH_BITS,
+};
 /// Width of the `global_events` input: one bit per global counter.
 pub const GLOBAL_EVENT_BITS: usize = GLOBAL_COUNTERS.len();
-/// Width of the register bus address.
-pub const BUS_ADDR_BITS: usize = ADDR_BITS as usize;
 /// Most counter slots (every slot number is addressable).
 pub const MAX_COUNTER_SLOTS: usize = 1 << SLOT_BITS;
-/// Cycles from `read_strobe` to `read_valid` for a counter when the engine is idle.
+/// Cycles from `read.strobe` to `read.valid` for a counter when the engine is idle.
 pub const READ_LATENCY: usize = 2;
-/// Cycles from `read_strobe` to `read_valid` for an address outside both counter windows.
+/// Cycles from `read.strobe` to `read.valid` for an address outside both counter windows.
 pub const UNMAPPED_READ_LATENCY: usize = 1;
 /// Width of a global's pending-event counter (see the module doc for why it cannot wrap).
 pub const PEND_BITS: usize = 7;

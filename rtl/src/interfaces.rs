@@ -15,7 +15,7 @@
 use crate::spec::packet::H1_LENGTH;
 use crate::spec::regmap::{
     ADDR_BITS, DB_PUSH_LENGTH, MAP_ATTR_EPOCH, MAP_ATTR_SLOT, MAP_CMD_OP, MAP_CMD_SLOT,
-    MAP_KEY_PAGE, MISS_TAG, NODE_ID_ID, NOTIFY_LENGTH,
+    MAP_KEY_PAGE, MISS_TAG, NODE_ID_ID, NOTIFY_LENGTH, STATUS_PARKED,
 };
 use rust_hdl::prelude::*;
 
@@ -41,6 +41,8 @@ pub const TAG_BITS: usize = MISS_TAG.width as usize;
 pub const PACKET_LENGTH_BITS: usize = H1_LENGTH.width as usize;
 /// A message length in bytes, as pushed to the doorbell.
 pub const MESSAGE_LENGTH_BITS: usize = DB_PUSH_LENGTH.width as usize;
+/// The count of received packets parked on a miss.
+pub const PARKED_COUNT_BITS: usize = STATUS_PARKED.width as usize;
 /// A node id.
 pub const NODE_ID_BITS: usize = NODE_ID_ID.width as usize;
 /// A memory read burst's length in words (a burst never crosses a cache line).
@@ -357,4 +359,97 @@ pub struct NotifyReceiver {
     pub valid: Signal<In, Bit>,
     pub nva: Signal<In, Bits<WORD_BITS>>,
     pub length: Signal<In, Bits<PACKET_LENGTH_BITS>>,
+}
+
+/// A TX cache miss (the packet's physical page, one at a time) and the host's answer: retry,
+/// or drop the rest of the descriptor.
+#[derive(Clone, Debug, Default, LogicInterface)]
+#[join = "TxMissHandler"]
+pub struct TxMissReporter {
+    pub valid: Signal<Out, Bit>,
+    pub page: Signal<Out, Bits<PAGE_BITS>>,
+    pub resolve_valid: Signal<In, Bit>,
+    pub resolve_drop: Signal<In, Bit>,
+}
+
+/// The register file's side of [`TxMissReporter`].
+#[derive(Clone, Debug, Default, LogicInterface)]
+#[join = "TxMissReporter"]
+pub struct TxMissHandler {
+    pub valid: Signal<In, Bit>,
+    pub page: Signal<In, Bits<PAGE_BITS>>,
+    pub resolve_valid: Signal<Out, Bit>,
+    pub resolve_drop: Signal<Out, Bit>,
+}
+
+/// An RX cache miss: the packet waits (parked) in the miss buffer under `tag`. The host reads
+/// the page parked under `parked_tag` and resolves a tag (retry or drop); `parked` counts the
+/// packets waiting.
+#[derive(Clone, Debug, Default, LogicInterface)]
+#[join = "RxMissHandler"]
+pub struct RxMissReporter {
+    pub valid: Signal<Out, Bit>,
+    pub tag: Signal<Out, Bits<TAG_BITS>>,
+    pub parked_tag: Signal<In, Bits<TAG_BITS>>,
+    pub parked_page: Signal<Out, Bits<PAGE_BITS>>,
+    pub parked: Signal<Out, Bits<PARKED_COUNT_BITS>>,
+    pub resolve_valid: Signal<In, Bit>,
+    pub resolve_drop: Signal<In, Bit>,
+    pub resolve_tag: Signal<In, Bits<TAG_BITS>>,
+}
+
+/// The register file's side of [`RxMissReporter`].
+#[derive(Clone, Debug, Default, LogicInterface)]
+#[join = "RxMissReporter"]
+pub struct RxMissHandler {
+    pub valid: Signal<In, Bit>,
+    pub tag: Signal<In, Bits<TAG_BITS>>,
+    pub parked_tag: Signal<Out, Bits<TAG_BITS>>,
+    pub parked_page: Signal<In, Bits<PAGE_BITS>>,
+    pub parked: Signal<In, Bits<PARKED_COUNT_BITS>>,
+    pub resolve_valid: Signal<Out, Bit>,
+    pub resolve_drop: Signal<Out, Bit>,
+    pub resolve_tag: Signal<Out, Bits<TAG_BITS>>,
+}
+
+/// The fields of one TX command as plain values: what a testbench drives into a
+/// [`TxCommandResponder`] or samples from a [`TxCommandController`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxCommand {
+    pub addr: u32,
+    pub length: u32,
+    pub nva: u32,
+    pub epoch: u8,
+    pub slot: u8,
+    pub first: bool,
+    pub last: bool,
+    pub user: bool,
+}
+
+impl TxCommand {
+    /// Drives the command's fields (not `valid`) into a responder's inputs.
+    pub fn drive(&self, port: &mut TxCommandResponder) {
+        port.addr.next = (self.addr as u64).into();
+        port.length.next = (self.length as u64).into();
+        port.nva.next = (self.nva as u64).into();
+        port.epoch.next = (self.epoch as u64).into();
+        port.counter_slot.next = (self.slot as u64).into();
+        port.first.next = self.first;
+        port.last.next = self.last;
+        port.user.next = self.user;
+    }
+
+    /// The command a controller presents now (whether or not `valid` is high).
+    pub fn sample(port: &TxCommandController) -> Self {
+        TxCommand {
+            addr: port.addr.val().to_u64() as u32,
+            length: port.length.val().to_u64() as u32,
+            nva: port.nva.val().to_u64() as u32,
+            epoch: port.epoch.val().to_u64() as u8,
+            slot: port.counter_slot.val().to_u64() as u8,
+            first: port.first.val(),
+            last: port.last.val(),
+            user: port.user.val(),
+        }
+    }
 }

@@ -6,9 +6,9 @@
 //! wraps from the last ring word to word 0; other jobs (miss buffers) read contiguously. The writer reads payload
 //! words from the [`PacketRam`](crate::packet_ram::PacketRam) read port (registered read: data
 //! arrives the cycle after the address), shifts them to the destination byte lane and drives the
-//! memory write port one beat per cycle: `wr_addr` word-aligned, `wr_strb` set only on payload
-//! bytes, `wr_last` on the last beat of a burst (a burst ends at every line boundary and at the
-//! end of the job). `wr_ready` may drop at any time; the beat on the port then holds still.
+//! memory write port one beat per cycle: `wr_addr` word-aligned, `mem_wr.strb` set only on payload
+//! bytes, `mem_wr.last` on the last beat of a burst (a burst ends at every line boundary and at the
+//! end of the job). `mem_wr.ready` may drop at any time; the beat on the port then holds still.
 //!
 //! Data path: beat `k` of a job whose destination starts at byte lane `s` carries payload word
 //! `k` in lanes `s..4` and the upper bytes of word `k-1` in lanes `0..s`. The RAM address is
@@ -273,7 +273,7 @@ mod tests {
     const MEM_BASE: u32 = 0x0010_0000;
 
     /// Runs `jobs` through a `LineWriter`: the buffer RAM is modelled with a registered read,
-    /// `ready(cycle)` drives `wr_ready`, `gap(cycle)` withholds `job_valid` (before a job is
+    /// `ready(cycle)` drives `mem_wr.ready`, `gap(cycle)` withholds `job_valid` (before a job is
     /// offered; an offered job stays valid until taken). Checks every beat against
     /// [`model_beats`], the stability of a stalled beat, `done` and the RAM addresses.
     fn run(

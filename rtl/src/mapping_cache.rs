@@ -24,14 +24,14 @@
 //!
 //! A lookup uses the RAMs' single read port in both cycles. A lookup presented in the cycle
 //! right after another one takes the port: the earlier lookup is *preempted* and its result
-//! comes out at its usual time with `result_valid` low. Lookups two or more cycles apart are
+//! comes out at its usual time with `lookup.result_valid` low. Lookups two or more cycles apart are
 //! never preempted. The link side of the depacketizer presents a lookup per start of packet:
 //! well-formed packets are at least 4 words long, so only a cut (malformed) packet's lookup is
 //! ever preempted; retries and the TX MMU keep their lookups apart.
 //!
 //! # Host ops
 //! Invalidate and flush clear valid bits. An install clears the entry's valid bit, latches the
-//! op, and then, with `busy` high, updates the RAMs in five steps: `ReadKey` (writes the value
+//! op, and then, with `op.busy` high, updates the RAMs in five steps: `ReadKey` (writes the value
 //! rows, and reads the entry's old key row in a cycle when no lookup needs the read port; a
 //! flip-flop records that the read happened, so the step register never waits on a
 //! requester's same-cycle signals), `Capture` (the next cycle: keeps the old key), `Clear`
@@ -44,12 +44,12 @@
 //! on it takes the value from the latch, so an op strobed in cycle t is seen by every lookup
 //! presented from cycle t on, as if it had been applied at once.
 //!
-//! `busy` is high from the cycle after an install's strobe until it is done. An op strobed
-//! while `busy` is high is refused (not applied); the register file reports it as
+//! `op.busy` is high from the cycle after an install's strobe until it is done. An op strobed
+//! while `op.busy` is high is refused (not applied); the register file reports it as
 //! `ERROR.map_busy`. Requesters that can wait (TX MMU, depacketizer retries) present no lookup
-//! while `busy` is high, so an install takes at most [`MAX_BUSY_CYCLES`] while the link carries
+//! while `op.busy` is high, so an install takes at most [`MAX_BUSY_CYCLES`] while the link carries
 //! well-formed packets: a host writing MAP_CMD over a board bridge (hundreds of cycles per
-//! register write) never sees a refusal; the simulated card waits for `busy` to fall.
+//! register write) never sees a refusal; the simulated card waits for `op.busy` to fall.
 //!
 //! Keys are unique by contract, not by hardware: the driver never installs a key that another
 //! valid entry holds (its slot table is the cache's mirror). If two valid entries do hold one
@@ -60,24 +60,14 @@ use crate::cam_ram::{CamRam, CAM_RAM_ADDR_BITS, CAM_RAM_WIDTH};
 use crate::interfaces::{LookupResponder, MapOpResponder};
 #[cfg(test)]
 use crate::spec::params::LOOKUP_LATENCY;
-use crate::spec::regmap::{
-    MAP_ATTR_EPOCH, MAP_ATTR_SLOT, MAP_CMD_OP, MAP_CMD_SLOT, MAP_KEY_PAGE, MAP_OP_FLUSH,
-    MAP_OP_INSTALL, MAP_OP_INVALIDATE, MISS_TAG,
-};
+use crate::spec::regmap::{MAP_OP_FLUSH, MAP_OP_INSTALL, MAP_OP_INVALIDATE};
 use rust_hdl::prelude::*;
 
-/// Width of keys and mapped pages (page numbers).
-pub const PAGE_BITS: usize = MAP_KEY_PAGE.width as usize;
-/// Width of a cache entry number.
-pub const SLOT_BITS: usize = MAP_CMD_SLOT.width as usize;
-/// Width of `op_code`.
-pub const OP_BITS: usize = MAP_CMD_OP.width as usize;
-/// Width of a traffic counter slot number.
-pub const COUNTER_SLOT_BITS: usize = MAP_ATTR_SLOT.width as usize;
-/// Width of a mapping epoch.
-pub const EPOCH_BITS: usize = MAP_ATTR_EPOCH.width as usize;
-/// Width of a lookup tag.
-pub const TAG_BITS: usize = MISS_TAG.width as usize;
+/// Widths of the cache's ports, as the interfaces declare them.
+pub use crate::interfaces::{
+    CACHE_SLOT_BITS as SLOT_BITS, COUNTER_SLOT_BITS, EPOCH_BITS, MAP_OP_BITS as OP_BITS, PAGE_BITS,
+    TAG_BITS,
+};
 /// Most entries a cache can have (every entry number is addressable).
 pub const MAX_ENTRIES: usize = 1 << SLOT_BITS;
 // Attributes are packed densely (not in the MAP_ATTR register layout): 16 bits.
@@ -98,7 +88,7 @@ const VROW: u32 = 128;
 const KROW: u32 = VROW + MAX_ENTRIES as u32;
 const _: () = assert!(KROW as usize + MAX_ENTRIES <= 1 << A);
 const ST_BITS: usize = 2;
-/// Longest run of `busy` cycles for one install while lookups are at least 4 cycles apart (the
+/// Longest run of `op.busy` cycles for one install while lookups are at least 4 cycles apart (the
 /// link's well-formed packets; requesters that can wait hold theirs): up to 3 cycles waiting
 /// for a free read port, one each for `Capture` and `WriteKey`, and up to 2 each for `Clear` and
 /// `Set` (one wait for a lookup reading their row).
@@ -116,7 +106,7 @@ pub struct MappingCache {
     /// Host operations: one cycle of `op.valid`, refused while `op.busy` (an install is in
     /// progress).
     pub op: MapOpResponder,
-    /// Lookups. The result follows `LOOKUP_LATENCY` cycles after the request (`result_valid`
+    /// Lookups. The result follows `LOOKUP_LATENCY` cycles after the request (`lookup.result_valid`
     /// low if it was preempted); on a miss the value fields are 0. `hold` is `op.busy`.
     pub lookup: LookupResponder,
     // Stage 1: registered request.

@@ -17,7 +17,7 @@
 //!   words). It emits header word 0 (NVA), header word 1 (fields at the positions of
 //!   `spec::packet::H1_*`), the payload realigned so that byte 0 is in lane 0 (a `prev`
 //!   register keeps the previous memory word), zero-padded in the last word, and the trailer.
-//!   If data is late it holds `tx_valid` low mid-packet (cut-through); no idle cycle is added
+//!   If data is late it holds `link.valid` low mid-packet (cut-through); no idle cycle is added
 //!   between packets when the data is there.
 //!
 //! The CRC is computed from the *registered* link word (`tx_data` → [`Crc32Step`] → state), so

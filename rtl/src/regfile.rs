@@ -7,7 +7,7 @@
 
 use crate::interfaces::{
     CounterReadController, DoorbellController, MapOpController, NotifyReceiver, RegBusResponder,
-    CACHE_SLOT_BITS, COUNTER_SLOT_BITS, EPOCH_BITS, MAP_OP_BITS,
+    RxMissHandler, TxMissHandler, CACHE_SLOT_BITS, COUNTER_SLOT_BITS, EPOCH_BITS, MAP_OP_BITS,
 };
 use crate::miss_queue::{MissQueue, MISS_RECORD_BITS};
 use crate::notify_queue::NotifyQueue;
@@ -38,7 +38,7 @@ const _: () = {
 
 /// The miss FIFO ([`MissQueue`]): `miss_buffer_packets + 1` records of a direction bit and a
 /// tag, in flip-flops. The missing page is not stored: the block that missed holds it until the
-/// host resolves the miss (the TX MMU in `miss_page`, the depacketizer in the parked packet's
+/// host resolves the miss (the TX MMU in `miss.page`, the depacketizer in the parked packet's
 /// miss buffer), so `MISS_POP` reads it there. Record layout: the tag in 3:0, the direction in
 /// bit 4.
 const MISS_RECORD_TX: usize = 4;
@@ -89,19 +89,10 @@ pub struct RegFile {
     /// Send descriptors, in push order, to the TX MMU.
     pub doorbell: DoorbellController,
     // Misses and their resolution.
-    pub rx_miss_valid: Signal<In, Bit>,
-    pub rx_miss_tag: Signal<In, Bits<4>>,
-    /// The tag of the oldest miss record, and the NVA page of the packet parked under it (the
-    /// depacketizer answers in the same cycle).
-    pub parked_tag: Signal<Out, Bits<4>>,
-    pub parked_page: Signal<In, Bits<20>>,
-    pub tx_miss_valid: Signal<In, Bit>,
-    /// The page of the TX MMU's outstanding miss (held until the host resolves it).
-    pub tx_miss_page: Signal<In, Bits<20>>,
-    pub rx_resolve_valid: Signal<Out, Bit>,
-    pub tx_resolve_valid: Signal<Out, Bit>,
-    pub resolve_drop: Signal<Out, Bit>,
-    pub resolve_tag: Signal<Out, Bits<4>>,
+    /// RX misses in, the parked page for MISS_POP, resolves out.
+    pub rx_miss: RxMissHandler,
+    /// The TX miss in, its resolve out.
+    pub tx_miss: TxMissHandler,
     // Signal-on-write notifications.
     /// Signal-on-write notifications from the depacketizer, queued for the host.
     pub notify: NotifyReceiver,
@@ -115,7 +106,6 @@ pub struct RegFile {
     pub counter_read: CounterReadController,
     // Status inputs.
     pub tx_busy: Signal<In, Bit>,
-    pub rx_parked: Signal<In, Bits<4>>,
     pub bad_doorbell: Signal<In, Bit>,
 
     // FIFOs: one record per entry (a doorbell, a miss record, a notification).
@@ -257,22 +247,13 @@ impl RegFile {
             map_tx: Default::default(),
             map_rx: Default::default(),
             doorbell: Default::default(),
-            rx_miss_valid: Default::default(),
-            rx_miss_tag: Default::default(),
-            parked_tag: Default::default(),
-            parked_page: Default::default(),
-            tx_miss_valid: Default::default(),
-            tx_miss_page: Default::default(),
-            rx_resolve_valid: Default::default(),
-            tx_resolve_valid: Default::default(),
-            resolve_drop: Default::default(),
-            resolve_tag: Default::default(),
+            rx_miss: Default::default(),
+            tx_miss: Default::default(),
             notify: Default::default(),
             notify_lost: Default::default(),
             miss_pushed: Default::default(),
             counter_read: Default::default(),
             tx_busy: Default::default(),
-            rx_parked: Default::default(),
             bad_doorbell: Default::default(),
             db_fifo: RowFifo::new(DOORBELL_ROWS).held_input(),
             miss_fifo: MissQueue::new(params),
@@ -427,10 +408,11 @@ impl Logic for RegFile {
         self.map_rx.signal.next = self.map_tx.signal.val();
         self.map_rx.counter_slot.next = self.map_tx.counter_slot.val();
         self.map_rx.epoch.next = self.map_tx.epoch.val();
-        self.rx_resolve_valid.next = self.rx_resolve_pulse.q.val();
-        self.tx_resolve_valid.next = self.tx_resolve_pulse.q.val();
-        self.resolve_drop.next = (self.resolve_q.q.val() & self.v_resolve_drop.val()).any();
-        self.resolve_tag.next =
+        self.rx_miss.resolve_valid.next = self.rx_resolve_pulse.q.val();
+        self.tx_miss.resolve_valid.next = self.tx_resolve_pulse.q.val();
+        self.tx_miss.resolve_drop.next = (self.resolve_q.q.val() & self.v_resolve_drop.val()).any();
+        self.rx_miss.resolve_drop.next = self.tx_miss.resolve_drop.val();
+        self.rx_miss.resolve_tag.next =
             bit_cast::<4, 32>(self.resolve_q.q.val() >> self.s_resolve_tag.val());
         self.bus.rdata.next = self.rdata.q.val();
         self.bus.rvalid.next = self.rvalid.q.val();
@@ -453,26 +435,26 @@ impl Logic for RegFile {
 
         // ---- Miss FIFO: RX misses go first; a TX miss waits (the TX MMU has at most one miss
         // outstanding) until a cycle without an RX miss.
-        if self.tx_miss_valid.val() {
+        if self.tx_miss.valid.val() {
             self.tx_miss_pending.d.next = true;
         }
         self.miss_fifo.push.next = false;
-        self.miss_record.next = bit_cast::<MISS_RECORD_BITS, 4>(self.rx_miss_tag.val());
-        if self.rx_miss_valid.val() {
+        self.miss_record.next = bit_cast::<MISS_RECORD_BITS, 4>(self.rx_miss.tag.val());
+        if self.rx_miss.valid.val() {
             self.miss_fifo.push.next = true;
         } else if self.tx_miss_pending.q.val() {
             self.miss_record.next = self.rec_tx.val();
             self.miss_fifo.push.next = true;
-            self.tx_miss_pending.d.next = self.tx_miss_valid.val();
+            self.tx_miss_pending.d.next = self.tx_miss.valid.val();
         }
         self.miss_fifo.record.next = self.miss_record.val();
-        self.parked_tag.next = self.miss_fifo.head.val().get_bits::<4>(0);
+        self.rx_miss.parked_tag.next = self.miss_fifo.head.val().get_bits::<4>(0);
         // The MISS_POP word of the head record (a TX record's tag is 0).
-        self.miss_pop_word.next = bit_cast::<32, 20>(self.parked_page.val())
-            | (bit_cast::<32, 4>(self.parked_tag.val()) << self.s_miss_tag.val())
+        self.miss_pop_word.next = bit_cast::<32, 20>(self.rx_miss.parked_page.val())
+            | (bit_cast::<32, 4>(self.rx_miss.parked_tag.val()) << self.s_miss_tag.val())
             | self.v_pop_valid.val();
         if (self.miss_fifo.head.val() & self.rec_tx.val()).any() {
-            self.miss_pop_word.next = bit_cast::<32, 20>(self.tx_miss_page.val())
+            self.miss_pop_word.next = bit_cast::<32, 20>(self.tx_miss.page.val())
                 | self.v_miss_dir_tx.val()
                 | self.v_pop_valid.val();
         }
@@ -624,7 +606,7 @@ impl Logic for RegFile {
                 }
                 if self.bus.addr.val() == self.a_status.val() {
                     self.rdata.d.next = self.status_busy.val()
-                        | (bit_cast::<32, 4>(self.rx_parked.val()) << self.s_parked.val())
+                        | (bit_cast::<32, 4>(self.rx_miss.parked.val()) << self.s_parked.val())
                         | (bit_cast::<32, 5>(self.db_used.q.val()) << self.s_db_used.val())
                         | (bit_cast::<32, 5>(self.miss_fifo.level.val()) << self.s_miss_used.val())
                         | (bit_cast::<32, 5>(self.notify_queue.level.val())

@@ -4,7 +4,7 @@
 //! walks the message exactly like [`split_message`](crate::spec::packet::split_message): at
 //! most `max_payload` bytes per packet, never across a 4 KiB page. Every packet's physical page
 //! is looked up in the TX mapping cache; a hit becomes a command (`cmd_nva` = NVA page of the
-//! mapping with the page offset of the physical address), a miss posts one `miss_valid` pulse
+//! mapping with the page offset of the physical address), a miss posts one `miss.valid` pulse
 //! and waits for the host's resolve: retry (look up again, a new miss pulse if it still misses)
 //! or drop (one `cancel_event`; the rest of the descriptor is discarded). A zero-length
 //! descriptor is popped and discarded with a `bad_doorbell_event` pulse.
@@ -13,27 +13,27 @@
 //!
 //! One lookup is in flight at a time (tag always 0), so lookups are at least 2 cycles apart
 //! and the cache never preempts one (a lookup in the cycle right after another would). No
-//! lookup is presented while the cache raises `lookup_hold`. States:
+//! lookup is presented while the cache raises `lookup.hold`. States:
 //!
 //! - `Idle`: pops a descriptor and presents the lookup of its first page in the same cycle;
-//!   pops nothing (`db_ready` low) while `lookup_hold` is high.
+//!   pops nothing (`doorbell.ready` low) while `lookup.hold` is high.
 //! - `Pending`: the cycle between lookup and result.
 //! - `Answer`: the result (`LOOKUP_LATENCY` = 2 cycles after the lookup) is on `result_*`.
 //!   A hit, when the command register is free or being emptied in this cycle, is captured into
 //!   the command register, the walk advances and, if the message has more packets, the next
-//!   packet's lookup is presented in the same cycle (with `lookup_hold` high: `Hold` instead).
+//!   packet's lookup is presented in the same cycle (with `lookup.hold` high: `Hold` instead).
 //!   A hit that finds the command register still occupied is dropped (`Hold`) and looked up
 //!   again once the register empties, so the walk never needs more than one command of
 //!   buffering.
-//! - `Hold`: waits for the command register to empty and `lookup_hold` low, then looks the
+//! - `Hold`: waits for the command register to empty and `lookup.hold` low, then looks the
 //!   packet up (again).
-//! - `MissWait`: a miss was posted; the first `resolve_valid` after the miss pulse decides.
+//! - `MissWait`: a miss was posted; the first `miss.resolve_valid` after the miss pulse decides.
 //!   Resolve pulses in any other state, or in the cycle of the miss pulse itself, are ignored.
-//!   A retry looks the packet up in the same cycle (with `lookup_hold` high: `Hold`, so the
+//!   A retry looks the packet up in the same cycle (with `lookup.hold` high: `Hold`, so the
 //!   pulse is not lost). On drop, a command of the same descriptor already in the command
 //!   register (a hit before the miss) is still delivered; nothing after it is.
 //!
-//! With `cmd_ready` held high and `lookup_hold` low, consecutive packets of one descriptor are emitted every 2
+//! With `cmd.ready` held high and `lookup.hold` low, consecutive packets of one descriptor are emitted every 2
 //! cycles and single-packet descriptors every 3 cycles; when the command sink stalls, the next
 //! command is valid at most 3 cycles after the handshake that empties the register, so a sink
 //! taking one command every k >= 2 cycles is never kept waiting within a descriptor (measured
@@ -43,14 +43,14 @@
 //! changes (`pkt_len`, `pkt_last`, `next_at` registers): every change is followed by a
 //! `Pending` cycle, so the registered values are always current in `Answer`, and the next
 //! lookup's key comes from a register there. The lookup key is chosen by the state alone (the
-//! cache ignores it without `lookup_valid`), which keeps the walk's conditions off the path to
+//! cache ignores it without `lookup.valid`), which keeps the walk's conditions off the path to
 //! the cache's RAM address.
 //!
 //! `busy` is high while a descriptor is in progress (anything but `Idle`) or a command waits
 //! in the command register. Of the cache's result signals it takes only those it uses (valid,
 //! hit, page, counter slot, epoch).
 
-use crate::interfaces::{DoorbellResponder, LookupController, TxCommandController};
+use crate::interfaces::{DoorbellResponder, LookupController, TxCommandController, TxMissReporter};
 use crate::spec::params::{CoreParams, LOOKUP_LATENCY, PAGE_SIZE};
 use rust_hdl::prelude::*;
 
@@ -81,10 +81,8 @@ pub struct TxMmu {
     pub lookup: LookupController,
 
     // Miss record out, host decision in.
-    pub miss_valid: Signal<Out, Bit>,
-    pub miss_page: Signal<Out, Bits<20>>,
-    pub resolve_valid: Signal<In, Bit>,
-    pub resolve_drop: Signal<In, Bit>,
+    /// A miss posted once per lookup that misses; the host's answer.
+    pub miss: TxMissReporter,
 
     // Packet command to the packetizer (valid/ready).
     /// One translated packet at a time to the packetizer.
@@ -147,10 +145,7 @@ impl TxMmu {
             enable: Default::default(),
             doorbell: Default::default(),
             lookup: Default::default(),
-            miss_valid: Default::default(),
-            miss_page: Default::default(),
-            resolve_valid: Default::default(),
-            resolve_drop: Default::default(),
+            miss: Default::default(),
             cmd: Default::default(),
             cancel_event: Default::default(),
             bad_doorbell_event: Default::default(),
@@ -305,8 +300,8 @@ impl Logic for TxMmu {
             }
             TxMmuState::MissWait => {
                 // The miss is pending from the cycle after its pulse.
-                if self.resolve_valid.val() & !self.miss_q.q.val() {
-                    if self.resolve_drop.val() {
+                if self.miss.resolve_valid.val() & !self.miss_q.q.val() {
+                    if self.miss.resolve_drop.val() {
                         self.cancel_q.d.next = true;
                         self.state.d.next = TxMmuState::Idle;
                     } else if self.lookup.hold.val() {
@@ -323,8 +318,8 @@ impl Logic for TxMmu {
             }
         }
 
-        self.miss_valid.next = self.miss_q.q.val();
-        self.miss_page.next = self.at.q.val().get_bits::<20>(12);
+        self.miss.valid.next = self.miss_q.q.val();
+        self.miss.page.next = self.at.q.val().get_bits::<20>(12);
         self.cancel_event.next = self.cancel_q.q.val();
         self.bad_doorbell_event.next = self.bad_q.q.val();
 

@@ -101,7 +101,7 @@ fn park_misses(h: &mut Harness, count: usize) {
         );
     }
     h.quiesce();
-    assert_eq!(h.b.uut.parked.val().to_u32() as usize, count);
+    assert_eq!(h.b.uut.miss.parked.val().to_u32() as usize, count);
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn latencies_and_hit_flow_while_misses_are_parked() {
             h.cycle(None, Some((t, true)));
         }
         h.quiesce();
-        assert_eq!(h.b.uut.parked.val().to_u32(), 0);
+        assert_eq!(h.b.uut.miss.parked.val().to_u32(), 0);
     }
 }
 
@@ -290,7 +290,7 @@ fn retry_while_hit_traffic_flows() {
         .filter(|(_, e)| *e == Ev::Drop(RxDrop::RxOverrun))
         .count();
     assert_eq!((del, ovr), (18, 0));
-    assert_eq!(h.b.uut.parked.val().to_u32(), 0);
+    assert_eq!(h.b.uut.miss.parked.val().to_u32(), 0);
     for k in 0..2usize {
         let base = ((PHYS_FIRST_PAGE + 3 + k as u32 - PHYS_FIRST_PAGE) << PAGE_SHIFT) as usize;
         assert_eq!(&h.mem[base..base + 16], &[0xAB; 16]);
@@ -342,7 +342,7 @@ fn ring_setup_on(mut h: Harness, parked: usize) -> (Harness, RxModel, HashMap<u6
         }
         run_burst(&mut h, &mut model, &s, &mut tags, &mut image);
     }
-    assert_eq!(h.b.uut.parked.val().to_u32() as usize, parked);
+    assert_eq!(h.b.uut.miss.parked.val().to_u32() as usize, parked);
     (h, model, tags, image)
 }
 
@@ -388,7 +388,7 @@ fn no_loss_at_line_rate(params: &CoreParams, parked: usize, lens: &[u32], offset
         .filter(|(_, e)| matches!(e, Ev::Delivered { .. }))
         .count();
     assert_eq!(delivered, lens.len(), "{lens:?} with {parked} parked");
-    assert_eq!(h.b.uut.parked.val().to_u32() as usize, parked);
+    assert_eq!(h.b.uut.miss.parked.val().to_u32() as usize, parked);
 }
 
 /// Sends `stream` with a resolve (tag, model id) at some of its word indices, lets it drain
@@ -450,7 +450,7 @@ fn run_burst_resolving(
     got.sort();
     assert_eq!(got, want, "events");
     assert!(h.mem == image, "memory image differs from the model");
-    assert_eq!(h.b.uut.parked.val().to_u32() as usize, model.parked());
+    assert_eq!(h.b.uut.miss.parked.val().to_u32() as usize, model.parked());
 }
 
 /// One round of retries racing link traffic: `miss_buffer_packets` (at most 3) packets are
@@ -677,7 +677,7 @@ fn parked_counts_until_the_miss_buffer_is_freed() {
         h.cycle(None, Some((tag, host_drops)));
         let mut parked = vec![];
         while h.b.cycle < h.hold_until + 100 {
-            parked.push((h.b.cycle, h.b.uut.parked.val().to_u32()));
+            parked.push((h.b.cycle, h.b.uut.miss.parked.val().to_u32()));
             h.cycle(None, None);
         }
         let at = |want: &dyn Fn(&Ev) -> bool| {

@@ -6,19 +6,19 @@ use super::{Depacketizer, RetryState, RA};
 use rust_hdl::prelude::*;
 
 impl Depacketizer {
-    /// High in a cycle whose retry lookup is withdrawn because `lookup_hold` rose in it.
+    /// High in a cycle whose retry lookup is withdrawn because `lookup.hold` rose in it.
     pub fn retry_withdrawn(&self) -> &Signal<Local, Bit> {
         &self.retry_withdrawn
     }
 
     /// Per miss buffer: in use (storing, parked, or being retried).
     pub fn miss_buffer_busy(&self) -> &[DFF<Bit>] {
-        &self.mbusy
+        &self.mbuf_busy
     }
 
     /// Per miss buffer: resolved by the host, its retry lookup not yet issued.
     pub fn retry_requested(&self) -> &[DFF<Bit>] {
-        &self.rreq
+        &self.mbuf_retry_req
     }
 
     /// The job queue of ring packets is empty.
@@ -28,17 +28,17 @@ impl Depacketizer {
 
     /// The receive ring's write pointer.
     pub fn ring_write_pointer(&self) -> &DFF<Bits<RA>> {
-        &self.r_wp
+        &self.ring_wp
     }
 
     /// The receive ring's read pointer (start of the next packet for the writer).
     pub fn ring_read_pointer(&self) -> &DFF<Bits<RA>> {
-        &self.r_rd
+        &self.ring_rd
     }
 
     /// The receive ring's free pointer (start of the oldest packet not yet written).
     pub fn ring_free_pointer(&self) -> &DFF<Bits<RA>> {
-        &self.r_fr
+        &self.ring_free
     }
 
     /// `drop_malformed` pulses still to come.

@@ -23,7 +23,7 @@
 //! - A ring word that would overwrite words not yet written to memory is not stored: the packet
 //!   is marked overrun. The room check is registered, a cycle ahead, so the ring holds at most
 //!   `rx_ring_words() - 1` words. The writer is faster than the link, so this only happens
-//!   while memory back-pressures (`wr_ready` low) or a retried packet takes the writer for long.
+//!   while memory back-pressures (`mem_wr.ready` low) or a retried packet takes the writer for long.
 //! - Verdict stage (one packet per cycle): link packets first, then a retried parked packet.
 //!   Outcomes in order: ring overrun (or job queue full), malformed, crc/epoch, miss (park, or
 //!   miss-overflow), epoch mismatch, protection, write job. A dropped ring packet is the newest
@@ -45,16 +45,16 @@
 //!   header stays in its miss buffer's registers until the buffer is freed, so the retry, its
 //!   write job and its delivery read it there and keep only the lookup result, instead of
 //!   copying the header at every stage (registers are most of this block's logic cells).
-//!   For the lookup port's rules (preemption, `lookup_hold`) see Timing.
+//!   For the lookup port's rules (preemption, `lookup.hold`) see Timing.
 //! - The [`LineWriter`] takes ring jobs first, then the retried packet's job. Its `done` frees
 //!   the packet's words (ring: the free pointer moves past them; miss buffer: the buffer) and
 //!   raises `delivered_*` (and `notify_*` for mappings with `signal`). Ring words are freed
 //!   strictly in packet order.
 //!
 //! # Framing rules (also those of [`split_link_units`])
-//! A word with `rx_sop` starts a packet; if a packet was open it ends there as malformed (its
-//! stored words are released). A word without `rx_sop` while no packet is open starts a stray
-//! run, malformed, that ends at `rx_eop` or at the next `rx_sop`. A word with `rx_eop` ends the
+//! A word with `link.sop` starts a packet; if a packet was open it ends there as malformed (its
+//! stored words are released). A word without `link.sop` while no packet is open starts a stray
+//! run, malformed, that ends at `link.eop` or at the next `link.sop`. A word with `link.eop` ends the
 //! open packet or run. A packet is well formed when its header length is `1..=max_payload` and
 //! it has exactly `spec::packet::packet_words(length)` words.
 //!
@@ -62,19 +62,19 @@
 //! - Lookup on the port in `s + 1`; result in `s + 3`, which picks the destination; payload word
 //!   `k` (on the link in `s + 2 + k`) is stored in `s + 4 + k`, the last one in `e + 1`.
 //! - The cache's lookup port: a lookup presented in the cycle right after another preempts it
-//!   (the earlier one's result comes at its usual time with `result_valid` low), and
-//!   `lookup_hold` asks requesters that can wait to present none.
-//!   - Link lookups take the port whenever they come and ignore `lookup_hold`. Well-formed
+//!   (the earlier one's result comes at its usual time with `lookup.result_valid` low), and
+//!   `lookup.hold` asks requesters that can wait to present none.
+//!   - Link lookups take the port whenever they come and ignore `lookup.hold`. Well-formed
 //!     packets are at least 4 words, so link lookups are at least 4 cycles apart; a link
 //!     lookup preempted by the next one (its packet cut by a start of packet in `s + 1`) has
 //!     its result ignored anyway (the packet generation no longer matches).
 //!   - A retry lookup is issued only in a cycle without a link lookup to issue, with no lookup
-//!     presented in it (so a retry never preempts one) and `lookup_hold` low; it is withdrawn
-//!     (`lookup_valid` stays low) if `lookup_hold` is high in the cycle it would be presented.
+//!     presented in it (so a retry never preempts one) and `lookup.hold` low; it is withdrawn
+//!     (`lookup.valid` stays low) if `lookup.hold` is high in the cycle it would be presented.
 //!   - A retry preempted by a link lookup (a start of packet in the cycle it is presented) or
 //!     withdrawn is issued again for the same miss buffer under the same rules: no event, no
 //!     drop.
-//! - Verdict in `e + 1`; event pulses (`miss_valid`, `drop_*`, including `drop_rx_overrun`)
+//! - Verdict in `e + 1`; event pulses (`miss.valid`, `drop_*`, including `drop_rx_overrun`)
 //!   and the trace's verdict in `e + 2`.
 //! - A write job is visible to the writer in `e + 3` (job queue latency), first beat in `e + 4`
 //!   when the writer is idle; `delivered_*` the cycle after the last beat.
@@ -102,13 +102,14 @@
 use crate::crc32::Crc32Step;
 use crate::interfaces::{
     LinkReceiver, LookupController, MemWriteController, NotifySender, PacketEventSender,
+    RxMissReporter, COUNTER_SLOT_BITS, EPOCH_BITS, PACKET_LENGTH_BITS, PAGE_BITS,
+    PARKED_COUNT_BITS, TAG_BITS, WORD_BITS,
 };
 use crate::line_writer::LineWriter;
 use crate::packet_ram::{PacketRam, PACKET_RAM_ADDR_BITS};
 use crate::row_fifo::RowFifo;
 #[cfg(doc)]
 use crate::spec::params::CoreParams;
-use crate::spec::regmap::MISS_TAG;
 use crate::spec::trace::{RX_TRACE_BITS, VERDICT_CODE};
 use rust_hdl::prelude::*;
 
@@ -120,8 +121,6 @@ mod update;
 
 /// Word index counter width (saturates; longer packets are malformed anyway).
 const WIDX_BITS: usize = 12;
-/// Width of miss buffer numbers and miss tags (the miss record's tag field).
-const TAG_BITS: usize = MISS_TAG.width as usize;
 /// RAM addresses and ring pointers (the pointers run modulo 2^14, the ring is smaller).
 const RA: usize = PACKET_RAM_ADDR_BITS;
 /// Width of the `trace` output and of its verdict codes.
@@ -169,15 +168,8 @@ pub struct Depacketizer {
     /// RX cache lookups by NVA page, tagged with the packet's miss-buffer index.
     pub lookup: LookupController,
     // Misses.
-    pub miss_valid: Signal<Out, Bit>,
-    pub miss_tag: Signal<Out, Bits<TAG_BITS>>,
-    /// The NVA page of the packet parked under `parked_tag` (combinational): the register
-    /// file's miss records hold only the tag, and `MISS_POP` reads the page here.
-    pub parked_tag: Signal<In, Bits<TAG_BITS>>,
-    pub parked_page: Signal<Out, Bits<20>>,
-    pub resolve_valid: Signal<In, Bit>,
-    pub resolve_drop: Signal<In, Bit>,
-    pub resolve_tag: Signal<In, Bits<TAG_BITS>>,
+    /// Misses of parked packets, the parked page the host asks about, and its answers.
+    pub miss: RxMissReporter,
     // Memory write port.
     /// Payload writes into mapped pages.
     pub mem_wr: MemWriteController,
@@ -193,9 +185,6 @@ pub struct Depacketizer {
     // Notifications.
     /// Signal-on-write notifications (the mapping's signal flag).
     pub notify: NotifySender,
-    /// Packets parked: counted from their park verdict until their miss buffer is freed
-    /// (retried packet written, dropped at its retry, or dropped by the host).
-    pub parked: Signal<Out, Bits<4>>,
     /// The receive trace (`spec::trace`): verdicts, host drops and writes, one pulse each.
     pub trace: Signal<Out, Bits<TRACE_BITS>>,
 
@@ -206,50 +195,50 @@ pub struct Depacketizer {
     /// Job queue of ring packets.
     jq: JobQueue,
     /// The job queue head: physical byte address.
-    jq_addr: Signal<Local, Bits<32>>,
+    jq_addr: Signal<Local, Bits<WORD_BITS>>,
     /// The job queue head: signal (bit 26), counter slot (25:20), NVA page (19:0).
     jq_meta: Signal<Local, Bits<27>>,
     /// The job queue head: length.
-    jq_len: Signal<Local, Bits<13>>,
+    jq_len: Signal<Local, Bits<PACKET_LENGTH_BITS>>,
     /// The meta word of a job being pushed.
     jq_meta_in: Signal<Local, Bits<27>>,
 
     // Receive FSM.
     rx_state: DFF<RxState>,
     widx: DFF<Bits<WIDX_BITS>>,
-    crc_q: DFF<Bits<32>>,
+    crc_q: DFF<Bits<WORD_BITS>>,
     gen: DFF<Bits<2>>,
-    hdr_nva: DFF<Bits<32>>,
-    hdr_len: DFF<Bits<13>>,
-    hdr_epoch: DFF<Bits<8>>,
+    hdr_nva: DFF<Bits<WORD_BITS>>,
+    hdr_len: DFF<Bits<PACKET_LENGTH_BITS>>,
+    hdr_epoch: DFF<Bits<EPOCH_BITS>>,
     len_ok: DFF<Bit>,
     exp_last: DFF<Bits<WIDX_BITS>>,
     // Payload store delay (two stages) and the destination of the packet being received.
-    d1_en: DFF<Bit>,
-    d1_data: DFF<Bits<32>>,
-    d2_en: DFF<Bit>,
-    d2_data: DFF<Bits<32>>,
-    pk_ring: DFF<Bit>,
-    pk_miss: DFF<Bit>,
-    pk_mbuf: DFF<Bits<TAG_BITS>>,
-    pk_start: DFF<Bits<RA>>,
-    pk_ovr: DFF<Bit>,
+    store1_valid: DFF<Bit>,
+    store1_data: DFF<Bits<WORD_BITS>>,
+    store2_valid: DFF<Bit>,
+    store2_data: DFF<Bits<WORD_BITS>>,
+    pkt_to_ring: DFF<Bit>,
+    pkt_missed: DFF<Bit>,
+    pkt_miss_buf: DFF<Bits<TAG_BITS>>,
+    pkt_start: DFF<Bits<RA>>,
+    pkt_overrun: DFF<Bit>,
     mptr: DFF<Bits<RA>>,
     // Ring pointers: write, read (next job's start), free (oldest unwritten word).
-    r_wp: DFF<Bits<RA>>,
-    r_rd: DFF<Bits<RA>>,
-    r_fr: DFF<Bits<RA>>,
+    ring_wp: DFF<Bits<RA>>,
+    ring_rd: DFF<Bits<RA>>,
+    ring_free: DFF<Bits<RA>>,
     // The ring has room for the next word. Registered (the pointer subtraction was the core's
     // critical path), so it is computed a cycle ahead and keeps one word spare for the word
     // that cycle may store: the ring holds at most ring_words - 1 words.
-    r_room: DFF<Bit>,
+    ring_room: DFF<Bit>,
     // Link lookup result of the packet being received.
-    lr_hit: DFF<Bit>,
-    lr_page: DFF<Bits<20>>,
-    lr_writable: DFF<Bit>,
-    lr_signal: DFF<Bit>,
-    lr_slot: DFF<Bits<6>>,
-    lr_epoch: DFF<Bits<8>>,
+    link_map_hit: DFF<Bit>,
+    link_map_page: DFF<Bits<PAGE_BITS>>,
+    link_map_writable: DFF<Bit>,
+    link_map_signal: DFF<Bit>,
+    link_map_slot: DFF<Bits<COUNTER_SLOT_BITS>>,
+    link_map_epoch: DFF<Bits<EPOCH_BITS>>,
     // Lookup port and the pipeline that tells what a result belongs to.
     lk_valid: DFF<Bit>,
     lk_link: DFF<Bit>,
@@ -261,63 +250,63 @@ pub struct Depacketizer {
     p2_retry: DFF<Bit>,
     p2_gen: DFF<Bits<2>>,
     // Verdict request registered at end of packet.
-    v_valid: DFF<Bit>,
-    v_mal: DFF<Bit>,
-    v_crc_ok: DFF<Bit>,
+    eop_pending: DFF<Bit>,
+    eop_malformed: DFF<Bit>,
+    eop_crc_ok: DFF<Bit>,
     // Retry of a parked packet.
     rt_state: DFF<RetryState>,
     rt_buf: DFF<Bits<TAG_BITS>>,
     /// The retry lookup of `rt_buf` was preempted or withdrawn: issue it again.
     rt_redo: DFF<Bit>,
-    rr_hit: DFF<Bit>,
-    rr_page: DFF<Bits<20>>,
-    rr_writable: DFF<Bit>,
-    rr_signal: DFF<Bit>,
-    rr_slot: DFF<Bits<6>>,
+    retry_map_hit: DFF<Bit>,
+    retry_map_page: DFF<Bits<PAGE_BITS>>,
+    retry_map_writable: DFF<Bit>,
+    retry_map_signal: DFF<Bit>,
+    retry_map_slot: DFF<Bits<COUNTER_SLOT_BITS>>,
     /// The mapping's epoch is the parked packet's.
-    rr_ep_ok: DFF<Bit>,
+    retry_epoch_ok: DFF<Bit>,
     /// The parked packet ends within its page.
-    rr_fits: DFF<Bit>,
+    retry_fits: DFF<Bit>,
     /// The link packet ends within its page (offset + length <= page size), registered from
     /// the header registers, which hold until its verdict: the add and compare were on the
     /// verdict's critical path.
-    pk_fits: DFF<Bit>,
+    pkt_fits: DFF<Bit>,
     // Per miss buffer: state bits and the header of the parked packet.
-    mbusy: Vec<DFF<Bit>>,
-    waiting: Vec<DFF<Bit>>,
-    rreq: Vec<DFF<Bit>>,
-    m_nva: Vec<DFF<Bits<32>>>,
-    m_len: Vec<DFF<Bits<13>>>,
-    m_epoch: Vec<DFF<Bits<8>>>,
-    nparked: DFF<Bits<4>>,
+    mbuf_busy: Vec<DFF<Bit>>,
+    mbuf_waiting: Vec<DFF<Bit>>,
+    mbuf_retry_req: Vec<DFF<Bit>>,
+    mbuf_nva: Vec<DFF<Bits<WORD_BITS>>>,
+    mbuf_len: Vec<DFF<Bits<PACKET_LENGTH_BITS>>>,
+    mbuf_epoch: Vec<DFF<Bits<EPOCH_BITS>>>,
+    nparked: DFF<Bits<PARKED_COUNT_BITS>>,
     // The ring job in the writer (a retried packet's job is described by the retry's
     // registers and its miss buffer).
-    writing_nva: DFF<Bits<32>>,
-    writing_len: DFF<Bits<13>>,
-    writing_slot: DFF<Bits<6>>,
+    writing_nva: DFF<Bits<WORD_BITS>>,
+    writing_len: DFF<Bits<PACKET_LENGTH_BITS>>,
+    writing_slot: DFF<Bits<COUNTER_SLOT_BITS>>,
     writing_signal: DFF<Bit>,
     // Registered event outputs.
     ev_miss: DFF<Bit>,
     ev_miss_tag: DFF<Bits<TAG_BITS>>,
     ev_crc: DFF<Bit>,
-    ev_prot: DFF<Bit>,
-    ev_mdrop: DFF<Bit>,
-    ev_ovf: DFF<Bit>,
-    ev_ovr: DFF<Bit>,
+    ev_protection: DFF<Bit>,
+    ev_host_drop: DFF<Bit>,
+    ev_miss_overflow: DFF<Bit>,
+    ev_overrun: DFF<Bit>,
     /// `drop_malformed` pulses still to come.
     mal_pending: DFF<Bits<3>>,
-    ev_del: DFF<Bit>,
-    ev_del_slot: DFF<Bits<6>>,
-    ev_del_bytes: DFF<Bits<13>>,
-    ev_nt: DFF<Bit>,
-    ev_nt_nva: DFF<Bits<32>>,
+    ev_delivered: DFF<Bit>,
+    ev_delivered_slot: DFF<Bits<COUNTER_SLOT_BITS>>,
+    ev_delivered_bytes: DFF<Bits<PACKET_LENGTH_BITS>>,
+    ev_notify: DFF<Bit>,
+    ev_notify_nva: DFF<Bits<WORD_BITS>>,
     // The verdict record of the trace, registered beside the drop events of the same decision
     // (all zero without a verdict, so an idle trace word is 0).
     tr_valid: DFF<Bit>,
     tr_link: DFF<Bit>,
     tr_code: DFF<Bits<VERDICT_CODE_BITS>>,
     tr_tag: DFF<Bits<TAG_BITS>>,
-    /// The miss buffer of a host drop (with `ev_mdrop`; zero otherwise).
+    /// The miss buffer of a host drop (with `ev_host_drop`; zero otherwise).
     tr_hdrop_tag: DFF<Bits<TAG_BITS>>,
 
     // Combinational helpers.
@@ -337,16 +326,16 @@ pub struct Depacketizer {
     rt_issue: Signal<Local, Bit>,
     /// A retry lookup may be issued in this cycle.
     rt_slot: Signal<Local, Bit>,
-    /// The retry lookup due in this cycle is withdrawn (`lookup_hold`).
+    /// The retry lookup due in this cycle is withdrawn (`lookup.hold`).
     retry_withdrawn: Signal<Local, Bit>,
     /// The header of the parked packet being retried.
-    retry_nva: Signal<Local, Bits<32>>,
-    retry_len: Signal<Local, Bits<13>>,
-    retry_epoch: Signal<Local, Bits<8>>,
-    len_in: Signal<Local, Bits<13>>,
+    retry_nva: Signal<Local, Bits<WORD_BITS>>,
+    retry_len: Signal<Local, Bits<PACKET_LENGTH_BITS>>,
+    retry_epoch: Signal<Local, Bits<EPOCH_BITS>>,
+    len_in: Signal<Local, Bits<PACKET_LENGTH_BITS>>,
     /// The header's epoch in a 32-bit word, for the trailer's epoch seed.
     epoch32: Signal<Local, Bits<32>>,
-    exp_trailer: Signal<Local, Bits<32>>,
+    exp_trailer: Signal<Local, Bits<WORD_BITS>>,
     /// Malformed drops of this cycle: a run cut by a start of packet or a stray run,
     mal_framing: Signal<Local, Bits<3>>,
     /// a one-word packet,
@@ -359,14 +348,14 @@ pub struct Depacketizer {
     link_release: Signal<Local, Bit>,
     /// The retried packet is dropped at its verdict: its miss buffer is freed.
     retry_release: Signal<Local, Bit>,
-    op_go: Signal<Local, Bit>,
-    op_link: Signal<Local, Bit>,
-    op_buf: Signal<Local, Bits<TAG_BITS>>,
-    op_hit: Signal<Local, Bit>,
-    op_ep_ok: Signal<Local, Bit>,
-    op_wr: Signal<Local, Bit>,
-    op_fits: Signal<Local, Bit>,
-    op_paddr: Signal<Local, Bits<32>>,
+    verdict_go: Signal<Local, Bit>,
+    verdict_link: Signal<Local, Bit>,
+    verdict_buf: Signal<Local, Bits<TAG_BITS>>,
+    verdict_hit: Signal<Local, Bit>,
+    verdict_epoch_ok: Signal<Local, Bit>,
+    verdict_writable: Signal<Local, Bit>,
+    verdict_fits: Signal<Local, Bit>,
+    verdict_paddr: Signal<Local, Bits<32>>,
     park: Signal<Local, Bit>,
     rewait: Signal<Local, Bit>,
     /// The retried packet's last beat is written: its miss buffer is freed.
@@ -391,7 +380,7 @@ pub struct Depacketizer {
     // The writer's job inputs, chosen here and driven once (see `LineWriter::read_addr`).
     job_base_sel: Signal<Local, Bits<RA>>,
     job_addr_sel: Signal<Local, Bits<32>>,
-    job_len_sel: Signal<Local, Bits<13>>,
+    job_len_sel: Signal<Local, Bits<PACKET_LENGTH_BITS>>,
 
     // Constants (from the spec and the parameters).
     c_crc_init: Constant<Bits<32>>,

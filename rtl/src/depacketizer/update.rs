@@ -2,10 +2,9 @@
 //! describe, each marked `// ----`.
 
 use super::{
-    Depacketizer, RetryState, RxState, JOB_BITS, RA, TAG_BITS, TRACE_BITS, VERDICT_CODE_BITS,
-    WIDX_BITS,
+    Depacketizer, RetryState, RxState, JOB_BITS, RA, TRACE_BITS, VERDICT_CODE_BITS, WIDX_BITS,
 };
-use crate::interfaces::MemWriteController;
+use crate::interfaces::{MemWriteController, TAG_BITS};
 use rust_hdl::prelude::*;
 
 impl Logic for Depacketizer {
@@ -23,26 +22,26 @@ impl Logic for Depacketizer {
             hdr_epoch,
             len_ok,
             exp_last,
-            d1_en,
-            d1_data,
-            d2_en,
-            d2_data,
-            pk_ring,
-            pk_miss,
-            pk_mbuf,
-            pk_start,
-            pk_ovr,
+            store1_valid,
+            store1_data,
+            store2_valid,
+            store2_data,
+            pkt_to_ring,
+            pkt_missed,
+            pkt_miss_buf,
+            pkt_start,
+            pkt_overrun,
             mptr,
-            r_wp,
-            r_rd,
-            r_fr,
-            r_room,
-            lr_hit,
-            lr_page,
-            lr_writable,
-            lr_signal,
-            lr_slot,
-            lr_epoch,
+            ring_wp,
+            ring_rd,
+            ring_free,
+            ring_room,
+            link_map_hit,
+            link_map_page,
+            link_map_writable,
+            link_map_signal,
+            link_map_slot,
+            link_map_epoch,
             lk_valid,
             lk_link,
             lk_gen,
@@ -52,20 +51,20 @@ impl Logic for Depacketizer {
             p2_link,
             p2_retry,
             p2_gen,
-            v_valid,
-            v_mal,
-            v_crc_ok,
+            eop_pending,
+            eop_malformed,
+            eop_crc_ok,
             rt_state,
             rt_buf,
             rt_redo,
-            rr_hit,
-            rr_page,
-            rr_writable,
-            rr_signal,
-            rr_slot,
-            rr_ep_ok,
-            rr_fits,
-            pk_fits,
+            retry_map_hit,
+            retry_map_page,
+            retry_map_writable,
+            retry_map_signal,
+            retry_map_slot,
+            retry_epoch_ok,
+            retry_fits,
+            pkt_fits,
             nparked,
             writing_nva,
             writing_len,
@@ -74,16 +73,16 @@ impl Logic for Depacketizer {
             ev_miss,
             ev_miss_tag,
             ev_crc,
-            ev_prot,
-            ev_mdrop,
-            ev_ovf,
-            ev_ovr,
+            ev_protection,
+            ev_host_drop,
+            ev_miss_overflow,
+            ev_overrun,
             mal_pending,
-            ev_del,
-            ev_del_slot,
-            ev_del_bytes,
-            ev_nt,
-            ev_nt_nva,
+            ev_delivered,
+            ev_delivered_slot,
+            ev_delivered_bytes,
+            ev_notify,
+            ev_notify_nva,
             tr_valid,
             tr_link,
             tr_code,
@@ -93,16 +92,16 @@ impl Logic for Depacketizer {
         clock!(self, clock, ram, lw, jq);
         // Pulses are low unless set below.
         self.lk_valid.d.next = false;
-        self.v_valid.d.next = false;
-        self.d1_en.d.next = false;
+        self.eop_pending.d.next = false;
+        self.store1_valid.d.next = false;
         self.ev_miss.d.next = false;
         self.ev_crc.d.next = false;
-        self.ev_prot.d.next = false;
-        self.ev_mdrop.d.next = false;
-        self.ev_ovf.d.next = false;
-        self.ev_ovr.d.next = false;
-        self.ev_del.d.next = false;
-        self.ev_nt.d.next = false;
+        self.ev_protection.d.next = false;
+        self.ev_host_drop.d.next = false;
+        self.ev_miss_overflow.d.next = false;
+        self.ev_overrun.d.next = false;
+        self.ev_delivered.d.next = false;
+        self.ev_notify.d.next = false;
         self.tr_valid.d.next = false;
         self.tr_link.d.next = false;
         self.tr_code.d.next = 0.into();
@@ -146,11 +145,11 @@ impl Logic for Depacketizer {
         self.rt_any.next = false;
         self.rt_pick.next = 0.into();
         for i in 0..self._n {
-            if !self.mbusy[i].q.val() {
+            if !self.mbuf_busy[i].q.val() {
                 self.alloc_any.next = true;
                 self.alloc_buf.next = i.to_bits();
             }
-            if self.rreq[i].q.val() {
+            if self.mbuf_retry_req[i].q.val() {
                 self.rt_any.next = true;
                 self.rt_pick.next = i.to_bits();
             }
@@ -160,15 +159,15 @@ impl Logic for Depacketizer {
         self.retry_nva.next = 0.into();
         self.retry_len.next = 0.into();
         self.retry_epoch.next = 0.into();
-        self.parked_page.next = 0.into();
+        self.miss.parked_page.next = 0.into();
         for i in 0..self._n {
             if self.rt_buf.q.val() == i.to_bits() {
-                self.retry_nva.next = self.m_nva[i].q.val();
-                self.retry_len.next = self.m_len[i].q.val();
-                self.retry_epoch.next = self.m_epoch[i].q.val();
+                self.retry_nva.next = self.mbuf_nva[i].q.val();
+                self.retry_len.next = self.mbuf_len[i].q.val();
+                self.retry_epoch.next = self.mbuf_epoch[i].q.val();
             }
-            if self.parked_tag.val() == i.to_bits() {
-                self.parked_page.next = self.m_nva[i]
+            if self.miss.parked_tag.val() == i.to_bits() {
+                self.miss.parked_page.next = self.mbuf_nva[i]
                     .q
                     .val()
                     .get_bits::<20>(self.c_page_shift.val().index());
@@ -197,7 +196,7 @@ impl Logic for Depacketizer {
         self.link_lk.next = false;
         self.mal_framing.next = 0.into();
         self.mal_one_word.next = 0.into();
-        self.d1_data.d.next = self.link.data.val();
+        self.store1_data.d.next = self.link.data.val();
         if self.link.valid.val() {
             if self.link.sop.val() {
                 // An open packet or stray run ends here, malformed; its words are released.
@@ -258,13 +257,13 @@ impl Logic for Depacketizer {
                             & (self.widx.q.val() < self.c_wlim.val())
                             & !self.link.eop.val()
                         {
-                            self.d1_en.d.next = true;
+                            self.store1_valid.d.next = true;
                         }
                         if self.link.eop.val() {
-                            self.v_valid.d.next = true;
-                            self.v_mal.d.next = !(self.len_ok.q.val()
+                            self.eop_pending.d.next = true;
+                            self.eop_malformed.d.next = !(self.len_ok.q.val()
                                 & (self.widx.q.val() == self.exp_last.q.val()));
-                            self.v_crc_ok.d.next = self.exp_trailer.val() == self.link.data.val();
+                            self.eop_crc_ok.d.next = self.exp_trailer.val() == self.link.data.val();
                             self.rx_state.d.next = RxState::Idle;
                         }
                     }
@@ -273,8 +272,8 @@ impl Logic for Depacketizer {
         }
 
         // ---- Lookup port: the link first, then a retry. A retry never follows a lookup
-        // presented in this cycle (it would preempt it) and waits while `lookup_hold` is high;
-        // one that finds `lookup_hold` high in its own cycle is withdrawn. A preempted or
+        // presented in this cycle (it would preempt it) and waits while `lookup.hold` is high;
+        // one that finds `lookup.hold` high in its own cycle is withdrawn. A preempted or
         // withdrawn retry is issued again for the same buffer (`rt_redo`).
         self.rt_issue.next = false;
         self.rt_slot.next = !self.lk_valid.q.val() & !self.lookup.hold.val();
@@ -300,7 +299,7 @@ impl Logic for Depacketizer {
         }
         self.lookup.valid.next = self.lk_valid.q.val() & !self.retry_withdrawn.val();
         // The key is in the header register (link) or the miss buffer (retry) while
-        // `lookup_valid` is high.
+        // `lookup.valid` is high.
         self.lookup.key.next = self
             .hdr_nva
             .q
@@ -329,19 +328,20 @@ impl Logic for Depacketizer {
             & !(self.link.valid.val() & self.link.sop.val());
         self.take_miss.next = false;
         if self.take.val() {
-            self.lr_hit.d.next = self.lookup.result_valid.val() & self.lookup.result_hit.val();
-            self.lr_page.d.next = self.lookup.result_page.val();
-            self.lr_writable.d.next = self.lookup.result_writable.val();
-            self.lr_signal.d.next = self.lookup.result_signal.val();
-            self.lr_slot.d.next = self.lookup.result_counter_slot.val();
-            self.lr_epoch.d.next = self.lookup.result_epoch.val();
+            self.link_map_hit.d.next =
+                self.lookup.result_valid.val() & self.lookup.result_hit.val();
+            self.link_map_page.d.next = self.lookup.result_page.val();
+            self.link_map_writable.d.next = self.lookup.result_writable.val();
+            self.link_map_signal.d.next = self.lookup.result_signal.val();
+            self.link_map_slot.d.next = self.lookup.result_counter_slot.val();
+            self.link_map_epoch.d.next = self.lookup.result_epoch.val();
             if self.lookup.result_valid.val() & self.lookup.result_hit.val() {
-                self.pk_ring.d.next = true;
-                self.pk_start.d.next = self.r_wp.q.val();
+                self.pkt_to_ring.d.next = true;
+                self.pkt_start.d.next = self.ring_wp.q.val();
             } else if self.alloc_any.val() {
                 self.take_miss.next = true;
-                self.pk_miss.d.next = true;
-                self.pk_mbuf.d.next = self.alloc_buf.val();
+                self.pkt_missed.d.next = true;
+                self.pkt_miss_buf.d.next = self.alloc_buf.val();
                 self.mptr.d.next = self.c_ring_words.val()
                     + (bit_cast::<RA, TAG_BITS>(self.alloc_buf.val()) << self.c_slot_shift.val());
             }
@@ -350,13 +350,13 @@ impl Logic for Depacketizer {
             // Preempted by a link lookup in the cycle after it: look up again.
             self.rt_redo.d.next = true;
         } else if self.p2_retry.q.val() {
-            self.rr_hit.d.next = self.lookup.result_hit.val();
-            self.rr_page.d.next = self.lookup.result_page.val();
-            self.rr_writable.d.next = self.lookup.result_writable.val();
-            self.rr_signal.d.next = self.lookup.result_signal.val();
-            self.rr_slot.d.next = self.lookup.result_counter_slot.val();
-            self.rr_ep_ok.d.next = self.lookup.result_epoch.val() == self.retry_epoch.val();
-            self.rr_fits.d.next =
+            self.retry_map_hit.d.next = self.lookup.result_hit.val();
+            self.retry_map_page.d.next = self.lookup.result_page.val();
+            self.retry_map_writable.d.next = self.lookup.result_writable.val();
+            self.retry_map_signal.d.next = self.lookup.result_signal.val();
+            self.retry_map_slot.d.next = self.lookup.result_counter_slot.val();
+            self.retry_epoch_ok.d.next = self.lookup.result_epoch.val() == self.retry_epoch.val();
+            self.retry_fits.d.next =
                 (bit_cast::<14, 32>(self.retry_nva.val() & self.c_off_mask.val())
                     + bit_cast::<14, 13>(self.retry_len.val()))
                     <= self.c_page_size.val();
@@ -364,61 +364,64 @@ impl Logic for Depacketizer {
         }
 
         // ---- Payload stores, two cycles behind the link.
-        self.d2_en.d.next = self.d1_en.q.val();
-        self.d2_data.d.next = self.d1_data.q.val();
-        self.r_room.d.next = ((self.r_wp.q.val() - self.r_fr.q.val()) & self.c_ptr_mask.val())
+        self.store2_valid.d.next = self.store1_valid.q.val();
+        self.store2_data.d.next = self.store1_data.q.val();
+        self.ring_room.d.next = ((self.ring_wp.q.val() - self.ring_free.q.val())
+            & self.c_ptr_mask.val())
             < self.c_room_limit.val();
-        self.st_ring.next = self.d2_en.q.val() & self.pk_ring.q.val();
+        self.st_ring.next = self.store2_valid.q.val() & self.pkt_to_ring.q.val();
         self.ram.write_enable.next = false;
-        self.ram.write_address.next = self.r_wp.q.val() & self.c_ring_mask.val();
-        self.ram.write_data.next = self.d2_data.q.val();
+        self.ram.write_address.next = self.ring_wp.q.val() & self.c_ring_mask.val();
+        self.ram.write_data.next = self.store2_data.q.val();
         if self.st_ring.val() {
-            if self.r_room.q.val() {
+            if self.ring_room.q.val() {
                 self.ram.write_enable.next = true;
-                self.r_wp.d.next = (self.r_wp.q.val() + 1) & self.c_ptr_mask.val();
+                self.ring_wp.d.next = (self.ring_wp.q.val() + 1) & self.c_ptr_mask.val();
             } else {
-                self.pk_ovr.d.next = true;
+                self.pkt_overrun.d.next = true;
             }
         }
-        if self.d2_en.q.val() & self.pk_miss.q.val() {
+        if self.store2_valid.q.val() & self.pkt_missed.q.val() {
             self.ram.write_enable.next = true;
             self.ram.write_address.next = self.mptr.q.val();
             self.mptr.d.next = (self.mptr.q.val() + 1) & self.c_addr_mask.val();
         }
-        self.ovr_now.next = self.pk_ovr.q.val() | (self.st_ring.val() & !self.r_room.q.val());
+        self.ovr_now.next =
+            self.pkt_overrun.q.val() | (self.st_ring.val() & !self.ring_room.q.val());
         // A new packet has no destination until its lookup result.
         if self.link.valid.val() & self.link.sop.val() {
-            self.pk_ring.d.next = false;
-            self.pk_miss.d.next = false;
-            self.pk_ovr.d.next = false;
-            self.lr_hit.d.next = false;
+            self.pkt_to_ring.d.next = false;
+            self.pkt_missed.d.next = false;
+            self.pkt_overrun.d.next = false;
+            self.link_map_hit.d.next = false;
         }
 
         // ---- Verdict stage: a finished link packet, else a retried parked packet.
-        self.op_go.next = false;
-        self.op_link.next = false;
-        self.op_buf.next = self.pk_mbuf.q.val();
-        self.op_hit.next = self.lr_hit.q.val();
-        self.op_ep_ok.next = self.hdr_epoch.q.val() == self.lr_epoch.q.val();
-        self.op_wr.next = self.lr_writable.q.val();
-        self.op_fits.next = self.pk_fits.q.val();
-        if self.v_valid.q.val() {
-            self.op_go.next = true;
-            self.op_link.next = true;
+        self.verdict_go.next = false;
+        self.verdict_link.next = false;
+        self.verdict_buf.next = self.pkt_miss_buf.q.val();
+        self.verdict_hit.next = self.link_map_hit.q.val();
+        self.verdict_epoch_ok.next = self.hdr_epoch.q.val() == self.link_map_epoch.q.val();
+        self.verdict_writable.next = self.link_map_writable.q.val();
+        self.verdict_fits.next = self.pkt_fits.q.val();
+        if self.eop_pending.q.val() {
+            self.verdict_go.next = true;
+            self.verdict_link.next = true;
         } else if self.rt_is_ready.val() {
-            self.op_go.next = true;
-            self.op_buf.next = self.rt_buf.q.val();
-            self.op_hit.next = self.rr_hit.q.val();
-            self.op_ep_ok.next = self.rr_ep_ok.q.val();
-            self.op_wr.next = self.rr_writable.q.val();
-            self.op_fits.next = self.rr_fits.q.val();
+            self.verdict_go.next = true;
+            self.verdict_buf.next = self.rt_buf.q.val();
+            self.verdict_hit.next = self.retry_map_hit.q.val();
+            self.verdict_epoch_ok.next = self.retry_epoch_ok.q.val();
+            self.verdict_writable.next = self.retry_map_writable.q.val();
+            self.verdict_fits.next = self.retry_fits.q.val();
             self.rt_state.d.next = RetryState::Idle;
         }
-        self.pk_fits.d.next = (bit_cast::<14, 32>(self.hdr_nva.q.val() & self.c_off_mask.val())
+        self.pkt_fits.d.next = (bit_cast::<14, 32>(self.hdr_nva.q.val() & self.c_off_mask.val())
             + bit_cast::<14, 13>(self.hdr_len.q.val()))
             <= self.c_page_size.val();
         // Physical address of a link packet's write job.
-        self.op_paddr.next = (bit_cast::<32, 20>(self.lr_page.q.val()) << self.c_page_shift.val())
+        self.verdict_paddr.next = (bit_cast::<32, 20>(self.link_map_page.q.val())
+            << self.c_page_shift.val())
             | (self.hdr_nva.q.val() & self.c_off_mask.val());
         self.retry_release.next = false;
         self.park.next = false;
@@ -426,33 +429,35 @@ impl Logic for Depacketizer {
         self.retry_accepted.next = false;
         self.jq_push.next = false;
         self.mal_verdict.next = 0.into();
-        self.ev_miss_tag.d.next = self.op_buf.val();
-        if self.op_go.val() {
+        self.ev_miss_tag.d.next = self.verdict_buf.val();
+        if self.verdict_go.val() {
             // The trace's verdict record: one per link packet (in link order) and per retry.
             self.tr_valid.d.next = true;
-            self.tr_link.d.next = self.op_link.val();
-            self.tr_tag.d.next = self.op_buf.val();
-            if self.op_link.val() & self.pk_ring.q.val() & (self.ovr_now.val() | self.jq.full.val())
+            self.tr_link.d.next = self.verdict_link.val();
+            self.tr_tag.d.next = self.verdict_buf.val();
+            if self.verdict_link.val()
+                & self.pkt_to_ring.q.val()
+                & (self.ovr_now.val() | self.jq.full.val())
             {
-                self.ev_ovr.d.next = true;
+                self.ev_overrun.d.next = true;
                 self.tr_code.d.next = self.c_v_rx_overrun.val();
                 self.link_release.next = true;
-            } else if self.op_link.val() & self.v_mal.q.val() {
+            } else if self.verdict_link.val() & self.eop_malformed.q.val() {
                 self.mal_verdict.next = 1.into();
                 self.tr_code.d.next = self.c_v_malformed.val();
                 self.link_release.next = true;
-            } else if self.op_link.val() & !self.v_crc_ok.q.val() {
+            } else if self.verdict_link.val() & !self.eop_crc_ok.q.val() {
                 self.ev_crc.d.next = true;
                 self.tr_code.d.next = self.c_v_crc_epoch.val();
                 self.link_release.next = true;
-            } else if !self.op_hit.val() {
-                if self.op_link.val() {
-                    if self.pk_miss.q.val() {
+            } else if !self.verdict_hit.val() {
+                if self.verdict_link.val() {
+                    if self.pkt_missed.q.val() {
                         self.park.next = true;
                         self.ev_miss.d.next = true;
                         self.tr_code.d.next = self.c_v_parked.val();
                     } else {
-                        self.ev_ovf.d.next = true;
+                        self.ev_miss_overflow.d.next = true;
                         self.tr_code.d.next = self.c_v_miss_overflow.val();
                     }
                 } else {
@@ -461,23 +466,23 @@ impl Logic for Depacketizer {
                     self.ev_miss.d.next = true;
                     self.tr_code.d.next = self.c_v_parked.val();
                 }
-            } else if !self.op_ep_ok.val() {
+            } else if !self.verdict_epoch_ok.val() {
                 self.ev_crc.d.next = true;
                 self.tr_code.d.next = self.c_v_crc_epoch.val();
-                if self.op_link.val() {
+                if self.verdict_link.val() {
                     self.link_release.next = true;
                 } else {
                     self.retry_release.next = true;
                 }
-            } else if !self.op_wr.val() | !self.op_fits.val() {
-                self.ev_prot.d.next = true;
+            } else if !self.verdict_writable.val() | !self.verdict_fits.val() {
+                self.ev_protection.d.next = true;
                 self.tr_code.d.next = self.c_v_protection.val();
-                if self.op_link.val() {
+                if self.verdict_link.val() {
                     self.link_release.next = true;
                 } else {
                     self.retry_release.next = true;
                 }
-            } else if self.op_link.val() {
+            } else if self.verdict_link.val() {
                 self.jq_push.next = true;
                 self.tr_code.d.next = self.c_v_accepted.val();
             } else {
@@ -486,8 +491,8 @@ impl Logic for Depacketizer {
             }
         }
         // Releasing the link packet's words: a ring packet is the newest in the ring.
-        if self.link_release.val() & self.pk_ring.q.val() {
-            self.r_wp.d.next = self.pk_start.q.val();
+        if self.link_release.val() & self.pkt_to_ring.q.val() {
+            self.ring_wp.d.next = self.pkt_start.q.val();
         }
         // A parked packet stays counted in `parked` until its miss buffer is freed, through its
         // retry's write: a reader that finds a newer message of a writer complete while an
@@ -500,15 +505,15 @@ impl Logic for Depacketizer {
         }
         self.jq.write.next = self.jq_push.val();
         // A link packet's write job.
-        self.jq_meta_in.next = (bit_cast::<27, 6>(self.lr_slot.q.val()) << 20)
+        self.jq_meta_in.next = (bit_cast::<27, 6>(self.link_map_slot.q.val()) << 20)
             | bit_cast::<27, 20>(
                 self.hdr_nva
                     .q
                     .val()
                     .get_bits::<20>(self.c_page_shift.val().index()),
             );
-        if self.lr_signal.q.val() {
-            self.jq_meta_in.next = (bit_cast::<27, 6>(self.lr_slot.q.val()) << 20)
+        if self.link_map_signal.q.val() {
+            self.jq_meta_in.next = (bit_cast::<27, 6>(self.link_map_slot.q.val()) << 20)
                 | bit_cast::<27, 20>(
                     self.hdr_nva
                         .q
@@ -519,72 +524,72 @@ impl Logic for Depacketizer {
         }
         self.jq.data_in.next = (bit_cast::<JOB_BITS, 13>(self.hdr_len.q.val()) << 59)
             | (bit_cast::<JOB_BITS, 27>(self.jq_meta_in.val()) << 32)
-            | bit_cast::<JOB_BITS, 32>(self.op_paddr.val());
+            | bit_cast::<JOB_BITS, 32>(self.verdict_paddr.val());
 
         // ---- Resolves from the host (ignored unless the tag waits for one).
         self.resolve_hit.next = false;
         for i in 0..self._n {
-            if self.resolve_valid.val()
-                & (self.resolve_tag.val() == i.to_bits())
-                & self.waiting[i].q.val()
+            if self.miss.resolve_valid.val()
+                & (self.miss.resolve_tag.val() == i.to_bits())
+                & self.mbuf_waiting[i].q.val()
             {
                 self.resolve_hit.next = true;
             }
         }
-        self.host_drop.next = self.resolve_hit.val() & self.resolve_drop.val();
-        self.ev_mdrop.d.next = self.host_drop.val();
+        self.host_drop.next = self.resolve_hit.val() & self.miss.resolve_drop.val();
+        self.ev_host_drop.d.next = self.host_drop.val();
         if self.host_drop.val() {
-            self.tr_hdrop_tag.d.next = self.resolve_tag.val();
+            self.tr_hdrop_tag.d.next = self.miss.resolve_tag.val();
         }
 
         // ---- Per miss buffer state and metadata.
         for i in 0..self._n {
-            self.mbusy[i].clock.next = self.clock.val();
-            self.waiting[i].clock.next = self.clock.val();
-            self.rreq[i].clock.next = self.clock.val();
-            self.m_nva[i].clock.next = self.clock.val();
-            self.m_len[i].clock.next = self.clock.val();
-            self.m_epoch[i].clock.next = self.clock.val();
-            self.mbusy[i].d.next = self.mbusy[i].q.val();
-            self.waiting[i].d.next = self.waiting[i].q.val();
-            self.rreq[i].d.next = self.rreq[i].q.val();
-            self.m_nva[i].d.next = self.m_nva[i].q.val();
-            self.m_len[i].d.next = self.m_len[i].q.val();
-            self.m_epoch[i].d.next = self.m_epoch[i].q.val();
+            self.mbuf_busy[i].clock.next = self.clock.val();
+            self.mbuf_waiting[i].clock.next = self.clock.val();
+            self.mbuf_retry_req[i].clock.next = self.clock.val();
+            self.mbuf_nva[i].clock.next = self.clock.val();
+            self.mbuf_len[i].clock.next = self.clock.val();
+            self.mbuf_epoch[i].clock.next = self.clock.val();
+            self.mbuf_busy[i].d.next = self.mbuf_busy[i].q.val();
+            self.mbuf_waiting[i].d.next = self.mbuf_waiting[i].q.val();
+            self.mbuf_retry_req[i].d.next = self.mbuf_retry_req[i].q.val();
+            self.mbuf_nva[i].d.next = self.mbuf_nva[i].q.val();
+            self.mbuf_len[i].d.next = self.mbuf_len[i].q.val();
+            self.mbuf_epoch[i].d.next = self.mbuf_epoch[i].q.val();
             if self.link_release.val()
-                & self.pk_miss.q.val()
-                & (self.pk_mbuf.q.val() == i.to_bits())
+                & self.pkt_missed.q.val()
+                & (self.pkt_miss_buf.q.val() == i.to_bits())
             {
-                self.mbusy[i].d.next = false;
+                self.mbuf_busy[i].d.next = false;
             }
-            if self.retry_release.val() & (self.op_buf.val() == i.to_bits()) {
-                self.mbusy[i].d.next = false;
+            if self.retry_release.val() & (self.verdict_buf.val() == i.to_bits()) {
+                self.mbuf_busy[i].d.next = false;
             }
             if self.rt_written.val() & (self.rt_buf.q.val() == i.to_bits()) {
-                self.mbusy[i].d.next = false;
+                self.mbuf_busy[i].d.next = false;
             }
             if self.take_miss.val() & (self.alloc_buf.val() == i.to_bits()) {
-                self.mbusy[i].d.next = true;
+                self.mbuf_busy[i].d.next = true;
             }
-            if self.park.val() & (self.op_buf.val() == i.to_bits()) {
-                self.waiting[i].d.next = true;
-                self.m_nva[i].d.next = self.hdr_nva.q.val();
-                self.m_len[i].d.next = self.hdr_len.q.val();
-                self.m_epoch[i].d.next = self.hdr_epoch.q.val();
+            if self.park.val() & (self.verdict_buf.val() == i.to_bits()) {
+                self.mbuf_waiting[i].d.next = true;
+                self.mbuf_nva[i].d.next = self.hdr_nva.q.val();
+                self.mbuf_len[i].d.next = self.hdr_len.q.val();
+                self.mbuf_epoch[i].d.next = self.hdr_epoch.q.val();
             }
-            if self.rewait.val() & (self.op_buf.val() == i.to_bits()) {
-                self.waiting[i].d.next = true;
+            if self.rewait.val() & (self.verdict_buf.val() == i.to_bits()) {
+                self.mbuf_waiting[i].d.next = true;
             }
-            if self.resolve_hit.val() & (self.resolve_tag.val() == i.to_bits()) {
-                self.waiting[i].d.next = false;
-                if self.resolve_drop.val() {
-                    self.mbusy[i].d.next = false;
+            if self.resolve_hit.val() & (self.miss.resolve_tag.val() == i.to_bits()) {
+                self.mbuf_waiting[i].d.next = false;
+                if self.miss.resolve_drop.val() {
+                    self.mbuf_busy[i].d.next = false;
                 } else {
-                    self.rreq[i].d.next = true;
+                    self.mbuf_retry_req[i].d.next = true;
                 }
             }
             if self.rt_issue.val() & (self.rt_pick.val() == i.to_bits()) {
-                self.rreq[i].d.next = false;
+                self.mbuf_retry_req[i].d.next = false;
             }
         }
         self.parked_inc.next = 0.into();
@@ -602,7 +607,7 @@ impl Logic for Depacketizer {
         self.nparked.d.next = self.nparked.q.val() + self.parked_inc.val()
             - self.parked_dec_retry.val()
             - self.parked_dec_host.val();
-        self.parked.next = self.nparked.q.val();
+        self.miss.parked.next = self.nparked.q.val();
 
         // ---- Malformed drops: up to two per cycle in, one pulse per cycle out.
         self.mal_pending.d.next = self.mal_pending.q.val()
@@ -626,13 +631,13 @@ impl Logic for Depacketizer {
         self.jq_words.next = (bit_cast::<RA, 13>(self.jq_len.val()) + 3) >> 2;
         self.lw.job_valid.next = self.jq_any.val() | self.rt_is_job.val();
         self.lw.job_ring.next = self.jq_any.val();
-        self.job_base_sel.next = self.r_rd.q.val() & self.c_ring_mask.val();
+        self.job_base_sel.next = self.ring_rd.q.val() & self.c_ring_mask.val();
         self.job_addr_sel.next = self.jq_addr.val();
         self.job_len_sel.next = self.jq_len.val();
         if !self.jq_any.val() {
             self.job_base_sel.next = self.c_ring_words.val()
                 + (bit_cast::<RA, TAG_BITS>(self.rt_buf.q.val()) << self.c_slot_shift.val());
-            self.job_addr_sel.next = (bit_cast::<32, 20>(self.rr_page.q.val())
+            self.job_addr_sel.next = (bit_cast::<32, 20>(self.retry_map_page.q.val())
                 << self.c_page_shift.val())
                 | (self.retry_nva.val() & self.c_off_mask.val());
             self.job_len_sel.next = self.retry_len.val();
@@ -644,8 +649,8 @@ impl Logic for Depacketizer {
         self.jq.read.next = self.lw_pop.val() & self.jq_any.val();
         if self.lw_pop.val() {
             if self.jq_any.val() {
-                self.r_rd.d.next =
-                    (self.r_rd.q.val() + self.jq_words.val()) & self.c_ptr_mask.val();
+                self.ring_rd.d.next =
+                    (self.ring_rd.q.val() + self.jq_words.val()) & self.c_ptr_mask.val();
                 self.writing_nva.d.next =
                     (bit_cast::<32, 20>(self.jq_meta.val().get_bits::<20>(0))
                         << self.c_page_shift.val())
@@ -658,20 +663,20 @@ impl Logic for Depacketizer {
             }
         }
         if self.lw.done.val() {
-            self.ev_del.d.next = true;
+            self.ev_delivered.d.next = true;
             if self.rt_is_write.val() {
                 self.rt_state.d.next = RetryState::Idle;
-                self.ev_del_slot.d.next = self.rr_slot.q.val();
-                self.ev_del_bytes.d.next = self.retry_len.val();
-                self.ev_nt.d.next = self.rr_signal.q.val();
-                self.ev_nt_nva.d.next = self.retry_nva.val();
+                self.ev_delivered_slot.d.next = self.retry_map_slot.q.val();
+                self.ev_delivered_bytes.d.next = self.retry_len.val();
+                self.ev_notify.d.next = self.retry_map_signal.q.val();
+                self.ev_notify_nva.d.next = self.retry_nva.val();
             } else {
                 // No job was taken since this one, so the read pointer is just past it.
-                self.r_fr.d.next = self.r_rd.q.val();
-                self.ev_del_slot.d.next = self.writing_slot.q.val();
-                self.ev_del_bytes.d.next = self.writing_len.q.val();
-                self.ev_nt.d.next = self.writing_signal.q.val();
-                self.ev_nt_nva.d.next = self.writing_nva.q.val();
+                self.ring_free.d.next = self.ring_rd.q.val();
+                self.ev_delivered_slot.d.next = self.writing_slot.q.val();
+                self.ev_delivered_bytes.d.next = self.writing_len.q.val();
+                self.ev_notify.d.next = self.writing_signal.q.val();
+                self.ev_notify_nva.d.next = self.writing_nva.q.val();
             }
         }
         self.ram.read_address.next = self.lw.ram_read_address.val();
@@ -679,31 +684,31 @@ impl Logic for Depacketizer {
         MemWriteController::link(&mut self.mem_wr, &mut self.lw.mem_wr);
 
         // ---- Event outputs.
-        self.miss_valid.next = self.ev_miss.q.val();
-        self.miss_tag.next = self.ev_miss_tag.q.val();
+        self.miss.valid.next = self.ev_miss.q.val();
+        self.miss.tag.next = self.ev_miss_tag.q.val();
         self.drop_crc_epoch.next = self.ev_crc.q.val();
-        self.drop_protection.next = self.ev_prot.q.val();
-        self.drop_miss_dropped.next = self.ev_mdrop.q.val();
-        self.drop_miss_overflow.next = self.ev_ovf.q.val();
-        self.drop_rx_overrun.next = self.ev_ovr.q.val();
-        self.delivered.valid.next = self.ev_del.q.val();
-        self.delivered.slot.next = self.ev_del_slot.q.val();
-        self.delivered.bytes.next = self.ev_del_bytes.q.val();
-        self.notify.valid.next = self.ev_nt.q.val();
-        self.notify.nva.next = self.ev_nt_nva.q.val();
-        // A notification is a delivery with more detail (only meaningful with `notify_valid`).
-        self.notify.length.next = self.ev_del_bytes.q.val();
+        self.drop_protection.next = self.ev_protection.q.val();
+        self.drop_miss_dropped.next = self.ev_host_drop.q.val();
+        self.drop_miss_overflow.next = self.ev_miss_overflow.q.val();
+        self.drop_rx_overrun.next = self.ev_overrun.q.val();
+        self.delivered.valid.next = self.ev_delivered.q.val();
+        self.delivered.slot.next = self.ev_delivered_slot.q.val();
+        self.delivered.bytes.next = self.ev_delivered_bytes.q.val();
+        self.notify.valid.next = self.ev_notify.q.val();
+        self.notify.nva.next = self.ev_notify_nva.q.val();
+        // A notification is a delivery with more detail (only meaningful with `notify.valid`).
+        self.notify.length.next = self.ev_delivered_bytes.q.val();
         self.trace.next = (bit_cast::<TRACE_BITS, 1>(self.tr_valid.q.val().into())
             << self.c_tr_valid_lsb.val())
             | (bit_cast::<TRACE_BITS, 1>(self.tr_link.q.val().into()) << self.c_tr_link_lsb.val())
             | (bit_cast::<TRACE_BITS, VERDICT_CODE_BITS>(self.tr_code.q.val())
                 << self.c_tr_code_lsb.val())
             | (bit_cast::<TRACE_BITS, TAG_BITS>(self.tr_tag.q.val()) << self.c_tr_tag_lsb.val())
-            | (bit_cast::<TRACE_BITS, 1>(self.ev_mdrop.q.val().into())
+            | (bit_cast::<TRACE_BITS, 1>(self.ev_host_drop.q.val().into())
                 << self.c_tr_hdrop_lsb.val())
             | (bit_cast::<TRACE_BITS, TAG_BITS>(self.tr_hdrop_tag.q.val())
                 << self.c_tr_hdrop_tag_lsb.val())
-            | (bit_cast::<TRACE_BITS, 1>(self.ev_del.q.val().into())
+            | (bit_cast::<TRACE_BITS, 1>(self.ev_delivered.q.val().into())
                 << self.c_tr_written_lsb.val());
     }
 }

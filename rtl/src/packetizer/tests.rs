@@ -1,23 +1,12 @@
 //! Tests of the `packetizer` block: behaviour against its reference, replay in Icarus, synthesis checks.
 use super::*;
+// One packet command as the TX MMU presents it.
+use crate::interfaces::TxCommand as Cmd;
 use crate::spec::packet::{encode, Header};
 use crate::spec::params::PAGE_SHIFT;
 use proptest::prelude::*;
 use std::collections::VecDeque;
 use vassa_hdl_tools::testbench::{yosys_check, Bench, XorShift};
-
-/// One packet command as the TX MMU presents it.
-#[derive(Debug, Clone, Copy)]
-struct Cmd {
-    addr: u32,
-    length: u32,
-    nva: u32,
-    epoch: u8,
-    slot: u8,
-    first: bool,
-    last: bool,
-    user: bool,
-}
 
 /// How the memory model answers.
 #[derive(Debug, Clone, Copy)]
@@ -120,14 +109,7 @@ impl Harness {
             last: true,
             user: true,
         });
-        u.cmd.addr.next = (c.addr as u64).into();
-        u.cmd.length.next = (c.length as u64).into();
-        u.cmd.nva.next = (c.nva as u64).into();
-        u.cmd.epoch.next = (c.epoch as u64).into();
-        u.cmd.counter_slot.next = (c.slot as u64).into();
-        u.cmd.first.next = c.first;
-        u.cmd.last.next = c.last;
-        u.cmd.user.next = c.user;
+        c.drive(&mut u.cmd);
         u.node_id.next = (self.node_id as u64).into();
         // Memory: one beat at most, in order.
         let mut beat = None;

@@ -177,21 +177,21 @@ fn simultaneous_misses_are_both_recorded_and_raise_the_interrupt() {
     let mut b = bench();
     b.record();
     write(&mut b, rm::IRQ_MASK.offset, rm::IRQ_MISS.mask());
-    b.uut.rx_miss_valid.next = true;
-    b.uut.rx_miss_tag.next = 3.into();
+    b.uut.rx_miss.valid.next = true;
+    b.uut.rx_miss.tag.next = 3.into();
     // The depacketizer's and the TX MMU's pages, held until the misses are resolved.
-    b.uut.parked_page.next = 0x11111.into();
-    b.uut.tx_miss_valid.next = true;
-    b.uut.tx_miss_page.next = 0x22222.into();
+    b.uut.rx_miss.parked_page.next = 0x11111.into();
+    b.uut.tx_miss.valid.next = true;
+    b.uut.tx_miss.page.next = 0x22222.into();
     b.step();
-    b.uut.rx_miss_valid.next = false;
-    b.uut.tx_miss_valid.next = false;
+    b.uut.rx_miss.valid.next = false;
+    b.uut.tx_miss.valid.next = false;
     b.steps(2);
     assert!(b.uut.irq.val());
     let status = read(&mut b, rm::STATUS.offset);
     assert_eq!(rm::STATUS_MISS_USED.get(status), 2);
     assert_eq!(
-        b.uut.parked_tag.val(),
+        b.uut.rx_miss.parked_tag.val(),
         Bits::<4>::from(3),
         "the RX record is the head"
     );
@@ -220,13 +220,13 @@ fn a_record_that_finds_the_miss_fifo_full_is_reported() {
     b.record();
     let depth = CoreParams::default().miss_fifo_depth();
     for tag in 0..=depth {
-        b.uut.rx_miss_valid.next = true;
-        b.uut.rx_miss_tag.next = (tag as u64).into();
+        b.uut.rx_miss.valid.next = true;
+        b.uut.rx_miss.tag.next = (tag as u64).into();
         b.settle();
         assert_eq!(b.uut.miss_pushed.val(), tag < depth, "record {tag}");
         b.step();
     }
-    b.uut.rx_miss_valid.next = false;
+    b.uut.rx_miss.valid.next = false;
     b.step();
     let status = read(&mut b, rm::STATUS.offset);
     assert_eq!(rm::STATUS_MISS_USED.get(status), depth);
@@ -248,11 +248,11 @@ fn resolve_pulses_the_right_direction() {
     let mut b = bench();
     let v = rm::RESOLVE_TAG.put(rm::RESOLVE_DROP.mask(), 5);
     write(&mut b, rm::MISS_RESOLVE.offset, v);
-    assert!(b.uut.rx_resolve_valid.val() && !b.uut.tx_resolve_valid.val());
-    assert!(b.uut.resolve_drop.val());
-    assert_eq!(b.uut.resolve_tag.val().index(), 5);
+    assert!(b.uut.rx_miss.resolve_valid.val() && !b.uut.tx_miss.resolve_valid.val());
+    assert!(b.uut.tx_miss.resolve_drop.val());
+    assert_eq!(b.uut.rx_miss.resolve_tag.val().index(), 5);
     write(&mut b, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.mask());
-    assert!(b.uut.tx_resolve_valid.val() && !b.uut.resolve_drop.val());
+    assert!(b.uut.tx_miss.resolve_valid.val() && !b.uut.tx_miss.resolve_drop.val());
 }
 
 #[test]

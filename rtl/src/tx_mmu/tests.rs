@@ -1,5 +1,6 @@
 //! Tests of the `tx_mmu` block: behaviour against its reference, replay in Icarus, synthesis checks.
 use super::*;
+use crate::interfaces::TxCommand as Cmd;
 use crate::spec::packet::split_message;
 use crate::spec::params::{param_info, PAGE_SHIFT};
 use proptest::prelude::*;
@@ -17,18 +18,6 @@ struct Mapping {
 struct Desc {
     addr: u32,
     length: u32,
-    user: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Cmd {
-    addr: u32,
-    length: u32,
-    nva: u32,
-    epoch: u8,
-    slot: u8,
-    first: bool,
-    last: bool,
     user: bool,
 }
 
@@ -261,23 +250,23 @@ fn run(s: &Scenario, record: bool) -> Outcome {
         }
         // Host: install first, resolve in a later cycle (a cache op takes effect for
         // lookups after its strobe); stray resolves while no miss is pending.
-        u.resolve_valid.next = false;
-        u.resolve_drop.next = rng.pct(50);
+        u.miss.resolve_valid.next = false;
+        u.miss.resolve_drop.next = rng.pct(50);
         match host {
             Some((due, act, n, page, installed_yet)) if cycle >= due => {
                 if act == HostAction::Install && !installed_yet {
                     cache.insert(page, installed(page, n));
                     host = Some((cycle + 1 + rng.next() % 3, act, n, page, true));
                 } else {
-                    u.resolve_valid.next = true;
-                    u.resolve_drop.next = act == HostAction::Cancel;
+                    u.miss.resolve_valid.next = true;
+                    u.miss.resolve_drop.next = act == HostAction::Cancel;
                     host = None;
                 }
             }
             Some(_) => {}
             None => {
                 if rng.pct(s.stray_pct) {
-                    u.resolve_valid.next = true;
+                    u.miss.resolve_valid.next = true;
                 }
             }
         }
@@ -303,7 +292,9 @@ fn run(s: &Scenario, record: bool) -> Outcome {
                     held_answers += 1
                 }
                 TxMmuState::MissWait
-                    if u.resolve_valid.val() && !u.resolve_drop.val() && !u.miss_q.q.val() =>
+                    if u.miss.resolve_valid.val()
+                        && !u.miss.resolve_drop.val()
+                        && !u.miss_q.q.val() =>
                 {
                     held_resolves += 1
                 }
@@ -321,16 +312,7 @@ fn run(s: &Scenario, record: bool) -> Outcome {
         }
         if u.cmd.valid.val() {
             assert!(u.busy.val(), "cycle {cycle}: command pending but not busy");
-            let c = Cmd {
-                addr: val(&u.cmd.addr) as u32,
-                length: val(&u.cmd.length) as u32,
-                nva: val(&u.cmd.nva) as u32,
-                epoch: val(&u.cmd.epoch) as u8,
-                slot: val(&u.cmd.counter_slot) as u8,
-                first: u.cmd.first.val(),
-                last: u.cmd.last.val(),
-                user: u.cmd.user.val(),
-            };
+            let c = Cmd::sample(&u.cmd);
             if let Some(h) = held {
                 assert_eq!(h, c, "cycle {cycle}: command changed while stalled");
             }
@@ -344,15 +326,15 @@ fn run(s: &Scenario, record: bool) -> Outcome {
         } else {
             assert!(held.is_none(), "cycle {cycle}: command withdrawn");
         }
-        if u.miss_valid.val() {
+        if u.miss.valid.val() {
             assert!(host.is_none(), "cycle {cycle}: miss while one is pending");
-            let page = val(&u.miss_page) as u32;
+            let page = val(&u.miss.page) as u32;
             events.push(Event::Miss(page));
             let act = action(&s.actions, misses);
             host = Some((cycle + 1 + rng.next() % 6, act, misses, page, false));
             misses += 1;
         }
-        if host.is_some() && !u.miss_valid.val() {
+        if host.is_some() && !u.miss.valid.val() {
             assert!(u.busy.val(), "cycle {cycle}: miss pending but not busy");
         }
         if u.cancel_event.val() {

@@ -178,10 +178,10 @@ impl Harness {
         u.link.sop.next = w.sop;
         u.link.eop.next = w.eop;
         u.link.data.next = (w.data as u64).into();
-        u.resolve_valid.next = resolve.is_some();
+        u.miss.resolve_valid.next = resolve.is_some();
         let (rt, rd) = resolve.unwrap_or((0, false));
-        u.resolve_tag.next = (rt as u64).into();
-        u.resolve_drop.next = rd;
+        u.miss.resolve_tag.next = (rt as u64).into();
+        u.miss.resolve_drop.next = rd;
         u.mem_wr.ready.next = ready;
         u.lookup.result_valid.next = false;
         if let Some(p) = self.results.front() {
@@ -212,10 +212,10 @@ impl Harness {
             }
         }
         self.b.settle();
-        if self.b.uut.miss_valid.val() {
+        if self.b.uut.miss.valid.val() {
             // Ask for the page of the miss just posted, as the register file does at
             // `MISS_POP`.
-            self.b.uut.parked_tag.next = self.b.uut.miss_tag.val();
+            self.b.uut.miss.parked_tag.next = self.b.uut.miss.tag.val();
             self.b.settle();
         }
         let u = &self.b.uut;
@@ -272,10 +272,10 @@ impl Harness {
                 len: u.notify.length.val().to_u32(),
             });
         }
-        if u.miss_valid.val() {
+        if u.miss.valid.val() {
             evs.push(Ev::Miss {
-                page: u.parked_page.val().to_u32(),
-                tag: u.miss_tag.val().to_u32() as u8,
+                page: u.miss.parked_page.val().to_u32(),
+                tag: u.miss.tag.val().to_u32() as u8,
             });
         }
         let word = u.trace.val().to_u32();
@@ -310,7 +310,7 @@ impl Harness {
             }
         }
         assert_eq!(
-            u.miss_valid.val(),
+            u.miss.valid.val(),
             verdict == Some(Verdict::Parked),
             "cycle {c}: a miss is posted with a parked verdict"
         );
@@ -324,7 +324,7 @@ impl Harness {
             if code == Verdict::Parked {
                 assert_eq!(
                     tag,
-                    u.miss_tag.val().to_u32() as u8,
+                    u.miss.tag.val().to_u32() as u8,
                     "cycle {c}: parked tag"
                 );
             }
@@ -412,7 +412,7 @@ impl Harness {
         assert_eq!(u.malformed_pending().q.val().to_u32(), 0);
         assert_eq!(u.retry_state().q.val(), RetryState::Idle);
         assert!(u.retry_requested().iter().all(|d| !d.q.val()));
-        let parked = u.parked.val().to_u32() as usize;
+        let parked = u.miss.parked.val().to_u32() as usize;
         assert_eq!(self.busy_count(), parked, "buffers leaked");
     }
 }

@@ -104,7 +104,7 @@ pub fn run_burst(
     h.quiesce();
     let (expected, overruns) = expect_link_units(h, model, &units, &word_cycles, from);
     check_phase(h, from, &expected, tags, image);
-    assert_eq!(h.b.uut.parked.val().to_u32() as usize, model.parked());
+    assert_eq!(h.b.uut.miss.parked.val().to_u32() as usize, model.parked());
     overruns
 }
 
@@ -216,5 +216,5 @@ pub fn run_resolve(
         .collect();
     assert_eq!(traced, want.iter().collect::<Vec<_>>(), "resolve trace");
     check_phase(h, from, &expected, tags, image);
-    assert_eq!(h.b.uut.parked.val().to_u32() as usize, model.parked());
+    assert_eq!(h.b.uut.miss.parked.val().to_u32() as usize, model.parked());
 }
