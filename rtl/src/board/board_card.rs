@@ -240,27 +240,27 @@ mod tests {
         panic!("register read of {addr:#x} timed out");
     }
 
-    fn host_write(b: &mut Bench<BoardCard>, addr: u32, value: u32) {
+    /// One host word-port request at `addr`, held until the card takes it.
+    fn host_request(b: &mut Bench<BoardCard>, addr: u32, write: bool) {
         b.uut.host.addr.next = (addr as u64).into();
-        b.uut.host.wdata.next = (value as u64).into();
-        b.uut.host.write.next = true;
+        b.uut.host.write.next = write;
+        b.uut.host.read.next = !write;
         b.settle();
         while !b.uut.host.ready.val() {
             b.step();
         }
         b.step();
         b.uut.host.write.next = false;
+        b.uut.host.read.next = false;
+    }
+
+    fn host_write(b: &mut Bench<BoardCard>, addr: u32, value: u32) {
+        b.uut.host.wdata.next = (value as u64).into();
+        host_request(b, addr, true);
     }
 
     fn host_read(b: &mut Bench<BoardCard>, addr: u32) -> u32 {
-        b.uut.host.addr.next = (addr as u64).into();
-        b.uut.host.read.next = true;
-        b.settle();
-        while !b.uut.host.ready.val() {
-            b.step();
-        }
-        b.step();
-        b.uut.host.read.next = false;
+        host_request(b, addr, false);
         assert!(b.uut.host.rvalid.val());
         b.uut.host.rdata.val().to_u64() as u32
     }
