@@ -79,42 +79,6 @@ pub enum BridgeState {
     Naks,
 }
 
-/// The receiver's registers. The synchronizers (`low1`, `low`) hold the inverted line so that
-/// their reset value 0 is idle.
-#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
-struct Receiver {
-    low1: Bit,
-    low: Bit,
-    armed: Bit,
-    state: UartRxState,
-    timer: Bits<16>,
-    bits: Bits<4>,
-    shift: Bits<8>,
-}
-
-/// The frame being assembled: bytes in (`count`) of the `need` its opcode takes.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, LogicStruct)]
-struct Frame {
-    count: Bits<4>,
-    need: Bits<4>,
-    op: Bits<8>,
-    addr: Bits<32>,
-    data: Bits<32>,
-    idle: Bits<24>,
-    done: Bit,
-}
-
-/// The frame decoded when the executor took it (keeps the address compares off the bus
-/// outputs).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, LogicStruct)]
-struct Decoded {
-    reg_read: Bit,
-    reg_write: Bit,
-    mem_read: Bit,
-    mem_write: Bit,
-    info: Bit,
-}
-
 #[derive(LogicBlock)]
 pub struct UartBridge {
     pub clock: Signal<In, Clock>,
@@ -192,6 +156,42 @@ pub struct UartBridge {
     ack: Constant<Bits<32>>,
     nak: Constant<Bits<32>>,
     stop_bit: Constant<Bits<9>>,
+}
+
+/// The receiver's registers. The synchronizers (`low1`, `low`) hold the inverted line so that
+/// their reset value 0 is idle.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+struct Receiver {
+    low1: Bit,
+    low: Bit,
+    armed: Bit,
+    state: UartRxState,
+    timer: Bits<16>,
+    bits: Bits<4>,
+    shift: Bits<8>,
+}
+
+/// The frame being assembled: bytes in (`count`) of the `need` its opcode takes.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, LogicStruct)]
+struct Frame {
+    count: Bits<4>,
+    need: Bits<4>,
+    op: Bits<8>,
+    addr: Bits<32>,
+    data: Bits<32>,
+    idle: Bits<24>,
+    done: Bit,
+}
+
+/// The frame decoded when the executor took it (keeps the address compares off the bus
+/// outputs).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, LogicStruct)]
+struct Decoded {
+    reg_read: Bit,
+    reg_write: Bit,
+    mem_read: Bit,
+    mem_write: Bit,
+    info: Bit,
 }
 
 impl UartBridge {
