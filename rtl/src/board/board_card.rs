@@ -61,19 +61,21 @@ pub struct BoardCard {
     beat: DFF<Bits<3>>,
     events: Signal<Local, Bits<8>>,
     tick_period: Constant<Bits<32>>,
-    m_sent: Constant<Bits<8>>,
-    m_received: Constant<Bits<8>>,
-    m_irq: Constant<Bits<8>>,
-    m_drop: Constant<Bits<8>>,
-    m_loopback: Constant<Bits<8>>,
-    m_host_mem: Constant<Bits<8>>,
-    m_host_reg: Constant<Bits<8>>,
-    m_heartbeat: Constant<Bits<8>>,
+    leds: Constant<LedMasks>,
     _mem_bytes: usize,
 }
 
-fn led_mask(bit: u32) -> Constant<Bits<8>> {
-    Constant::new((1u64 << bit).into())
+/// One `activity` bit per event, at its position in [`led`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, LogicStruct)]
+struct LedMasks {
+    sent: Bits<8>,
+    received: Bits<8>,
+    irq: Bits<8>,
+    drop: Bits<8>,
+    loopback: Bits<8>,
+    host_mem: Bits<8>,
+    host_reg: Bits<8>,
+    heartbeat: Bits<8>,
 }
 
 impl BoardCard {
@@ -82,6 +84,7 @@ impl BoardCard {
     /// 100 MHz).
     pub fn new(params: &CoreParams, mem_bytes: usize, stretch_cycles: u32) -> Self {
         assert!(stretch_cycles >= 1, "stretch_cycles must be at least 1");
+        let bit = |b: u32| Bits::<8>::from(1u64 << b);
         BoardCard {
             clock: Default::default(),
             bus: Default::default(),
@@ -103,15 +106,17 @@ impl BoardCard {
             count_hi: Default::default(),
             beat: Default::default(),
             events: Default::default(),
-            m_sent: led_mask(led::SENT),
-            m_received: led_mask(led::RECEIVED),
-            m_irq: led_mask(led::IRQ),
-            m_drop: led_mask(led::DROP),
-            m_loopback: led_mask(led::LOOPBACK),
-            m_host_mem: led_mask(led::HOST_MEM),
-            m_host_reg: led_mask(led::HOST_REG),
-            m_heartbeat: led_mask(led::HEARTBEAT),
             tick_period: Constant::new(((stretch_cycles / 2).max(1) as u64 - 1).into()),
+            leds: Constant::new(LedMasks {
+                sent: bit(led::SENT),
+                received: bit(led::RECEIVED),
+                irq: bit(led::IRQ),
+                drop: bit(led::DROP),
+                loopback: bit(led::LOOPBACK),
+                host_mem: bit(led::HOST_MEM),
+                host_reg: bit(led::HOST_REG),
+                heartbeat: bit(led::HEARTBEAT),
+            }),
             _mem_bytes: mem_bytes,
         }
     }
@@ -162,22 +167,22 @@ impl Logic for BoardCard {
         }
         self.events.next = 0.into();
         if self.link_tx.valid.val() & self.link_tx.eop.val() {
-            self.events.next = self.events.val() | self.m_sent.val();
+            self.events.next = self.events.val() | self.leds.val().sent;
         }
         if self.rx_valid.q.val() & self.rx_eop.q.val() {
-            self.events.next = self.events.val() | self.m_received.val();
+            self.events.next = self.events.val() | self.leds.val().received;
         }
         if self.core.irq.val() {
-            self.events.next = self.events.val() | self.m_irq.val();
+            self.events.next = self.events.val() | self.leds.val().irq;
         }
         if self.core.drop_event.val() {
-            self.events.next = self.events.val() | self.m_drop.val();
+            self.events.next = self.events.val() | self.leds.val().drop;
         }
         if self.host.ready.val() & (self.host.read.val() | self.host.write.val()) {
-            self.events.next = self.events.val() | self.m_host_mem.val();
+            self.events.next = self.events.val() | self.leds.val().host_mem;
         }
         if self.bus.read.val() | self.bus.write.val() {
-            self.events.next = self.events.val() | self.m_host_reg.val();
+            self.events.next = self.events.val() | self.leds.val().host_reg;
         }
         self.count_lo.d.next = self.count_lo.q.val() | self.events.val();
         self.count_hi.d.next = self.count_hi.q.val() | self.events.val();
@@ -190,10 +195,10 @@ impl Logic for BoardCard {
         }
         self.activity.next = self.count_lo.q.val() | self.count_hi.q.val();
         if self.loopback.val() {
-            self.activity.next = self.activity.val() | self.m_loopback.val();
+            self.activity.next = self.activity.val() | self.leds.val().loopback;
         }
         if self.beat.q.val().get_bit(2) {
-            self.activity.next = self.activity.val() | self.m_heartbeat.val();
+            self.activity.next = self.activity.val() | self.leds.val().heartbeat;
         }
     }
 }
@@ -240,27 +245,27 @@ mod tests {
         panic!("register read of {addr:#x} timed out");
     }
 
-    fn host_write(b: &mut Bench<BoardCard>, addr: u32, value: u32) {
+    /// One host word-port request at `addr`, held until the card takes it.
+    fn host_request(b: &mut Bench<BoardCard>, addr: u32, write: bool) {
         b.uut.host.addr.next = (addr as u64).into();
-        b.uut.host.wdata.next = (value as u64).into();
-        b.uut.host.write.next = true;
+        b.uut.host.write.next = write;
+        b.uut.host.read.next = !write;
         b.settle();
         while !b.uut.host.ready.val() {
             b.step();
         }
         b.step();
         b.uut.host.write.next = false;
+        b.uut.host.read.next = false;
+    }
+
+    fn host_write(b: &mut Bench<BoardCard>, addr: u32, value: u32) {
+        b.uut.host.wdata.next = (value as u64).into();
+        host_request(b, addr, true);
     }
 
     fn host_read(b: &mut Bench<BoardCard>, addr: u32) -> u32 {
-        b.uut.host.addr.next = (addr as u64).into();
-        b.uut.host.read.next = true;
-        b.settle();
-        while !b.uut.host.ready.val() {
-            b.step();
-        }
-        b.step();
-        b.uut.host.read.next = false;
+        host_request(b, addr, false);
         assert!(b.uut.host.rvalid.val());
         b.uut.host.rdata.val().to_u64() as u32
     }

@@ -79,6 +79,24 @@ pub enum BridgeState {
     FlushWait,
 }
 
+/// Core-domain flip-flops the ti side reads, each through two ti_clk flip-flops.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, LogicStruct)]
+struct ToTi {
+    irq: Bit,
+    busy: Bit,
+    loopback: Bit,
+    flush_req: Bit,
+}
+
+/// What the core side reads from the ti domain (and the loopback wire-in), each through two
+/// core flip-flops.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, LogicStruct)]
+struct ToCore {
+    loopback: Bit,
+    overflow: Bit,
+    flush_ack: Bit,
+}
+
 #[derive(LogicBlock)]
 pub struct FrontPanelBridge {
     pub core_clock: Signal<In, Clock>,
@@ -142,13 +160,9 @@ pub struct FrontPanelBridge {
     errors: DFF<Bits<16>>,
     irq_prev: DFF<Bit>,
     busy: DFF<Bit>,
-    loop_s1: DFF<Bit>,
-    loop_s2: DFF<Bit>,
-    ovf_s1: DFF<Bit>,
-    ovf_s2: DFF<Bit>,
     flush_req: DFF<Bit>,
-    ack_s1: DFF<Bit>,
-    ack_s2: DFF<Bit>,
+    core_s1: DFF<ToCore>,
+    core_s2: DFF<ToCore>,
     ev: Signal<Local, Bits<16>>,
     refuse: Signal<Local, Bit>,
     range_ok: Signal<Local, Bit>,
@@ -159,14 +173,8 @@ pub struct FrontPanelBridge {
     in_overflow: DFF<Bit>,
     out_underflow: DFF<Bit>,
     out_word: DFF<Bits<16>>,
-    irq_t1: DFF<Bit>,
-    irq_t2: DFF<Bit>,
-    busy_t1: DFF<Bit>,
-    busy_t2: DFF<Bit>,
-    lb_t1: DFF<Bit>,
-    lb_t2: DFF<Bit>,
-    req_t1: DFF<Bit>,
-    req_t2: DFF<Bit>,
+    ti_s1: DFF<ToTi>,
+    ti_s2: DFF<ToTi>,
     flush_ack: DFF<Bit>,
     drain_quiet: DFF<Bits<8>>,
     draining: Signal<Local, Bit>,
@@ -262,13 +270,9 @@ impl FrontPanelBridge {
             errors: Default::default(),
             irq_prev: Default::default(),
             busy: Default::default(),
-            loop_s1: Default::default(),
-            loop_s2: Default::default(),
-            ovf_s1: Default::default(),
-            ovf_s2: Default::default(),
             flush_req: Default::default(),
-            ack_s1: Default::default(),
-            ack_s2: Default::default(),
+            core_s1: Default::default(),
+            core_s2: Default::default(),
             ev: Default::default(),
             refuse: Default::default(),
             range_ok: Default::default(),
@@ -278,14 +282,8 @@ impl FrontPanelBridge {
             in_overflow: Default::default(),
             out_underflow: Default::default(),
             out_word: Default::default(),
-            irq_t1: Default::default(),
-            irq_t2: Default::default(),
-            busy_t1: Default::default(),
-            busy_t2: Default::default(),
-            lb_t1: Default::default(),
-            lb_t2: Default::default(),
-            req_t1: Default::default(),
-            req_t2: Default::default(),
+            ti_s1: Default::default(),
+            ti_s2: Default::default(),
             flush_ack: Default::default(),
             drain_quiet: Default::default(),
             draining: Default::default(),
@@ -346,13 +344,9 @@ impl Logic for FrontPanelBridge {
             errors,
             irq_prev,
             busy,
-            loop_s1,
-            loop_s2,
-            ovf_s1,
-            ovf_s2,
             flush_req,
-            ack_s1,
-            ack_s2
+            core_s1,
+            core_s2
         );
         dff_setup!(
             self,
@@ -360,14 +354,8 @@ impl Logic for FrontPanelBridge {
             in_overflow,
             out_underflow,
             out_word,
-            irq_t1,
-            irq_t2,
-            busy_t1,
-            busy_t2,
-            lb_t1,
-            lb_t2,
-            req_t1,
-            req_t2,
+            ti_s1,
+            ti_s2,
             flush_ack,
             drain_quiet
         );
@@ -385,17 +373,14 @@ impl Logic for FrontPanelBridge {
 
         // ================= ti_clk domain =================
         // Sources are core-domain flip-flops (no logic between domains).
-        self.irq_t1.d.next = self.irq_prev.q.val();
-        self.irq_t2.d.next = self.irq_t1.q.val();
-        self.busy_t1.d.next = self.busy.q.val();
-        self.busy_t2.d.next = self.busy_t1.q.val();
-        self.lb_t1.d.next = self.loop_s2.q.val();
-        self.lb_t2.d.next = self.lb_t1.q.val();
-        self.req_t1.d.next = self.flush_req.q.val();
-        self.req_t2.d.next = self.req_t1.q.val();
+        self.ti_s1.d.next.irq = self.irq_prev.q.val();
+        self.ti_s1.d.next.busy = self.busy.q.val();
+        self.ti_s1.d.next.loopback = self.core_s2.q.val().loopback;
+        self.ti_s1.d.next.flush_req = self.flush_req.q.val();
+        self.ti_s2.d.next = self.ti_s1.q.val();
         // Flush on the ti side: drain the pipe-out FIFO, clear the pipe error flags, then
         // acknowledge.
-        self.draining.next = self.req_t2.q.val() != self.flush_ack.q.val();
+        self.draining.next = self.ti_s2.q.val().flush_req != self.flush_ack.q.val();
         if self.pipe_in_write.val() & self.pipe_in.full.val() {
             self.in_overflow.d.next = true;
         }
@@ -416,7 +401,7 @@ impl Logic for FrontPanelBridge {
             if self.pipe_out.empty.val() {
                 self.drain_quiet.d.next = self.drain_quiet.q.val() + 1;
                 if self.drain_quiet.q.val() == self.quiet_cycles.val() {
-                    self.flush_ack.d.next = self.req_t2.q.val();
+                    self.flush_ack.d.next = self.ti_s2.q.val().flush_req;
                 }
             }
         } else {
@@ -424,13 +409,13 @@ impl Logic for FrontPanelBridge {
         }
         self.pipe_out_data.next = self.out_word.q.val();
         self.wo_status.next = 0.into();
-        if self.irq_t2.q.val() {
+        if self.ti_s2.q.val().irq {
             self.wo_status.next = self.wo_status.val() | self.s_irq.val();
         }
-        if self.busy_t2.q.val() {
+        if self.ti_s2.q.val().busy {
             self.wo_status.next = self.wo_status.val() | self.s_busy.val();
         }
-        if self.lb_t2.q.val() {
+        if self.ti_s2.q.val().loopback {
             self.wo_status.next = self.wo_status.val() | self.s_loopback.val();
         }
         if self.in_overflow.q.val() {
@@ -451,15 +436,14 @@ impl Logic for FrontPanelBridge {
         self.wo_magic.next = self.magic.val();
 
         // ================= core clock domain =================
-        self.loop_s1.d.next = (self.wi_control.val() & self.control_loopback_bit.val()) != 0;
-        self.loop_s2.d.next = self.loop_s1.q.val();
-        self.loopback.next = self.loop_s2.q.val();
+        self.core_s1.d.next.loopback =
+            (self.wi_control.val() & self.control_loopback_bit.val()) != 0;
+        self.core_s1.d.next.overflow = self.in_overflow.q.val();
+        self.core_s1.d.next.flush_ack = self.flush_ack.q.val();
+        self.core_s2.d.next = self.core_s1.q.val();
+        self.loopback.next = self.core_s2.q.val().loopback;
         self.unused_control_bits.next =
             (self.wi_control.val() & !self.control_loopback_bit.val()) != 0;
-        self.ovf_s1.d.next = self.in_overflow.q.val();
-        self.ovf_s2.d.next = self.ovf_s1.q.val();
-        self.ack_s1.d.next = self.flush_ack.q.val();
-        self.ack_s2.d.next = self.ack_s1.q.val();
 
         self.bus.addr.next = self.reg_addr.q.val().get_bits::<12>(0);
         self.bus.wdata.next = self.reg_wdata.q.val();
@@ -528,7 +512,7 @@ impl Logic for FrontPanelBridge {
                 }
                 if self.cmd.q.val() == self.c_mem_write.val() {
                     self.state.d.next = BridgeState::Drain;
-                    if self.range_ok.val() & !self.ovf_s2.q.val() {
+                    if self.range_ok.val() & !self.core_s2.q.val().overflow {
                         self.state.d.next = BridgeState::WriteCheck;
                     }
                 }
@@ -639,7 +623,7 @@ impl Logic for FrontPanelBridge {
             }
             BridgeState::FlushWait => {
                 self.pipe_in.read.next = true;
-                if self.ack_s2.q.val() == self.flush_req.q.val() {
+                if self.core_s2.q.val().flush_ack == self.flush_req.q.val() {
                     self.ev.next = self.ev.val() | self.e_mem_done.val();
                     self.state.d.next = BridgeState::Idle;
                 }

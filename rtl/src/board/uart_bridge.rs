@@ -100,23 +100,8 @@ pub struct UartBridge {
     /// One-cycle pulse per NAK queued.
     pub refused: Signal<Out, Bit>,
 
-    // Receiver. The synchronizers hold the inverted line so that their reset value 0 is idle.
-    rx_low1: DFF<Bit>,
-    rx_low: DFF<Bit>,
-    rx_armed: DFF<Bit>,
-    rx_state: DFF<UartRxState>,
-    rx_timer: DFF<Bits<16>>,
-    rx_bits: DFF<Bits<4>>,
-    rx_shift: DFF<Bits<8>>,
-
-    // Frame assembly.
-    f_count: DFF<Bits<4>>,
-    f_need: DFF<Bits<4>>,
-    f_op: DFF<Bits<8>>,
-    f_addr: DFF<Bits<32>>,
-    f_data: DFF<Bits<32>>,
-    f_idle: DFF<Bits<24>>,
-    f_done: DFF<Bit>,
+    receiver: DFF<Receiver>,
+    frame: DFF<Frame>,
 
     // Executor, and the NAKs owed for frames that completed while it was busy.
     state: DFF<BridgeState>,
@@ -124,12 +109,7 @@ pub struct UartBridge {
     x_data: DFF<Bits<32>>,
     x_naks: DFF<Bits<8>>,
     x_wait: DFF<Bits<16>>,
-    // The frame decoded when it was taken (keeps the address compares off the bus outputs).
-    x_reg_read: DFF<Bit>,
-    x_reg_write: DFF<Bit>,
-    x_mem_read: DFF<Bit>,
-    x_mem_write: DFF<Bit>,
-    x_info: DFF<Bit>,
+    x_op: DFF<Decoded>,
 
     // Reply register: bytes left to send, least significant first.
     r_data: DFF<Bits<32>>,
@@ -178,6 +158,42 @@ pub struct UartBridge {
     stop_bit: Constant<Bits<9>>,
 }
 
+/// The receiver's registers. The synchronizers (`low1`, `low`) hold the inverted line so that
+/// their reset value 0 is idle.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+struct Receiver {
+    low1: Bit,
+    low: Bit,
+    armed: Bit,
+    state: UartRxState,
+    timer: Bits<16>,
+    bits: Bits<4>,
+    shift: Bits<8>,
+}
+
+/// The frame being assembled: bytes in (`count`) of the `need` its opcode takes.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, LogicStruct)]
+struct Frame {
+    count: Bits<4>,
+    need: Bits<4>,
+    op: Bits<8>,
+    addr: Bits<32>,
+    data: Bits<32>,
+    idle: Bits<24>,
+    done: Bit,
+}
+
+/// The frame decoded when the executor took it (keeps the address compares off the bus
+/// outputs).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, LogicStruct)]
+struct Decoded {
+    reg_read: Bit,
+    reg_write: Bit,
+    mem_read: Bit,
+    mem_write: Bit,
+    info: Bit,
+}
+
 impl UartBridge {
     /// A bridge at `clocks_per_bit` core clocks a bit (4 ..= 65 535) to a card with
     /// `mem_bytes` of memory (a power of two, 1 KiB to 2 GiB), abandoning incomplete
@@ -217,30 +233,14 @@ impl UartBridge {
             host: Default::default(),
             replied: Default::default(),
             refused: Default::default(),
-            rx_low1: Default::default(),
-            rx_low: Default::default(),
-            rx_armed: Default::default(),
-            rx_state: Default::default(),
-            rx_timer: Default::default(),
-            rx_bits: Default::default(),
-            rx_shift: Default::default(),
-            f_count: Default::default(),
-            f_need: Default::default(),
-            f_op: Default::default(),
-            f_addr: Default::default(),
-            f_data: Default::default(),
-            f_idle: Default::default(),
-            f_done: Default::default(),
+            receiver: Default::default(),
+            frame: Default::default(),
             state: Default::default(),
             x_addr: Default::default(),
             x_data: Default::default(),
             x_naks: Default::default(),
             x_wait: Default::default(),
-            x_reg_read: Default::default(),
-            x_reg_write: Default::default(),
-            x_mem_read: Default::default(),
-            x_mem_write: Default::default(),
-            x_info: Default::default(),
+            x_op: Default::default(),
             r_data: Default::default(),
             r_left: Default::default(),
             tx_busy: Default::default(),
@@ -287,145 +287,112 @@ impl Logic for UartBridge {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self,
-            clock,
-            rx_low1,
-            rx_low,
-            rx_armed,
-            rx_state,
-            rx_timer,
-            rx_bits,
-            rx_shift,
-            f_count,
-            f_need,
-            f_op,
-            f_addr,
-            f_data,
-            f_idle,
-            f_done,
-            state,
-            x_addr,
-            x_data,
-            x_naks,
-            x_wait,
-            x_reg_read,
-            x_reg_write,
-            x_mem_read,
-            x_mem_write,
-            x_info,
-            r_data,
-            r_left,
-            tx_busy,
-            tx_low,
-            tx_shift,
-            tx_timer,
-            tx_bits,
-            replied_q,
-            refused_q
+            self, clock, receiver, frame, state, x_addr, x_data, x_naks, x_wait, x_op, r_data,
+            r_left, tx_busy, tx_low, tx_shift, tx_timer, tx_bits, replied_q, refused_q
         );
 
         // ---- Receiver ----
-        self.rx_low1.d.next = !self.rx.val();
-        self.rx_low.d.next = self.rx_low1.q.val();
+        self.receiver.d.next.low1 = !self.rx.val();
+        self.receiver.d.next.low = self.receiver.q.val().low1;
         self.rx_byte.next = false;
         self.rx_framing.next = false;
-        if self.rx_timer.q.val().any() {
-            self.rx_timer.d.next = self.rx_timer.q.val() - 1;
+        if self.receiver.q.val().timer.any() {
+            self.receiver.d.next.timer = self.receiver.q.val().timer - 1;
         }
-        match self.rx_state.q.val() {
+        match self.receiver.q.val().state {
             UartRxState::Idle => {
-                if !self.rx_low.q.val() {
-                    self.rx_armed.d.next = true;
-                } else if self.rx_armed.q.val() {
-                    self.rx_armed.d.next = false;
-                    self.rx_timer.d.next = self.half_bit.val();
-                    self.rx_state.d.next = UartRxState::Start;
+                if !self.receiver.q.val().low {
+                    self.receiver.d.next.armed = true;
+                } else if self.receiver.q.val().armed {
+                    self.receiver.d.next.armed = false;
+                    self.receiver.d.next.timer = self.half_bit.val();
+                    self.receiver.d.next.state = UartRxState::Start;
                 }
             }
             UartRxState::Start => {
-                if !self.rx_timer.q.val().any() {
-                    if self.rx_low.q.val() {
-                        self.rx_timer.d.next = self.bit_time.val();
-                        self.rx_bits.d.next = 8.into();
-                        self.rx_state.d.next = UartRxState::Data;
+                if !self.receiver.q.val().timer.any() {
+                    if self.receiver.q.val().low {
+                        self.receiver.d.next.timer = self.bit_time.val();
+                        self.receiver.d.next.bits = 8.into();
+                        self.receiver.d.next.state = UartRxState::Data;
                     } else {
-                        self.rx_state.d.next = UartRxState::Idle;
+                        self.receiver.d.next.state = UartRxState::Idle;
                     }
                 }
             }
             UartRxState::Data => {
-                if !self.rx_timer.q.val().any() {
-                    self.rx_shift.d.next = (self.rx_shift.q.val() >> 1)
-                        | (bit_cast::<8, 1>((!self.rx_low.q.val()).into()) << 7);
-                    self.rx_bits.d.next = self.rx_bits.q.val() - 1;
-                    self.rx_timer.d.next = self.bit_time.val();
-                    if self.rx_bits.q.val() == 1 {
-                        self.rx_state.d.next = UartRxState::Stop;
+                if !self.receiver.q.val().timer.any() {
+                    self.receiver.d.next.shift = (self.receiver.q.val().shift >> 1)
+                        | (bit_cast::<8, 1>((!self.receiver.q.val().low).into()) << 7);
+                    self.receiver.d.next.bits = self.receiver.q.val().bits - 1;
+                    self.receiver.d.next.timer = self.bit_time.val();
+                    if self.receiver.q.val().bits == 1 {
+                        self.receiver.d.next.state = UartRxState::Stop;
                     }
                 }
             }
             UartRxState::Stop => {
-                if !self.rx_timer.q.val().any() {
+                if !self.receiver.q.val().timer.any() {
                     self.rx_byte.next = true;
-                    self.rx_framing.next = self.rx_low.q.val();
-                    self.rx_state.d.next = UartRxState::Idle;
+                    self.rx_framing.next = self.receiver.q.val().low;
+                    self.receiver.d.next.state = UartRxState::Idle;
                 }
             }
             _ => {
-                self.rx_state.d.next = UartRxState::Idle;
+                self.receiver.d.next.state = UartRxState::Idle;
             }
         }
 
         // ---- Frame assembly ----
-        // A completed frame (or a refused byte) sets f_done; the next cycle hands it on.
-        self.f_done.d.next = false;
-        if self.f_count.q.val().any() {
-            self.f_idle.d.next = self.f_idle.q.val() + 1;
+        // A completed frame (or a refused byte) sets `frame.done`; the next cycle hands it on.
+        self.frame.d.next.done = false;
+        if self.frame.q.val().count.any() {
+            self.frame.d.next.idle = self.frame.q.val().idle + 1;
         }
         if self.rx_byte.val() {
-            self.f_idle.d.next = 0.into();
+            self.frame.d.next.idle = 0.into();
             if self.rx_framing.val() {
                 // Not an opcode: the executor refuses it.
-                self.f_op.d.next = 0.into();
-                self.f_count.d.next = 0.into();
-                self.f_done.d.next = true;
-            } else if !self.f_count.q.val().any() {
-                self.f_op.d.next = self.rx_shift.q.val();
-                if (self.rx_shift.q.val() == self.op_reg_read.val())
-                    | (self.rx_shift.q.val() == self.op_mem_read.val())
-                    | (self.rx_shift.q.val() == self.op_info.val())
+                self.frame.d.next.op = 0.into();
+                self.frame.d.next.count = 0.into();
+                self.frame.d.next.done = true;
+            } else if !self.frame.q.val().count.any() {
+                self.frame.d.next.op = self.receiver.q.val().shift;
+                if (self.receiver.q.val().shift == self.op_reg_read.val())
+                    | (self.receiver.q.val().shift == self.op_mem_read.val())
+                    | (self.receiver.q.val().shift == self.op_info.val())
                 {
-                    self.f_need.d.next = self.short_len.val();
-                    self.f_count.d.next = 1.into();
-                } else if (self.rx_shift.q.val() == self.op_reg_write.val())
-                    | (self.rx_shift.q.val() == self.op_mem_write.val())
+                    self.frame.d.next.need = self.short_len.val();
+                    self.frame.d.next.count = 1.into();
+                } else if (self.receiver.q.val().shift == self.op_reg_write.val())
+                    | (self.receiver.q.val().shift == self.op_mem_write.val())
                 {
-                    self.f_need.d.next = self.long_len.val();
-                    self.f_count.d.next = 1.into();
+                    self.frame.d.next.need = self.long_len.val();
+                    self.frame.d.next.count = 1.into();
                 } else {
-                    self.f_done.d.next = true;
+                    self.frame.d.next.done = true;
                 }
             } else {
-                if self.f_count.q.val() < self.short_len.val() {
-                    self.f_addr.d.next = (self.f_addr.q.val() >> 8)
-                        | (bit_cast::<32, 8>(self.rx_shift.q.val()) << 24);
+                if self.frame.q.val().count < self.short_len.val() {
+                    self.frame.d.next.addr = (self.frame.q.val().addr >> 8)
+                        | (bit_cast::<32, 8>(self.receiver.q.val().shift) << 24);
                 } else {
-                    self.f_data.d.next = (self.f_data.q.val() >> 8)
-                        | (bit_cast::<32, 8>(self.rx_shift.q.val()) << 24);
+                    self.frame.d.next.data = (self.frame.q.val().data >> 8)
+                        | (bit_cast::<32, 8>(self.receiver.q.val().shift) << 24);
                 }
-                if (self.f_count.q.val() + 1) == self.f_need.q.val() {
-                    self.f_count.d.next = 0.into();
-                    self.f_done.d.next = true;
+                if (self.frame.q.val().count + 1) == self.frame.q.val().need {
+                    self.frame.d.next.count = 0.into();
+                    self.frame.d.next.done = true;
                 } else {
-                    self.f_count.d.next = self.f_count.q.val() + 1;
+                    self.frame.d.next.count = self.frame.q.val().count + 1;
                 }
             }
-        } else if self.f_idle.q.val() == self.timeout.val() {
+        } else if self.frame.q.val().idle == self.timeout.val() {
             // Idle gap inside a frame: abandon it.
-            self.f_op.d.next = 0.into();
-            self.f_count.d.next = 0.into();
-            self.f_idle.d.next = 0.into();
-            self.f_done.d.next = true;
+            self.frame.d.next.op = 0.into();
+            self.frame.d.next.count = 0.into();
+            self.frame.d.next.idle = 0.into();
+            self.frame.d.next.done = true;
         }
 
         // ---- Executor ----
@@ -441,7 +408,7 @@ impl Logic for UartBridge {
         self.refused_q.d.next = false;
         self.reply_free.next = !self.r_left.q.val().any();
         // A frame completing while the executor is busy is owed a NAK after its reply.
-        self.owed.next = self.f_done.q.val() & (self.state.q.val() != BridgeState::Idle);
+        self.owed.next = self.frame.q.val().done & (self.state.q.val() != BridgeState::Idle);
         self.nak_sent.next = false;
         self.rp_go.next = false;
         self.rp_nak.next = false;
@@ -449,23 +416,23 @@ impl Logic for UartBridge {
         self.rp_data.next = 0.into();
         // Both spaces are powers of two: an address is in range and aligned when none of the
         // refused bits (above the space, and the two low ones) is set. No comparator chains.
-        self.reg_ok.next = !(self.f_addr.q.val() & self.reg_refused.val()).any();
-        self.mem_ok.next = !(self.f_addr.q.val() & self.mem_refused.val()).any();
+        self.reg_ok.next = !(self.frame.q.val().addr & self.reg_refused.val()).any();
+        self.mem_ok.next = !(self.frame.q.val().addr & self.mem_refused.val()).any();
         self.x_wait.d.next = self.x_wait.q.val() + 1;
         match self.state.q.val() {
             BridgeState::Idle => {
-                if self.f_done.q.val() {
-                    self.x_addr.d.next = self.f_addr.q.val();
-                    self.x_data.d.next = self.f_data.q.val();
-                    self.x_reg_read.d.next =
-                        (self.f_op.q.val() == self.op_reg_read.val()) & self.reg_ok.val();
-                    self.x_reg_write.d.next =
-                        (self.f_op.q.val() == self.op_reg_write.val()) & self.reg_ok.val();
-                    self.x_mem_read.d.next =
-                        (self.f_op.q.val() == self.op_mem_read.val()) & self.mem_ok.val();
-                    self.x_mem_write.d.next =
-                        (self.f_op.q.val() == self.op_mem_write.val()) & self.mem_ok.val();
-                    self.x_info.d.next = self.f_op.q.val() == self.op_info.val();
+                if self.frame.q.val().done {
+                    self.x_addr.d.next = self.frame.q.val().addr;
+                    self.x_data.d.next = self.frame.q.val().data;
+                    self.x_op.d.next.reg_read =
+                        (self.frame.q.val().op == self.op_reg_read.val()) & self.reg_ok.val();
+                    self.x_op.d.next.reg_write =
+                        (self.frame.q.val().op == self.op_reg_write.val()) & self.reg_ok.val();
+                    self.x_op.d.next.mem_read =
+                        (self.frame.q.val().op == self.op_mem_read.val()) & self.mem_ok.val();
+                    self.x_op.d.next.mem_write =
+                        (self.frame.q.val().op == self.op_mem_write.val()) & self.mem_ok.val();
+                    self.x_op.d.next.info = self.frame.q.val().op == self.op_info.val();
                     self.state.d.next = BridgeState::Decode;
                 }
             }
@@ -473,16 +440,16 @@ impl Logic for UartBridge {
                 // The reply goes straight into the reply register: start once it is free.
                 if self.reply_free.val() {
                     self.x_wait.d.next = 0.into();
-                    if self.x_reg_read.q.val() {
+                    if self.x_op.q.val().reg_read {
                         self.bus.read.next = true;
                         self.state.d.next = BridgeState::RegRead;
-                    } else if self.x_reg_write.q.val() {
+                    } else if self.x_op.q.val().reg_write {
                         self.bus.write.next = true;
                         self.rp_go.next = true;
                         self.rp_data.next = self.ack.val();
-                    } else if self.x_mem_read.q.val() | self.x_mem_write.q.val() {
+                    } else if self.x_op.q.val().mem_read | self.x_op.q.val().mem_write {
                         self.state.d.next = BridgeState::MemRequest;
-                    } else if self.x_info.q.val() {
+                    } else if self.x_op.q.val().info {
                         self.rp_go.next = true;
                         self.rp_data.next = self.info.val();
                         self.rp_four.next = true;
@@ -501,11 +468,11 @@ impl Logic for UartBridge {
                 }
             }
             BridgeState::MemRequest => {
-                self.host.write.next = self.x_mem_write.q.val();
-                self.host.read.next = self.x_mem_read.q.val();
+                self.host.write.next = self.x_op.q.val().mem_write;
+                self.host.read.next = self.x_op.q.val().mem_read;
                 if self.host.ready.val() {
                     self.x_wait.d.next = 0.into();
-                    if self.x_mem_write.q.val() {
+                    if self.x_op.q.val().mem_write {
                         self.rp_go.next = true;
                         self.rp_data.next = self.ack.val();
                     } else {

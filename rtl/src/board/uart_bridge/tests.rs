@@ -112,27 +112,16 @@ fn every_opcode_round_trips() {
     card.b.record();
     let mut host = SerialHost::new(CPB);
     let ack = vec![uart::ACK];
-    let w = frame(uart::OP_REG_WRITE, 0x24, Some(0xA5A5_0F0F));
-    assert_eq!(exchange(&mut card, &mut host, &w, 1, LIMIT), ack);
-    let r = frame(uart::OP_REG_READ, 0x24, None);
-    assert_eq!(
-        word(&exchange(&mut card, &mut host, &r, 4, LIMIT)),
-        0xA5A5_0F0F
-    );
-    let mw = frame(uart::OP_MEM_WRITE, 0xFFC, Some(0x1234_5678));
-    assert_eq!(exchange(&mut card, &mut host, &mw, 1, LIMIT), ack);
-    let mr = frame(uart::OP_MEM_READ, 0xFFC, None);
-    assert_eq!(
-        word(&exchange(&mut card, &mut host, &mr, 4, LIMIT)),
-        0x1234_5678
-    );
-    let mr = frame(uart::OP_MEM_READ, 0x10, None);
-    assert_eq!(
-        word(&exchange(&mut card, &mut host, &mr, 4, LIMIT)),
-        0x0404_0404
-    );
-    let info = frame(uart::OP_INFO, 0, None);
-    let got = word(&exchange(&mut card, &mut host, &info, 4, LIMIT));
+    let mut request = |op, addr, data| {
+        let f = frame(op, addr, data);
+        exchange(&mut card, &mut host, &f, reply_len(op), LIMIT)
+    };
+    assert_eq!(request(uart::OP_REG_WRITE, 0x24, Some(0xA5A5_0F0F)), ack);
+    assert_eq!(word(&request(uart::OP_REG_READ, 0x24, None)), 0xA5A5_0F0F);
+    assert_eq!(request(uart::OP_MEM_WRITE, 0xFFC, Some(0x1234_5678)), ack);
+    assert_eq!(word(&request(uart::OP_MEM_READ, 0xFFC, None)), 0x1234_5678);
+    assert_eq!(word(&request(uart::OP_MEM_READ, 0x10, None)), 0x0404_0404);
+    let got = word(&request(uart::OP_INFO, 0, None));
     assert_eq!(got, BOARD_MAGIC as u32 | (MEM_BYTES as u32 / 1024) << 16);
     assert_eq!(
         card.ops,
