@@ -348,21 +348,17 @@ fn tx_miss_serviced_by_install_and_retry() {
     let mut t = three();
     let u = t.send_pattern(0, 0x13_F00, 900, 23);
     t.settle();
-    let (r, m) = t.read(0, rm::MISS_POP.offset);
-    assert_eq!(r, m, "TX miss record rtl {r:#x} model {m:#x}");
-    assert_eq!(rm::MISS_PAGE.get(r), 0x13);
-    let attr = rm::map_attr(false, false, 2, 5);
-    t.install(0, true, 3, 0x13, UCAST_PAGE, attr);
-    t.write(0, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.put(0, 1));
-    t.settle();
-    // The message runs into physical page 0x14, which misses too.
-    let (r, m) = t.read(0, rm::MISS_POP.offset);
-    assert_eq!(r, m, "second TX miss rtl {r:#x} model {m:#x}");
-    assert_eq!(rm::MISS_PAGE.get(r), 0x14);
-    let attr = rm::map_attr(false, false, 2, 5);
-    t.install(0, true, 4, 0x14, UCAST_PAGE, attr);
-    t.write(0, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.put(0, 1));
-    t.settle();
+    // The message runs into physical page 0x14 after its install, which misses too.
+    let misses = [(3, 0x13, "TX miss record"), (4, 0x14, "second TX miss")];
+    for (slot, page, what) in misses {
+        let (r, m) = t.read(0, rm::MISS_POP.offset);
+        assert_eq!(r, m, "{what} rtl {r:#x} model {m:#x}");
+        assert_eq!(rm::MISS_PAGE.get(r), page);
+        let attr = rm::map_attr(false, false, 2, 5);
+        t.install(0, true, slot, page, UCAST_PAGE, attr);
+        t.write(0, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.put(0, 1));
+        t.settle();
+    }
     t.expect_counter(0, "misses", 2);
     assert_eq!(&t.mems[2][0x31_F00..0x32_000], &u[..0x100]);
     t.compare_all();
