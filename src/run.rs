@@ -217,12 +217,7 @@ fn describe(s: &Scenario, backend: Backend) -> String {
         }
     );
     for c in &s.channels {
-        let msgs: u64 = s
-            .traffic
-            .iter()
-            .filter(|t| t.channel == c.name)
-            .map(|t| t.messages)
-            .sum();
+        let msgs = s.messages_on(&c.name);
         out += &format!(
             "  channel \"{}\": {:?} {} -> {}, {} segment ({} pages), {} messages\n",
             c.name,

@@ -14,6 +14,18 @@ fn vassa(args: &[&str]) -> (i32, String, String) {
     (run.status, run.stdout, run.stderr)
 }
 
+/// `vassa gen --out <out>` with `flags`.
+fn gen(out: &Path, flags: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["gen", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    vassa(&args)
+}
+
+/// The words of a command line without paths.
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 /// A temporary directory, removed when dropped (also when a test fails).
 fn scratch() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
@@ -26,15 +38,10 @@ fn gen_writes_the_core_and_a_report_with_the_flags_applied() {
     let params = dir.join("p.toml");
     std::fs::write(&params, "rx_cache_entries = 4\nmax_payload = 64\n").unwrap();
     let out = dir.join("out");
-    let (code, _, err) = vassa(&[
-        "gen",
-        "--out",
-        out.to_str().unwrap(),
-        "--params",
-        params.to_str().unwrap(),
-        "--max-payload",
-        "128",
-    ]);
+    let (code, _, err) = gen(
+        &out,
+        &["--params", params.to_str().unwrap(), "--max-payload", "128"],
+    );
     assert_eq!(code, 0, "{err}");
     let verilog = std::fs::read_to_string(out.join("vassa_core.v")).unwrap();
     assert!(verilog.contains("module vassa_core("));
@@ -50,13 +57,7 @@ fn gen_writes_the_core_and_a_report_with_the_flags_applied() {
 fn bad_parameters_get_one_clear_error_exit_2_for_flags_and_1_for_files() {
     let tmp = scratch();
     let dir = tmp.path();
-    let (code, _, err) = vassa(&[
-        "gen",
-        "--out",
-        dir.to_str().unwrap(),
-        "--rx-cache-entries",
-        "12",
-    ]);
+    let (code, _, err) = gen(dir, &["--rx-cache-entries", "12"]);
     assert_eq!(code, 2);
     assert!(
         err.contains("--rx-cache-entries 12: must be a power of two"),
@@ -64,7 +65,7 @@ fn bad_parameters_get_one_clear_error_exit_2_for_flags_and_1_for_files() {
     );
     assert!(!err.contains("panicked"), "{err}");
 
-    let (code, _, err) = vassa(&["gen", "--out", dir.to_str().unwrap(), "--line-bytes", "6"]);
+    let (code, _, err) = gen(dir, &["--line-bytes", "6"]);
     assert_eq!(code, 2);
     assert!(
         err.contains("--line-bytes 6: must be a power of two"),
@@ -73,26 +74,14 @@ fn bad_parameters_get_one_clear_error_exit_2_for_flags_and_1_for_files() {
 
     let file = dir.join("bad.toml");
     std::fs::write(&file, "tx_cache_entries = 8\ncache_size = 3\n").unwrap();
-    let (code, _, err) = vassa(&[
-        "gen",
-        "--out",
-        dir.to_str().unwrap(),
-        "--params",
-        file.to_str().unwrap(),
-    ]);
+    let (code, _, err) = gen(dir, &["--params", file.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(
         err.contains("bad.toml:2:1: cache_size: unknown field `cache_size`"),
         "names the file, line and field: {err}"
     );
 
-    let (code, _, err) = vassa(&[
-        "gen",
-        "--out",
-        dir.to_str().unwrap(),
-        "--params",
-        "/nonexistent.toml",
-    ]);
+    let (code, _, err) = gen(dir, &["--params", "/nonexistent.toml"]);
     assert_eq!(code, 1);
     assert!(
         err.contains("--params /nonexistent.toml: does not exist"),
@@ -250,15 +239,9 @@ fn synth_refuses_unknown_boards_and_bad_parameters_in_one_line() {
     assert_eq!(code, 2, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("de10"), "{err}");
-    let (code, _, err) = vassa(&[
-        "synth",
-        "--board",
-        "cu",
-        "--out",
-        "/tmp/x",
-        "--rx-cache-entries",
-        "12",
-    ]);
+    let (code, _, err) = vassa(&words(
+        "synth --board cu --out /tmp/x --rx-cache-entries 12",
+    ));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("power of two"), "{err}");
 }
@@ -269,20 +252,8 @@ fn synth_refuses_unknown_boards_and_bad_parameters_in_one_line() {
 fn gen_place_reports_use_fmax_and_the_critical_path() {
     let tmp = scratch();
     let out = tmp.path();
-    let (code, stdout, err) = vassa(&[
-        "gen",
-        "--out",
-        out.to_str().unwrap(),
-        "--place",
-        "--tx-cache-entries",
-        "2",
-        "--rx-cache-entries",
-        "2",
-        "--counter-slots",
-        "4",
-        "--max-payload",
-        "64",
-    ]);
+    let small = "--tx-cache-entries 2 --rx-cache-entries 2 --counter-slots 4 --max-payload 64";
+    let (code, stdout, err) = gen(out, &words(&format!("--place {small}")));
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("iCE40-HX8K place and route"), "{stdout}");
     let fmax: f64 = stdout

@@ -200,10 +200,28 @@ endmodule
     }
 
     /// The wrapper module of one endpoint: `name_<addr>` instantiating `primitive` with
-    /// `ep_addr` fixed; `ports` are the wrapper's port declarations and `binds` the
-    /// primitive's connections besides `ok1` and `ep_addr`.
-    fn wrapper(kind: &str, addr: u8, primitive: &str, ports: &str, binds: &str) -> Verilog {
+    /// `ep_addr` fixed. `ports` are the block's ports besides `ok1` as (name, output, bits);
+    /// the primitive calls each one `ep_<name>`, except `ok2`.
+    fn wrapper(kind: &str, addr: u8, primitive: &str, ports: &[(&str, bool, usize)]) -> Verilog {
         let name = format!("{kind}_{addr:x}");
+        let mut decls = Vec::new();
+        let mut binds = String::new();
+        for &(port, output, bits) in ports {
+            let dir = if output { "output" } else { "input" };
+            let range = if bits > 1 {
+                format!(" [{}:0]", bits - 1)
+            } else {
+                String::new()
+            };
+            decls.push(format!("    {dir} wire{range} {port}"));
+            let ep = if port == "ok2" {
+                port.to_string()
+            } else {
+                format!("ep_{port}")
+            };
+            binds.push_str(&format!(", .{ep}({port})"));
+        }
+        let ports = decls.join(",\n");
         Verilog::Blackbox(BlackBox {
             code: format!(
                 "\nmodule {name}\n    (\n    input wire [30:0] ok1,\n{ports}\n    );\n\n    \
@@ -224,226 +242,76 @@ endmodule
         addr
     }
 
-    /// `okWireIn`: a 16-bit value set by the host (`ti_clk` domain).
-    #[derive(Clone, Debug, LogicBlock)]
-    pub struct WireIn {
-        pub ok1: Signal<In, Bits<31>>,
-        pub dataout: Signal<Out, Bits<16>>,
-        _n: u8,
+    /// Endpoint blocks: `Name(kind, address range) => primitive { ports besides ok1 }`.
+    /// Each gets `new(n)`, which checks `n` against the range, `connect` of its outputs and
+    /// the `wrapper` Verilog.
+    macro_rules! is_output {
+        (Out) => {
+            true
+        };
+        (In) => {
+            false
+        };
     }
 
-    impl WireIn {
-        pub fn new(n: u8) -> Self {
-            WireIn {
-                ok1: Default::default(),
-                dataout: Default::default(),
-                _n: check_range("wire-in", n, 0x00..0x20),
+    macro_rules! endpoints {
+        ($(
+            $(#[$doc:meta])*
+            $name:ident($kind:literal, $range:expr) => $primitive:ident {
+                $($field:ident: $dir:ident<$ty:ty>),*
             }
-        }
-    }
-
-    impl Logic for WireIn {
-        fn update(&mut self) {}
-        fn connect(&mut self) {
-            self.dataout.connect();
-        }
-        fn hdl(&self) -> Verilog {
-            wrapper(
-                "WireIn",
-                self._n,
-                "okWireIn",
-                "    output wire [15:0] dataout",
-                ", .ep_dataout(dataout)",
-            )
-        }
-    }
-
-    /// `okWireOut`: a 16-bit value the host samples (`ti_clk` domain).
-    #[derive(Clone, Debug, LogicBlock)]
-    pub struct WireOut {
-        pub ok1: Signal<In, Bits<31>>,
-        pub ok2: Signal<Out, Bits<17>>,
-        pub datain: Signal<In, Bits<16>>,
-        _n: u8,
-    }
-
-    impl WireOut {
-        pub fn new(n: u8) -> Self {
-            WireOut {
-                ok1: Default::default(),
-                ok2: Default::default(),
-                datain: Default::default(),
-                _n: check_range("wire-out", n, 0x20..0x40),
+        )*) => {$(
+            $(#[$doc])*
+            #[derive(Clone, Debug, LogicBlock)]
+            pub struct $name {
+                pub ok1: Signal<In, Bits<31>>,
+                $(pub $field: Signal<$dir, $ty>,)*
+                _n: u8,
             }
-        }
-    }
 
-    impl Logic for WireOut {
-        fn update(&mut self) {}
-        fn connect(&mut self) {
-            self.ok2.connect();
-        }
-        fn hdl(&self) -> Verilog {
-            wrapper(
-                "WireOut",
-                self._n,
-                "okWireOut",
-                "    output wire [16:0] ok2,\n    input wire [15:0] datain",
-                ", .ok2(ok2), .ep_datain(datain)",
-            )
-        }
-    }
-
-    /// `okTriggerIn`: one-cycle pulses in the `clk` domain.
-    #[derive(Clone, Debug, LogicBlock)]
-    pub struct TriggerIn {
-        pub ok1: Signal<In, Bits<31>>,
-        pub clk: Signal<In, Clock>,
-        pub trigger: Signal<Out, Bits<16>>,
-        _n: u8,
-    }
-
-    impl TriggerIn {
-        pub fn new(n: u8) -> Self {
-            TriggerIn {
-                ok1: Default::default(),
-                clk: Default::default(),
-                trigger: Default::default(),
-                _n: check_range("trigger-in", n, 0x40..0x60),
+            impl $name {
+                pub fn new(n: u8) -> Self {
+                    $name {
+                        ok1: Default::default(),
+                        $($field: Default::default(),)*
+                        _n: check_range($kind, n, $range),
+                    }
+                }
             }
-        }
-    }
 
-    impl Logic for TriggerIn {
-        fn update(&mut self) {}
-        fn connect(&mut self) {
-            self.trigger.connect();
-        }
-        fn hdl(&self) -> Verilog {
-            wrapper(
-                "TriggerIn",
-                self._n,
-                "okTriggerIn",
-                "    input wire clk,\n    output wire [15:0] trigger",
-                ", .ep_clk(clk), .ep_trigger(trigger)",
-            )
-        }
-    }
-
-    /// `okTriggerOut`: pulses in the `clk` domain that the host latches.
-    #[derive(Clone, Debug, LogicBlock)]
-    pub struct TriggerOut {
-        pub ok1: Signal<In, Bits<31>>,
-        pub ok2: Signal<Out, Bits<17>>,
-        pub clk: Signal<In, Clock>,
-        pub trigger: Signal<In, Bits<16>>,
-        _n: u8,
-    }
-
-    impl TriggerOut {
-        pub fn new(n: u8) -> Self {
-            TriggerOut {
-                ok1: Default::default(),
-                ok2: Default::default(),
-                clk: Default::default(),
-                trigger: Default::default(),
-                _n: check_range("trigger-out", n, 0x60..0x80),
+            impl Logic for $name {
+                fn update(&mut self) {}
+                fn connect(&mut self) {
+                    $(if is_output!($dir) {
+                        self.$field.connect();
+                    })*
+                }
+                fn hdl(&self) -> Verilog {
+                    let ports = [$((stringify!($field), is_output!($dir), <$ty>::BITS)),*];
+                    wrapper(stringify!($name), self._n, stringify!($primitive), &ports)
+                }
             }
-        }
+        )*};
     }
 
-    impl Logic for TriggerOut {
-        fn update(&mut self) {}
-        fn connect(&mut self) {
-            self.ok2.connect();
+    endpoints! {
+        /// `okWireIn`: a 16-bit value set by the host (`ti_clk` domain).
+        WireIn("wire-in", 0x00..0x20) => okWireIn { dataout: Out<Bits<16>> }
+        /// `okWireOut`: a 16-bit value the host samples (`ti_clk` domain).
+        WireOut("wire-out", 0x20..0x40) => okWireOut { ok2: Out<Bits<17>>, datain: In<Bits<16>> }
+        /// `okTriggerIn`: one-cycle pulses in the `clk` domain.
+        TriggerIn("trigger-in", 0x40..0x60) => okTriggerIn { clk: In<Clock>, trigger: Out<Bits<16>> }
+        /// `okTriggerOut`: pulses in the `clk` domain that the host latches.
+        TriggerOut("trigger-out", 0x60..0x80) => okTriggerOut {
+            ok2: Out<Bits<17>>, clk: In<Clock>, trigger: In<Bits<16>>
         }
-        fn hdl(&self) -> Verilog {
-            wrapper(
-                "TriggerOut",
-                self._n,
-                "okTriggerOut",
-                "    output wire [16:0] ok2,\n    input wire clk,\n    input wire [15:0] trigger",
-                ", .ok2(ok2), .ep_clk(clk), .ep_trigger(trigger)",
-            )
+        /// `okPipeIn`: 16-bit words from the host, one per `write` (`ti_clk` domain).
+        PipeIn("pipe-in", 0x80..0xA0) => okPipeIn {
+            ok2: Out<Bits<17>>, write: Out<Bit>, dataout: Out<Bits<16>>
         }
-    }
-
-    /// `okPipeIn`: 16-bit words from the host, one per `write` (`ti_clk` domain).
-    #[derive(Clone, Debug, LogicBlock)]
-    pub struct PipeIn {
-        pub ok1: Signal<In, Bits<31>>,
-        pub ok2: Signal<Out, Bits<17>>,
-        pub write: Signal<Out, Bit>,
-        pub dataout: Signal<Out, Bits<16>>,
-        _n: u8,
-    }
-
-    impl PipeIn {
-        pub fn new(n: u8) -> Self {
-            PipeIn {
-                ok1: Default::default(),
-                ok2: Default::default(),
-                write: Default::default(),
-                dataout: Default::default(),
-                _n: check_range("pipe-in", n, 0x80..0xA0),
-            }
-        }
-    }
-
-    impl Logic for PipeIn {
-        fn update(&mut self) {}
-        fn connect(&mut self) {
-            self.ok2.connect();
-            self.write.connect();
-            self.dataout.connect();
-        }
-        fn hdl(&self) -> Verilog {
-            wrapper(
-                "PipeIn",
-                self._n,
-                "okPipeIn",
-                "    output wire [16:0] ok2,\n    output wire write,\n    output wire [15:0] dataout",
-                ", .ok2(ok2), .ep_write(write), .ep_dataout(dataout)",
-            )
-        }
-    }
-
-    /// `okPipeOut`: 16-bit words to the host, one per `read` (`ti_clk` domain).
-    #[derive(Clone, Debug, LogicBlock)]
-    pub struct PipeOut {
-        pub ok1: Signal<In, Bits<31>>,
-        pub ok2: Signal<Out, Bits<17>>,
-        pub read: Signal<Out, Bit>,
-        pub datain: Signal<In, Bits<16>>,
-        _n: u8,
-    }
-
-    impl PipeOut {
-        pub fn new(n: u8) -> Self {
-            PipeOut {
-                ok1: Default::default(),
-                ok2: Default::default(),
-                read: Default::default(),
-                datain: Default::default(),
-                _n: check_range("pipe-out", n, 0xA0..0xC0),
-            }
-        }
-    }
-
-    impl Logic for PipeOut {
-        fn update(&mut self) {}
-        fn connect(&mut self) {
-            self.ok2.connect();
-            self.read.connect();
-        }
-        fn hdl(&self) -> Verilog {
-            wrapper(
-                "PipeOut",
-                self._n,
-                "okPipeOut",
-                "    output wire [16:0] ok2,\n    output wire read,\n    input wire [15:0] datain",
-                ", .ok2(ok2), .ep_read(read), .ep_datain(datain)",
-            )
+        /// `okPipeOut`: 16-bit words to the host, one per `read` (`ti_clk` domain).
+        PipeOut("pipe-out", 0xA0..0xC0) => okPipeOut {
+            ok2: Out<Bits<17>>, read: Out<Bit>, datain: In<Bits<16>>
         }
     }
 }

@@ -29,21 +29,13 @@ fn every_endpoint_sits_at_its_spec_address_and_reaches_its_card_port() {
     };
     for e in fp::WIRE_INS {
         let name = format!("wi_{}", e.name);
-        check(
-            "WireIn",
-            e.addr,
-            &name,
-            &format!("card${name} = {name}$dataout;"),
-        );
+        let link = format!("card${name} = {name}$dataout;");
+        check("WireIn", e.addr, &name, &link);
     }
     for e in fp::WIRE_OUTS {
         let name = format!("wo_{}", e.name);
-        check(
-            "WireOut",
-            e.addr,
-            &name,
-            &format!("{name}$datain = card${name};"),
-        );
+        let link = format!("{name}$datain = card${name};");
+        check("WireOut", e.addr, &name, &link);
     }
     check(
         "TriggerIn",

@@ -96,6 +96,20 @@ impl Twin {
         self.write(node, rm::DB_PUSH.offset, length);
     }
 
+    /// Fills `pattern(len, seed)` at `addr` of `node` and sends it as one message; returns
+    /// the message.
+    pub fn send_pattern(&mut self, node: usize, addr: u32, len: usize, seed: u32) -> Vec<u8> {
+        let bytes = pattern(len, seed);
+        self.fill(node, addr, &bytes);
+        self.send(node, addr, len as u32);
+        bytes
+    }
+
+    /// Writes MAP_CMD `op` (`rm::MAP_OP_*`) for `slot` of the TX or RX cache of `node`.
+    pub fn map_cmd(&mut self, node: usize, op: u32, tx: bool, slot: u32) {
+        self.write(node, rm::MAP_CMD.offset, rm::map_cmd(op, tx, slot));
+    }
+
     /// Steps the cards until every queued register access has been issued (the model applies
     /// them when written).
     pub fn bus_sync(&mut self) {

@@ -266,15 +266,10 @@ fn apply(t: &mut Twin, step: &Step, tally: &mut Tally) {
             t.install(node, false, slot, NVA_BASE + nva, RX_BASE + phys, attr);
         }
         Step::Invalidate { node, tx, slot } => {
-            let cmd = rm::map_cmd(rm::MAP_OP_INVALIDATE, tx, slot);
-            t.write(node, rm::MAP_CMD.offset, cmd);
+            t.map_cmd(node, rm::MAP_OP_INVALIDATE, tx, slot);
         }
         Step::Flush { node, tx } => {
-            t.write(
-                node,
-                rm::MAP_CMD.offset,
-                rm::map_cmd(rm::MAP_OP_FLUSH, tx, 0),
-            );
+            t.map_cmd(node, rm::MAP_OP_FLUSH, tx, 0);
         }
         Step::Subscribe { node, nva, on } => {
             if on {

@@ -17,58 +17,27 @@ fn three() -> Twin {
         t.write(n, rm::NODE_ID.offset, 0x40 + n as u32);
         t.write(n, rm::IRQ_MASK.offset, 0x7);
     }
-    t.install(
-        0,
-        true,
-        0,
-        0x10,
-        MCAST_PAGE,
-        rm::map_attr(false, false, 1, 5),
-    );
-    t.install(
-        0,
-        true,
-        1,
-        0x11,
-        MCAST_PAGE + 2,
-        rm::map_attr(false, false, 1, 5),
-    );
-    t.install(
-        0,
-        true,
-        2,
-        0x12,
-        UCAST_PAGE,
-        rm::map_attr(false, false, 2, 5),
-    );
+    // TX mappings of node 0: (slot, physical page, NVA page, counter slot).
+    let tx = [
+        (0, 0x10, MCAST_PAGE, 1),
+        (1, 0x11, MCAST_PAGE + 2, 1),
+        (2, 0x12, UCAST_PAGE, 2),
+    ];
+    for (slot, key, page, counter_slot) in tx {
+        let attr = rm::map_attr(false, false, counter_slot, 5);
+        t.install(0, true, slot, key, page, attr);
+    }
     for n in [1, 2] {
-        t.install(
-            n,
-            false,
-            0,
-            MCAST_PAGE,
-            0x30,
-            rm::map_attr(true, false, 3, 5),
-        );
-        t.install(
-            n,
-            false,
-            1,
-            MCAST_PAGE + 2,
-            0x32,
-            rm::map_attr(true, false, 3, 5),
-        );
+        // RX mappings of the multicast pages: (slot, NVA page, physical page).
+        for (slot, key, page) in [(0, MCAST_PAGE, 0x30), (1, MCAST_PAGE + 2, 0x32)] {
+            let attr = rm::map_attr(true, false, 3, 5);
+            t.install(n, false, slot, key, page, attr);
+        }
         t.subscribe(MCAST_PAGE, n);
         t.subscribe(MCAST_PAGE + 2, n);
     }
-    t.install(
-        2,
-        false,
-        2,
-        UCAST_PAGE,
-        0x31,
-        rm::map_attr(true, true, 4, 5),
-    );
+    let attr = rm::map_attr(true, true, 4, 5);
+    t.install(2, false, 2, UCAST_PAGE, 0x31, attr);
     t.subscribe(UCAST_PAGE, 2);
     t
 }
@@ -77,9 +46,7 @@ fn three() -> Twin {
 fn unicast_and_multicast_unaligned_spanning_pages() {
     let mut t = three();
     // 0x10F03 .. crosses into physical page 0x11 (NVA page MCAST+2).
-    let m = pattern(1500, 7);
-    t.fill(0, 0x10_F03, &m);
-    t.send(0, 0x10_F03, m.len() as u32);
+    let m = t.send_pattern(0, 0x10_F03, 1500, 7);
     let u = pattern(601, 99);
     t.fill(0, 0x12_0A1, &u);
     t.send(0, 0x12_0A1, u.len() as u32 | rm::DB_PUSH_USER.put(0, 1));
@@ -93,25 +60,13 @@ fn unicast_and_multicast_unaligned_spanning_pages() {
 fn rx_miss_serviced_by_install_and_retry() {
     let mut t = three();
     // Node 1 loses its mapping of the first multicast page.
-    t.write(
-        1,
-        rm::MAP_CMD.offset,
-        rm::map_cmd(rm::MAP_OP_INVALIDATE, false, 0),
-    );
-    let m = pattern(200, 3);
-    t.fill(0, 0x10_010, &m);
-    t.send(0, 0x10_010, m.len() as u32);
+    t.map_cmd(1, rm::MAP_OP_INVALIDATE, false, 0);
+    let m = t.send_pattern(0, 0x10_010, 200, 3);
     t.settle();
     let rec = t.pop_miss(1);
     assert_eq!(rm::MISS_PAGE.get(rec.0), MCAST_PAGE);
-    t.install(
-        1,
-        false,
-        5,
-        MCAST_PAGE,
-        0x30,
-        rm::map_attr(true, true, 6, 5),
-    );
+    let attr = rm::map_attr(true, true, 6, 5);
+    t.install(1, false, 5, MCAST_PAGE, 0x30, attr);
     t.resolve_rx(1, rec, false);
     t.settle();
     assert_eq!(&t.mems[1][0x30_010..0x30_010 + m.len()], &m[..]);
@@ -121,14 +76,8 @@ fn rx_miss_serviced_by_install_and_retry() {
 #[test]
 fn rx_miss_dropped() {
     let mut t = three();
-    t.write(
-        2,
-        rm::MAP_CMD.offset,
-        rm::map_cmd(rm::MAP_OP_INVALIDATE, false, 2),
-    );
-    let u = pattern(64, 1);
-    t.fill(0, 0x12_000, &u);
-    t.send(0, 0x12_000, u.len() as u32);
+    t.map_cmd(2, rm::MAP_OP_INVALIDATE, false, 2);
+    t.send_pattern(0, 0x12_000, 64, 1);
     t.settle();
     let rec = t.pop_miss(2);
     t.resolve_rx(2, rec, true);
@@ -142,9 +91,7 @@ fn rx_miss_dropped() {
 fn tx_miss_cancelled() {
     let mut t = three();
     // No TX mapping for physical page 0x20.
-    let u = pattern(300, 5);
-    t.fill(0, 0x20_000, &u);
-    t.send(0, 0x20_000, u.len() as u32);
+    t.send_pattern(0, 0x20_000, 300, 5);
     t.settle();
     let (r, mm) = t.read(0, rm::MISS_POP.offset);
     assert_eq!(r, mm, "TX miss record rtl {r:#x} model {mm:#x}");
@@ -154,9 +101,7 @@ fn tx_miss_cancelled() {
     t.settle();
     t.expect_counter(0, "drop_tx_cancel", 1);
     // The next descriptor still goes out.
-    let m = pattern(40, 8);
-    t.fill(0, 0x10_100, &m);
-    t.send(0, 0x10_100, m.len() as u32);
+    t.send_pattern(0, 0x10_100, 40, 8);
     t.settle();
     t.compare_all();
 }
@@ -170,9 +115,7 @@ fn corrupted_packet_is_dropped_as_crc_epoch() {
         }
         Fate::Deliver
     });
-    let m = pattern(64, 11);
-    t.fill(0, 0x10_000, &m);
-    t.send(0, 0x10_000, m.len() as u32);
+    t.send_pattern(0, 0x10_000, 64, 11);
     t.settle();
     t.expect_counter(1, "drop_crc_epoch", 1);
     t.expect_counter(2, "drop_crc_epoch", 0);
@@ -183,17 +126,9 @@ fn corrupted_packet_is_dropped_as_crc_epoch() {
 fn stale_epoch_is_dropped() {
     let mut t = three();
     // Node 2 remaps the unicast page with a newer epoch than the sender's.
-    t.install(
-        2,
-        false,
-        2,
-        UCAST_PAGE,
-        0x31,
-        rm::map_attr(true, true, 4, 6),
-    );
-    let u = pattern(80, 2);
-    t.fill(0, 0x12_000, &u);
-    t.send(0, 0x12_000, u.len() as u32);
+    let attr = rm::map_attr(true, true, 4, 6);
+    t.install(2, false, 2, UCAST_PAGE, 0x31, attr);
+    t.send_pattern(0, 0x12_000, 80, 2);
     t.settle();
     t.expect_counter(2, "drop_crc_epoch", 1);
     t.compare_all();
@@ -203,9 +138,7 @@ fn stale_epoch_is_dropped() {
 fn zero_length_doorbell_and_notifications() {
     let mut t = three();
     t.send(0, 0x12_000, 0);
-    let u = pattern(1000, 4);
-    t.fill(0, 0x12_000, &u);
-    t.send(0, 0x12_000, u.len() as u32);
+    t.send_pattern(0, 0x12_000, 1000, 4);
     t.settle();
     t.expect_counter(0, "bad_doorbells", 1);
     t.assert_reg(0, rm::ERROR.offset, "ERROR");
@@ -233,9 +166,7 @@ proptest::proptest! {
             };
             let len = len.min(limit - off);
             let addr = (page << PAGE_SHIFT) + off;
-            let bytes = pattern(len as usize, seed);
-            t.fill(0, addr, &bytes);
-            t.send(0, addr, len);
+            t.send_pattern(0, addr, len as usize, seed);
             if settle_after {
                 t.settle();
             }
@@ -251,8 +182,7 @@ fn doorbells_pushed_to_an_idle_card() {
     let mut t = three();
     for i in 0..3u32 {
         let addr = 0x12_000 + 0x100 * i;
-        t.fill(0, addr, &pattern(16, i));
-        t.send(0, addr, 16);
+        t.send_pattern(0, addr, 16, i);
         t.settle();
         t.assert_reg(0, rm::STATUS.offset, "STATUS");
     }
@@ -268,8 +198,7 @@ fn descriptors_queued_while_disabled_and_doorbell_overflow() {
     let depth = vassa_spec::params::DOORBELL_FIFO_DEPTH;
     for i in 0..depth + 1 {
         let addr = 0x12_000 + 0x40 * i;
-        t.fill(0, addr, &pattern(16, i));
-        t.send(0, addr, 16);
+        t.send_pattern(0, addr, 16, i);
     }
     t.settle();
     t.assert_reg(0, rm::STATUS.offset, "STATUS while disabled");
@@ -290,14 +219,8 @@ fn descriptors_queued_while_disabled_and_doorbell_overflow() {
 #[test]
 fn miss_buffer_overflow_and_retry_that_misses_again() {
     let mut t = three();
-    t.write(
-        2,
-        rm::MAP_CMD.offset,
-        rm::map_cmd(rm::MAP_OP_FLUSH, false, 0),
-    );
-    let u = pattern(700, 21);
-    t.fill(0, 0x12_100, &u);
-    t.send(0, 0x12_100, u.len() as u32);
+    t.map_cmd(2, rm::MAP_OP_FLUSH, false, 0);
+    let u = t.send_pattern(0, 0x12_100, 700, 21);
     t.settle();
     t.assert_reg(2, rm::STATUS.offset, "STATUS with parked packets");
     let a = t.pop_miss(2);
@@ -312,14 +235,8 @@ fn miss_buffer_overflow_and_retry_that_misses_again() {
         1,
         "a retry that misses posts a new record"
     );
-    t.install(
-        2,
-        false,
-        7,
-        UCAST_PAGE,
-        0x31,
-        rm::map_attr(true, true, 9, 5),
-    );
+    let attr = rm::map_attr(true, true, 9, 5);
+    t.install(2, false, 7, UCAST_PAGE, 0x31, attr);
     t.resolve_rx(2, a2, false);
     t.resolve_rx(2, b, false);
     t.settle();
@@ -334,16 +251,10 @@ fn miss_buffer_overflow_and_retry_that_misses_again() {
 #[test]
 fn miss_records_never_popped_overflow_the_miss_fifo_visibly() {
     let mut t = three();
-    t.write(
-        2,
-        rm::MAP_CMD.offset,
-        rm::map_cmd(rm::MAP_OP_FLUSH, false, 0),
-    );
+    t.map_cmd(2, rm::MAP_OP_FLUSH, false, 0);
     let depth = t.models[2].params().miss_fifo_depth();
     for i in 0..=depth {
-        let m = pattern(16, 40 + i);
-        t.fill(0, 0x12_100, &m);
-        t.send(0, 0x12_100, 16);
+        t.send_pattern(0, 0x12_100, 16, 40 + i);
         t.settle();
         // Parked under some tag; every tag is resolved (drop) without a MISS_POP, and
         // a resolve of a tag with no parked packet is ignored.
@@ -366,17 +277,9 @@ fn miss_records_never_popped_overflow_the_miss_fifo_visibly() {
 #[test]
 fn protection_drop_on_a_read_only_mapping() {
     let mut t = three();
-    t.install(
-        1,
-        false,
-        0,
-        MCAST_PAGE,
-        0x30,
-        rm::map_attr(false, true, 3, 5),
-    );
-    let m = pattern(100, 6);
-    t.fill(0, 0x10_200, &m);
-    t.send(0, 0x10_200, m.len() as u32);
+    let attr = rm::map_attr(false, true, 3, 5);
+    t.install(1, false, 0, MCAST_PAGE, 0x30, attr);
+    t.send_pattern(0, 0x10_200, 100, 6);
     t.settle();
     t.expect_counter(1, "drop_protection", 1);
     t.expect_counter(2, "drop_protection", 0);
@@ -388,9 +291,7 @@ fn protection_drop_on_a_read_only_mapping() {
 #[test]
 fn notification_fifo_overflow_is_counted() {
     let mut t = three();
-    let u = pattern(4096, 17);
-    t.fill(0, 0x12_000, &u);
-    t.send(0, 0x12_000, 4096);
+    t.send_pattern(0, 0x12_000, 4096, 17);
     t.send(0, 0x12_000, 1024);
     t.settle();
     t.assert_reg(2, rm::STATUS.offset, "STATUS");
@@ -445,37 +346,19 @@ fn malformed_packets_are_counted() {
 #[test]
 fn tx_miss_serviced_by_install_and_retry() {
     let mut t = three();
-    let u = pattern(900, 23);
-    t.fill(0, 0x13_F00, &u);
-    t.send(0, 0x13_F00, u.len() as u32);
+    let u = t.send_pattern(0, 0x13_F00, 900, 23);
     t.settle();
-    let (r, m) = t.read(0, rm::MISS_POP.offset);
-    assert_eq!(r, m, "TX miss record rtl {r:#x} model {m:#x}");
-    assert_eq!(rm::MISS_PAGE.get(r), 0x13);
-    t.install(
-        0,
-        true,
-        3,
-        0x13,
-        UCAST_PAGE,
-        rm::map_attr(false, false, 2, 5),
-    );
-    t.write(0, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.put(0, 1));
-    t.settle();
-    // The message runs into physical page 0x14, which misses too.
-    let (r, m) = t.read(0, rm::MISS_POP.offset);
-    assert_eq!(r, m, "second TX miss rtl {r:#x} model {m:#x}");
-    assert_eq!(rm::MISS_PAGE.get(r), 0x14);
-    t.install(
-        0,
-        true,
-        4,
-        0x14,
-        UCAST_PAGE,
-        rm::map_attr(false, false, 2, 5),
-    );
-    t.write(0, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.put(0, 1));
-    t.settle();
+    // The message runs into physical page 0x14 after its install, which misses too.
+    let misses = [(3, 0x13, "TX miss record"), (4, 0x14, "second TX miss")];
+    for (slot, page, what) in misses {
+        let (r, m) = t.read(0, rm::MISS_POP.offset);
+        assert_eq!(r, m, "{what} rtl {r:#x} model {m:#x}");
+        assert_eq!(rm::MISS_PAGE.get(r), page);
+        let attr = rm::map_attr(false, false, 2, 5);
+        t.install(0, true, slot, page, UCAST_PAGE, attr);
+        t.write(0, rm::MISS_RESOLVE.offset, rm::RESOLVE_TX.put(0, 1));
+        t.settle();
+    }
     t.expect_counter(0, "misses", 2);
     assert_eq!(&t.mems[2][0x31_F00..0x32_000], &u[..0x100]);
     t.compare_all();
@@ -489,18 +372,10 @@ fn tx_miss_serviced_by_install_and_retry() {
 #[test]
 fn page_crossing_message_with_full_miss_buffer() {
     let mut t = three();
-    t.write(
-        2,
-        rm::MAP_CMD.offset,
-        rm::map_cmd(rm::MAP_OP_INVALIDATE, false, 2),
-    );
-    let parked = pattern(257, 31);
-    t.fill(0, 0x12_000, &parked);
-    t.send(0, 0x12_000, parked.len() as u32);
+    t.map_cmd(2, rm::MAP_OP_INVALIDATE, false, 2);
+    t.send_pattern(0, 0x12_000, 257, 31);
     t.settle();
-    let m = pattern(951, 32);
-    t.fill(0, 0x10_E99, &m);
-    t.send(0, 0x10_E99, m.len() as u32);
+    let m = t.send_pattern(0, 0x10_E99, 951, 32);
     t.settle();
     t.expect_counter(2, "drop_rx_overrun", 0);
     assert_eq!(&t.mems[2][0x30_E99..0x31_000], &m[..0x167]);

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 use vassa_hdl_tools::testbench::{Bench, XorShift};
-use vassa_hdl_tools::vectors::simulation_vectors;
+use vassa_hdl_tools::vectors::{simulation_vectors, Vectors};
 use vassa_rtl::mapping_cache::{
     MappingCache, COUNTER_SLOT_BITS, EPOCH_BITS, OP_BITS, PAGE_BITS, SLOT_BITS, TAG_BITS,
 };
@@ -121,18 +121,31 @@ fn mapping_cache() {
         "stimulus too weak: {hits} hits, {misses} misses"
     );
     println!("mapping cache: {hits} hits, {misses} misses");
+    let simulate = || {
+        let uut = MappingCache::new(CACHE_ENTRIES);
+        simulation_vectors(uut, |c| &mut c.clock, stimulus, drive_cache)
+    };
+    agree_with_simulation(
+        "mapping cache",
+        "agree_mapping_cache",
+        b.vectors(),
+        simulate,
+    );
+}
+
+/// Checks the Verilated bench's `recorded` vectors against rust-hdl's Simulation of the same
+/// stimulus (`simulate`), which is timed.
+fn agree_with_simulation(
+    label: &str,
+    name: &str,
+    recorded: &Vectors,
+    simulate: impl FnOnce() -> Vectors,
+) {
     let start = Instant::now();
-    let native = simulation_vectors(
-        MappingCache::new(CACHE_ENTRIES),
-        |c| &mut c.clock,
-        stimulus,
-        drive_cache,
-    );
-    println!(
-        "mapping cache: rust-hdl Simulation {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    b.vectors().check_simulators("agree_mapping_cache", &native);
+    let native = simulate();
+    let seconds = start.elapsed().as_secs_f64();
+    println!("{label}: rust-hdl Simulation {seconds:.1} s");
+    recorded.check_simulators(name, &native);
 }
 
 // ---- Packetizer -------------------------------------------------------------------------------
@@ -262,16 +275,9 @@ fn packetizer() {
     let (inputs, packets) = run_packetizer(&mut b, 0xFACE_0FF5);
     assert!(packets > 40, "stimulus too weak: {packets} packets sent");
     println!("packetizer: {packets} packets sent");
-    let start = Instant::now();
-    let native = simulation_vectors(
-        Packetizer::new(&params),
-        |p| &mut p.clock,
-        inputs,
-        drive_packetizer,
-    );
-    println!(
-        "packetizer: rust-hdl Simulation {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    b.vectors().check_simulators("agree_packetizer", &native);
+    let simulate = || {
+        let uut = Packetizer::new(&params);
+        simulation_vectors(uut, |p| &mut p.clock, inputs, drive_packetizer)
+    };
+    agree_with_simulation("packetizer", "agree_packetizer", b.vectors(), simulate);
 }

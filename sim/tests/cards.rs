@@ -4,6 +4,11 @@ use vassa_sim::{Card, LinkWord};
 use vassa_spec::packet::packet_words;
 use vassa_spec::regmap as rm;
 
+/// The MAP_ATTR of every mapping here (mapping epoch 3).
+fn attr(writable: bool, signal: bool, counter_slot: u32) -> u32 {
+    rm::map_attr(writable, signal, counter_slot, 3)
+}
+
 /// A card with its own memory.
 struct Node {
     card: Card,
@@ -18,18 +23,8 @@ impl Node {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn map(
-        &mut self,
-        tx: bool,
-        slot: u32,
-        key: u32,
-        page: u32,
-        writable: bool,
-        signal: bool,
-        counter: u32,
-    ) {
-        let attr = rm::map_attr(writable, signal, counter, 3);
+    /// Installs `key` -> `page` with `attr` (see [`attr`]) into `slot` of the TX or RX cache.
+    fn map(&mut self, tx: bool, slot: u32, key: u32, page: u32, attr: u32) {
         for (addr, value) in rm::install_writes(tx, slot, key, page, attr) {
             self.card.queue_write(addr, value);
         }
@@ -85,8 +80,8 @@ fn one_card_sends_to_another_over_the_link() {
     a.card.queue_write(rm::NODE_ID.offset, 1);
     b.card.queue_write(rm::NODE_ID.offset, 2);
     // A: physical page 0x20 -> NVA page 0x500. B: NVA page 0x500 -> physical page 0x60.
-    a.map(true, 0, 0x20, 0x500, false, false, 4);
-    b.map(false, 5, 0x500, 0x60, true, true, 6);
+    a.map(true, 0, 0x20, 0x500, attr(false, false, 4));
+    b.map(false, 5, 0x500, 0x60, attr(true, true, 6));
     b.card
         .queue_write(rm::IRQ_MASK.offset, rm::IRQ_SIGNAL.mask());
     let message: Vec<u8> = (0..1000u32).map(|i| (i * 13 + 1) as u8).collect();
@@ -119,8 +114,8 @@ fn one_card_sends_to_another_over_the_link() {
 #[test]
 fn a_corrupted_packet_is_dropped_and_counted() {
     let (mut a, mut b) = (Node::new(), Node::new());
-    a.map(true, 0, 0x20, 0x500, false, false, 0);
-    b.map(false, 0, 0x500, 0x60, true, false, 0);
+    a.map(true, 0, 0x20, 0x500, attr(false, false, 0));
+    b.map(false, 0, 0x500, 0x60, attr(true, false, 0));
     for i in 0..64 {
         a.mem[0x20_000 + i] = 0xA0 ^ i as u8;
     }
@@ -201,7 +196,7 @@ fn fst_of(path: &std::path::Path, cycles: usize) -> Vec<u8> {
     let mut n = Node::new();
     n.card.core().trace_to(path).unwrap();
     assert!(n.card.core().trace_to(path).is_err(), "one trace at a time");
-    n.map(true, 0, 0x20, 0x500, false, false, 0);
+    n.map(true, 0, 0x20, 0x500, attr(false, false, 0));
     n.send(0x20_000, 64);
     for _ in 0..cycles {
         n.card.step(&mut n.mem, LinkWord::default());

@@ -22,6 +22,16 @@ pub struct Field {
     pub doc: &'static str,
 }
 
+/// A [`Field`], short enough for tables of them.
+pub(crate) const fn field(name: &'static str, lsb: u32, width: u32, doc: &'static str) -> Field {
+    Field {
+        name,
+        lsb,
+        width,
+        doc,
+    }
+}
+
 impl Field {
     pub const fn mask(&self) -> u32 {
         if self.width == 32 {

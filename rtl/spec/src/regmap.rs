@@ -4,7 +4,7 @@
 //! answered by `read valid` one or more cycles after the read strobe; software must wait for it.
 
 use crate::params::DOORBELL_FIFO_DEPTH;
-use crate::Field;
+use crate::{field as f, Field};
 
 /// Width of the register bus address (byte address).
 pub const ADDR_BITS: u32 = 12;
@@ -65,15 +65,6 @@ impl Register {
             i += 1;
         }
         mask
-    }
-}
-
-const fn f(name: &'static str, lsb: u32, width: u32, doc: &'static str) -> Field {
-    Field {
-        name,
-        lsb,
-        width,
-        doc,
     }
 }
 

@@ -19,16 +19,7 @@
 //! Pulses come in the cycle the corresponding `drop_*` event pulses (the cycle after the
 //! decision); `written` with the delivery event.
 
-use super::Field;
-
-const fn f(name: &'static str, lsb: u32, width: u32, doc: &'static str) -> Field {
-    Field {
-        name,
-        lsb,
-        width,
-        doc,
-    }
-}
+use crate::{field as f, Field};
 
 /// Width of the `rx_trace` port.
 pub const RX_TRACE_BITS: u32 = 16;

@@ -53,15 +53,37 @@ fn range(mem: &[u8], node: usize, addr: u32, len: usize) -> std::ops::Range<usiz
     a..a + len
 }
 
-/// [`Fabric::mem_read`] of a memory held in this process.
-fn read_mem(mem: &[u8], node: usize, addr: u32, buf: &mut [u8]) {
-    buf.copy_from_slice(&mem[range(mem, node, addr, buf.len())]);
-}
+/// The [`Fabric`] methods that are the same on both backends: each holds its network in this
+/// process, as `self.net`, with each card's memory as `self.net.nodes[node].mem`.
+macro_rules! in_process_network {
+    () => {
+        fn nodes(&self) -> usize {
+            self.net.nodes.len()
+        }
 
-/// [`Fabric::mem_write`] of a memory held in this process.
-fn write_mem(mem: &mut [u8], node: usize, addr: u32, bytes: &[u8]) {
-    let r = range(mem, node, addr, bytes.len());
-    mem[r].copy_from_slice(bytes);
+        fn cycle(&self) -> u64 {
+            self.net.cycle
+        }
+
+        fn mem_size(&self, node: usize) -> usize {
+            self.net.nodes[node].mem.len()
+        }
+
+        fn mem_read(&mut self, node: usize, addr: u32, buf: &mut [u8]) {
+            let mem = &self.net.nodes[node].mem;
+            buf.copy_from_slice(&mem[range(mem, node, addr, buf.len())]);
+        }
+
+        fn mem_write(&mut self, node: usize, addr: u32, bytes: &[u8]) {
+            let mem = &mut self.net.nodes[node].mem;
+            let r = range(mem, node, addr, bytes.len());
+            mem[r].copy_from_slice(bytes);
+        }
+
+        fn mem_slice(&mut self, node: usize) -> Option<&mut [u8]> {
+            Some(&mut self.net.nodes[node].mem)
+        }
+    };
 }
 
 // ---- Verilated cards ------------------------------------------------------------------------
@@ -214,13 +236,7 @@ impl RtlFabric {
 }
 
 impl Fabric for RtlFabric {
-    fn nodes(&self) -> usize {
-        self.net.nodes.len()
-    }
-
-    fn cycle(&self) -> u64 {
-        self.net.cycle
-    }
+    in_process_network!();
 
     fn bus_write(&mut self, node: usize, at: u64, addr: u32, value: u32) {
         self.queue(node, at, Pending::Write(addr, value));
@@ -247,22 +263,6 @@ impl Fabric for RtlFabric {
                 return;
             }
         }
-    }
-
-    fn mem_size(&self, node: usize) -> usize {
-        self.net.nodes[node].mem.len()
-    }
-
-    fn mem_read(&mut self, node: usize, addr: u32, buf: &mut [u8]) {
-        read_mem(&self.net.nodes[node].mem, node, addr, buf);
-    }
-
-    fn mem_write(&mut self, node: usize, addr: u32, bytes: &[u8]) {
-        write_mem(&mut self.net.nodes[node].mem, node, addr, bytes);
-    }
-
-    fn mem_slice(&mut self, node: usize) -> Option<&mut [u8]> {
-        Some(&mut self.net.nodes[node].mem)
     }
 
     fn irq(&self, node: usize) -> bool {
@@ -384,13 +384,7 @@ impl Switch for ModelFabric {
 }
 
 impl Fabric for ModelFabric {
-    fn nodes(&self) -> usize {
-        self.net.nodes.len()
-    }
-
-    fn cycle(&self) -> u64 {
-        self.net.cycle
-    }
+    in_process_network!();
 
     fn bus_write(&mut self, node: usize, at: u64, addr: u32, value: u32) {
         self.net.write(node, at, addr, value);
@@ -407,22 +401,6 @@ impl Fabric for ModelFabric {
 
     fn advance(&mut self, until: u64) {
         self.net.advance(until);
-    }
-
-    fn mem_size(&self, node: usize) -> usize {
-        self.net.nodes[node].mem.len()
-    }
-
-    fn mem_read(&mut self, node: usize, addr: u32, buf: &mut [u8]) {
-        read_mem(&self.net.nodes[node].mem, node, addr, buf);
-    }
-
-    fn mem_write(&mut self, node: usize, addr: u32, bytes: &[u8]) {
-        write_mem(&mut self.net.nodes[node].mem, node, addr, bytes);
-    }
-
-    fn mem_slice(&mut self, node: usize) -> Option<&mut [u8]> {
-        Some(&mut self.net.nodes[node].mem)
     }
 
     fn irq(&self, node: usize) -> bool {

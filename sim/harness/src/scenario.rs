@@ -389,4 +389,10 @@ impl Scenario {
     pub fn channel(&self, name: &str) -> Option<&ChannelSpec> {
         self.channels.iter().find(|c| c.name == name)
     }
+
+    /// Messages the traffic entries of channel `name` send.
+    pub fn messages_on(&self, name: &str) -> u64 {
+        let on = self.traffic.iter().filter(|t| t.channel == name);
+        on.map(|t| t.messages).sum()
+    }
 }

@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use vassa_harness::runner::report::Report;
+use vassa_harness::runner::report::{ChannelReport, ReaderReport, Report};
 use vassa_harness::runner::{run, RunOptions};
 use vassa_harness::scenario::{Backend, Scenario};
 
@@ -27,25 +27,40 @@ fn scenario_file(name: &str) -> Scenario {
     Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Runs `s` (from `name`) on the model, then on the Verilated cards; every message of each
+/// run is accounted for.
+fn accounted_runs<'a>(
+    s: &'a Scenario,
+    name: &'a str,
+) -> impl Iterator<Item = (Backend, Report)> + 'a {
+    [Backend::Model, Backend::Rtl]
+        .into_iter()
+        .map(move |backend| {
+            let r = run_on(s, name, backend);
+            assert_accounted(&r);
+            (backend, r)
+        })
+}
+
 /// Every check of the run held, and every reader's messages add up.
 fn assert_accounted(r: &Report) {
     let name = format!("{} on {:?}", r.scenario, r.backend);
     for c in &r.checks {
         assert!(c.passed, "{name}: \"{}\" failed: {}", c.name, c.detail);
     }
-    for c in &r.channels {
-        for rr in &c.readers {
-            assert_eq!(
-                rr.delivered + rr.dropped + rr.lapped + rr.in_flight,
-                c.sent,
-                "{name}: {} at {}: {rr:?}",
-                c.name,
-                rr.node
-            );
-            assert_eq!(rr.dropped, rr.dropped_by.values().sum::<u64>(), "{name}");
-            assert_eq!(rr.verified, rr.delivered, "{name}");
-        }
+    for (c, rr) in readers(r) {
+        let at = format!("{name}: {} at {}: {rr:?}", c.name, rr.node);
+        assert_eq!(rr.delivered + rr.missed(), c.sent, "{at}");
+        assert_eq!(rr.dropped, rr.dropped_by.values().sum::<u64>(), "{name}");
+        assert_eq!(rr.verified, rr.delivered, "{name}");
     }
+}
+
+/// Every reader of every channel of `r`, with its channel.
+fn readers(r: &Report) -> impl Iterator<Item = (&ChannelReport, &ReaderReport)> {
+    r.channels
+        .iter()
+        .flat_map(|c| c.readers.iter().map(move |rr| (c, rr)))
 }
 
 /// A multicast from `writer` to `readers` (all node names), with `nodes` in file order.
@@ -109,27 +124,34 @@ fn order_strategy() -> impl Strategy<Value = (usize, usize, Vec<usize>, bool)> {
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
-
-    #[test]
-    fn readers_of_a_multicast_are_served_alike_on_the_model(
-        (n, at, order, big) in order_strategy()
-    ) {
-        fairness(Backend::Model, n, at, &order, big);
-    }
+/// A proptest of `cases` cases: `test` on values of `strategy`.
+fn proptest_cases<S: Strategy>(
+    cases: u32,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) {
+    let config = ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(value in strategy)| test(value)?);
 }
 
-proptest! {
-    // Verilated cards: fewer, still up to 16 readers.
-    #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
+#[test]
+fn readers_of_a_multicast_are_served_alike_on_the_model() {
+    proptest_cases(12, order_strategy(), |(n, at, order, big)| {
+        fairness(Backend::Model, n, at, &order, big);
+        Ok(())
+    });
+}
 
-    #[test]
-    fn readers_of_a_multicast_are_served_alike_on_the_rtl(
-        (n, at, order, big) in order_strategy()
-    ) {
+/// Verilated cards: fewer cases, still up to 16 readers.
+#[test]
+fn readers_of_a_multicast_are_served_alike_on_the_rtl() {
+    proptest_cases(3, order_strategy(), |(n, at, order, big)| {
         fairness(Backend::Rtl, n, at, &order, big);
-    }
+        Ok(())
+    });
 }
 
 /// The widest case on the Verilated cards, always run: 16 readers, the writer in the middle,
@@ -263,38 +285,25 @@ fn random_accounting(r: &Random, backend: Backend) -> Result<(), TestCaseError> 
     for c in report.checks.iter().filter(|c| c.name != "finished") {
         prop_assert!(c.passed, "{text}\n\"{}\" failed: {}", c.name, c.detail);
     }
-    for c in &report.channels {
-        for rr in &c.readers {
-            prop_assert_eq!(
-                rr.delivered + rr.dropped + rr.lapped + rr.in_flight,
-                c.sent,
-                "{}\n{} at {}: {:?}",
-                text,
-                c.name,
-                rr.node,
-                rr
-            );
-        }
+    for (c, rr) in readers(&report) {
+        let at = format!("{text}\n{} at {}: {rr:?}", c.name, rr.node);
+        prop_assert_eq!(rr.delivered + rr.missed(), c.sent, "{}", at);
     }
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
-
-    #[test]
-    fn every_message_of_a_random_scenario_is_accounted_for_on_the_model(r in random_scenario()) {
-        random_accounting(&r, Backend::Model)?;
-    }
+#[test]
+fn every_message_of_a_random_scenario_is_accounted_for_on_the_model() {
+    proptest_cases(24, random_scenario(), |r| {
+        random_accounting(&r, Backend::Model)
+    });
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
-
-    #[test]
-    fn every_message_of_a_random_scenario_is_accounted_for_on_the_rtl(r in random_scenario()) {
-        random_accounting(&r, Backend::Rtl)?;
-    }
+#[test]
+fn every_message_of_a_random_scenario_is_accounted_for_on_the_rtl() {
+    proptest_cases(4, random_scenario(), |r| {
+        random_accounting(&r, Backend::Rtl)
+    });
 }
 
 // ---- Regressions (tests/scenarios/) -----------------------------------------------------
@@ -304,9 +313,7 @@ proptest! {
 #[test]
 fn starving_readers_are_served_alike() {
     let s = scenario_file("starving_readers.toml");
-    for backend in [Backend::Model, Backend::Rtl] {
-        let r = run_on(&s, "starving_readers.toml", backend);
-        assert_accounted(&r);
+    for (backend, r) in accounted_runs(&s, "starving_readers.toml") {
         let got: Vec<u64> = r.channels[0].readers.iter().map(|x| x.delivered).collect();
         assert!(got.windows(2).all(|w| w[0] == w[1]), "{backend:?}: {got:?}");
         assert!(
@@ -320,9 +327,7 @@ fn starving_readers_are_served_alike() {
 #[test]
 fn crossing_messages_all_arrive() {
     let s = scenario_file("crossing.toml");
-    for backend in [Backend::Model, Backend::Rtl] {
-        let r = run_on(&s, "crossing.toml", backend);
-        assert_accounted(&r);
+    for (backend, r) in accounted_runs(&s, "crossing.toml") {
         assert_eq!(r.missed(), 0, "{backend:?}");
     }
 }
@@ -332,9 +337,7 @@ fn crossing_messages_all_arrive() {
 #[test]
 fn a_lapped_reader_counts_what_it_missed() {
     let s = scenario_file("lapping.toml");
-    for backend in [Backend::Model, Backend::Rtl] {
-        let r = run_on(&s, "lapping.toml", backend);
-        assert_accounted(&r);
+    for (backend, r) in accounted_runs(&s, "lapping.toml") {
         let rr = &r.channels[0].readers[0];
         assert!(rr.lapped > 0, "{backend:?}: {rr:?}");
         assert_eq!((rr.dropped, rr.in_flight), (0, 0), "{backend:?}");
@@ -348,9 +351,7 @@ fn a_lapped_reader_counts_what_it_missed() {
 fn one_dropped_copy_costs_one_message() {
     let s = scenario_file("one_drop_one_message.toml");
     let mut seen = Vec::new();
-    for backend in [Backend::Model, Backend::Rtl] {
-        let r = run_on(&s, "one_drop_one_message.toml", backend);
-        assert_accounted(&r);
+    for (backend, r) in accounted_runs(&s, "one_drop_one_message.toml") {
         let rr = &r.channels[0].readers[0];
         assert_eq!(rr.dropped, r.switch.fault_dropped, "{backend:?}: {rr:?}");
         assert_eq!(rr.dropped_by["switch_fault"], rr.dropped);
@@ -397,18 +398,14 @@ fn the_model_times_each_link_and_reports_what_is_in_flight() {
 #[test]
 fn host_costs_decide_the_fanout_and_every_reader_fares_alike() {
     let mut s = scenario_file("fanout.toml");
-    for backend in [Backend::Model, Backend::Rtl] {
-        let r = run_on(&s, "fanout.toml", backend);
-        assert_accounted(&r);
+    for (backend, r) in accounted_runs(&s, "fanout.toml") {
         for rr in &r.channels[0].readers {
             assert_eq!((rr.delivered, rr.dropped), (16, 84), "{backend:?}: {rr:?}");
             assert_eq!(rr.dropped_by["drop_miss_overflow"], 84, "{backend:?}");
         }
     }
     s.sim.host = vassa_driver::host::HostCosts::zero();
-    for backend in [Backend::Model, Backend::Rtl] {
-        let r = run_on(&s, "fanout.toml", backend);
-        assert_accounted(&r);
+    for (backend, r) in accounted_runs(&s, "fanout.toml") {
         for rr in &r.channels[0].readers {
             assert_eq!((rr.delivered, rr.lost), (100, 0), "{backend:?}: {rr:?}");
         }

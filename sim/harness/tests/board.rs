@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::pattern;
+use common::{channel_spec, pattern};
 use proptest::prelude::*;
 use std::time::Instant;
 use vassa_driver::board::{BoardError, BoardFabric, CHUNK_BYTES};
@@ -170,11 +170,8 @@ fn a_channel_over_loopback() {
     let mut ch = Channels::new(driver);
     let c = ch
         .open(ChannelSpec {
-            kind: Kind::ManyToMany,
-            writers: vec![0],
-            readers: vec![0],
-            segment_bytes: 8192,
             max_message: 120,
+            ..channel_spec(Kind::ManyToMany, &[0], &[0])
         })
         .unwrap();
     assert_ne!(ch.segment_range(c, 0), ch.tx_segment_range(c, 0));

@@ -9,6 +9,15 @@ use vassa_driver::Fabric;
 
 const WAIT: u64 = 200_000;
 
+on_both_backends!(
+    ordering_and_fanout_rtl,
+    ordering_and_fanout_model,
+    ordering_and_fanout,
+    3
+);
+on_both_backends!(lapped_reader_rtl, lapped_reader_model, lapped_reader, 3);
+on_both_backends!(many_to_many_rtl, many_to_many_model, many_to_many, 4);
+
 /// Every message a reader gets is the one sent with that sequence number, in order, and with
 /// no reader falling behind none is lost.
 fn ordering_and_fanout<F: Fabric>(fabric: F) {
@@ -31,16 +40,6 @@ fn ordering_and_fanout<F: Fabric>(fabric: F) {
         assert_eq!((s.delivered, s.lost, s.gaps), (40, 0, 0));
         assert!(ch.try_recv(c, r).unwrap().is_none());
     }
-}
-
-#[test]
-fn ordering_and_fanout_model() {
-    ordering_and_fanout(model(3));
-}
-
-#[test]
-fn ordering_and_fanout_rtl() {
-    ordering_and_fanout(rtl(3));
 }
 
 /// A reader that does not read while the writer goes round the slots twice sees a gap, then
@@ -78,16 +77,6 @@ fn lapped_reader<F: Fabric>(fabric: F) {
     assert_eq!(s.delivered + s.lost, total);
 }
 
-#[test]
-fn lapped_reader_model() {
-    lapped_reader(model(3));
-}
-
-#[test]
-fn lapped_reader_rtl() {
-    lapped_reader(rtl(3));
-}
-
 /// Two writers, three readers (one of them also a writer): each reader gets every writer's
 /// messages in that writer's order.
 fn many_to_many<F: Fabric>(fabric: F) {
@@ -118,16 +107,6 @@ fn many_to_many<F: Fabric>(fabric: F) {
         }
         assert_eq!(next, [11, 11], "reader {r} got everything");
     }
-}
-
-#[test]
-fn many_to_many_model() {
-    many_to_many(model(4));
-}
-
-#[test]
-fn many_to_many_rtl() {
-    many_to_many(rtl(4));
 }
 
 #[test]

@@ -196,10 +196,7 @@ fn timeouts<F: Fabric>(fabric: F) {
     let mut rx = ch.receiver(1).unwrap().with_timeout(0);
     assert_eq!(rx.timeout(), 0);
     tx.send(b"late").unwrap();
-    assert!(matches!(
-        rx.recv(),
-        Err(ChannelError::Timeout { node: 1, waited: 0 })
-    ));
+    assert_matches!(rx.recv(), Err(ChannelError::Timeout { node: 1, waited: 0 }));
     rx.set_timeout(DEFAULT_TIMEOUT);
     assert_eq!(rx.recv().unwrap().payload, b"late");
     match rx.recv() {
@@ -214,35 +211,20 @@ on_both_backends!(timeouts_rtl, timeouts_model, timeouts, 2);
 fn wrong_nodes_and_messages_are_errors() {
     let net = net(model(4));
     let ch = net.open(spec(Kind::Multicast, &[0], &[1, 2])).unwrap();
-    assert!(matches!(
-        ch.sender(1),
-        Err(ChannelError::NotAWriter { node: 1 })
-    ));
-    assert!(matches!(
-        ch.receiver(0),
-        Err(ChannelError::NotAReader { node: 0 })
-    ));
-    assert!(matches!(
-        ch.receiver(9),
-        Err(ChannelError::NotAReader { node: 9 })
-    ));
-    assert!(matches!(
-        ch.segment(3),
-        Err(ChannelError::NotAMember { node: 3 })
-    ));
-    assert!(matches!(
-        ch.segment(99),
-        Err(ChannelError::NotAMember { node: 99 })
-    ));
+    assert_matches!(ch.sender(1), Err(ChannelError::NotAWriter { node: 1 }));
+    assert_matches!(ch.receiver(0), Err(ChannelError::NotAReader { node: 0 }));
+    assert_matches!(ch.receiver(9), Err(ChannelError::NotAReader { node: 9 }));
+    assert_matches!(ch.segment(3), Err(ChannelError::NotAMember { node: 3 }));
+    assert_matches!(ch.segment(99), Err(ChannelError::NotAMember { node: 99 }));
     let tx = ch.sender(0).unwrap();
-    assert!(matches!(
+    assert_matches!(
         tx.send(&[0; 201]),
         Err(ChannelError::TooLong { len: 201, max: 200 })
-    ));
-    assert!(matches!(
+    );
+    assert_matches!(
         net.open(spec(Kind::Unicast, &[0], &[0])),
         Err(ChannelError::Shape { .. })
-    ));
+    );
 }
 
 // ---- Segments mapped from the memory files ----------------------------------------------------

@@ -54,12 +54,7 @@ fn assert_sound(r: &vassa_harness::runner::report::Report, s: &Scenario) {
         "{name}"
     );
     for (c, spec) in r.channels.iter().zip(&s.channels) {
-        let want: u64 = s
-            .traffic
-            .iter()
-            .filter(|t| t.channel == spec.name)
-            .map(|t| t.messages)
-            .sum();
+        let want = s.messages_on(&spec.name);
         assert_eq!(c.sent, want, "{name}: channel {}", c.name);
         assert_eq!(c.readers.len(), spec.readers.len());
         for rr in &c.readers {

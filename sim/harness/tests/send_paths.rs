@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{driver, memory, model, pattern};
+use common::{channel_spec, driver, memory, model, pattern};
 use vassa_driver::channel::{ChannelSpec, Channels, Kind};
 use vassa_driver::fabric::Ticket;
 use vassa_driver::Fabric;
@@ -61,11 +61,9 @@ fn run<F: Fabric>(fabric: F) -> (Vec<u8>, Vec<u8>) {
     let mut ch = Channels::new(driver(fabric, 10_000));
     let c = ch
         .open(ChannelSpec {
-            kind: Kind::Unicast,
-            writers: vec![0],
-            readers: vec![1],
             segment_bytes: 4096,
             max_message: 100,
+            ..channel_spec(Kind::Unicast, &[0], &[1])
         })
         .unwrap();
     for i in 0..80u32 {

@@ -128,6 +128,19 @@ macro_rules! on_both_backends {
     };
 }
 
+/// `assert!(matches!(value, pattern))`, one line a case when there are many.
+#[macro_export]
+macro_rules! assert_matches {
+    ($value:expr, $pattern:pat) => {
+        assert!(
+            matches!($value, $pattern),
+            "{} does not match {}",
+            stringify!($value),
+            stringify!($pattern)
+        )
+    };
+}
+
 /// A channel of `kind` with an 8 KiB segment and messages up to 200 bytes.
 pub fn channel_spec(kind: Kind, writers: &[usize], readers: &[usize]) -> ChannelSpec {
     ChannelSpec {
