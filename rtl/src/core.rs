@@ -1,5 +1,6 @@
-//! `VassaCore`: the interface core joining the register file, both mapping caches, the TX MMU
-//! and packetizer, the depacketizer (RX MMU) and the traffic counters.
+//! `Core`: the interface core joining the register file, both mapping caches, the TX MMU and
+//! packetizer, the depacketizer (RX MMU) and the traffic counters; [`VassaCore`] (`flat.rs`) is
+//! the same core with flat ports, the Verilog top `vassa_core`.
 //!
 //! External ports: the host register bus and interrupt line, a generic memory port (read
 //! requests answered by a read-data stream; writes with byte strobes) and the link (one 32-bit

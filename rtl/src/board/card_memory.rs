@@ -1,19 +1,19 @@
 //! `CardMemory`: a card's physical memory in block RAM, serving the core's memory port and a
 //! host word port in the core clock domain.
 //!
-//! - Core read port: a request (`mem_rd_req_valid` + byte address + `len` beats) is taken when
-//!   `mem_rd_req_ready` is high; its beats come back one per cycle, in order, the first one two
+//! - Core read port: a request (`mem_rd.req_valid` + byte address + `len` beats) is taken when
+//!   `mem_rd.req_ready` is high; its beats come back one per cycle, in order, the first one two
 //!   cycles after the request was taken — the latency of `vassa_sim::Card`
-//!   (`READ_LATENCY`). `mem_rd_req_ready` is high while idle and in the cycle that reads a
+//!   (`READ_LATENCY`). `mem_rd.req_ready` is high while idle and in the cycle that reads a
 //!   burst's last word, so back-to-back requests stream without a gap: the core never waits
 //!   longer than with the software card (which queues requests but also serves one beat a
 //!   cycle).
-//! - Core write port: `mem_wr_ready` is always high; a beat is written in the cycle it is valid,
+//! - Core write port: `mem_wr.ready` is always high; a beat is written in the cycle it is valid,
 //!   with its byte strobes.
-//! - Host word port: `host_mem_read` / `host_mem_write` are taken in a cycle where
-//!   `host_mem_ready` is high; `host_mem_ready` is high when neither core port uses the RAM
+//! - Host word port: `host.read` / `host.write` are taken in a cycle where
+//!   `host.ready` is high; `host.ready` is high when neither core port uses the RAM
 //!   this cycle (no core burst reading, no core write beat): the core has priority. A read is
-//!   answered by `host_mem_rvalid` + `host_mem_rdata` the next cycle. A read and a write in the
+//!   answered by `host.rvalid` + `host.rdata` the next cycle. A read and a write in the
 //!   same cycle are both taken (the read returns the old word).
 //! - Byte addresses at or beyond `mem_bytes`: writes are ignored, reads return 0.
 //!

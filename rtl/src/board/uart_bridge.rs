@@ -69,11 +69,11 @@ pub enum BridgeState {
     Idle,
     /// Once the reply register is free: start the bus or memory operation, or queue the reply.
     Decode,
-    /// Register read issued; waiting for `bus_rvalid`.
+    /// Register read issued; waiting for `bus.rvalid`.
     RegRead,
-    /// Memory request held until `host_mem_ready`.
+    /// Memory request held until `host.ready`.
     MemRequest,
-    /// Memory read taken; waiting for `host_mem_rvalid`.
+    /// Memory read taken; waiting for `host.rvalid`.
     MemRead,
     /// NAKs owed for frames that completed while the executor was busy.
     Naks,

@@ -51,7 +51,7 @@
 //!   raises `delivered_*` (and `notify_*` for mappings with `signal`). Ring words are freed
 //!   strictly in packet order.
 //!
-//! # Framing rules (also those of [`split_link_units`])
+//! # Framing rules (also those of `vassa_model::rx::split_link_units`)
 //! A word with `link.sop` starts a packet; if a packet was open it ends there as malformed (its
 //! stored words are released). A word without `link.sop` while no packet is open starts a stray
 //! run, malformed, that ends at `link.eop` or at the next `link.sop`. A word with `link.eop` ends the
@@ -92,12 +92,12 @@
 //! - `update.rs`: the `#[hdl_gen]` logic, in the sections named above (receive FSM, lookup
 //!   port, payload stores, verdict stage, resolves, per miss buffer state, line writer feed,
 //!   event and trace outputs).
-//! - `model.rs`: the transaction-level reference model ([`RxModel`]) and the framing helpers
-//!   ([`LinkWord`], [`split_link_units`]) that the behaviour tests check the block against.
 //! - `inspect.rs`: read-only views of internal state for the behaviour tests.
 //! - `tests.rs`: the Verilog checks (yosys, Verilator lint) and the model's basics. The
 //!   behaviour tests, with their bench (modelled cache and memory), are in
-//!   `rtl/tests/rx_path.rs` and `rtl/tests/common/`.
+//!   `rtl/tests/rx_path.rs` and `rtl/tests/common/`; they check the block against the golden
+//!   model's RX path (`vassa_model::rx::RxModel`, framing by `split_link_units` over the spec's
+//!   `LinkWord`s), the same model the card model uses.
 
 use crate::crc32::Crc32Step;
 use crate::interfaces::{
